@@ -1,0 +1,168 @@
+"""create_app(settings) -> FastAPI: mounts every module's router and pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import smartcity
+from smartcity.core import i18n
+from smartcity.core.authz import register_actions
+from smartcity.core.db import Database, make_engine
+from smartcity.core.errors import PayloadTooLarge, install_problem_handlers, problem_response
+from smartcity.core.module import Module
+from smartcity.core.ratelimit import RateLimiter
+from smartcity.core.runtime import Runtime
+from smartcity.core.security import public
+from smartcity.settings import Settings, configure, get_settings
+from smartcity.web import pages as web_pages
+from smartcity.web.render import CSRF_COOKIE, WEB_DIR, make_environment
+
+log = logging.getLogger(__name__)
+
+
+def modules() -> list[Module]:
+    """Every module of the platform, in menu order. Adding a module is adding one line."""
+    from smartcity.core.manifest import MODULE as core
+
+    return [core]
+
+
+class RequestSizeLimit:
+    """Refuses bodies over the limit before they are read into memory (413 problem)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PayloadTooLarge(
+            f"The request body is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await problem_response(too_large, scope["path"])(scope, receive, send)
+                    return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise too_large
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    settings = configure(settings or get_settings())
+    mods = modules()
+    db = database or Database(make_engine(settings.effective_database_url, echo=settings.log_sql))
+    runtime = Runtime(settings, db, mods)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="智慧深圳 Smart Shenzhen city platform",
+        version=smartcity.__version__,
+        description="REST API of the city platform. Errors are application/problem+json.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.runtime = runtime
+    app.state.rate_limiter = RateLimiter(settings.public_rate_per_minute)
+    app.state.nav = [item for m in mods for item in m.nav]
+    app.state.templates = make_environment(_template_dirs(mods))
+
+    install_problem_handlers(app)
+    web_pages.install_page_handlers(app)
+
+    for module in mods:
+        register_actions(module.actions)
+        if module.router is not None:
+            app.include_router(module.router)
+        if module.pages is not None:
+            app.include_router(module.pages)
+    app.include_router(web_pages.router)
+
+    # Swagger UI's files come from an installed package: no CDN, the city may be offline.
+    offline = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/apidocs", StaticFiles(directory=offline), name="apidocs")
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(public)])
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="智慧深圳 API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
+            swagger_css_url="/static/apidocs/swagger-ui.css",
+            swagger_favicon_url="/static/apidocs/favicon.png",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False, dependencies=[Depends(public)])
+    async def api_docs_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.middleware("http")
+    async def per_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        locale = i18n.negotiate(
+            request.cookies.get(i18n.LOCALE_COOKIE),
+            request.headers.get("accept-language"),
+            settings.default_locale,
+        )
+        token = i18n.current_locale.set(locale)
+        try:
+            response = await call_next(request)
+        finally:
+            i18n.current_locale.reset(token)
+        minted = getattr(request.state, "csrf_token", None)
+        if minted and request.cookies.get(CSRF_COOKIE) != minted:
+            response.set_cookie(CSRF_COOKIE, minted, httponly=True, samesite="strict",
+                                secure=settings.secure_cookies)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    return app
+
+
+def _template_dirs(mods: list[Module]) -> list[Path]:
+    import importlib
+
+    dirs = []
+    for module in mods:
+        package = importlib.import_module(f"smartcity.{module.name}")
+        path = Path(package.__file__ or "").parent / "templates"
+        if path.is_dir():
+            dirs.append(path)
+    return dirs

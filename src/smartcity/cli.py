@@ -1,0 +1,390 @@
+"""The ``smartcity`` command: serve, demo, db, users, departments, keys, audit, sign, verify."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.core import accounts, audit, migrate
+from smartcity.core.authz import Principal, register_actions
+from smartcity.core.db import Database, make_engine
+from smartcity.core.errors import Problem
+from smartcity.core.schemas import AccountCreate, AccountUpdate, DepartmentCreate
+from smartcity.settings import Settings, configure, get_settings
+
+app = typer.Typer(help="智慧深圳 Smart Shenzhen city platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+users_app = typer.Typer(help="Accounts of people and machines.", no_args_is_help=True)
+departments_app = typer.Typer(help="The city's departments (委办局).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of system and device accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(departments_app, name="departments")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", envvar="SMARTCITY_DATABASE_URL",
+    help="postgresql+asyncpg://user@host/db; default: embedded SQLite in ./var")]
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    settings = get_settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return configure(settings)
+
+
+def cli_principal() -> Principal:
+    """Whoever runs the CLI on the server acts as an administrator, named in the audit trail."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Principal(id=None, kind="admin", name=f"cli:{user}",
+                     roles=frozenset({"security", "auditor"}), via="cli")
+
+
+def _register_actions() -> None:
+    from smartcity.app import modules
+
+    for module in modules():
+        register_actions(module.actions)
+
+
+def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None = None) -> T:
+    """Run one unit of work against the configured database; problems exit with code 1."""
+    settings = _settings(database_url)
+    _register_actions()
+
+    async def main() -> T:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(make_engine(settings.effective_database_url))
+        try:
+            async with db.session_scope() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except Problem as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+def _upgrade(settings: Settings) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url)
+
+
+# --- serving ----------------------------------------------------------------------------
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from smartcity.app import create_app
+
+    console.print(f"Serving {settings.city_name} on [bold]http://{host}:{port}[/bold] "
+                  f"({'SQLite ' + str(settings.var_dir) if settings.is_sqlite else 'PostgreSQL'})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                proxy_headers=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the platform on an existing database (run `smartcity db upgrade` first)."""
+    _serve(_settings(database_url), host, port)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    database_url: DatabaseUrl = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed, then exit")] = False,
+) -> None:
+    """Create the database, seed a demo city (once), print the demo accounts and serve it."""
+    settings = _settings(database_url)
+    _upgrade(settings)
+    created = run(_seed_demo, database_url)
+    if created:
+        table = Table(title="Demo accounts (shown once: keep them)")
+        for column in ("user name", "kind", "password / key"):
+            table.add_column(column)
+        for row in created:
+            table.add_row(*row)
+        console.print(table)
+        console.print("Staff, supervisor and admin accounts set up two-factor sign-in "
+                      "(TOTP) at their first sign-in.")
+    else:
+        console.print("The demo city is already seeded; its accounts are unchanged.")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
+    from smartcity.core import seed
+
+    principal = cli_principal()
+    await seed.seed_divisions(session)
+    await seed.seed_departments(session, principal)
+    return await seed.seed_demo_accounts(session, principal)
+
+
+# --- db ----------------------------------------------------------------------------------
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Apply all migrations and the reference data (divisions, departments)."""
+    settings = _settings(database_url)
+    _upgrade(settings)
+
+    async def reference(session: AsyncSession) -> None:
+        from smartcity.core import seed
+
+        await seed.seed_divisions(session)
+        await seed.seed_departments(session, cli_principal())
+
+    run(reference, database_url)
+    console.print("The database is at the newest schema.")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Show the schema revision of the database."""
+    migrate.current(_settings(database_url).effective_database_url)
+
+
+# --- users -------------------------------------------------------------------------------
+
+@users_app.command("list")
+def users_list(
+    kind: Annotated[str | None, typer.Option(help="Only this kind")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List accounts."""
+    async def work(session: AsyncSession) -> None:
+        rows, total = await accounts.list_accounts(session, cli_principal(), kind=kind, limit=10_000)
+        table = Table(title=f"{total} accounts")
+        for column in ("user name", "name", "kind", "roles", "TOTP", "status"):
+            table.add_column(column)
+        for a in rows:
+            status = "locked" if a.locked_until else ("active" if a.active else "deactivated")
+            table.add_row(a.username, a.display_name, a.kind, ",".join(a.roles),
+                          "on" if a.totp_enabled else "off", status)
+        console.print(table)
+
+    run(work, database_url)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    kind: Annotated[str, typer.Option(help="citizen, enterprise, staff, supervisor, admin, "
+                                      "system or device")],
+    name: Annotated[str, typer.Option(help="Display name")],
+    department: Annotated[str | None, typer.Option(help="Department code, e.g. GAJ")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="Extra role: auditor, security")] = None,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input instead of "
+        "generating one")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an account; prints a generated password once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        data = AccountCreate(username=username, display_name=name, kind=kind,  # type: ignore[arg-type]
+                             department_code=department, roles=role or [], password=password)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+    async def work(session: AsyncSession) -> str | None:
+        _account, generated = await accounts.create_account(session, cli_principal(), data)
+        return generated
+
+    generated = run(work, database_url)
+    console.print(f"Created {username}.")
+    if generated:
+        console.print(f"Initial password (shown once, must be changed at first sign-in): "
+                      f"[bold]{generated}[/bold]")
+
+
+@users_app.command("set-roles")
+def users_set_roles(
+    username: str,
+    role: Annotated[list[str] | None, typer.Option(help="Role to hold; repeat. None: no roles")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the extra roles of an account."""
+    run(lambda s: accounts.update_account(s, cli_principal(), username,
+                                          AccountUpdate(roles=role or [])), database_url)
+    console.print(f"Roles of {username}: {', '.join(role or []) or '(none)'}.")
+
+
+@users_app.command("deactivate")
+def users_deactivate(username: str, database_url: DatabaseUrl = None) -> None:
+    """Deactivate an account and end its sessions."""
+    run(lambda s: accounts.update_account(s, cli_principal(), username,
+                                          AccountUpdate(active=False)), database_url)
+    console.print(f"Deactivated {username}.")
+
+
+@users_app.command("activate")
+def users_activate(username: str, database_url: DatabaseUrl = None) -> None:
+    """Reactivate an account."""
+    run(lambda s: accounts.update_account(s, cli_principal(), username,
+                                          AccountUpdate(active=True)), database_url)
+    console.print(f"Activated {username}.")
+
+
+@users_app.command("reset-password")
+def users_reset_password(username: str, database_url: DatabaseUrl = None) -> None:
+    """Generate a new password (shown once); also lifts a lockout."""
+    password = run(lambda s: accounts.reset_password(s, cli_principal(), username), database_url)
+    console.print(f"New password for {username} (must be changed at sign-in): [bold]{password}[/bold]")
+
+
+@users_app.command("reset-totp")
+def users_reset_totp(username: str, database_url: DatabaseUrl = None) -> None:
+    """For a lost authenticator: the account sets up TOTP again at its next sign-in."""
+    run(lambda s: accounts.reset_totp(s, cli_principal(), username), database_url)
+    console.print(f"Two-factor sign-in of {username} was reset.")
+
+
+# --- departments -------------------------------------------------------------------------
+
+@departments_app.command("list")
+def departments_list(database_url: DatabaseUrl = None) -> None:
+    """List departments."""
+    async def work(session: AsyncSession) -> None:
+        table = Table()
+        for column in ("code", "name", "English name", "status"):
+            table.add_column(column)
+        for d in (await session.execute(accounts.readable_departments())).scalars():
+            table.add_row(d.code, d.name, d.name_en, "active" if d.active else "deactivated")
+        console.print(table)
+
+    run(work, database_url)
+
+
+@departments_app.command("create")
+def departments_create(
+    code: str, name: str,
+    name_en: Annotated[str, typer.Option("--name-en", help="English name")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a department, e.g. `smartcity departments create SWJ 水务局`."""
+    try:
+        data = DepartmentCreate(code=code, name=name, name_en=name_en)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    run(lambda s: accounts.create_department(s, cli_principal(), data), database_url)
+    console.print(f"Created department {code} {name}.")
+
+
+# --- API keys ----------------------------------------------------------------------------
+
+@keys_app.command("issue")
+def keys_issue(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the key is for")] = "key",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue an API key to a system or device account; the key is printed once."""
+    async def work(session: AsyncSession) -> str:
+        _row, key = await accounts.issue_api_key(session, cli_principal(), username=username,
+                                                 name=name)
+        return key
+
+    key = run(work, database_url)
+    console.print(f"API key for {username} (shown once): [bold]{key}[/bold]")
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str, database_url: DatabaseUrl = None) -> None:
+    """Revoke an API key by its prefix (the part after sck_)."""
+    run(lambda s: accounts.revoke_api_key(s, cli_principal(), prefix), database_url)
+    console.print(f"Revoked key {prefix}.")
+
+
+@keys_app.command("list")
+def keys_list(database_url: DatabaseUrl = None) -> None:
+    """List API keys (never the keys themselves)."""
+    async def work(session: AsyncSession) -> None:
+        table = Table()
+        for column in ("prefix", "account", "name", "expires", "revoked", "last used"):
+            table.add_column(column)
+        rows = (await session.execute(accounts.readable_api_keys(cli_principal()))).scalars()
+        from smartcity.core.models import Account
+
+        for k in rows:
+            account = await session.get(Account, k.account_id)
+            table.add_row(k.prefix, account.username if account else "?", k.name,
+                          str(k.expires_at or ""), str(k.revoked_at or ""),
+                          str(k.last_used_at or ""))
+        console.print(table)
+
+    run(work, database_url)
+
+
+# --- audit -------------------------------------------------------------------------------
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """Check the whole audit trail; exit 1 and name the first broken entry if it was altered."""
+    verdict = run(lambda s: audit.verify(s, get_settings().resolved_secret()), database_url)
+    if verdict.intact:
+        console.print(f"[green]intact[/green]: {verdict.checked} entries, chain and seal verified.")
+        return
+    console.print(f"[red]BROKEN[/red] at entry {verdict.first_broken_seq}: {verdict.reason} "
+                  f"({verdict.checked} entries verified before it).")
+    raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    n: Annotated[int, typer.Option("-n", help="How many entries")] = 20,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show the newest entries."""
+    from sqlalchemy import select
+
+    from smartcity.core.models import AuditEntry
+
+    async def work(session: AsyncSession) -> None:
+        rows = (await session.execute(
+            select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(n))).scalars().all()
+        table = Table()
+        for column in ("seq", "at (UTC)", "actor", "action", "target", "outcome"):
+            table.add_column(column)
+        for e in reversed(rows):
+            table.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+                          e.target, e.outcome)
+        console.print(table)
+
+    run(work, database_url)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,55 @@
+"""Languages: Chinese first (zh_CN), English switchable. Catalogs are Babel .po files under
+``smartcity/locale``, compiled in memory at start so no build step is needed."""
+
+from __future__ import annotations
+
+import io
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LOCALES = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+LOCALE_COOKIE = "sc_lang"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+
+current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
+
+
+@lru_cache
+def translations(locale: str) -> NullTranslations:
+    po = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def gettext(message: str) -> str:
+    return translations(current_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return translations(current_locale.get()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def negotiate(cookie: str | None, accept_language: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The cookie wins; otherwise Chinese unless the browser asks only for English."""
+    if cookie in LOCALES:
+        return cookie
+    if accept_language:
+        first = accept_language.split(",")[0].strip().lower()
+        if first.startswith("en"):
+            return "en"
+    return default

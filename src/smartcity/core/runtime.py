@@ -1,0 +1,189 @@
+"""What runs beside the web app: the bus backend, the outbox relay and periodic jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from smartcity.core import clock
+from smartcity.core.bus import Event
+from smartcity.core.db import Database
+from smartcity.core.models import OutboxEvent, ProcessedEvent
+from smartcity.core.module import Handler, Job, Module
+
+if TYPE_CHECKING:
+    from smartcity.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[Handler, Event], Awaitable[bool]]
+
+
+class BusBackend(Protocol):
+    """Carries relayed events to subscribed handlers. ``deliver`` is idempotent by event id."""
+
+    async def start(self, handlers: list[Handler], deliver: Deliver) -> None: ...
+
+    async def publish(self, event: Event) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """NATS subject rules: ``*`` matches one token, a final ``>`` matches the rest."""
+    want, have = pattern.split("."), topic.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
+
+
+class InProcessBus:
+    """The default backend: handlers run in this process, right after the relay publishes."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Handler] = []
+        self.deliver: Deliver | None = None
+
+    async def start(self, handlers: list[Handler], deliver: Deliver) -> None:
+        self.handlers, self.deliver = handlers, deliver
+
+    async def publish(self, event: Event) -> None:
+        assert self.deliver is not None
+        for handler in self.handlers:
+            if topic_matches(handler.topic, event.topic):
+                try:
+                    await self.deliver(handler, event)
+                except Exception:
+                    # In-process delivery has no redelivery of its own; the failure is logged
+                    # and the event stays in the outbox log for replay by an operator.
+                    log.exception("handler %s failed on event %s", handler.consumer, event.id)
+
+    async def stop(self) -> None:
+        self.handlers = []
+
+
+def make_backend(settings: Settings) -> BusBackend:
+    if settings.bus_url.startswith("nats://"):
+        from smartcity.core.nats_bus import NatsBus
+
+        return NatsBus(settings.bus_url)
+    return InProcessBus()
+
+
+_relay_wakers: set[asyncio.Event] = set()
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop("outbox", False):
+        for waker in list(_relay_wakers):
+            waker.set()
+
+
+class Runtime:
+    """Started by the app's lifespan (and by CLI commands that need the bus)."""
+
+    def __init__(self, settings: Settings, db: Database, modules: list[Module]) -> None:
+        self.settings, self.db = settings, db
+        self.handlers = [h for m in modules for h in m.handlers]
+        self.jobs = {j.name: j for m in modules for j in m.jobs}
+        self.backend: BusBackend = make_backend(settings)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+
+    async def start(self, *, background: bool = True) -> None:
+        await self.backend.start(self.handlers, self.deliver)
+        if background:
+            _relay_wakers.add(self._wake)
+            self._tasks.append(asyncio.create_task(self._relay_loop(), name="outbox-relay"))
+            for job in self.jobs.values():
+                self._tasks.append(asyncio.create_task(self._job_loop(job), name=job.name))
+
+    async def stop(self) -> None:
+        _relay_wakers.discard(self._wake)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.backend.stop()
+
+    async def deliver(self, handler: Handler, event: Event) -> bool:
+        """Run a handler once per event id; False when it had already run (a redelivery)."""
+        try:
+            async with self.db.session_scope() as session:
+                done = await session.get(ProcessedEvent, (handler.consumer, event.id))
+                if done is not None:
+                    return False
+                session.add(ProcessedEvent(consumer=handler.consumer, event_id=event.id))
+                await session.flush()
+                await handler.handle(session, event)
+        except IntegrityError:
+            # A concurrent delivery of the same event won the race and committed first.
+            return False
+        return True
+
+    async def relay_once(self, batch: int = 500) -> int:
+        """Publish pending outbox events in order, then mark them; returns how many."""
+        async with self.db.session_scope() as session:
+            rows = (
+                await session.execute(
+                    select(OutboxEvent)
+                    .where(OutboxEvent.published_at.is_(None))
+                    .order_by(OutboxEvent.seq)
+                    .limit(batch)
+                )
+            ).scalars().all()
+            for row in rows:
+                # A crash after publish and before the commit below republishes these; the
+                # consumers' idempotency by event id makes that harmless.
+                await self.backend.publish(Event.from_wire(row.payload))
+                row.published_at = clock.now()
+            return len(rows)
+
+    async def _relay_loop(self) -> None:
+        while True:
+            try:
+                while await self.relay_once() > 0:
+                    pass
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def run_job(self, name: str) -> bool:
+        """Run one job now, unless another process holds its lock; True if it ran."""
+        job = self.jobs[name]
+        async with self.db.session_scope() as session:
+            if self.db.dialect == "postgresql":
+                # One runner per job across processes: whoever holds the lock runs it.
+                key = zlib.crc32(name.encode())
+                got = (
+                    await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key})
+                ).scalar_one()
+                if not got:
+                    return False
+            await job.run(session)
+        return True
+
+    async def _job_loop(self, job: Job) -> None:
+        while True:
+            await asyncio.sleep(job.every_seconds)
+            try:
+                await self.run_job(job.name)
+            except Exception:
+                log.exception("job %s failed", job.name)

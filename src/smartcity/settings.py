@@ -1,0 +1,89 @@
+"""Platform settings, read from the environment with the SMARTCITY_ prefix."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_var_dir() -> Path:
+    return Path.cwd() / "var"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; defaults give the embedded single-node pilot."""
+
+    model_config = SettingsConfigDict(env_prefix="SMARTCITY_", env_file=None, extra="ignore")
+
+    var_dir: Path = Field(default_factory=_default_var_dir)
+    # Empty means the embedded SQLite database at var_dir/smartcity.db.
+    database_url: str = ""
+    # Empty means the in-process bus; nats://host:4222 selects NATS JetStream.
+    bus_url: str = ""
+    mqtt_url: str = ""
+    # Signs session cookies, JWTs and CSRF tokens, and derives the key that encrypts private
+    # signing keys and TOTP secrets at rest. Empty: generated once and kept in var_dir/secret.key.
+    secret_key: SecretStr = SecretStr("")
+    city_name: str = "深圳市"
+    default_locale: str = "zh_CN"
+    access_token_minutes: int = 15
+    session_hours: int = 8
+    # 等保 level 3 asks for login-failure handling: lock after N failures, backing off.
+    max_failed_logins: int = 5
+    lockout_minutes: int = 15
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_page_size: int = 200
+    public_rate_per_minute: int = 120
+    secure_cookies: bool = False
+    # argon2id cost; the default is RFC 9106's low-memory profile (about 0.2 s a hash here).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    log_sql: bool = False
+
+    @field_validator("var_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.var_dir / 'smartcity.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def resolved_secret(self) -> bytes:
+        """The instance secret; created on first use and kept on disk, mode 0600."""
+        value = self.secret_key.get_secret_value()
+        if value:
+            return value.encode()
+        path = self.var_dir / "secret.key"
+        if path.exists():
+            return path.read_bytes().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(48).encode()
+        path.touch(mode=0o600)
+        path.write_bytes(token)
+        return token
+
+
+_active: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The settings of this process: configured by create_app or the CLI, else the environment."""
+    global _active
+    if _active is None:
+        _active = Settings()
+    return _active
+
+
+def configure(settings: Settings) -> Settings:
+    """Make ``settings`` the process's settings (the app factory and the CLI call this)."""
+    global _active
+    _active = settings
+    return settings

@@ -1,0 +1,1 @@
+"""The portal shell: templates, static files, CSRF, language, and shared page helpers."""

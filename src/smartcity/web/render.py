@@ -1,0 +1,90 @@
+"""Rendering pages: one Jinja environment over the shell's and every module's templates."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from starlette.datastructures import FormData
+from starlette.responses import HTMLResponse
+
+from smartcity.core import clock, i18n
+from smartcity.core.authz import Principal
+from smartcity.core.errors import Problem
+
+CSRF_COOKIE = "sc_csrf"
+CSRF_FIELD = "csrf_token"
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def make_environment(template_dirs: list[Path]) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(WEB_DIR / "templates"), *map(str, template_dirs)]),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    # Callables read the request's locale from a context variable, so one environment serves
+    # both languages concurrently.
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+    return env
+
+
+def csrf_token(request: Request) -> str:
+    token: str | None = getattr(request.state, "csrf_token", None)
+    if token is None:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        request.state.csrf_token = token
+    return token
+
+
+class CsrfFailed(Problem):
+    status, slug, title = 400, "csrf-failed", "Form expired"
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Double-submit check: the form's hidden token must match the browser's cookie."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    sent = form.get(CSRF_FIELD)
+    if not cookie or not isinstance(sent, str) or not secrets.compare_digest(cookie, sent):
+        raise CsrfFailed(i18n.gettext("This form has expired. Reload the page and try again."))
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    principal: Principal | None = None,
+) -> HTMLResponse:
+    env: jinja2.Environment = request.app.state.templates
+    if principal is None:
+        principal = getattr(request.state, "principal", None)
+    locale = i18n.current_locale.get()
+    nav = [
+        item
+        for item in request.app.state.nav
+        if not item.kinds or (principal is not None and principal.grants & item.kinds)
+    ]
+    ctx = {
+        "request": request,
+        "principal": principal,
+        "nav": nav,
+        "locale": locale,
+        "html_lang": "zh-CN" if locale == "zh_CN" else "en",
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token(request),
+        "city_name": request.app.state.settings.city_name,
+        "path": request.url.path,
+        "errors": {},
+        "values": {},
+    }
+    ctx.update(context or {})
+    html = env.get_template(template).render(ctx)
+    return HTMLResponse(html, status_code=status_code)

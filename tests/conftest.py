@@ -1,0 +1,133 @@
+"""Test harness: a database built by the migrations (SQLite always, PostgreSQL when
+SMARTCITY_TEST_POSTGRES_URL is set), each test inside a transaction rolled back at its end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from smartcity.core import migrate
+from smartcity.core.db import Database, make_engine
+from smartcity.settings import Settings, configure
+
+POSTGRES_URL = os.environ.get("SMARTCITY_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def pytest_report_header() -> str:
+    if POSTGRES_URL:
+        return f"databases: SQLite and PostgreSQL ({make_url(POSTGRES_URL).render_as_string()})"
+    return "databases: SQLite only (set SMARTCITY_TEST_POSTGRES_URL to add PostgreSQL)"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    var_dir = tmp_path_factory.mktemp("var")
+    return configure(Settings(
+        var_dir=var_dir,
+        secret_key="test-instance-secret-0123456789",  # type: ignore[arg-type]
+        # Cheap argon2 so account-heavy tests stay fast; production keeps RFC 9106 costs.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        public_rate_per_minute=10_000,
+    ))
+
+
+@pytest.fixture(autouse=True)
+def _active_settings(settings: Settings) -> None:
+    configure(settings)
+
+
+async def _recreate_postgres_database(base_url: str, name: str) -> str:
+    import asyncpg
+
+    url = make_url(base_url)
+    admin = await asyncpg.connect(
+        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
+        password=url.password, database=url.database or "postgres")
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return url.set(database=name, drivername="postgresql+asyncpg").render_as_string(
+        hide_password=False)
+
+
+def _migrated_url(backend: str, tmp: Path) -> str:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp / 'test.db'}"
+    else:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        url = asyncio.run(_recreate_postgres_database(POSTGRES_URL, f"smartcity_test_{worker}"))
+    migrate.upgrade(url)  # the real migrations, never create_all
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _migrated_url(request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+class BoundDatabase(Database):
+    """A Database whose sessions all join the test's outer transaction (savepoints)."""
+
+    def __init__(self, engine: AsyncEngine, conn: AsyncConnection) -> None:
+        self.engine = engine
+        self.sessionmaker = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+
+
+@pytest.fixture
+def database(engine: AsyncEngine, connection: AsyncConnection) -> Database:
+    return BoundDatabase(engine, connection)
+
+
+@pytest.fixture
+async def session(database: Database) -> AsyncIterator[AsyncSession]:
+    async with database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> Any:
+    from smartcity.app import create_app
+
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "sqlite" if database_url.startswith("sqlite") else "postgresql"
