@@ -31,14 +31,16 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     var_dir = tmp_path_factory.mktemp("var")
-    return configure(Settings(
-        var_dir=var_dir,
-        secret_key="test-instance-secret-0123456789",  # type: ignore[arg-type]
-        # Cheap argon2 so account-heavy tests stay fast; production keeps RFC 9106 costs.
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        public_rate_per_minute=10_000,
-    ))
+    return configure(
+        Settings(
+            var_dir=var_dir,
+            secret_key="test-instance-secret-0123456789",  # type: ignore[arg-type]
+            # Cheap argon2 so account-heavy tests stay fast; production keeps RFC 9106 costs.
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+            public_rate_per_minute=10_000,
+        )
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -51,15 +53,20 @@ async def _recreate_postgres_database(base_url: str, name: str) -> str:
 
     url = make_url(base_url)
     admin = await asyncpg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username or "postgres",
-        password=url.password, database=url.database or "postgres")
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        database=url.database or "postgres",
+    )
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     return url.set(database=name, drivername="postgresql+asyncpg").render_as_string(
-        hide_password=False)
+        hide_password=False
+    )
 
 
 def _migrated_url(backend: str, tmp: Path) -> str:
@@ -100,7 +107,8 @@ class BoundDatabase(Database):
     def __init__(self, engine: AsyncEngine, conn: AsyncConnection) -> None:
         self.engine = engine
         self.sessionmaker = async_sessionmaker(
-            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
 
 
 @pytest.fixture

@@ -51,10 +51,9 @@ class RequestSizeLimit:
             f"The request body is larger than {self.max_bytes} bytes.", max_bytes=self.max_bytes
         )
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > self.max_bytes:
-                    await problem_response(too_large, scope["path"])(scope, receive, send)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
+                await problem_response(too_large, scope["path"])(scope, receive, send)
+                return
         received = 0
 
         async def limited() -> Message:
@@ -132,7 +131,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         return get_swagger_ui_oauth2_redirect_html()
 
     @app.middleware("http")
-    async def per_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def per_request(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         locale = i18n.negotiate(
             request.cookies.get(i18n.LOCALE_COOKIE),
             request.headers.get("accept-language"),
@@ -145,8 +146,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             i18n.current_locale.reset(token)
         minted = getattr(request.state, "csrf_token", None)
         if minted and request.cookies.get(CSRF_COOKIE) != minted:
-            response.set_cookie(CSRF_COOKIE, minted, httponly=True, samesite="strict",
-                                secure=settings.secure_cookies)
+            response.set_cookie(
+                CSRF_COOKIE,
+                minted,
+                httponly=True,
+                samesite="strict",
+                secure=settings.secure_cookies,
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

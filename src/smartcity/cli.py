@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -13,15 +15,18 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import accounts, audit, migrate
+from smartcity.core import accounts, audit, i18n, migrate
 from smartcity.core.authz import Principal, register_actions
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import Problem
 from smartcity.core.schemas import AccountCreate, AccountUpdate, DepartmentCreate
 from smartcity.settings import Settings, configure, get_settings
 
-app = typer.Typer(help="智慧深圳 Smart Shenzhen city platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="智慧深圳 Smart Shenzhen city platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 users_app = typer.Typer(help="Accounts of people and machines.", no_args_is_help=True)
 departments_app = typer.Typer(help="The city's departments (委办局).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of system and device accounts.", no_args_is_help=True)
@@ -37,9 +42,14 @@ console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
 
-DatabaseUrl = Annotated[str | None, typer.Option(
-    "--database-url", envvar="SMARTCITY_DATABASE_URL",
-    help="postgresql+asyncpg://user@host/db; default: embedded SQLite in ./var")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="SMARTCITY_DATABASE_URL",
+        help="postgresql+asyncpg://user@host/db; default: embedded SQLite in ./var",
+    ),
+]
 
 
 def _settings(database_url: str | None = None) -> Settings:
@@ -55,8 +65,13 @@ def cli_principal() -> Principal:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
-    return Principal(id=None, kind="admin", name=f"cli:{user}",
-                     roles=frozenset({"security", "auditor"}), via="cli")
+    return Principal(
+        id=None,
+        kind="admin",
+        name=f"cli:{user}",
+        roles=frozenset({"security", "auditor"}),
+        via="cli",
+    )
 
 
 def _register_actions() -> None:
@@ -66,10 +81,19 @@ def _register_actions() -> None:
         register_actions(module.actions)
 
 
+def cli_locale() -> str:
+    """Messages in the operator's language: SMARTCITY_LOCALE, else LANG (en_* is English)."""
+    chosen = os.environ.get("SMARTCITY_LOCALE")
+    if chosen in i18n.LOCALES:
+        return chosen
+    return i18n.negotiate(None, os.environ.get("LANG", "").replace("_", "-"))
+
+
 def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None = None) -> T:
     """Run one unit of work against the configured database; problems exit with code 1."""
     settings = _settings(database_url)
     _register_actions()
+    i18n.current_locale.set(cli_locale())
 
     async def main() -> T:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -94,15 +118,17 @@ def _upgrade(settings: Settings) -> None:
 
 # --- serving ----------------------------------------------------------------------------
 
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from smartcity.app import create_app
 
-    console.print(f"Serving {settings.city_name} on [bold]http://{host}:{port}[/bold] "
-                  f"({'SQLite ' + str(settings.var_dir) if settings.is_sqlite else 'PostgreSQL'})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                proxy_headers=False)
+    console.print(
+        f"Serving {settings.city_name} on [bold]http://{host}:{port}[/bold] "
+        f"({'SQLite ' + str(settings.var_dir) if settings.is_sqlite else 'PostgreSQL'})"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command()
@@ -133,8 +159,10 @@ def demo(
         for row in created:
             table.add_row(*row)
         console.print(table)
-        console.print("Staff, supervisor and admin accounts set up two-factor sign-in "
-                      "(TOTP) at their first sign-in.")
+        console.print(
+            "Staff, supervisor and admin accounts set up two-factor sign-in "
+            "(TOTP) at their first sign-in."
+        )
     else:
         console.print("The demo city is already seeded; its accounts are unchanged.")
     if not no_serve:
@@ -151,6 +179,7 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
 
 
 # --- db ----------------------------------------------------------------------------------
+
 
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
@@ -176,21 +205,31 @@ def db_current(database_url: DatabaseUrl = None) -> None:
 
 # --- users -------------------------------------------------------------------------------
 
+
 @users_app.command("list")
 def users_list(
     kind: Annotated[str | None, typer.Option(help="Only this kind")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List accounts."""
+
     async def work(session: AsyncSession) -> None:
-        rows, total = await accounts.list_accounts(session, cli_principal(), kind=kind, limit=10_000)
+        rows, total = await accounts.list_accounts(
+            session, cli_principal(), kind=kind, limit=10_000
+        )
         table = Table(title=f"{total} accounts")
         for column in ("user name", "name", "kind", "roles", "TOTP", "status"):
             table.add_column(column)
         for a in rows:
             status = "locked" if a.locked_until else ("active" if a.active else "deactivated")
-            table.add_row(a.username, a.display_name, a.kind, ",".join(a.roles),
-                          "on" if a.totp_enabled else "off", status)
+            table.add_row(
+                a.username,
+                a.display_name,
+                a.kind,
+                ",".join(a.roles),
+                "on" if a.totp_enabled else "off",
+                status,
+            )
         console.print(table)
 
     run(work, database_url)
@@ -199,21 +238,32 @@ def users_list(
 @users_app.command("create")
 def users_create(
     username: str,
-    kind: Annotated[str, typer.Option(help="citizen, enterprise, staff, supervisor, admin, "
-                                      "system or device")],
+    kind: Annotated[
+        str, typer.Option(help="citizen, enterprise, staff, supervisor, admin, system or device")
+    ],
     name: Annotated[str, typer.Option(help="Display name")],
     department: Annotated[str | None, typer.Option(help="Department code, e.g. GAJ")] = None,
     role: Annotated[list[str] | None, typer.Option(help="Extra role: auditor, security")] = None,
-    password_stdin: Annotated[bool, typer.Option(
-        "--password-stdin", help="Read the password from standard input instead of "
-        "generating one")] = False,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from standard input instead of generating one",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account; prints a generated password once."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
-        data = AccountCreate(username=username, display_name=name, kind=kind,  # type: ignore[arg-type]
-                             department_code=department, roles=role or [], password=password)
+        data = AccountCreate(
+            username=username,
+            display_name=name,
+            kind=kind,
+            department_code=department,
+            roles=role or [],
+            password=password,
+        )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -225,35 +275,49 @@ def users_create(
     generated = run(work, database_url)
     console.print(f"Created {username}.")
     if generated:
-        console.print(f"Initial password (shown once, must be changed at first sign-in): "
-                      f"[bold]{generated}[/bold]")
+        console.print(
+            f"Initial password (shown once, must be changed at first sign-in): "
+            f"[bold]{generated}[/bold]"
+        )
 
 
 @users_app.command("set-roles")
 def users_set_roles(
     username: str,
-    role: Annotated[list[str] | None, typer.Option(help="Role to hold; repeat. None: no roles")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option(help="Role to hold; repeat. None: no roles")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Replace the extra roles of an account."""
-    run(lambda s: accounts.update_account(s, cli_principal(), username,
-                                          AccountUpdate(roles=role or [])), database_url)
+    run(
+        lambda s: accounts.update_account(
+            s, cli_principal(), username, AccountUpdate(roles=role or [])
+        ),
+        database_url,
+    )
     console.print(f"Roles of {username}: {', '.join(role or []) or '(none)'}.")
 
 
 @users_app.command("deactivate")
 def users_deactivate(username: str, database_url: DatabaseUrl = None) -> None:
     """Deactivate an account and end its sessions."""
-    run(lambda s: accounts.update_account(s, cli_principal(), username,
-                                          AccountUpdate(active=False)), database_url)
+    run(
+        lambda s: accounts.update_account(
+            s, cli_principal(), username, AccountUpdate(active=False)
+        ),
+        database_url,
+    )
     console.print(f"Deactivated {username}.")
 
 
 @users_app.command("activate")
 def users_activate(username: str, database_url: DatabaseUrl = None) -> None:
     """Reactivate an account."""
-    run(lambda s: accounts.update_account(s, cli_principal(), username,
-                                          AccountUpdate(active=True)), database_url)
+    run(
+        lambda s: accounts.update_account(s, cli_principal(), username, AccountUpdate(active=True)),
+        database_url,
+    )
     console.print(f"Activated {username}.")
 
 
@@ -261,7 +325,9 @@ def users_activate(username: str, database_url: DatabaseUrl = None) -> None:
 def users_reset_password(username: str, database_url: DatabaseUrl = None) -> None:
     """Generate a new password (shown once); also lifts a lockout."""
     password = run(lambda s: accounts.reset_password(s, cli_principal(), username), database_url)
-    console.print(f"New password for {username} (must be changed at sign-in): [bold]{password}[/bold]")
+    console.print(
+        f"New password for {username} (must be changed at sign-in): [bold]{password}[/bold]"
+    )
 
 
 @users_app.command("reset-totp")
@@ -273,9 +339,11 @@ def users_reset_totp(username: str, database_url: DatabaseUrl = None) -> None:
 
 # --- departments -------------------------------------------------------------------------
 
+
 @departments_app.command("list")
 def departments_list(database_url: DatabaseUrl = None) -> None:
     """List departments."""
+
     async def work(session: AsyncSession) -> None:
         table = Table()
         for column in ("code", "name", "English name", "status"):
@@ -289,7 +357,8 @@ def departments_list(database_url: DatabaseUrl = None) -> None:
 
 @departments_app.command("create")
 def departments_create(
-    code: str, name: str,
+    code: str,
+    name: str,
     name_en: Annotated[str, typer.Option("--name-en", help="English name")] = "",
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -305,6 +374,7 @@ def departments_create(
 
 # --- API keys ----------------------------------------------------------------------------
 
+
 @keys_app.command("issue")
 def keys_issue(
     username: str,
@@ -312,9 +382,11 @@ def keys_issue(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue an API key to a system or device account; the key is printed once."""
+
     async def work(session: AsyncSession) -> str:
-        _row, key = await accounts.issue_api_key(session, cli_principal(), username=username,
-                                                 name=name)
+        _row, key = await accounts.issue_api_key(
+            session, cli_principal(), username=username, name=name
+        )
         return key
 
     key = run(work, database_url)
@@ -331,6 +403,7 @@ def keys_revoke(prefix: str, database_url: DatabaseUrl = None) -> None:
 @keys_app.command("list")
 def keys_list(database_url: DatabaseUrl = None) -> None:
     """List API keys (never the keys themselves)."""
+
     async def work(session: AsyncSession) -> None:
         table = Table()
         for column in ("prefix", "account", "name", "expires", "revoked", "last used"):
@@ -340,15 +413,21 @@ def keys_list(database_url: DatabaseUrl = None) -> None:
 
         for k in rows:
             account = await session.get(Account, k.account_id)
-            table.add_row(k.prefix, account.username if account else "?", k.name,
-                          str(k.expires_at or ""), str(k.revoked_at or ""),
-                          str(k.last_used_at or ""))
+            table.add_row(
+                k.prefix,
+                account.username if account else "?",
+                k.name,
+                str(k.expires_at or ""),
+                str(k.revoked_at or ""),
+                str(k.last_used_at or ""),
+            )
         console.print(table)
 
     run(work, database_url)
 
 
 # --- audit -------------------------------------------------------------------------------
+
 
 @audit_app.command("verify")
 def audit_verify(database_url: DatabaseUrl = None) -> None:
@@ -357,8 +436,10 @@ def audit_verify(database_url: DatabaseUrl = None) -> None:
     if verdict.intact:
         console.print(f"[green]intact[/green]: {verdict.checked} entries, chain and seal verified.")
         return
-    console.print(f"[red]BROKEN[/red] at entry {verdict.first_broken_seq}: {verdict.reason} "
-                  f"({verdict.checked} entries verified before it).")
+    console.print(
+        f"[red]BROKEN[/red] at entry {verdict.first_broken_seq}: {verdict.reason} "
+        f"({verdict.checked} entries verified before it)."
+    )
     raise typer.Exit(1)
 
 
@@ -373,18 +454,258 @@ def audit_tail(
     from smartcity.core.models import AuditEntry
 
     async def work(session: AsyncSession) -> None:
-        rows = (await session.execute(
-            select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(n))).scalars().all()
+        rows = (
+            (await session.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(n)))
+            .scalars()
+            .all()
+        )
         table = Table()
         for column in ("seq", "at (UTC)", "actor", "action", "target", "outcome"):
             table.add_column(column)
         for e in reversed(rows):
-            table.add_row(str(e.seq), e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
-                          e.target, e.outcome)
+            table.add_row(
+                str(e.seq),
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.actor,
+                e.action,
+                e.target,
+                e.outcome,
+            )
         console.print(table)
 
     run(work, database_url)
 
 
+# --- working-day calendar (工作日历) ---------------------------------------------------------
+
+workdays_app = typer.Typer(
+    help="The working-day calendar (工作日): holidays and make-up working days (调休).",
+    no_args_is_help=True,
+)
+app.add_typer(workdays_app, name="workdays")
+
+_SOURCE_LABELS = {
+    "entered": "entered by an administrator",
+    "official_package": "official calendar package (chinese-calendar)",
+    "weekend_rule": "weekends only: PROVISIONAL, no notice entered for this year",
+}
+
+
+@workdays_app.command("enter")
+def workdays_enter(
+    year: int,
+    file: Annotated[
+        typer.FileText,
+        typer.Argument(
+            encoding="utf-8",
+            help="Lines like '2027-02-06..2027-02-12 holiday 春节' or "
+            "'2027-02-20 workday 春节调休'; '-' reads standard input",
+        ),
+    ],
+    notice: Annotated[
+        str, typer.Option(help="The notice the dates come from, e.g. 国办发明电〔2026〕X号")
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Enter (or replace) a year's public holidays and make-up working days from a file."""
+    from rich.markup import escape
+
+    from smartcity.core import workdays
+
+    try:
+        entries = workdays.parse_year_entries(file.read(), year)
+    except Problem as exc:
+        items = exc.extensions.get("errors") or []
+        err.print(
+            f"[red]error:[/red] {escape(file.name)}: "
+            + ("it has errors:" if items else escape(exc.detail))
+        )
+        for item in items:
+            where = f"line {item['line']}: " if item.get("line") else ""
+            err.print(f"  {where}{escape(str(item['message']))}")
+        raise typer.Exit(2) from exc
+    run(
+        lambda s: workdays.enter_year(
+            s, cli_principal(), year=year, entries=entries, notice=notice
+        ),
+        database_url,
+    )
+    holidays = sum(1 for e in entries if not e.is_workday for _ in e.days())
+    makeup = sum(1 for e in entries if e.is_workday for _ in e.days())
+    console.print(
+        f"Entered {year}: {holidays} holiday days and {makeup} make-up working days "
+        f"({notice}). Provisional deadlines in {year} are counted with it from now on."
+    )
+
+
+@workdays_app.command("show")
+def workdays_show(year: int, database_url: DatabaseUrl = None) -> None:
+    """Show a year's holidays, make-up working days and working days per month."""
+    from smartcity.core import workdays
+
+    overview = run(lambda s: workdays.year_overview(s, year), database_url)
+    style = "[bold red]" if overview.provisional else "[bold]"
+    console.print(
+        f"{year}: {style}{_SOURCE_LABELS[overview.source]}[/]"
+        + (f" — {overview.notice} ({overview.entered_by})" if overview.notice else "")
+    )
+    weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    days = Table(title=f"Holidays and make-up working days {year}")
+    for column in ("date", "day", "kind", "name", "differs from weekends"):
+        days.add_column(column)
+    for d in overview.days:
+        days.add_row(
+            d.date.isoformat(),
+            weekdays[d.date.weekday()],
+            "make-up workday" if d.is_workday else "holiday",
+            d.name,
+            "yes" if d.differs_from_weekend_rule else "",
+        )
+    if overview.days:
+        console.print(days)
+    else:
+        console.print("No holidays or make-up working days: only weekends are days off.")
+    months = Table(title=f"Working days per month, {overview.total_workdays} in {year}")
+    months.add_column("month")
+    months.add_column("working days", justify="right")
+    for month, count in enumerate(overview.month_workdays, start=1):
+        months.add_row(f"{year}-{month:02d}", str(count))
+    console.print(months)
+
+
+@workdays_app.command("deadline")
+def workdays_deadline(
+    start: Annotated[
+        str,
+        typer.Argument(help="YYYY-MM-DD or an ISO datetime; Asia/Shanghai when it has no offset"),
+    ],
+    days: Annotated[int, typer.Argument(min=0, help="The time limit in working days")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """When a time limit of DAYS working days from START ends (the start day is not counted)."""
+    from datetime import datetime
+
+    from smartcity.core import clock, workdays
+
+    try:
+        instant = datetime.fromisoformat(start)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {start!r} is not YYYY-MM-DD or an ISO datetime.")
+        raise typer.Exit(2) from exc
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=clock.CITY_TZ)
+    calendar = run(workdays.load_calendar, database_url)
+    try:
+        deadline = calendar.add_workdays(instant, days)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    console.print(
+        f"Due by 24:00 on {deadline.due_date.isoformat()} Asia/Shanghai "
+        f"({deadline.at.strftime('%Y-%m-%dT%H:%M:%SZ')})."
+    )
+    if deadline.provisional:
+        console.print(
+            "[bold red]Provisional[/]: it crosses a year whose holidays are not "
+            "entered yet (weekends only); enter that year's notice to confirm it."
+        )
+
+
+# --- signatures ----------------------------------------------------------------------------
+
+signing_keys_app = typer.Typer(
+    help="The platform's signing keys (SM2, P-256).", no_args_is_help=True
+)
+app.add_typer(signing_keys_app, name="signing-keys")
+
+
+@app.command()
+def sign(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    algorithm: Annotated[str, typer.Option(help="SM2 (GM/T 0003) or P-256")] = "SM2",
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the signature; default FILE.sig")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Sign a document with the platform's key; writes a detached signature (JSON)."""
+    from smartcity.core import signatures
+
+    document = file.read_bytes()
+    signature = run(
+        lambda s: signatures.sign_document(
+            s, cli_principal(), algorithm=algorithm, document=document, name=file.name
+        ),
+        database_url,
+    )
+    target = out or file.with_name(file.name + ".sig")
+    target.write_text(signature.to_json() + "\n", encoding="utf-8")
+    console.print(
+        f"Signed {file} with {algorithm} key {signature.key_fingerprint[:16]}…; "
+        f"signature in {target}"
+    )
+
+
+@app.command()
+def verify(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    signature_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check a document against its detached signature; exit 1 if it does not verify."""
+    from smartcity.core import signatures
+
+    document, sig = file.read_bytes(), signature_file.read_bytes()
+    result, key = run(
+        lambda s: signatures.verify_document(s, document=document, signature_json=sig), database_url
+    )
+    if result.valid:
+        assert key is not None
+        state = "active" if key.active else f"retired {key.retired_at:%Y-%m-%d}"
+        console.print(
+            f"[green]valid[/green]: {result.reason} ({key.algorithm} key "
+            f"{key.fingerprint[:16]}…, {state})."
+        )
+        return
+    console.print(f"[red]NOT VALID[/red]: {result.reason}.")
+    raise typer.Exit(1)
+
+
+@signing_keys_app.command("list")
+def signing_keys_list(database_url: DatabaseUrl = None) -> None:
+    """List the signing keys (public parts only)."""
+    from smartcity.core import signatures
+
+    async def work(session: AsyncSession) -> None:
+        table = Table()
+        for column in ("algorithm", "fingerprint", "created", "state"):
+            table.add_column(column)
+        for key in (await session.execute(signatures.readable_keys())).scalars():
+            table.add_row(
+                key.algorithm,
+                key.fingerprint,
+                f"{key.created_at:%Y-%m-%d %H:%M}",
+                "active" if key.active else f"retired {key.retired_at:%Y-%m-%d}",
+            )
+        console.print(table)
+
+    run(work, database_url)
+
+
+@signing_keys_app.command("rotate")
+def signing_keys_rotate(
+    algorithm: Annotated[str, typer.Argument(help="SM2 or P-256")], database_url: DatabaseUrl = None
+) -> None:
+    """Retire the active key of an algorithm and generate a new one."""
+    from smartcity.core import signatures
+
+    key = run(lambda s: signatures.rotate_key(s, cli_principal(), algorithm), database_url)
+    console.print(f"New {algorithm} key {key.fingerprint}.")
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

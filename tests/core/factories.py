@@ -15,8 +15,7 @@ from smartcity.core.schemas import AccountCreate, DepartmentCreate
 from smartcity.core.security import principal_of, seal_totp_secret
 from smartcity.settings import get_settings
 
-ROOT = Principal(id=None, kind="admin", name="test-root", roles=frozenset({"security"}),
-                 via="cli")
+ROOT = Principal(id=None, kind="admin", name="test-root", roles=frozenset({"security"}), via="cli")
 PASSWORD = "Correct-Horse-42"
 _seq = itertools.count(1)
 
@@ -29,15 +28,21 @@ async def create_department(session: AsyncSession, **overrides: Any) -> Departme
 
 
 async def create_account(
-    session: AsyncSession, *, kind: str = "citizen", department: Department | None = None,
-    totp_secret: str | None = None, **overrides: Any,
+    session: AsyncSession,
+    *,
+    kind: str = "citizen",
+    department: Department | None = None,
+    totp_secret: str | None = None,
+    **overrides: Any,
 ) -> Account:
     """An account with password PASSWORD; with ``totp_secret`` its TOTP is already enrolled."""
     n = next(_seq)
     if department is None and kind in ("staff", "supervisor", "system"):
         department = await create_department(session)
     data: dict[str, Any] = {
-        "username": f"user{n}.{kind}", "display_name": f"测试用户{n}", "kind": kind,
+        "username": f"user{n}.{kind}",
+        "display_name": f"测试用户{n}",
+        "kind": kind,
         "department_code": department.code if department else None,
         "password": None if kind in ("system", "device") else PASSWORD,
     }

@@ -22,15 +22,18 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 async def audit_actions(session, target: str) -> list[tuple[str, str]]:
     rows = await session.execute(
-        select(AuditEntry.action, AuditEntry.outcome).where(AuditEntry.target == target)
-        .order_by(AuditEntry.seq))
+        select(AuditEntry.action, AuditEntry.outcome)
+        .where(AuditEntry.target == target)
+        .order_by(AuditEntry.seq)
+    )
     return [tuple(r) for r in rows]
 
 
 class TestCreateDepartment:
     async def test_creates_and_audits(self, session):
         dep = await accounts.create_department(
-            session, ROOT, DepartmentCreate(code="SWJX", name="水务局", name_en="Water"))
+            session, ROOT, DepartmentCreate(code="SWJX", name="水务局", name_en="Water")
+        )
         assert dep.code == "SWJX"
         assert ("core.department.create", "success") in await audit_actions(session, "SWJX")
 
@@ -44,7 +47,8 @@ class TestCreateDepartment:
         staff = factories.principal(await factories.create_account(session, kind="staff"))
         with pytest.raises(Forbidden):
             await accounts.create_department(
-                session, staff, DepartmentCreate(code="NOPE", name="不行局"))
+                session, staff, DepartmentCreate(code="NOPE", name="不行局")
+            )
 
     def test_bad_code_is_refused_by_the_schema(self):
         with pytest.raises(ValueError, match="code"):
@@ -54,8 +58,13 @@ class TestCreateDepartment:
 class TestCreateAccount:
     async def test_generated_password_must_be_changed(self, session):
         dep = await factories.create_department(session)
-        account, generated = await accounts.create_account(session, ROOT, AccountCreate(
-            username="wang.xy", display_name="王晓燕", kind="staff", department_code=dep.code))
+        account, generated = await accounts.create_account(
+            session,
+            ROOT,
+            AccountCreate(
+                username="wang.xy", display_name="王晓燕", kind="staff", department_code=dep.code
+            ),
+        )
         assert generated is not None and len(generated) >= 10
         assert account.must_change_password is True
         assert account.password_hash and generated not in account.password_hash
@@ -63,25 +72,41 @@ class TestCreateAccount:
 
     async def test_staff_needs_a_department(self, session):
         with pytest.raises(InvalidInput) as exc:
-            await accounts.create_account(session, ROOT, AccountCreate(
-                username="nodep", display_name="x", kind="staff"))
+            await accounts.create_account(
+                session, ROOT, AccountCreate(username="nodep", display_name="x", kind="staff")
+            )
         assert exc.value.extensions["field"] == "department_code"
 
     async def test_unknown_department(self, session):
         with pytest.raises(NotFound):
-            await accounts.create_account(session, ROOT, AccountCreate(
-                username="ghost", display_name="x", kind="staff", department_code="NOSUCH"))
+            await accounts.create_account(
+                session,
+                ROOT,
+                AccountCreate(
+                    username="ghost", display_name="x", kind="staff", department_code="NOSUCH"
+                ),
+            )
 
     async def test_weak_password(self, session):
         with pytest.raises(InvalidInput) as exc:
-            await accounts.create_account(session, ROOT, AccountCreate(
-                username="weakling", display_name="x", kind="citizen", password="password"))
+            await accounts.create_account(
+                session,
+                ROOT,
+                AccountCreate(
+                    username="weakling", display_name="x", kind="citizen", password="password"
+                ),
+            )
         assert exc.value.extensions["field"] == "password"
 
     async def test_password_containing_username(self, session):
         with pytest.raises(InvalidInput):
-            await accounts.create_account(session, ROOT, AccountCreate(
-                username="zhangwei", display_name="x", kind="citizen", password="Zhangwei-2026!"))
+            await accounts.create_account(
+                session,
+                ROOT,
+                AccountCreate(
+                    username="zhangwei", display_name="x", kind="citizen", password="Zhangwei-2026!"
+                ),
+            )
 
     async def test_taken_username(self, session):
         await factories.create_account(session, username="taken.one")
@@ -106,8 +131,13 @@ class TestCreateAccount:
         staff = factories.principal(await factories.create_account(session, kind="staff"))
         with pytest.raises(Forbidden):
             await factories.create_account(session)  # ROOT works ...
-            await accounts.create_account(session, staff, AccountCreate(  # ... staff does not
-                username="sneaky", display_name="x", kind="admin"))
+            await accounts.create_account(
+                session,
+                staff,
+                AccountCreate(  # ... staff does not
+                    username="sneaky", display_name="x", kind="admin"
+                ),
+            )
 
 
 class TestSignIn:
@@ -134,13 +164,16 @@ class TestSignIn:
     async def test_lockout_after_five_failures_with_backoff(self, session):
         account = await factories.create_account(session)
         with clock.frozen(T0) as advance:
-            outcomes = [(await accounts.sign_in(session, account.username, "nope")).outcome
-                        for _ in range(5)]
+            outcomes = [
+                (await accounts.sign_in(session, account.username, "nope")).outcome
+                for _ in range(5)
+            ]
             assert outcomes == [SignIn.failed] * 4 + [SignIn.locked]
             assert account.locked_until == T0 + timedelta(minutes=15)
             # Even the right password is refused while locked.
-            assert (await accounts.sign_in(session, account.username, PASSWORD)).outcome \
-                == SignIn.locked
+            assert (
+                await accounts.sign_in(session, account.username, PASSWORD)
+            ).outcome == SignIn.locked
             advance(timedelta(minutes=16))
             again = await accounts.sign_in(session, account.username, "still-wrong")
             # The sixth failure doubles the lock.
@@ -159,8 +192,9 @@ class TestSignIn:
     async def test_staff_with_totp(self, session):
         account = await factories.create_account(session, kind="staff", totp_secret=SECRET)
         with clock.frozen(T0):
-            assert (await accounts.sign_in(session, account.username, PASSWORD)).outcome \
-                == SignIn.need_totp
+            assert (
+                await accounts.sign_in(session, account.username, PASSWORD)
+            ).outcome == SignIn.need_totp
             code = factories.totp_code(SECRET, T0)
             result = await accounts.sign_in(session, account.username, PASSWORD, totp=code)
             assert result.outcome == SignIn.ok
@@ -183,8 +217,9 @@ class TestSignIn:
     async def test_deactivated_account_cannot_sign_in(self, session):
         account = await factories.create_account(session)
         await accounts.update_account(session, ROOT, account.username, AccountUpdate(active=False))
-        assert (await accounts.sign_in(session, account.username, PASSWORD)).outcome \
-            == SignIn.failed
+        assert (
+            await accounts.sign_in(session, account.username, PASSWORD)
+        ).outcome == SignIn.failed
 
     async def test_machine_account_cannot_use_passwords(self, session):
         account = await factories.create_account(session, kind="system")
@@ -202,7 +237,8 @@ class TestTotpEnrolment:
             assert not await accounts.confirm_totp_enrolment(session, account, wrong)
             assert not account.totp_enabled
             assert await accounts.confirm_totp_enrolment(
-                session, account, factories.totp_code(secret, T0))
+                session, account, factories.totp_code(secret, T0)
+            )
         assert account.totp_enabled
 
     async def test_enrol_twice_is_a_conflict(self, session):
@@ -215,7 +251,8 @@ class TestTotpEnrolment:
         await accounts.reset_totp(session, ROOT, account.username)
         assert not account.totp_enabled and account.totp_secret_enc is None
         assert ("core.account.reset_totp", "success") in await audit_actions(
-            session, account.username)
+            session, account.username
+        )
 
 
 class TestChangePassword:
@@ -223,40 +260,50 @@ class TestChangePassword:
         account = await factories.create_account(session)
         me = factories.principal(account)
         await accounts.change_password(session, me, current=PASSWORD, new="New-Password-2026")
-        assert (await accounts.sign_in(session, account.username, "New-Password-2026")).outcome \
-            == SignIn.ok
+        assert (
+            await accounts.sign_in(session, account.username, "New-Password-2026")
+        ).outcome == SignIn.ok
 
     async def test_wrong_current(self, session):
         account = await factories.create_account(session)
         with pytest.raises(InvalidInput) as exc:
-            await accounts.change_password(session, factories.principal(account),
-                                           current="wrong", new="New-Password-2026")
+            await accounts.change_password(
+                session, factories.principal(account), current="wrong", new="New-Password-2026"
+            )
         assert exc.value.extensions["field"] == "current_password"
 
     async def test_same_as_before(self, session):
         account = await factories.create_account(session)
         with pytest.raises(InvalidInput):
-            await accounts.change_password(session, factories.principal(account),
-                                           current=PASSWORD, new=PASSWORD)
+            await accounts.change_password(
+                session, factories.principal(account), current=PASSWORD, new=PASSWORD
+            )
 
 
 class TestRoles:
     async def test_role_change_is_audited(self, session):
         account = await factories.create_account(session, kind="admin")
-        await accounts.update_account(session, ROOT, account.username,
-                                      AccountUpdate(roles=["auditor"]))
+        await accounts.update_account(
+            session, ROOT, account.username, AccountUpdate(roles=["auditor"])
+        )
         assert account.roles == ["auditor"]
-        entry = (await session.execute(select(AuditEntry).where(
-            AuditEntry.action == "core.account.update",
-            AuditEntry.target == account.username))).scalar_one()
+        entry = (
+            await session.execute(
+                select(AuditEntry).where(
+                    AuditEntry.action == "core.account.update",
+                    AuditEntry.target == account.username,
+                )
+            )
+        ).scalar_one()
         assert entry.detail["changes"]["roles"] == {"from": [], "to": ["auditor"]}
 
     async def test_cannot_deactivate_self(self, session):
         account = await factories.create_account(session, kind="admin", roles=["security"])
         me = factories.principal(account)
         with pytest.raises(InvalidInput):
-            await accounts.update_account(session, me, account.username,
-                                          AccountUpdate(active=False))
+            await accounts.update_account(
+                session, me, account.username, AccountUpdate(active=False)
+            )
 
     async def test_reset_password_unlocks(self, session):
         account = await factories.create_account(session)
@@ -269,8 +316,9 @@ class TestRoles:
 class TestApiKeys:
     async def test_issue_and_revoke(self, session):
         device = await factories.create_account(session, kind="device")
-        row, key = await accounts.issue_api_key(session, ROOT, username=device.username,
-                                                name="station")
+        row, key = await accounts.issue_api_key(
+            session, ROOT, username=device.username, name="station"
+        )
         assert key.startswith(f"sck_{row.prefix}_") and key not in row.key_hash
         await accounts.revoke_api_key(session, ROOT, row.prefix)
         assert row.revoked_at is not None
@@ -285,8 +333,13 @@ class TestApiKeys:
     async def test_expiry_in_the_past(self, session):
         device = await factories.create_account(session, kind="device")
         with pytest.raises(InvalidInput):
-            await accounts.issue_api_key(session, ROOT, username=device.username, name="x",
-                                         expires_at=clock.now() - timedelta(days=1))
+            await accounts.issue_api_key(
+                session,
+                ROOT,
+                username=device.username,
+                name="x",
+                expires_at=clock.now() - timedelta(days=1),
+            )
 
     async def test_revoke_unknown(self, session):
         with pytest.raises(NotFound):

@@ -28,8 +28,9 @@ async def admin_headers(session) -> dict[str, str]:
 class TestToken:
     async def test_citizen_gets_a_token_and_uses_it(self, client, session):
         account = await factories.create_account(session)
-        r = await client.post("/api/v1/auth/token",
-                              data={"username": account.username, "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/token", data={"username": account.username, "password": PASSWORD}
+        )
         assert r.status_code == 200, r.text
         assert r.headers["cache-control"] == "no-store"
         token = r.json()["access_token"]
@@ -39,8 +40,9 @@ class TestToken:
 
     async def test_wrong_password(self, client, session):
         account = await factories.create_account(session)
-        r = await client.post("/api/v1/auth/token",
-                              data={"username": account.username, "password": "nope"})
+        r = await client.post(
+            "/api/v1/auth/token", data={"username": account.username, "password": "nope"}
+        )
         assert r.status_code == 401
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["type"] == "/problems/wrong-credentials"
@@ -51,25 +53,30 @@ class TestToken:
     async def test_locked_after_repeated_failures(self, client, session):
         account = await factories.create_account(session)
         for _ in range(5):
-            r = await client.post("/api/v1/auth/token",
-                                  data={"username": account.username, "password": "nope"})
+            r = await client.post(
+                "/api/v1/auth/token", data={"username": account.username, "password": "nope"}
+            )
         assert r.json()["type"] == "/problems/account-locked"
         assert "locked_until" in r.json()
 
     async def test_staff_needs_totp(self, client, session):
         account = await factories.create_account(session, kind="staff", totp_secret=SECRET)
-        r = await client.post("/api/v1/auth/token",
-                              data={"username": account.username, "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/token", data={"username": account.username, "password": PASSWORD}
+        )
         assert r.status_code == 401 and r.json()["type"] == "/problems/totp-required"
         code = factories.totp_code(SECRET, clock.now())
-        r = await client.post("/api/v1/auth/token", data={
-            "username": account.username, "password": PASSWORD, "totp": code})
+        r = await client.post(
+            "/api/v1/auth/token",
+            data={"username": account.username, "password": PASSWORD, "totp": code},
+        )
         assert r.status_code == 200, r.text
 
     async def test_staff_without_enrolment(self, client, session):
         account = await factories.create_account(session, kind="supervisor")
-        r = await client.post("/api/v1/auth/token",
-                              data={"username": account.username, "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/token", data={"username": account.username, "password": PASSWORD}
+        )
         assert r.json()["type"] == "/problems/totp-enrolment-required"
 
     async def test_missing_fields(self, client):
@@ -84,8 +91,9 @@ class TestToken:
         r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {old}"})
         assert r.status_code == 401 and r.json()["type"] == "/problems/token-expired"
 
-    @pytest.mark.parametrize("header", ["Bearer garbage", "Bearer a.b.c", "Basic dXNlcjpwdw==",
-                                        "Bearer"])
+    @pytest.mark.parametrize(
+        "header", ["Bearer garbage", "Bearer a.b.c", "Basic dXNlcjpwdw==", "Bearer"]
+    )
     async def test_bad_authorization_headers(self, client, header):
         r = await client.get("/api/v1/me", headers={"Authorization": header})
         assert r.status_code == 401 and r.headers["content-type"] == PROBLEM
@@ -103,8 +111,11 @@ class TestApiKeys:
     async def test_issue_use_revoke(self, client, session):
         headers = await admin_headers(session)
         device = await factories.create_account(session, kind="device")
-        r = await client.post("/api/v1/api-keys", headers=headers,
-                              json={"account": device.username, "name": "air station"})
+        r = await client.post(
+            "/api/v1/api-keys",
+            headers=headers,
+            json={"account": device.username, "name": "air station"},
+        )
         assert r.status_code == 201, r.text
         key, prefix = r.json()["key"], r.json()["prefix"]
         for auth in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
@@ -123,8 +134,12 @@ class TestApiKeys:
         device = await factories.create_account(session, kind="device")
         with clock.frozen(datetime(2026, 1, 1, tzinfo=UTC)):
             _row, key = await accounts.issue_api_key(
-                session, ROOT, username=device.username, name="x",
-                expires_at=datetime(2026, 2, 1, tzinfo=UTC))
+                session,
+                ROOT,
+                username=device.username,
+                name="x",
+                expires_at=datetime(2026, 2, 1, tzinfo=UTC),
+            )
         r = await client.get("/api/v1/me", headers={"X-API-Key": key})
         assert r.status_code == 401 and r.json()["type"] == "/problems/api-key-expired"
 
@@ -135,16 +150,16 @@ class TestApiKeys:
 
     async def test_tampered_key(self, client, session):
         device = await factories.create_account(session, kind="device")
-        _row, key = await accounts.issue_api_key(session, ROOT, username=device.username,
-                                                 name="x")
+        _row, key = await accounts.issue_api_key(session, ROOT, username=device.username, name="x")
         r = await client.get("/api/v1/me", headers={"X-API-Key": key[:-2] + "xx"})
         assert r.status_code == 401
 
     async def test_key_for_a_person_is_refused(self, client, session):
         headers = await admin_headers(session)
         citizen = await factories.create_account(session)
-        r = await client.post("/api/v1/api-keys", headers=headers,
-                              json={"account": citizen.username, "name": "x"})
+        r = await client.post(
+            "/api/v1/api-keys", headers=headers, json={"account": citizen.username, "name": "x"}
+        )
         assert r.status_code == 422 and r.json()["field"] == "account"
 
 
@@ -152,21 +167,32 @@ class TestAccountsApi:
     async def test_create_list_update(self, client, session):
         headers = await admin_headers(session)
         dep = await factories.create_department(session)
-        r = await client.post("/api/v1/accounts", headers=headers, json={
-            "username": "li.jg", "display_name": "李建国", "kind": "staff",
-            "department_code": dep.code})
+        r = await client.post(
+            "/api/v1/accounts",
+            headers=headers,
+            json={
+                "username": "li.jg",
+                "display_name": "李建国",
+                "kind": "staff",
+                "department_code": dep.code,
+            },
+        )
         assert r.status_code == 201, r.text
         assert r.json()["initial_password"]
         r = await client.get("/api/v1/accounts", headers=headers, params={"kind": "staff"})
         assert "li.jg" in [a["username"] for a in r.json()["items"]]
-        r = await client.patch("/api/v1/accounts/li.jg", headers=headers,
-                               json={"roles": ["auditor"]})
+        r = await client.patch(
+            "/api/v1/accounts/li.jg", headers=headers, json={"roles": ["auditor"]}
+        )
         assert r.status_code == 200 and r.json()["roles"] == ["auditor"]
 
     async def test_bad_kind(self, client, session):
         headers = await admin_headers(session)
-        r = await client.post("/api/v1/accounts", headers=headers, json={
-            "username": "bad.kind", "display_name": "x", "kind": "emperor"})
+        r = await client.post(
+            "/api/v1/accounts",
+            headers=headers,
+            json={"username": "bad.kind", "display_name": "x", "kind": "emperor"},
+        )
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
 
     async def test_unknown_account_is_404(self, client, session):
@@ -181,30 +207,43 @@ class TestAccountsApi:
 
     async def test_change_own_password(self, client, session):
         account = await factories.create_account(session)
-        r = await client.post("/api/v1/me/password", headers=bearer(account), json={
-            "current_password": "wrong", "new_password": "Another-Pass-2026"})
+        r = await client.post(
+            "/api/v1/me/password",
+            headers=bearer(account),
+            json={"current_password": "wrong", "new_password": "Another-Pass-2026"},
+        )
         assert r.status_code == 422 and r.json()["field"] == "current_password"
-        r = await client.post("/api/v1/me/password", headers=bearer(account), json={
-            "current_password": PASSWORD, "new_password": "Another-Pass-2026"})
+        r = await client.post(
+            "/api/v1/me/password",
+            headers=bearer(account),
+            json={"current_password": PASSWORD, "new_password": "Another-Pass-2026"},
+        )
         assert r.status_code == 204
 
 
 class TestDepartmentsApi:
     async def test_create_and_list(self, client, session):
         headers = await admin_headers(session)
-        r = await client.post("/api/v1/departments", headers=headers,
-                              json={"code": "QXJ", "name": "气象局", "name_en": "Meteorology"})
+        r = await client.post(
+            "/api/v1/departments",
+            headers=headers,
+            json={"code": "QXJ", "name": "气象局", "name_en": "Meteorology"},
+        )
         assert r.status_code == 201
         r = await client.get("/api/v1/departments", headers=headers)
         assert "QXJ" in [d["code"] for d in r.json()]
-        r = await client.post("/api/v1/departments", headers=headers,
-                              json={"code": "QXJ", "name": "气象局"})
+        r = await client.post(
+            "/api/v1/departments", headers=headers, json={"code": "QXJ", "name": "气象局"}
+        )
         assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
 
     async def test_malformed_json(self, client, session):
         headers = await admin_headers(session)
-        r = await client.post("/api/v1/departments", headers={**headers,
-                              "content-type": "application/json"}, content=b"{not json")
+        r = await client.post(
+            "/api/v1/departments",
+            headers={**headers, "content-type": "application/json"},
+            content=b"{not json",
+        )
         assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
 
 
@@ -213,8 +252,9 @@ class TestAuditApi:
         headers = await admin_headers(session)
         r = await client.get("/api/v1/audit/verify", headers=headers)
         assert r.status_code == 200 and r.json()["intact"] is True
-        r = await client.get("/api/v1/audit/entries", headers=headers,
-                             params={"action": "core.account.create"})
+        r = await client.get(
+            "/api/v1/audit/entries", headers=headers, params={"action": "core.account.create"}
+        )
         assert r.status_code == 200 and r.json()
         assert {e["action"] for e in r.json()} == {"core.account.create"}
 
@@ -227,17 +267,23 @@ class TestAuditApi:
 class TestLimits:
     async def test_oversize_request(self, client, settings):
         body = b"x" * (settings.max_request_bytes + 1)
-        r = await client.post("/api/v1/auth/token", content=body,
-                              headers={"content-type": "application/x-www-form-urlencoded"})
+        r = await client.post(
+            "/api/v1/auth/token",
+            content=body,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
 
     async def test_rate_limit_on_public_endpoint(self, app, client):
         from smartcity.core.ratelimit import RateLimiter
 
         app.state.rate_limiter = RateLimiter(3)
-        codes = [(await client.post("/api/v1/auth/token",
-                                    data={"username": "a", "password": "b"})).status_code
-                 for _ in range(5)]
+        codes = [
+            (
+                await client.post("/api/v1/auth/token", data={"username": "a", "password": "b"})
+            ).status_code
+            for _ in range(5)
+        ]
         assert codes[:3] == [401, 401, 401] and codes[3:] == [429, 429]
 
     async def test_openapi_lists_the_routes(self, client):

@@ -18,9 +18,16 @@ async def write(session, n: int) -> list[audit.AuditEntry]:
     entries = []
     with clock.frozen(datetime(2026, 11, 24, 8, 0, tzinfo=UTC)):
         for i in range(n):
-            entries.append(await audit.record(
-                session, SECRET, actor=ACTOR, action="core.test", target=f"t{i}",
-                detail={"i": i, "名称": "测试"}))
+            entries.append(
+                await audit.record(
+                    session,
+                    SECRET,
+                    actor=ACTOR,
+                    action="core.test",
+                    target=f"t{i}",
+                    detail={"i": i, "名称": "测试"},
+                )
+            )
     return entries
 
 
@@ -32,8 +39,9 @@ class TestRecord:
         assert second.hash == audit.entry_hash(second)
 
     async def test_anonymous_actor(self, session):
-        entry = await audit.record(session, SECRET, actor="someone", action="core.sign_in",
-                                   outcome="failure")
+        entry = await audit.record(
+            session, SECRET, actor="someone", action="core.sign_in", outcome="failure"
+        )
         assert entry.actor_kind == "anonymous"
 
 
@@ -53,8 +61,9 @@ class TestVerify:
         entries = await write(session, 5)
         victim = entries[2].seq
         session.expunge_all()
-        await session.execute(text("UPDATE audit_entry SET target = 'forged' WHERE seq = :s"),
-                              {"s": victim})
+        await session.execute(
+            text("UPDATE audit_entry SET target = 'forged' WHERE seq = :s"), {"s": victim}
+        )
         verdict = await audit.verify(session, SECRET)
         assert not verdict.intact
         assert verdict.first_broken_seq == victim
@@ -65,8 +74,10 @@ class TestVerify:
         victim = entries[1]
         session.expunge_all()
         # A careful forger recomputes the entry's own hash; the next link then breaks.
-        await session.execute(text("UPDATE audit_entry SET target = 'forged', hash = :h "
-                                   "WHERE seq = :s"), {"h": "f" * 64, "s": victim.seq})
+        await session.execute(
+            text("UPDATE audit_entry SET target = 'forged', hash = :h WHERE seq = :s"),
+            {"h": "f" * 64, "s": victim.seq},
+        )
         verdict = await audit.verify(session, SECRET)
         assert not verdict.intact and verdict.first_broken_seq == victim.seq
 
@@ -83,8 +94,9 @@ class TestVerify:
     async def test_cut_tail(self, session):
         entries = await write(session, 5)
         session.expunge_all()
-        await session.execute(text("DELETE FROM audit_entry WHERE seq = :s"),
-                              {"s": entries[-1].seq})
+        await session.execute(
+            text("DELETE FROM audit_entry WHERE seq = :s"), {"s": entries[-1].seq}
+        )
         verdict = await audit.verify(session, SECRET)
         assert not verdict.intact
         assert verdict.first_broken_seq == entries[-1].seq

@@ -80,8 +80,9 @@ async def test_anonymous_is_refused_everywhere(app: Any, client: Any, accept: st
         if is_public:
             continue
         for method in route.methods - {"HEAD"}:
-            response = await client.request(method, concrete(route.path),
-                                            headers={"accept": accept})
+            response = await client.request(
+                method, concrete(route.path), headers={"accept": accept}
+            )
             if response.status_code == 303:
                 assert response.headers["location"].startswith("/login"), route.path
             else:
@@ -108,8 +109,13 @@ async def test_wrong_kind_is_refused_everywhere(app: Any, client: Any, session: 
         for kind in outsiders:
             for method in route.methods - {"HEAD"}:
                 response = await client.request(
-                    method, concrete(route.path),
-                    headers={"Authorization": f"Bearer {tokens[kind]}", "accept": "application/json"})
+                    method,
+                    concrete(route.path),
+                    headers={
+                        "Authorization": f"Bearer {tokens[kind]}",
+                        "accept": "application/json",
+                    },
+                )
                 assert response.status_code == 403, (kind, method, route.path, response.text)
                 checked += 1
     assert checked > 10

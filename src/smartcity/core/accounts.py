@@ -16,6 +16,7 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize, register_actions
 from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import (
     MACHINE_KINDS,
@@ -78,7 +79,8 @@ async def _audit(
 
 # --- departments -------------------------------------------------------------------------
 
-def readable_departments() -> Select[tuple[Department]]:
+
+def readable_departments() -> Select[Department]:
     """Department names are not secret: every signed-in caller may list them."""
     return select(Department).order_by(Department.code)
 
@@ -88,8 +90,9 @@ async def department_by_code(session: AsyncSession, code: str) -> Department:
         await session.execute(select(Department).where(Department.code == code))
     ).scalar_one_or_none()
     if found is None:
-        raise NotFound(_("There is no department with code {code}.").format(code=code),
-                       field="department_code")
+        raise NotFound(
+            _("There is no department with code {code}.").format(code=code), field="department_code"
+        )
     return found
 
 
@@ -99,8 +102,9 @@ async def create_department(
     authorize(principal, "core.department.manage")
     exists = await session.execute(select(Department.id).where(Department.code == data.code))
     if exists.first() is not None:
-        raise Conflict(_("A department with code {code} already exists.").format(code=data.code),
-                       field="code")
+        raise Conflict(
+            _("A department with code {code} already exists.").format(code=data.code), field="code"
+        )
     department = Department(code=data.code, name=data.name, name_en=data.name_en)
     session.add(department)
     await session.flush()
@@ -123,7 +127,8 @@ async def update_department(
 
 # --- accounts ----------------------------------------------------------------------------
 
-def readable_accounts(principal: Principal) -> Select[tuple[Account]]:
+
+def readable_accounts(principal: Principal) -> Select[Account]:
     """Admins and security officers see every account; others only their own."""
     query = select(Account).order_by(Account.username)
     if principal.is_("admin", "security"):
@@ -141,8 +146,13 @@ async def get_account(session: AsyncSession, principal: Principal, username: str
 
 
 async def list_accounts(
-    session: AsyncSession, principal: Principal, *, kind: str | None = None,
-    department_id: uuid.UUID | None = None, limit: int = 50, offset: int = 0,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    kind: str | None = None,
+    department_id: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Account], int]:
     query = readable_accounts(principal)
     if kind:
@@ -157,7 +167,9 @@ async def list_accounts(
 def generate_password() -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(14)) + "-" + secrets.choice("!@#%")
+        candidate = (
+            "".join(secrets.choice(alphabet) for _ in range(14)) + "-" + secrets.choice("!@#%")
+        )
         if not password_problems(candidate, ""):
             return candidate
 
@@ -167,7 +179,8 @@ def _check_roles(roles: list[str]) -> list[str]:
     if unknown:
         raise InvalidInput(
             _("Unknown roles: {roles}. Known roles: {known}.").format(
-                roles=", ".join(unknown), known=", ".join(sorted(KNOWN_ROLES))),
+                roles=", ".join(unknown), known=", ".join(sorted(KNOWN_ROLES))
+            ),
             field="roles",
         )
     return sorted(set(roles))
@@ -183,12 +196,15 @@ async def create_account(
     if data.department_code:
         department_id = (await department_by_code(session, data.department_code)).id
     elif kind in DEPARTMENT_KINDS:
-        raise InvalidInput(_("A {kind} account must belong to a department.").format(kind=kind),
-                           field="department_code")
+        raise InvalidInput(
+            _("A {kind} account must belong to a department.").format(kind=kind),
+            field="department_code",
+        )
     taken = await session.execute(select(Account.id).where(Account.username == data.username))
     if taken.first() is not None:
-        raise Conflict(_("The user name {username} is taken.").format(username=data.username),
-                       field="username")
+        raise Conflict(
+            _("The user name {username} is taken.").format(username=data.username), field="username"
+        )
     generated = None
     password_hash = None
     if kind not in MACHINE_KINDS:
@@ -212,8 +228,15 @@ async def create_account(
     )
     session.add(account)
     await session.flush()
-    await _audit(session, principal, "core.account.create", data.username, kind=kind.value,
-                 roles=account.roles, department=data.department_code)
+    await _audit(
+        session,
+        principal,
+        "core.account.create",
+        data.username,
+        kind=kind.value,
+        roles=account.roles,
+        department=data.department_code,
+    )
     await emit(session, "core.account.created", {"id": str(account.id), "kind": kind.value})
     return account, generated
 
@@ -245,9 +268,7 @@ async def update_account(
     return account
 
 
-async def reset_password(
-    session: AsyncSession, principal: Principal, username: str
-) -> str:
+async def reset_password(session: AsyncSession, principal: Principal, username: str) -> str:
     """A new generated password that must be changed at the next sign-in; also unlocks."""
     authorize(principal, "core.account.manage")
     account = await get_account(session, principal, username)
@@ -283,12 +304,19 @@ async def change_password(
     if account is None:
         raise NotFound(_("Your account no longer exists."))
     if not verify_password(account.password_hash, current):
-        await _audit(session, principal, "core.account.change_password", account.username,
-                     "failure", ip, reason="wrong current password")
+        await _audit(
+            session,
+            principal,
+            "core.account.change_password",
+            account.username,
+            "failure",
+            ip,
+            reason="wrong current password",
+        )
         raise InvalidInput(_("The current password is wrong."), field="current_password")
     problems = password_problems(new, account.username)
     if verify_password(account.password_hash, new):
-        problems.append("Choose a password different from the current one.")
+        problems.append(N_("Choose a password different from the current one."))
     if problems:
         raise InvalidInput(" ".join(_(p) for p in problems), field="new_password")
     account.password_hash = hash_password(new)
@@ -298,6 +326,7 @@ async def change_password(
 
 
 # --- signing in --------------------------------------------------------------------------
+
 
 class SignIn(StrEnum):
     ok = "ok"
@@ -317,7 +346,8 @@ class SignInResult:
 def _lock_for(failures: int, settings_max: int, minutes: int) -> timedelta:
     # Each failure past the limit doubles the lock, so guessing slows to a crawl.
     extra = max(0, failures - settings_max)
-    return min(MAX_LOCKOUT, timedelta(minutes=minutes) * (2 ** min(extra, 10)))
+    lock: timedelta = timedelta(minutes=minutes) * (2 ** min(extra, 10))
+    return min(MAX_LOCKOUT, lock)
 
 
 async def sign_in(
@@ -325,15 +355,21 @@ async def sign_in(
 ) -> SignInResult:
     """Check a password (and a TOTP code if given). Failures are counted and audited, so the
     caller must commit even when it answers 401."""
-    settings = get_settings()
     now = clock.now()
     account = (
         await session.execute(select(Account).where(Account.username == username))
     ).scalar_one_or_none()
     if account is None or not account.active or account.kind in MACHINE_KINDS:
         verify_password(None, password)
-        await _audit(session, username[:100], "core.sign_in", username, "failure", ip,
-                     reason="unknown or inactive account")
+        await _audit(
+            session,
+            username[:100],
+            "core.sign_in",
+            username,
+            "failure",
+            ip,
+            reason="unknown or inactive account",
+        )
         return SignInResult(SignIn.failed)
     if account.locked_until is not None and account.locked_until > now:
         await _audit(session, username, "core.sign_in", username, "failure", ip, reason="locked")
@@ -377,10 +413,20 @@ async def _count_failure(
             account.failed_logins, settings.max_failed_logins, settings.lockout_minutes
         )
         outcome = SignIn.locked
-    await _audit(session, account.username, "core.sign_in", account.username, "failure", ip,
-                 reason=reason, failures=account.failed_logins,
-                 locked_until=account.locked_until.isoformat() if outcome == SignIn.locked else None)
-    return SignInResult(outcome, account, account.locked_until if outcome == SignIn.locked else None)
+    await _audit(
+        session,
+        account.username,
+        "core.sign_in",
+        account.username,
+        "failure",
+        ip,
+        reason=reason,
+        failures=account.failed_logins,
+        locked_until=account.locked_until.isoformat() if account.locked_until else None,
+    )
+    return SignInResult(
+        outcome, account, account.locked_until if outcome == SignIn.locked else None
+    )
 
 
 async def _succeed(
@@ -389,8 +435,9 @@ async def _succeed(
     account.failed_logins = 0
     account.locked_until = None
     account.last_login_at = clock.now()
-    await _audit(session, account.username, "core.sign_in", account.username, "success", ip,
-                 amr=amr)
+    await _audit(
+        session, account.username, "core.sign_in", account.username, "success", ip, amr=amr
+    )
     return SignInResult(SignIn.ok, account)
 
 
@@ -421,6 +468,7 @@ async def confirm_totp_enrolment(
 
 
 # --- browser sessions --------------------------------------------------------------------
+
 
 async def open_web_session(
     session: AsyncSession, account: Account, *, second_factor_done: bool, ip: str = ""
@@ -471,7 +519,8 @@ async def expire_web_sessions(session: AsyncSession) -> None:
 
 # --- API keys ----------------------------------------------------------------------------
 
-def readable_api_keys(principal: Principal) -> Select[tuple[ApiKey]]:
+
+def readable_api_keys(principal: Principal) -> Select[ApiKey]:
     query = select(ApiKey).order_by(ApiKey.created_at.desc())
     if principal.is_("admin", "security"):
         return query
@@ -479,20 +528,32 @@ def readable_api_keys(principal: Principal) -> Select[tuple[ApiKey]]:
 
 
 async def issue_api_key(
-    session: AsyncSession, principal: Principal, *, username: str, name: str,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    username: str,
+    name: str,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
     authorize(principal, "core.api_key.manage")
     account = await get_account(session, principal, username)
     if account.kind not in MACHINE_KINDS:
         raise InvalidInput(
-            _("API keys are for system and device accounts; {username} is a {kind} account.")
-            .format(username=username, kind=account.kind), field="account")
+            _(
+                "API keys are for system and device accounts; {username} is a {kind} account."
+            ).format(username=username, kind=account.kind),
+            field="account",
+        )
     if expires_at is not None and expires_at <= clock.now():
         raise InvalidInput(_("The expiry must be in the future."), field="expires_at")
     prefix, key = new_api_key()
-    row = ApiKey(account_id=account.id, name=name, prefix=prefix, key_hash=token_hash(key),
-                 expires_at=expires_at)
+    row = ApiKey(
+        account_id=account.id,
+        name=name,
+        prefix=prefix,
+        key_hash=token_hash(key),
+        expires_at=expires_at,
+    )
     session.add(row)
     await session.flush()
     await _audit(session, principal, "core.api_key.issue", username, key=prefix, name=name)

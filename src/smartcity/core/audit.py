@@ -58,10 +58,17 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction: it stands or falls with the change."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Serialize appends until commit; SQLite's BEGIN IMMEDIATE already does (core.db).
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    head = await session.get(AuditHead, _HEAD_ID, with_for_update=True)
+    transaction = session.sync_session.get_transaction()
+    if session.info.get("audit_transaction") is not transaction:
+        # First append of this transaction: take the lock, then read the head afresh (the
+        # session may hold a copy from an earlier transaction).
+        if session.get_bind().dialect.name == "postgresql":
+            # Serializes appends until commit; SQLite's BEGIN IMMEDIATE already does (core.db).
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        head = await session.get(AuditHead, _HEAD_ID, populate_existing=True)
+        session.info["audit_transaction"] = transaction
+    else:
+        head = await session.get(AuditHead, _HEAD_ID)
     prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if isinstance(actor, Principal):
         actor_name, actor_kind = actor.name, actor.kind
@@ -102,10 +109,17 @@ async def _entries(session: AsyncSession, batch: int = 5000) -> AsyncIterator[Au
     last = 0
     while True:
         rows = (
-            await session.execute(
-                select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+            (
+                await session.execute(
+                    select(AuditEntry)
+                    .where(AuditEntry.seq > last)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         if not rows:
             return
         for row in rows:
@@ -119,14 +133,23 @@ async def verify(session: AsyncSession, secret: bytes) -> Verdict:
     expected_prev, expected_seq, checked = GENESIS, 1, 0
     async for entry in _entries(session):
         if entry.seq != expected_seq:
-            return Verdict(False, checked, expected_seq,
-                           f"entry {expected_seq} is missing (next present is {entry.seq})")
+            return Verdict(
+                False,
+                checked,
+                expected_seq,
+                f"entry {expected_seq} is missing (next present is {entry.seq})",
+            )
         if entry.prev_hash != expected_prev:
-            return Verdict(False, checked, entry.seq,
-                           f"entry {entry.seq} does not link to entry {entry.seq - 1}")
+            return Verdict(
+                False,
+                checked,
+                entry.seq,
+                f"entry {entry.seq} does not link to entry {entry.seq - 1}",
+            )
         if entry_hash(entry) != entry.hash:
-            return Verdict(False, checked, entry.seq,
-                           f"entry {entry.seq} was changed after it was written")
+            return Verdict(
+                False, checked, entry.seq, f"entry {entry.seq} was changed after it was written"
+            )
         expected_prev, expected_seq, checked = entry.hash, entry.seq + 1, checked + 1
     head = await session.get(AuditHead, _HEAD_ID)
     last_seq = expected_seq - 1
@@ -138,6 +161,10 @@ async def verify(session: AsyncSession, secret: bytes) -> Verdict:
         return Verdict(False, checked, head.seq, "the sealed head was forged or the key changed")
     if head.seq != last_seq or head.hash != expected_prev:
         first = min(head.seq, last_seq + 1)
-        return Verdict(False, checked, first,
-                       f"the trail ends at entry {last_seq} but was sealed at entry {head.seq}")
+        return Verdict(
+            False,
+            checked,
+            first,
+            f"the trail ends at entry {last_seq} but was sealed at entry {head.seq}",
+        )
     return Verdict(True, checked)

@@ -8,7 +8,7 @@ are 404s; (3) services call ``authorize(principal, action, obj)`` before changin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,7 +52,7 @@ _ACTIONS: dict[str, frozenset[str]] = {}
 _RULES: dict[str, ObjectRule] = {}
 
 
-def register_actions(actions: dict[str, Iterable[str]]) -> None:
+def register_actions(actions: Mapping[str, Iterable[str]]) -> None:
     for action, allowed in actions.items():
         _ACTIONS[action] = frozenset(allowed)
 
@@ -69,9 +69,10 @@ def same_department(principal: Principal, obj: Any) -> bool:
     """Admins act anywhere; everyone else only on their own department's objects."""
     if principal.is_("admin"):
         return True
-    return principal.department_id is not None and getattr(
-        obj, "department_id", None
-    ) == principal.department_id
+    return (
+        principal.department_id is not None
+        and getattr(obj, "department_id", None) == principal.department_id
+    )
 
 
 def can(principal: Principal, action: str, obj: Any = None) -> bool:

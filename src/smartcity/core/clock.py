@@ -41,4 +41,3 @@ def frozen(at: datetime) -> Iterator[Callable[[timedelta], datetime]]:
         yield advance
     finally:
         _frozen = previous
-

@@ -142,8 +142,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         # The detail stays generic: internals (SQL, paths) are for the log, not the caller.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem("Something went wrong on our side; it has been logged.",
-                          status=500, slug="internal-error", title="Internal error")
+        problem = Problem(
+            "Something went wrong on our side; it has been logged.",
+            status=500,
+            slug="internal-error",
+            title="Internal error",
+        )
         return problem_response(problem, request.url.path)
 
     app.add_exception_handler(Problem, on_problem)

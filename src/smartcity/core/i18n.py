@@ -44,7 +44,28 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
-def negotiate(cookie: str | None, accept_language: str | None, default: str = DEFAULT_LOCALE) -> str:
+def N_(message: str) -> str:
+    """Marks a msgid for extraction where it is translated later, e.g. a menu label."""
+    return message
+
+
+# Words the pages translate from data: principal kinds and roles.
+VOCABULARY = (
+    N_("citizen"),
+    N_("enterprise"),
+    N_("staff"),
+    N_("supervisor"),
+    N_("admin"),
+    N_("system"),
+    N_("device"),
+    N_("auditor"),
+    N_("security"),
+)
+
+
+def negotiate(
+    cookie: str | None, accept_language: str | None, default: str = DEFAULT_LOCALE
+) -> str:
     """The cookie wins; otherwise Chinese unless the browser asks only for English."""
     if cookie in LOCALES:
         return cookie

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +24,15 @@ def alembic_config(url: str = "", connection: Connection | None = None) -> Confi
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Upgrade the database at ``url``. Callable from inside a running event loop too: the
+    migration environment runs its own loop, so it then goes to a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(url), revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(url), revision).result()
 
 
 def upgrade_connection(connection: Connection, revision: str = "head") -> None:

@@ -61,7 +61,9 @@ class Division(Base):
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    level: Mapped[str] = mapped_column(String(20))  # city, district, functional_area, street, ...
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    # province, prefecture, county, functional_area, then street, community, grid
+    level: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("division.code"), index=True)
     gb_code: Mapped[bool] = mapped_column(default=True)
     # For a functional area: the GB/T 2260 district its territory belongs to in law.
@@ -134,7 +136,9 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entry"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     actor_kind: Mapped[str] = mapped_column(String(16))
@@ -168,7 +172,9 @@ class OutboxEvent(Base):
     __tablename__ = "outbox_event"
     __table_args__ = (Index("ix_outbox_event_pending", "published_at", "seq"),)
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(unique=True, default=uuid.uuid4)
     topic: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -7,19 +7,32 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import accounts, clock
+from smartcity.core import accounts, clock, workdays
 from smartcity.core.accounts import SignIn
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
 from smartcity.core.i18n import gettext as _
-from smartcity.core.models import TWO_FACTOR_KINDS, Account, ApiKey, Department, WebSession
+from smartcity.core.models import (
+    TWO_FACTOR_KINDS,
+    Account,
+    ApiKey,
+    Department,
+    PrincipalKind,
+    WebSession,
+)
 from smartcity.core.ratelimit import client_ip, limit_public
 from smartcity.core.schemas import AccountCreate, AccountUpdate, DepartmentCreate
-from smartcity.core.security import SESSION_COOKIE, open_totp_secret, public, session_of_cookie, totp_uri
+from smartcity.core.security import (
+    SESSION_COOKIE,
+    open_totp_secret,
+    public,
+    session_of_cookie,
+    totp_uri,
+)
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.settings import get_settings
 from smartcity.web.pages import require_page, safe_next
@@ -34,8 +47,14 @@ DepartmentAdmin = Annotated[Principal, Depends(require_page("admin"))]
 
 def _set_session_cookie(response: Response, token: str) -> None:
     settings = get_settings()
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                        secure=settings.secure_cookies, max_age=settings.session_hours * 3600)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_hours * 3600,
+    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -68,6 +87,7 @@ class _RestartSignIn(Problem):
 
 # --- sign in -----------------------------------------------------------------------------
 
+
 @router.get("/login", dependencies=[Depends(public)])
 async def login_form(request: Request, next: str | None = None) -> Response:
     return render(request, "core/login.html", {"next": safe_next(next)})
@@ -84,21 +104,31 @@ async def login(request: Request, session: DbSession) -> Response:
     if not password:
         errors["password"] = _("Enter your password.")
     if errors:
-        return render(request, "core/login.html", {"errors": errors, "next": next_path,
-                      "values": {"username": username}}, status_code=422)
+        return render(
+            request,
+            "core/login.html",
+            {"errors": errors, "next": next_path, "values": {"username": username}},
+            status_code=422,
+        )
     result = await accounts.sign_in(session, username, password, ip=client_ip(request))
     if result.outcome in (SignIn.failed, SignIn.locked):
         if result.outcome == SignIn.locked and result.locked_until is not None:
             message = _("Too many failed attempts. The account is locked until {at}.").format(
-                at=clock.to_city(result.locked_until).strftime("%H:%M"))
+                at=clock.to_city(result.locked_until).strftime("%H:%M")
+            )
         else:
             message = _("The user name or password is wrong.")
-        return render(request, "core/login.html", {"errors": {"password": message},
-                      "next": next_path, "values": {"username": username}}, status_code=401)
+        return render(
+            request,
+            "core/login.html",
+            {"errors": {"password": message}, "next": next_path, "values": {"username": username}},
+            status_code=401,
+        )
     assert result.account is not None
     done = result.outcome == SignIn.ok
-    token = await accounts.open_web_session(session, result.account, second_factor_done=done,
-                                            ip=client_ip(request))
+    token = await accounts.open_web_session(
+        session, result.account, second_factor_done=done, ip=client_ip(request)
+    )
     if result.outcome == SignIn.need_totp:
         target = f"/login/totp?next={next_path}"
     elif result.outcome == SignIn.need_enrolment:
@@ -123,26 +153,32 @@ async def totp_submit(request: Request, session: DbSession) -> Response:
     form = await _form(request)
     web, account = await _half_session(request, session)
     next_path = safe_next(form.get("next"))
-    result = await accounts.finish_totp(session, account, form.get("code", ""),
-                                        ip=client_ip(request))
+    result = await accounts.finish_totp(
+        session, account, form.get("code", ""), ip=client_ip(request)
+    )
     if result.outcome != SignIn.ok:
         message = _("That code is not right. Enter the current code from your app.")
         if result.outcome == SignIn.locked:
             message = _("Too many failed attempts. The account is locked; try again later.")
-        return render(request, "core/totp.html", {"errors": {"code": message},
-                      "next": next_path}, status_code=401)
+        return render(
+            request,
+            "core/totp.html",
+            {"errors": {"code": message}, "next": next_path},
+            status_code=401,
+        )
     token = await accounts.complete_web_session(session, web)
     response = RedirectResponse(
-        "/account/password?first=1" if account.must_change_password else next_path,
-        status_code=303)
+        "/account/password?first=1" if account.must_change_password else next_path, status_code=303
+    )
     _set_session_cookie(response, token)
     return response
 
 
 def _qr_svg(uri: str) -> str:
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True,
-                                    dark="#0b0c0c", light="#ffffff")
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", scale=5, xmldecl=False, svgns=True, dark="#0b0c0c", light="#ffffff"
+    )
     return buffer.getvalue().decode()
 
 
@@ -151,11 +187,15 @@ async def enrol_form(request: Request, session: DbSession, next: str | None = No
     _web, account = await _half_session(request, session)
     if account.totp_enabled:
         return RedirectResponse(f"/login/totp?next={safe_next(next)}", status_code=303)
-    secret = await accounts.begin_totp_enrolment(session, account) if not account.totp_secret_enc \
+    secret = (
+        await accounts.begin_totp_enrolment(session, account)
+        if not account.totp_secret_enc
         else open_totp_secret(get_settings(), account.totp_secret_enc)
+    )
     uri = totp_uri(secret, account.username)
-    return render(request, "core/enrol.html", {"secret": secret, "qr": _qr_svg(uri),
-                  "next": safe_next(next)})
+    return render(
+        request, "core/enrol.html", {"secret": secret, "qr": _qr_svg(uri), "next": safe_next(next)}
+    )
 
 
 @router.post("/login/enrol", dependencies=[Depends(public), Depends(limit_public)])
@@ -163,19 +203,28 @@ async def enrol_submit(request: Request, session: DbSession) -> Response:
     form = await _form(request)
     web, account = await _half_session(request, session)
     next_path = safe_next(form.get("next"))
-    if not await accounts.confirm_totp_enrolment(session, account, form.get("code", ""),
-                                                 ip=client_ip(request)):
+    if not await accounts.confirm_totp_enrolment(
+        session, account, form.get("code", ""), ip=client_ip(request)
+    ):
         assert account.totp_secret_enc is not None
         secret = open_totp_secret(get_settings(), account.totp_secret_enc)
-        return render(request, "core/enrol.html", {
-            "secret": secret, "qr": _qr_svg(totp_uri(secret, account.username)),
-            "next": next_path,
-            "errors": {"code": _("That code is not right. Enter the current code from your app.")},
-        }, status_code=422)
+        return render(
+            request,
+            "core/enrol.html",
+            {
+                "secret": secret,
+                "qr": _qr_svg(totp_uri(secret, account.username)),
+                "next": next_path,
+                "errors": {
+                    "code": _("That code is not right. Enter the current code from your app.")
+                },
+            },
+            status_code=422,
+        )
     token = await accounts.complete_web_session(session, web)
     response = RedirectResponse(
-        "/account/password?first=1" if account.must_change_password else next_path,
-        status_code=303)
+        "/account/password?first=1" if account.must_change_password else next_path, status_code=303
+    )
     _set_session_cookie(response, token)
     return response
 
@@ -183,8 +232,9 @@ async def enrol_submit(request: Request, session: DbSession) -> Response:
 @router.post("/logout", dependencies=[Depends(public)])
 async def logout(request: Request, session: DbSession) -> Response:
     await _form(request)
-    await accounts.close_web_session(session, request.cookies.get(SESSION_COOKIE),
-                                     ip=client_ip(request))
+    await accounts.close_web_session(
+        session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request)
+    )
     response = RedirectResponse("/?signed_out=1", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -192,13 +242,24 @@ async def logout(request: Request, session: DbSession) -> Response:
 
 # --- own account -------------------------------------------------------------------------
 
+
 @router.get("/account")
 async def account_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
     account = await session.get(Account, principal.id)
-    department = await session.get(Department, account.department_id) if account and \
-        account.department_id else None
-    return render(request, "core/account.html", {"account": account, "department": department,
-                  "two_factor_required": principal.kind in TWO_FACTOR_KINDS})
+    department = (
+        await session.get(Department, account.department_id)
+        if account and account.department_id
+        else None
+    )
+    return render(
+        request,
+        "core/account.html",
+        {
+            "account": account,
+            "department": department,
+            "two_factor_required": principal.kind in TWO_FACTOR_KINDS,
+        },
+    )
 
 
 @router.get("/account/password")
@@ -210,30 +271,49 @@ async def password_form(request: Request, principal: SignedIn, first: int = 0) -
 async def password_submit(request: Request, session: DbSession, principal: SignedIn) -> Response:
     form = await _form(request)
     try:
-        await accounts.change_password(session, principal, current=form.get("current_password", ""),
-                                       new=form.get("new_password", ""), ip=client_ip(request))
+        await accounts.change_password(
+            session,
+            principal,
+            current=form.get("current_password", ""),
+            new=form.get("new_password", ""),
+            ip=client_ip(request),
+        )
     except Problem as exc:
-        return render(request, "core/password.html", {"errors": _field_error(exc)},
-                      status_code=422)
+        return render(request, "core/password.html", {"errors": _field_error(exc)}, status_code=422)
     return RedirectResponse("/account?changed=1", status_code=303)
 
 
 # --- admin -------------------------------------------------------------------------------
 
+
 async def _departments(session: DbSession) -> list[Department]:
     return list((await session.execute(accounts.readable_departments())).scalars().all())
 
 
-async def _accounts_page(request: Request, session: DbSession, principal: Principal,
-                         extra: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+async def _accounts_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
     kind = request.query_params.get("kind") or None
     rows, total = await accounts.list_accounts(session, principal, kind=kind, limit=200)
     departments = await _departments(session)
-    return render(request, "core/admin_accounts.html", {
-        "accounts": rows, "total": total, "departments": departments,
-        "department_names": {d.id: d.name for d in departments}, "kind": kind,
-        "kinds": [k.value for k in accounts.PrincipalKind], **(extra or {})},
-        status_code=status_code)
+    return render(
+        request,
+        "core/admin_accounts.html",
+        {
+            "accounts": rows,
+            "total": total,
+            "departments": departments,
+            "department_names": {d.id: d.name for d in departments},
+            "kind": kind,
+            "kinds": [k.value for k in PrincipalKind],
+            **(extra or {}),
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/admin/accounts")
@@ -247,48 +327,74 @@ async def admin_create_account(request: Request, session: DbSession, principal: 
     values = {k: form.get(k, "") for k in ("username", "display_name", "kind", "department_code")}
     try:
         data = AccountCreate(
-            username=values["username"].strip(), display_name=values["display_name"].strip(),
-            kind=values["kind"],  # type: ignore[arg-type]
+            username=values["username"].strip(),
+            display_name=values["display_name"].strip(),
+            kind=values["kind"],
             department_code=values["department_code"] or None,
             roles=[r for r in ("auditor", "security") if form.get(f"role_{r}")],
         )
     except ValueError as exc:
-        errors = {str(e["loc"][0]): _("Check this field: {msg}").format(msg=e["msg"])
-                  for e in getattr(exc, "errors", lambda: [])()}
-        return await _accounts_page(request, session, principal,
-                                    {"errors": errors, "values": values}, 422)
+        errors = {
+            str(e["loc"][0]): _("Check this field: {msg}").format(msg=e["msg"])
+            for e in getattr(exc, "errors", lambda: [])()
+        }
+        return await _accounts_page(
+            request, session, principal, {"errors": errors, "values": values}, 422
+        )
     try:
         account, generated = await accounts.create_account(session, principal, data)
     except Problem as exc:
-        return await _accounts_page(request, session, principal,
-                                    {"errors": _field_error(exc), "values": values}, 422)
-    return await _accounts_page(request, session, principal,
-                                {"created": account, "generated": generated})
+        return await _accounts_page(
+            request, session, principal, {"errors": _field_error(exc), "values": values}, 422
+        )
+    return await _accounts_page(
+        request, session, principal, {"created": account, "generated": generated}
+    )
 
 
 @router.get("/admin/accounts/{username}")
-async def admin_account(request: Request, session: DbSession, principal: Admin,
-                        username: str) -> Response:
+async def admin_account(
+    request: Request, session: DbSession, principal: Admin, username: str
+) -> Response:
     account = await accounts.get_account(session, principal, username)
-    keys = (await session.execute(select(ApiKey).where(ApiKey.account_id == account.id)
-                                  .order_by(ApiKey.created_at.desc()))).scalars().all()
-    return render(request, "core/admin_account.html", {
-        "account": account, "departments": await _departments(session), "keys": keys})
+    keys = (
+        (
+            await session.execute(
+                select(ApiKey)
+                .where(ApiKey.account_id == account.id)
+                .order_by(ApiKey.created_at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "core/admin_account.html",
+        {"account": account, "departments": await _departments(session), "keys": keys},
+    )
 
 
 @router.post("/admin/accounts/{username}")
-async def admin_account_action(request: Request, session: DbSession, principal: Admin,
-                               username: str) -> Response:
+async def admin_account_action(
+    request: Request, session: DbSession, principal: Admin, username: str
+) -> Response:
     form = await _form(request)
     action = form.get("action")
     shown: dict[str, Any] = {}
     try:
         if action == "update":
-            await accounts.update_account(session, principal, username, AccountUpdate(
-                display_name=form.get("display_name") or None,
-                department_code=form.get("department_code") or None,
-                roles=[r for r in ("auditor", "security") if form.get(f"role_{r}")],
-                active=form.get("active") == "on"))
+            await accounts.update_account(
+                session,
+                principal,
+                username,
+                AccountUpdate(
+                    display_name=form.get("display_name") or None,
+                    department_code=form.get("department_code") or None,
+                    roles=[r for r in ("auditor", "security") if form.get(f"role_{r}")],
+                    active=form.get("active") == "on",
+                ),
+            )
             message = _("Saved.")
         elif action == "reset_password":
             shown["password"] = await accounts.reset_password(session, principal, username)
@@ -298,11 +404,20 @@ async def admin_account_action(request: Request, session: DbSession, principal: 
             message = _("Two-factor sign-in was reset; the account sets it up again at sign-in.")
         elif action == "issue_key":
             expires = form.get("expires_on")
-            expires_at = datetime.combine(datetime.fromisoformat(expires).date(), time(23, 59),
-                                          tzinfo=clock.CITY_TZ) if expires else None
+            expires_at = (
+                datetime.combine(
+                    datetime.fromisoformat(expires).date(), time(23, 59), tzinfo=clock.CITY_TZ
+                )
+                if expires
+                else None
+            )
             _row, shown["key"] = await accounts.issue_api_key(
-                session, principal, username=username, name=form.get("key_name", "").strip()
-                or "key", expires_at=expires_at)
+                session,
+                principal,
+                username=username,
+                name=form.get("key_name", "").strip() or "key",
+                expires_at=expires_at,
+            )
             message = _("The API key was issued. Copy it now; it is shown once.")
         elif action == "revoke_key":
             await accounts.revoke_api_key(session, principal, form.get("prefix", ""))
@@ -311,30 +426,67 @@ async def admin_account_action(request: Request, session: DbSession, principal: 
             raise Problem(_("Unknown action."), field="action")
     except (Problem, ValueError) as exc:
         account = await accounts.get_account(session, principal, username)
-        keys = (await session.execute(select(ApiKey).where(ApiKey.account_id == account.id)
-                                      .order_by(ApiKey.created_at.desc()))).scalars().all()
+        keys = (
+            (
+                await session.execute(
+                    select(ApiKey)
+                    .where(ApiKey.account_id == account.id)
+                    .order_by(ApiKey.created_at.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
         detail = exc.detail if isinstance(exc, Problem) else _("Check the date.")
-        return render(request, "core/admin_account.html", {
-            "account": account, "departments": await _departments(session), "keys": keys,
-            "error": detail}, status_code=422)
+        return render(
+            request,
+            "core/admin_account.html",
+            {
+                "account": account,
+                "departments": await _departments(session),
+                "keys": keys,
+                "error": detail,
+            },
+            status_code=422,
+        )
     account = await accounts.get_account(session, principal, username)
-    keys = (await session.execute(select(ApiKey).where(ApiKey.account_id == account.id)
-                                  .order_by(ApiKey.created_at.desc()))).scalars().all()
-    return render(request, "core/admin_account.html", {
-        "account": account, "departments": await _departments(session), "keys": keys,
-        "message": message, "shown": shown})
+    keys = (
+        (
+            await session.execute(
+                select(ApiKey)
+                .where(ApiKey.account_id == account.id)
+                .order_by(ApiKey.created_at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "core/admin_account.html",
+        {
+            "account": account,
+            "departments": await _departments(session),
+            "keys": keys,
+            "message": message,
+            "shown": shown,
+        },
+    )
 
 
 @router.get("/admin/departments")
-async def admin_departments(request: Request, session: DbSession,
-                            principal: DepartmentAdmin) -> Response:
-    return render(request, "core/admin_departments.html",
-                  {"departments": await _departments(session)})
+async def admin_departments(
+    request: Request, session: DbSession, principal: DepartmentAdmin
+) -> Response:
+    return render(
+        request, "core/admin_departments.html", {"departments": await _departments(session)}
+    )
 
 
 @router.post("/admin/departments")
-async def admin_create_department(request: Request, session: DbSession,
-                                  principal: DepartmentAdmin) -> Response:
+async def admin_create_department(
+    request: Request, session: DbSession, principal: DepartmentAdmin
+) -> Response:
     form = await _form(request)
     values = {k: form.get(k, "").strip() for k in ("code", "name", "name_en")}
     errors: dict[str, str] = {}
@@ -344,10 +496,92 @@ async def admin_create_department(request: Request, session: DbSession,
     except Problem as exc:
         errors = _field_error(exc)
     except ValueError as exc:
-        errors = {str(e["loc"][0]): _("Check this field: {msg}").format(msg=e["msg"])
-                  for e in getattr(exc, "errors", lambda: [])()}
+        errors = {
+            str(e["loc"][0]): _("Check this field: {msg}").format(msg=e["msg"])
+            for e in getattr(exc, "errors", lambda: [])()
+        }
     if errors:
-        return render(request, "core/admin_departments.html", {
-            "departments": await _departments(session), "errors": errors, "values": values},
-            status_code=422)
+        return render(
+            request,
+            "core/admin_departments.html",
+            {"departments": await _departments(session), "errors": errors, "values": values},
+            status_code=422,
+        )
     return RedirectResponse("/admin/departments?created=1", status_code=303)
+
+
+# --- working-day calendar (工作日历) ---------------------------------------------------------
+
+CalendarAdmin = Annotated[Principal, Depends(require_page("admin"))]
+
+
+async def _calendar_page(
+    request: Request,
+    session: DbSession,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    this_year = clock.to_city(clock.now()).year
+    return render(
+        request,
+        "core/admin_calendar.html",
+        {"years": await workdays.entered_years(session), "this_year": this_year, **(extra or {})},
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/calendar")
+async def admin_calendar(
+    request: Request, session: DbSession, principal: CalendarAdmin
+) -> Response:
+    return await _calendar_page(request, session)
+
+
+@router.post("/admin/calendar")
+async def admin_enter_calendar(
+    request: Request, session: DbSession, principal: CalendarAdmin
+) -> Response:
+    form = await _form(request)
+    values = {k: form.get(k, "") for k in ("year", "notice", "entries")}
+    errors: dict[str, str] = {}
+    line_errors: list[dict[str, Any]] = []
+    year: int | None = None
+    if not values["year"].strip().isdigit():
+        errors["year"] = _("Enter the year as four digits, e.g. 2027.")
+    else:
+        year = int(values["year"].strip())
+    if not values["notice"].strip():
+        errors["notice"] = _("Name the notice the dates come from.")
+    entries: list[workdays.Entry] = []
+    if year is not None:
+        try:
+            entries = workdays.parse_year_entries(values["entries"], year)
+        except Problem as exc:
+            errors.update(_field_error(exc))
+            line_errors = list(exc.extensions.get("errors") or [])
+    if not errors and year is not None:
+        try:
+            await workdays.enter_year(
+                session, principal, year=year, entries=entries, notice=values["notice"]
+            )
+        except Problem as exc:
+            errors = _field_error(exc)
+    if errors:
+        return await _calendar_page(
+            request, session, {"errors": errors, "values": values, "line_errors": line_errors}, 422
+        )
+    return RedirectResponse(f"/admin/calendar/{year}?entered=1", status_code=303)
+
+
+@router.get("/admin/calendar/{year}")
+async def admin_calendar_year(
+    request: Request,
+    session: DbSession,
+    principal: CalendarAdmin,
+    year: Annotated[int, Path(ge=workdays.MIN_YEAR, le=workdays.MAX_YEAR)],
+) -> Response:
+    return render(
+        request,
+        "core/admin_calendar_year.html",
+        {"overview": await workdays.year_overview(session, year)},
+    )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,10 +41,10 @@ class BusBackend(Protocol):
 def topic_matches(pattern: str, topic: str) -> bool:
     """NATS subject rules: ``*`` matches one token, a final ``>`` matches the rest."""
     want, have = pattern.split("."), topic.split(".")
-    for i, token in enumerate(want):
-        if token == ">":
+    for i, part in enumerate(want):
+        if part == ">":
             return len(have) > i
-        if i >= len(have) or (token != "*" and token != have[i]):
+        if i >= len(have) or (part != "*" and part != have[i]):
             return False
     return len(want) == len(have)
 
@@ -78,8 +78,13 @@ def make_backend(settings: Settings) -> BusBackend:
     if settings.bus_url.startswith("nats://"):
         from smartcity.core.nats_bus import NatsBus
 
-        return NatsBus(settings.bus_url)
+        backend: BusBackend = NatsBus(settings.bus_url)
+        return backend
     return InProcessBus()
+
+
+class _AlreadyProcessed(Exception):
+    """Another delivery of the same event to the same consumer committed first."""
 
 
 _relay_wakers: set[asyncio.Event] = set()
@@ -129,30 +134,47 @@ class Runtime:
                 if done is not None:
                     return False
                 session.add(ProcessedEvent(consumer=handler.consumer, event_id=event.id))
-                await session.flush()
+                try:
+                    await session.flush()
+                except IntegrityError as exc:
+                    # A concurrent delivery of the same event won the race and committed first.
+                    raise _AlreadyProcessed from exc
+                # An IntegrityError from the handler itself is a failure to retry, not a
+                # duplicate: treating it as one would acknowledge an event never handled.
                 await handler.handle(session, event)
-        except IntegrityError:
-            # A concurrent delivery of the same event won the race and committed first.
+        except _AlreadyProcessed:
             return False
         return True
 
     async def relay_once(self, batch: int = 500) -> int:
         """Publish pending outbox events in order, then mark them; returns how many."""
+        # Read, publish and mark in separate steps: publishing inside the reading transaction
+        # would hold SQLite's write lock (BEGIN IMMEDIATE) across network round trips and
+        # across in-process delivery, whose own transaction then waits for that lock until
+        # busy_timeout and fails with "database is locked".
         async with self.db.session_scope() as session:
             rows = (
                 await session.execute(
-                    select(OutboxEvent)
+                    select(OutboxEvent.seq, OutboxEvent.payload)
                     .where(OutboxEvent.published_at.is_(None))
                     .order_by(OutboxEvent.seq)
                     .limit(batch)
                 )
-            ).scalars().all()
-            for row in rows:
-                # A crash after publish and before the commit below republishes these; the
-                # consumers' idempotency by event id makes that harmless.
-                await self.backend.publish(Event.from_wire(row.payload))
-                row.published_at = clock.now()
-            return len(rows)
+            ).all()
+        for _seq, payload in rows:
+            # A crash after publish and before the marking below republishes these; the
+            # consumers' idempotency by event id makes that harmless.
+            await self.backend.publish(Event.from_wire(payload))
+        if rows:
+            async with self.db.session_scope() as session:
+                # By seq, not "seq <= last": a transaction that committed later may hold a
+                # smaller seq (PostgreSQL) and has not been published yet.
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.seq.in_([seq for seq, _payload in rows]))
+                    .values(published_at=clock.now())
+                )
+        return len(rows)
 
     async def _relay_loop(self) -> None:
         while True:

@@ -19,8 +19,12 @@ class ReadModel(BaseModel):
 
 
 class DepartmentCreate(BaseModel):
-    code: str = Field(min_length=2, max_length=32, pattern=r"^[A-Z][A-Z0-9_]*$",
-                      description="Short code, upper case, e.g. GAJ for 公安局")
+    code: str = Field(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Z][A-Z0-9_]*$",
+        description="Short code, upper case, e.g. GAJ for 公安局",
+    )
     name: str = Field(min_length=2, max_length=100, description="Chinese name, e.g. 公安局")
     name_en: str = Field(default="", max_length=200)
 
@@ -43,8 +47,9 @@ class AccountCreate(BaseModel):
     username: str = Field(description="Lower case letters, digits, . _ -; 3 to 64 characters")
     display_name: str = Field(min_length=1, max_length=100)
     kind: PrincipalKind
-    department_code: str | None = Field(default=None, description="Required for staff, "
-                                        "supervisors and system accounts")
+    department_code: str | None = Field(
+        default=None, description="Required for staff, supervisors and system accounts"
+    )
     roles: list[str] = Field(default_factory=list)
     password: str | None = Field(default=None, description="Omit to generate one")
 
@@ -52,8 +57,9 @@ class AccountCreate(BaseModel):
     @classmethod
     def _username(cls, value: str) -> str:
         if not USERNAME.match(value):
-            raise ValueError("use 3-64 lower-case letters, digits, '.', '_' or '-', "
-                             "starting with a letter")
+            raise ValueError(
+                "use 3-64 lower-case letters, digits, '.', '_' or '-', starting with a letter"
+            )
         return value
 
 
@@ -80,7 +86,8 @@ class AccountRead(ReadModel):
 
 class AccountCreated(AccountRead):
     initial_password: str | None = Field(
-        default=None, description="Shown once when the platform generated the password")
+        default=None, description="Shown once when the platform generated the password"
+    )
 
 
 class AccountPage(BaseModel):
@@ -95,7 +102,7 @@ class PasswordChange(BaseModel):
 
 class TokenRead(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 
@@ -151,6 +158,7 @@ class AuditEntryRead(ReadModel):
 
 # --- working-day calendar (工作日历) ---------------------------------------------------------
 
+
 class CalendarEntryIn(BaseModel):
     """A holiday range (法定节假日) or a make-up working day (调休) from a year's notice."""
 
@@ -167,8 +175,11 @@ class CalendarEntryIn(BaseModel):
 
 
 class CalendarYearEnter(BaseModel):
-    notice: str = Field(min_length=1, max_length=200,
-                        description="The notice the dates come from, e.g. 国办发明电〔2025〕7号")
+    notice: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The notice the dates come from, e.g. 国办发明电〔2025〕7号",
+    )
     entries: list[CalendarEntryIn] = Field(min_length=1, max_length=400)
 
 
@@ -191,7 +202,8 @@ class CalendarYearRead(BaseModel):
     entered_by: str | None
     entered_at: datetime | None
     special_days: list[CalendarDayRead] = Field(
-        description="Holidays on weekdays and make-up working days on weekends")
+        description="Holidays on weekdays and make-up working days on weekends"
+    )
     months: list[MonthWorkdaysRead]
     workdays: int
 
@@ -202,3 +214,29 @@ class DeadlineRead(BaseModel):
     at: datetime = Field(description="End of the limit: 24:00 Asia/Shanghai of due_date, in UTC")
     due_date: date
     provisional: bool = Field(description="A day crossed is in a year no notice covers yet")
+
+
+class SigningKeyRead(ReadModel):
+    id: uuid.UUID
+    algorithm: str
+    fingerprint: str
+    public_key_pem: str
+    active: bool
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class SignatureRead(BaseModel):
+    """A detached signature (数字签名): store it beside the document."""
+
+    algorithm: str
+    key_fingerprint: str
+    signed_at: str
+    digest: str
+    signature: str = Field(description="Base64 of the DER signature")
+
+
+class VerificationRead(BaseModel):
+    valid: bool
+    reason: str
+    key: SigningKeyRead | None = None

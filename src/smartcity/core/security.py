@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, Unauthenticated
+from smartcity.core.i18n import N_
 from smartcity.core.models import Account, ApiKey, PrincipalKind, WebSession
 from smartcity.core.secrets import decrypt, derive_key, encrypt, same, token_hash
 from smartcity.core.uow import DbSession
@@ -36,6 +37,7 @@ TOTP_ISSUER = "智慧深圳"
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 # --- passwords ---------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=4)
 def _argon2(time_cost: int, memory_kib: int) -> PasswordHasher:
@@ -77,7 +79,7 @@ def password_problems(password: str, username: str) -> list[str]:
     """What is wrong with a new password (等保: complexity), as msgids for the form."""
     problems = []
     if len(password) < 10:
-        problems.append("Use at least 10 characters.")
+        problems.append(N_("Use at least 10 characters."))
     classes = sum(
         [
             any(c.islower() for c in password),
@@ -87,13 +89,14 @@ def password_problems(password: str, username: str) -> list[str]:
         ]
     )
     if classes < 3:
-        problems.append("Mix at least three of: lower case, upper case, digits, symbols.")
+        problems.append(N_("Mix at least three of: lower case, upper case, digits, symbols."))
     if username and username.lower() in password.lower():
-        problems.append("Do not include your user name.")
+        problems.append(N_("Do not include your user name."))
     return problems
 
 
 # --- TOTP --------------------------------------------------------------------------------
+
 
 def new_totp_secret() -> str:
     return pyotp.random_base32()
@@ -128,6 +131,7 @@ def totp_step(secret: str, code: str, at: datetime, last_step: int | None) -> in
 
 # --- JWT access tokens -------------------------------------------------------------------
 
+
 def issue_access_token(settings: Settings, account: Account, *, amr: list[str]) -> str:
     issued = clock.now()
     claims = {
@@ -160,13 +164,15 @@ def read_access_token(settings: Settings, token: str) -> uuid.UUID:
             leeway=0,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("The access token has expired; request a new one.",
-                              slug="token-expired") from exc
+        raise Unauthenticated(
+            "The access token has expired; request a new one.", slug="token-expired"
+        ) from exc
     except jwt.PyJWTError as exc:
         raise Unauthenticated("The access token is not valid.", slug="token-invalid") from exc
     if clock.now().timestamp() >= float(claims["exp"]):
-        raise Unauthenticated("The access token has expired; request a new one.",
-                              slug="token-expired")
+        raise Unauthenticated(
+            "The access token has expired; request a new one.", slug="token-expired"
+        )
     try:
         return uuid.UUID(claims["sub"])
     except ValueError as exc:
@@ -193,6 +199,7 @@ def split_api_key(key: str) -> str | None:
 
 # --- resolving the caller ----------------------------------------------------------------
 
+
 def principal_of(account: Account, via: str) -> Principal:
     return Principal(
         id=account.id,
@@ -216,7 +223,9 @@ async def principal_from_api_key(session: AsyncSession, key: str) -> Principal:
     invalid = Unauthenticated("The API key is not valid.", slug="api-key-invalid")
     if prefix is None:
         raise invalid
-    row = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar_one_or_none()
+    row = (
+        await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))
+    ).scalar_one_or_none()
     if row is None or not same(row.key_hash, token_hash(key)):
         raise invalid
     now = clock.now()
@@ -244,9 +253,9 @@ async def session_of_cookie(session: AsyncSession, request: Request) -> WebSessi
 
 async def resolve_principal(request: Request, session: AsyncSession) -> Principal | None:
     """Who is calling: bearer JWT or API key, X-API-Key, or a completed browser session."""
-    cached = getattr(request.state, "principal", _UNSET)
-    if cached is not _UNSET:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
+        return cached
     settings: Settings = request.app.state.settings
     principal: Principal | None = None
     auth = request.headers.get("Authorization", "")
@@ -274,8 +283,6 @@ async def resolve_principal(request: Request, session: AsyncSession) -> Principa
     return principal
 
 
-_UNSET = object()
-
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 
 
@@ -289,8 +296,7 @@ def require_principal(*kinds: str | PrincipalKind) -> PrincipalDependency:
             raise Unauthenticated("Sign in, or send a bearer token or an API key.")
         if allowed and not principal.grants & allowed:
             raise Forbidden(
-                f"This is for {', '.join(sorted(allowed))}; you are signed in as "
-                f"{principal.kind}."
+                f"This is for {', '.join(sorted(allowed))}; you are signed in as {principal.kind}."
             )
         return principal
 
@@ -310,9 +316,7 @@ def public() -> None:
 public.__smartcity_public__ = True  # type: ignore[attr-defined]
 
 AnyPrincipal = Annotated[Principal, Depends(require_principal())]
-StaffPrincipal = Annotated[
-    Principal, Depends(require_principal("staff", "supervisor", "admin"))
-]
+StaffPrincipal = Annotated[Principal, Depends(require_principal("staff", "supervisor", "admin"))]
 AdminPrincipal = Annotated[Principal, Depends(require_principal("admin"))]
 AuditorPrincipal = Annotated[Principal, Depends(require_principal("admin", "auditor"))]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

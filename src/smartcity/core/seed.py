@@ -34,14 +34,44 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
 ]
 
 
+GUANGDONG = Division(
+    code="440000",
+    name="广东省",
+    name_en="Guangdong",
+    level="province",
+    parent_code=None,
+    gb_code=True,
+)
+
+
 async def seed_divisions(session: AsyncSession) -> int:
     """深圳市 and its districts with their GB/T 2260 codes (and 大鹏新区, which has none)."""
     added = 0
+    if await session.get(Division, GUANGDONG.code) is None:
+        session.add(
+            Division(
+                **{
+                    c: getattr(GUANGDONG, c)
+                    for c in ("code", "name", "name_en", "level", "parent_code", "gb_code")
+                }
+            )
+        )
+        added += 1
+        await session.flush()
     for info in [SHENZHEN_CITY, *SHENZHEN_DISTRICTS]:
         if await session.get(Division, info.code) is None:
-            session.add(Division(
-                code=info.code, name=info.name, level=info.level, parent_code=info.parent_code,
-                gb_code=info.gb_code, within_code=info.within_code, established=info.established))
+            session.add(
+                Division(
+                    code=info.code,
+                    name=info.name,
+                    name_en=info.name_en,
+                    level=info.level,
+                    parent_code=info.parent_code,
+                    gb_code=info.gb_code is not None,
+                    within_code=info.within_code,
+                    established=info.established,
+                )
+            )
             added += 1
             await session.flush()
     return added
@@ -53,7 +83,8 @@ async def seed_departments(session: AsyncSession, principal: Principal) -> int:
     for code, name, name_en in DEPARTMENTS:
         if code not in existing:
             await accounts.create_department(
-                session, principal, DepartmentCreate(code=code, name=name, name_en=name_en))
+                session, principal, DepartmentCreate(code=code, name=name, name_en=name_en)
+            )
             added += 1
     return added
 
@@ -80,22 +111,32 @@ DEMO_ACCOUNTS = [
 ]
 
 
-async def seed_demo_accounts(session: AsyncSession, principal: Principal) -> list[tuple[str, str, str]]:
+async def seed_demo_accounts(
+    session: AsyncSession, principal: Principal
+) -> list[tuple[str, str, str]]:
     """One account per role; returns (username, kind, password) for those created now."""
     created = []
     for demo in DEMO_ACCOUNTS:
         exists = await session.execute(select(Account.id).where(Account.username == demo.username))
         if exists.first() is not None:
             continue
-        account, password = await accounts.create_account(session, principal, AccountCreate(
-            username=demo.username, display_name=demo.display_name,
-            kind=demo.kind,  # type: ignore[arg-type]
-            department_code=demo.department_code, roles=list(demo.roles)))
+        account, password = await accounts.create_account(
+            session,
+            principal,
+            AccountCreate(
+                username=demo.username,
+                display_name=demo.display_name,
+                kind=demo.kind,
+                department_code=demo.department_code,
+                roles=list(demo.roles),
+            ),
+        )
         # Demo passwords are printed once and meant to be used as printed.
         account.must_change_password = False
         if demo.kind in ("system", "device"):
-            _row, key = await accounts.issue_api_key(session, principal, username=demo.username,
-                                                     name="demo")
+            _row, key = await accounts.issue_api_key(
+                session, principal, username=demo.username, name="demo"
+            )
             created.append((demo.username, demo.kind, f"API key {key}"))
         else:
             created.append((demo.username, demo.kind, password or ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -70,8 +71,12 @@ async def home(request: Request, principal: Principal | None = Depends(page_prin
 @router.get("/lang/{locale}", dependencies=[Depends(public)])
 async def switch_language(request: Request, locale: str, next: str | None = None) -> Response:
     if locale not in i18n.LOCALES:
-        raise Problem(f"Unknown language {locale!r}; choose zh_CN or en.", status=404,
-                      slug="not-found", title="Not found")
+        raise Problem(
+            f"Unknown language {locale!r}; choose zh_CN or en.",
+            status=404,
+            slug="not-found",
+            title="Not found",
+        )
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(i18n.LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="lax")
     return response
@@ -87,11 +92,13 @@ def install_page_handlers(app: FastAPI) -> None:
         assert isinstance(exc, LoginRequired)
         return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
 
-    def page_or(handler: Callable[[Request, Any], Awaitable[Response]]) -> Callable[
-            [Request, Exception], Awaitable[Response]]:
+    def page_or(
+        handler: Callable[[Request, Any], Response | Awaitable[Response]],
+    ) -> Callable[[Request, Exception], Awaitable[Response]]:
         async def handle(request: Request, exc: Exception) -> Response:
             if not is_page_request(request):
-                return await handler(request, exc)
+                answer = handler(request, exc)
+                return await answer if inspect.isawaitable(answer) else answer
             if isinstance(exc, Problem):
                 status, title, detail = exc.status, exc.title, exc.detail
             elif isinstance(exc, StarletteHTTPException):
@@ -100,8 +107,13 @@ def install_page_handlers(app: FastAPI) -> None:
                 status, title, detail = 422, "", ""
             if status == 401:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-            return render(request, "error.html", {"status": status, "title": title,
-                                                  "detail": detail}, status_code=status)
+            return render(
+                request,
+                "error.html",
+                {"status": status, "title": title, "detail": detail},
+                status_code=status,
+            )
+
         return handle
 
     app.add_exception_handler(LoginRequired, on_login_required)

@@ -1,0 +1,113 @@
+"""Requests per second of an authenticated JSON endpoint (GET /api/v1/me with an API key:
+key lookup, principal, JSON answer), over loopback against `smartcity serve` in its own
+process, with a Python load generator (httpx, N concurrent connections).
+
+    python bench/api_requests.py [--seconds 10] [--concurrency 32] [--database-url ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def smartcity(*args: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "smartcity.cli", *args],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout
+
+
+async def load(url: str, key: str, seconds: float, concurrency: int) -> None:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, limits=limits) as c:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                r = await c.get("/api/v1/me")
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    rate = len(latencies) / elapsed
+    mean = statistics.mean(latencies) * 1000
+    print(
+        f"  {len(latencies):,} requests in {elapsed:.1f} s: {rate:,.0f} req/s, "
+        f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, mean {mean:.1f} ms, errors {errors}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
+    var = Path(tempfile.mkdtemp())
+    env = {**os.environ, "SMARTCITY_VAR_DIR": str(var), "SMARTCITY_DATABASE_URL": args.database_url}
+    smartcity("db", "upgrade", env=env)
+    smartcity("users", "create", "bench.device", "--kind", "device", "--name", "bench", env=env)
+    out = smartcity("keys", "issue", "bench.device", env=env)
+    key = next(word for word in out.split() if word.startswith("sck_"))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "smartcity.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        print(
+            "PostgreSQL" if args.database_url else "SQLite (WAL)",
+            f"- one uvicorn process, {args.concurrency} connections",
+        )
+        asyncio.run(load(url, key, 2, args.concurrency))  # warm-up
+        asyncio.run(load(url, key, args.seconds, args.concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
