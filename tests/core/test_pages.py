@@ -232,6 +232,18 @@ class TestAdminPages:
         )
         assert r.status_code == 200 and 'id="generated-password"' in r.text
 
+    async def test_refused_change_leaves_nothing_half_done(self, client, session):
+        admin = await self.admin(client, session)
+        path = f"/admin/accounts/{admin.username}"
+        token = await get_form(client, path)
+        # Renaming is fine, deactivating oneself is not: the whole submit is refused.
+        r = await client.post(path, headers=HTML, data={
+            "csrf_token": token, "action": "update", "display_name": "改了的名字",
+            "role_security": "on"})
+        assert r.status_code == 422
+        await session.refresh(admin)
+        assert admin.display_name != "改了的名字" and admin.active
+
     async def test_staff_without_department_is_marked(self, client, session):
         await self.admin(client, session)
         token = await get_form(client, "/admin/accounts")

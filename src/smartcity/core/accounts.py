@@ -527,6 +527,15 @@ def readable_api_keys(principal: Principal) -> Select[ApiKey]:
     return query.where(ApiKey.account_id == principal.id)
 
 
+async def api_keys_of(
+    session: AsyncSession, principal: Principal, account: Account
+) -> list[ApiKey]:
+    rows = await session.execute(
+        readable_api_keys(principal).where(ApiKey.account_id == account.id)
+    )
+    return list(rows.scalars().all())
+
+
 async def issue_api_key(
     session: AsyncSession,
     principal: Principal,

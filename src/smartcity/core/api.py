@@ -8,13 +8,11 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Upload
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from smartcity.core import accounts, audit, signatures, workdays
 from smartcity.core.accounts import SignIn
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, Problem, Unauthenticated, problem_response
-from smartcity.core.models import AuditEntry
 from smartcity.core.ratelimit import client_ip, limit_public
 from smartcity.core.schemas import (
     AccountCreate,
@@ -258,14 +256,7 @@ async def audit_entries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AuditEntryRead]:
     authorize(principal, "core.audit.read")
-    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if before:
-        query = query.where(AuditEntry.seq < before)
-    rows = (await session.execute(query)).scalars().all()
+    rows = await audit.entries(session, action=action, actor=actor, before=before, limit=limit)
     return [AuditEntryRead.model_validate(r) for r in rows]
 
 

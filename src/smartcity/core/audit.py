@@ -97,6 +97,25 @@ async def record(
     return entry
 
 
+async def entries(
+    session: AsyncSession,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> list[AuditEntry]:
+    """The newest entries first, filtered; ``before`` pages backwards by seq."""
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if before:
+        query = query.where(AuditEntry.seq < before)
+    return list((await session.execute(query)).scalars().all())
+
+
 @dataclass
 class Verdict:
     intact: bool

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Depends, Path, Request
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from smartcity.core import accounts, clock, workdays
@@ -19,7 +18,6 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.models import (
     TWO_FACTOR_KINDS,
     Account,
-    ApiKey,
     Department,
     PrincipalKind,
     WebSession,
@@ -271,13 +269,14 @@ async def password_form(request: Request, principal: SignedIn, first: int = 0) -
 async def password_submit(request: Request, session: DbSession, principal: SignedIn) -> Response:
     form = await _form(request)
     try:
-        await accounts.change_password(
-            session,
-            principal,
-            current=form.get("current_password", ""),
-            new=form.get("new_password", ""),
-            ip=client_ip(request),
-        )
+        async with session.begin_nested():
+            await accounts.change_password(
+                session,
+                principal,
+                current=form.get("current_password", ""),
+                new=form.get("new_password", ""),
+                ip=client_ip(request),
+            )
     except Problem as exc:
         return render(request, "core/password.html", {"errors": _field_error(exc)}, status_code=422)
     return RedirectResponse("/account?changed=1", status_code=303)
@@ -342,7 +341,8 @@ async def admin_create_account(request: Request, session: DbSession, principal: 
             request, session, principal, {"errors": errors, "values": values}, 422
         )
     try:
-        account, generated = await accounts.create_account(session, principal, data)
+        async with session.begin_nested():
+            account, generated = await accounts.create_account(session, principal, data)
     except Problem as exc:
         return await _accounts_page(
             request, session, principal, {"errors": _field_error(exc), "values": values}, 422
@@ -352,27 +352,39 @@ async def admin_create_account(request: Request, session: DbSession, principal: 
     )
 
 
+async def _account_view(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    username: str,
+    extra: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    account = await accounts.get_account(session, principal, username)
+    return render(
+        request,
+        "core/admin_account.html",
+        {
+            "account": account,
+            "departments": await _departments(session),
+            "keys": await accounts.api_keys_of(session, principal, account),
+            **(extra or {}),
+        },
+        status_code=status_code,
+    )
+
+
 @router.get("/admin/accounts/{username}")
 async def admin_account(
     request: Request, session: DbSession, principal: Admin, username: str
 ) -> Response:
-    account = await accounts.get_account(session, principal, username)
-    keys = (
-        (
-            await session.execute(
-                select(ApiKey)
-                .where(ApiKey.account_id == account.id)
-                .order_by(ApiKey.created_at.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return render(
-        request,
-        "core/admin_account.html",
-        {"account": account, "departments": await _departments(session), "keys": keys},
-    )
+    return await _account_view(request, session, principal, username)
+
+
+def _end_of_day(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.combine(date.fromisoformat(value), time(23, 59), tzinfo=clock.CITY_TZ)
 
 
 @router.post("/admin/accounts/{username}")
@@ -383,95 +395,57 @@ async def admin_account_action(
     action = form.get("action")
     shown: dict[str, Any] = {}
     try:
-        if action == "update":
-            await accounts.update_account(
-                session,
-                principal,
-                username,
-                AccountUpdate(
-                    display_name=form.get("display_name") or None,
-                    department_code=form.get("department_code") or None,
-                    roles=[r for r in ("auditor", "security") if form.get(f"role_{r}")],
-                    active=form.get("active") == "on",
-                ),
-            )
-            message = _("Saved.")
-        elif action == "reset_password":
-            shown["password"] = await accounts.reset_password(session, principal, username)
-            message = _("A new password was generated. Give it to the person; it is shown once.")
-        elif action == "reset_totp":
-            await accounts.reset_totp(session, principal, username)
-            message = _("Two-factor sign-in was reset; the account sets it up again at sign-in.")
-        elif action == "issue_key":
-            expires = form.get("expires_on")
-            expires_at = (
-                datetime.combine(
-                    datetime.fromisoformat(expires).date(), time(23, 59), tzinfo=clock.CITY_TZ
-                )
-                if expires
-                else None
-            )
-            _row, shown["key"] = await accounts.issue_api_key(
-                session,
-                principal,
-                username=username,
-                name=form.get("key_name", "").strip() or "key",
-                expires_at=expires_at,
-            )
-            message = _("The API key was issued. Copy it now; it is shown once.")
-        elif action == "revoke_key":
-            await accounts.revoke_api_key(session, principal, form.get("prefix", ""))
-            message = _("The API key was revoked.")
-        else:
-            raise Problem(_("Unknown action."), field="action")
+        # A savepoint: a refused change leaves nothing half-done behind in the commit.
+        async with session.begin_nested():
+            message = await _take_account_action(session, principal, username, action, form, shown)
     except (Problem, ValueError) as exc:
-        account = await accounts.get_account(session, principal, username)
-        keys = (
-            (
-                await session.execute(
-                    select(ApiKey)
-                    .where(ApiKey.account_id == account.id)
-                    .order_by(ApiKey.created_at.desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
         detail = exc.detail if isinstance(exc, Problem) else _("Check the date.")
-        return render(
-            request,
-            "core/admin_account.html",
-            {
-                "account": account,
-                "departments": await _departments(session),
-                "keys": keys,
-                "error": detail,
-            },
-            status_code=422,
-        )
-    account = await accounts.get_account(session, principal, username)
-    keys = (
-        (
-            await session.execute(
-                select(ApiKey)
-                .where(ApiKey.account_id == account.id)
-                .order_by(ApiKey.created_at.desc())
-            )
-        )
-        .scalars()
-        .all()
+        return await _account_view(request, session, principal, username, {"error": detail}, 422)
+    return await _account_view(
+        request, session, principal, username, {"message": message, "shown": shown}
     )
-    return render(
-        request,
-        "core/admin_account.html",
-        {
-            "account": account,
-            "departments": await _departments(session),
-            "keys": keys,
-            "message": message,
-            "shown": shown,
-        },
-    )
+
+
+async def _take_account_action(
+    session: DbSession,
+    principal: Principal,
+    username: str,
+    action: str | None,
+    form: dict[str, str],
+    shown: dict[str, Any],
+) -> str:
+    if action == "update":
+        await accounts.update_account(
+            session,
+            principal,
+            username,
+            AccountUpdate(
+                display_name=form.get("display_name") or None,
+                department_code=form.get("department_code") or None,
+                roles=[r for r in ("auditor", "security") if form.get(f"role_{r}")],
+                active=form.get("active") == "on",
+            ),
+        )
+        return _("Saved.")
+    if action == "reset_password":
+        shown["password"] = await accounts.reset_password(session, principal, username)
+        return _("A new password was generated. Give it to the person; it is shown once.")
+    if action == "reset_totp":
+        await accounts.reset_totp(session, principal, username)
+        return _("Two-factor sign-in was reset; the account sets it up again at sign-in.")
+    if action == "issue_key":
+        _row, shown["key"] = await accounts.issue_api_key(
+            session,
+            principal,
+            username=username,
+            name=form.get("key_name", "").strip() or "key",
+            expires_at=_end_of_day(form.get("expires_on")),
+        )
+        return _("The API key was issued. Copy it now; it is shown once.")
+    if action == "revoke_key":
+        await accounts.revoke_api_key(session, principal, form.get("prefix", ""))
+        return _("The API key was revoked.")
+    raise Problem(_("Unknown action."), field="action")
 
 
 @router.get("/admin/departments")
@@ -492,7 +466,8 @@ async def admin_create_department(
     errors: dict[str, str] = {}
     try:
         data = DepartmentCreate(**values)
-        await accounts.create_department(session, principal, data)
+        async with session.begin_nested():
+            await accounts.create_department(session, principal, data)
     except Problem as exc:
         errors = _field_error(exc)
     except ValueError as exc:
@@ -561,9 +536,10 @@ async def admin_enter_calendar(
             line_errors = list(exc.extensions.get("errors") or [])
     if not errors and year is not None:
         try:
-            await workdays.enter_year(
-                session, principal, year=year, entries=entries, notice=values["notice"]
-            )
+            async with session.begin_nested():
+                await workdays.enter_year(
+                    session, principal, year=year, entries=entries, notice=values["notice"]
+                )
         except Problem as exc:
             errors = _field_error(exc)
     if errors:
