@@ -154,14 +154,21 @@ def demo(
     created = run(_seed_demo, database_url)
     if created:
         table = Table(title="Demo accounts (shown once: keep them)")
-        for column in ("user name", "kind", "password / key"):
-            table.add_column(column)
-        for row in created:
-            table.add_row(*row)
+        for column in ("user name", "kind", "password"):
+            table.add_column(column, overflow="fold")
+        keys = []
+        for username, kind, secret in created:
+            if secret.startswith("API key "):
+                keys.append((username, secret.removeprefix("API key ")))
+                secret = "(API key below)"
+            table.add_row(username, kind, secret)
         console.print(table)
+        # Keys on lines of their own, never cut by the table's width, so they can be copied.
+        for username, key in keys:
+            console.print(f"API key of {username}: {key}", soft_wrap=True)
         console.print(
-            "Staff, supervisor and admin accounts set up two-factor sign-in "
-            "(TOTP) at their first sign-in."
+            "Staff, supervisor and admin accounts set up two-factor sign-in (TOTP) at their "
+            "first sign-in."
         )
     else:
         console.print("The demo city is already seeded; its accounts are unchanged.")
