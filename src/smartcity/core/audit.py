@@ -6,24 +6,15 @@ first entry that was edited, deleted or inserted, and the sealed head catches a 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
+from smartcity.core import chain, clock
 from smartcity.core.authz import Principal
-from smartcity.core.models import AuditEntry, AuditHead
-
-GENESIS = "0" * 64
-_HEAD_ID = 1
-# Any fixed 64-bit number: the advisory lock that serializes appends on PostgreSQL.
-_PG_LOCK_KEY = 0x5C_A0D1_7000_0001
+from smartcity.core.models import AuditEntry
 
 
 def entry_hash(entry: AuditEntry) -> str:
@@ -39,11 +30,7 @@ def entry_hash(entry: AuditEntry) -> str:
         "detail": entry.detail,
         "prev_hash": entry.prev_hash,
     }
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _seal(secret: bytes, seq: int, digest: str) -> str:
-    return hmac.new(secret, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+    return chain.canonical_hash(body)
 
 
 async def record(
@@ -58,18 +45,8 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction: it stands or falls with the change."""
-    transaction = session.sync_session.get_transaction()
-    if session.info.get("audit_transaction") is not transaction:
-        # First append of this transaction: take the lock, then read the head afresh (the
-        # session may hold a copy from an earlier transaction).
-        if session.get_bind().dialect.name == "postgresql":
-            # Serializes appends until commit; SQLite's BEGIN IMMEDIATE already does (core.db).
-            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-        head = await session.get(AuditHead, _HEAD_ID, populate_existing=True)
-        session.info["audit_transaction"] = transaction
-    else:
-        head = await session.get(AuditHead, _HEAD_ID)
-    prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    head = await chain.head_for_append(session, chain.AUDIT)
+    prev_seq, prev_hash = (head.seq, head.hash) if head else (0, chain.GENESIS)
     if isinstance(actor, Principal):
         actor_name, actor_kind = actor.name, actor.kind
     else:
@@ -88,13 +65,33 @@ async def record(
     )
     entry.hash = entry_hash(entry)
     session.add(entry)
-    seal = _seal(secret, entry.seq, entry.hash)
-    if head is None:
-        session.add(AuditHead(id=_HEAD_ID, seq=entry.seq, hash=entry.hash, seal=seal))
-    else:
-        head.seq, head.hash, head.seal = entry.seq, entry.hash, seal
+    chain.advance(session, head, secret, chain.AUDIT, entry.seq, entry.hash)
     await session.flush()
     return entry
+
+
+async def log(
+    session: AsyncSession,
+    actor: Principal | str,
+    action: str,
+    target: str = "",
+    outcome: str = "success",
+    ip: str = "",
+    **detail: Any,
+) -> AuditEntry:
+    """``record`` with the instance secret: what services call to audit what they do."""
+    from smartcity.settings import get_settings
+
+    return await record(
+        session,
+        get_settings().resolved_secret(),
+        actor=actor,
+        action=action,
+        target=target,
+        outcome=outcome,
+        ip=ip,
+        detail=detail,
+    )
 
 
 async def entries(
@@ -116,15 +113,7 @@ async def entries(
     return list((await session.execute(query)).scalars().all())
 
 
-@dataclass
-class Verdict:
-    intact: bool
-    checked: int
-    first_broken_seq: int | None = None
-    reason: str = ""
-
-
-async def _entries(session: AsyncSession, batch: int = 5000) -> AsyncIterator[AuditEntry]:
+async def _links(session: AsyncSession, batch: int = 5000) -> AsyncIterator[chain.Link]:
     last = 0
     while True:
         rows = (
@@ -142,48 +131,11 @@ async def _entries(session: AsyncSession, batch: int = 5000) -> AsyncIterator[Au
         if not rows:
             return
         for row in rows:
-            yield row
+            yield chain.Link(row.seq, row.prev_hash, row.hash, entry_hash(row))
         last = rows[-1].seq
         session.expunge_all()
 
 
-async def verify(session: AsyncSession, secret: bytes) -> Verdict:
-    """Walk the whole chain; the first entry that does not fit is the one named."""
-    expected_prev, expected_seq, checked = GENESIS, 1, 0
-    async for entry in _entries(session):
-        if entry.seq != expected_seq:
-            return Verdict(
-                False,
-                checked,
-                expected_seq,
-                f"entry {expected_seq} is missing (next present is {entry.seq})",
-            )
-        if entry.prev_hash != expected_prev:
-            return Verdict(
-                False,
-                checked,
-                entry.seq,
-                f"entry {entry.seq} does not link to entry {entry.seq - 1}",
-            )
-        if entry_hash(entry) != entry.hash:
-            return Verdict(
-                False, checked, entry.seq, f"entry {entry.seq} was changed after it was written"
-            )
-        expected_prev, expected_seq, checked = entry.hash, entry.seq + 1, checked + 1
-    head = await session.get(AuditHead, _HEAD_ID)
-    last_seq = expected_seq - 1
-    if head is None:
-        if checked:
-            return Verdict(False, checked, 1, "the sealed head of the trail is missing")
-        return Verdict(True, 0)
-    if not hmac.compare_digest(head.seal, _seal(secret, head.seq, head.hash)):
-        return Verdict(False, checked, head.seq, "the sealed head was forged or the key changed")
-    if head.seq != last_seq or head.hash != expected_prev:
-        first = min(head.seq, last_seq + 1)
-        return Verdict(
-            False,
-            checked,
-            first,
-            f"the trail ends at entry {last_seq} but was sealed at entry {head.seq}",
-        )
-    return Verdict(True, checked)
+async def verify(session: AsyncSession, secret: bytes) -> chain.Verdict:
+    """Walk the whole trail; the first entry that does not fit is the one named."""
+    return await chain.verify(session, secret, chain.AUDIT, _links(session))
