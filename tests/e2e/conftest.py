@@ -150,3 +150,47 @@ def shot(page: Any, name: str) -> None:
     """Screenshots for people to look at (screenshots/ is not committed)."""
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+E2E_PASSWORD = "Browser-Test-2026"
+
+
+def sign_in_as(page: Any, server: LiveServer, username: str, kind: str, **extra: Any) -> None:
+    """Create an account (TOTP already enrolled for staff kinds) and sign in through the
+    browser, second factor included. ``extra`` goes to AccountCreate (department_code, roles)."""
+    import pyotp
+
+    from smartcity.cli import cli_principal
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountCreate
+    from smartcity.core.security import seal_totp_secret
+
+    secret = pyotp.random_base32()
+
+    async def create(session: Any) -> None:
+        account, _ = await accounts.create_account(
+            session,
+            cli_principal(),
+            AccountCreate(
+                username=username,
+                display_name=extra.pop("display_name", username),
+                kind=kind,
+                password=E2E_PASSWORD,
+                **extra,
+            ),
+        )
+        account.must_change_password = False
+        if kind in ("staff", "supervisor", "admin"):
+            account.totp_secret_enc = seal_totp_secret(server.settings, secret)
+            account.totp_enabled = True
+
+    server.run(create)
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", E2E_PASSWORD)
+    page.click("main button[type=submit]")
+    if kind in ("staff", "supervisor", "admin"):
+        page.wait_for_url("**/login/totp**")
+        page.fill("#code", pyotp.TOTP(secret).now())
+        page.click("main button[type=submit]")
+    page.wait_for_load_state()
