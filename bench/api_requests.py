@@ -1,6 +1,7 @@
 """Requests per second of an authenticated JSON endpoint (GET /api/v1/me with an API key:
 key lookup, principal, JSON answer), over loopback against `smartcity serve` in its own
-process, with a Python load generator (httpx, N concurrent connections).
+process. The load comes from wrk when it is installed (apt-get install wrk), else from a
+Python load generator (httpx, N concurrent connections), which itself needs a core.
 
     python bench/api_requests.py [--seconds 10] [--concurrency 32] [--database-url ...]
 """
@@ -11,6 +12,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -73,6 +75,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--python-load", action="store_true", help="use httpx even with wrk")
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -103,7 +106,25 @@ def main() -> None:
             f"- one uvicorn process, {args.concurrency} connections",
         )
         asyncio.run(load(url, key, 2, args.concurrency))  # warm-up
-        asyncio.run(load(url, key, args.seconds, args.concurrency))
+        if shutil.which("wrk") and not args.python_load:
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t2",
+                    f"-c{args.concurrency}",
+                    f"-d{int(args.seconds)}s",
+                    "--latency",
+                    "-H",
+                    f"X-API-Key: {key}",
+                    f"{url}/api/v1/me",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            print("  wrk:", " ".join(out.split()))
+        else:
+            asyncio.run(load(url, key, args.seconds, args.concurrency))
     finally:
         server.terminate()
         server.wait(timeout=10)

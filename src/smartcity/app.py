@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import fastapi_offline
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,6 +67,51 @@ class RequestSizeLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+class PerRequest:
+    """Language, the CSRF cookie a page minted, and security headers. Plain ASGI: Starlette's
+    BaseHTTPMiddleware costs a task and a stream per request."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        locale = i18n.negotiate(
+            request.cookies.get(i18n.LOCALE_COOKIE),
+            request.headers.get("accept-language"),
+            self.settings.default_locale,
+        )
+        sent_csrf = request.cookies.get(CSRF_COOKIE)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                minted = scope.get("state", {}).get("csrf_token")
+                if minted and minted != sent_csrf:
+                    cookie = Response()
+                    cookie.set_cookie(
+                        CSRF_COOKIE,
+                        minted,
+                        httponly=True,
+                        samesite="strict",
+                        secure=self.settings.secure_cookies,
+                    )
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        token = i18n.current_locale.set(locale)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            i18n.current_locale.reset(token)
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -130,34 +176,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def api_docs_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
-    @app.middleware("http")
-    async def per_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        locale = i18n.negotiate(
-            request.cookies.get(i18n.LOCALE_COOKIE),
-            request.headers.get("accept-language"),
-            settings.default_locale,
-        )
-        token = i18n.current_locale.set(locale)
-        try:
-            response = await call_next(request)
-        finally:
-            i18n.current_locale.reset(token)
-        minted = getattr(request.state, "csrf_token", None)
-        if minted and request.cookies.get(CSRF_COOKIE) != minted:
-            response.set_cookie(
-                CSRF_COOKIE,
-                minted,
-                httponly=True,
-                samesite="strict",
-                secure=settings.secure_cookies,
-            )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
+    app.add_middleware(PerRequest, settings=settings)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     return app
 
