@@ -22,6 +22,12 @@ POSTGRES_URL = os.environ.get("SMARTCITY_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser tests last: Playwright's sync API keeps its own event loop running for the
+    # session-scoped browser, and async tests collected after it could not start theirs.
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/"))
+
+
 def pytest_report_header() -> str:
     if POSTGRES_URL:
         return f"databases: SQLite and PostgreSQL ({make_url(POSTGRES_URL).render_as_string()})"

@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 def modules() -> list[Module]:
     """Every module of the platform, in menu order. Adding a module is adding one line."""
     from smartcity.core.manifest import MODULE as core
+    from smartcity.exchange import MODULE as exchange
+    from smartcity.registry import MODULE as registry
 
-    return [core]
+    return [core, registry, exchange]
 
 
 class RequestSizeLimit:

@@ -160,8 +160,9 @@ def demo(
         for username, kind, secret in created:
             if secret.startswith("API key "):
                 keys.append((username, secret.removeprefix("API key ")))
-                secret = "(API key below)"
-            table.add_row(username, kind, secret)
+            table.add_row(
+                username, kind, "(API key below)" if keys and keys[-1][0] == username else secret
+            )
         console.print(table)
         # Keys on lines of their own, never cut by the table's width, so they can be copied.
         for username, key in keys:
@@ -182,6 +183,14 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     principal = cli_principal()
     await seed.seed_divisions(session)
     await seed.seed_departments(session, principal)
+    from smartcity.registry import demo as registry_demo
+
+    counts = await registry_demo.seed_demo(session, principal)
+    if counts.persons:
+        console.print(counts.describe())
+    from smartcity.exchange.seed import seed_demo_catalog
+
+    await seed_demo_catalog(session, principal)
     return await seed.seed_demo_accounts(session, principal)
 
 
@@ -708,6 +717,18 @@ def signing_keys_rotate(
 
     key = run(lambda s: signatures.rotate_key(s, cli_principal(), algorithm), database_url)
     console.print(f"New {algorithm} key {key.fingerprint}.")
+
+
+def _add_module_commands() -> None:
+    """Each module's own command group, e.g. `smartcity registry import ...`."""
+    from smartcity.app import modules
+
+    for module in modules():
+        if module.cli is not None:
+            app.add_typer(module.cli, name=module.name)
+
+
+_add_module_commands()
 
 
 def main() -> None:

@@ -292,6 +292,26 @@ def _division_not_in_use(code: str, year: int) -> InvalidIdentifier:
     )
 
 
+_IN_USE: dict[tuple[str, int], bool] = {}
+
+
+def _division_in_use(number: str, division_code: str, year: int) -> bool:
+    """Whether the code was in use in the birth year, remembered per (code, year): the
+    lookup in stdnum's code history was half the time of a bulk import."""
+    known = _IN_USE.get((division_code, year))
+    if known is None:
+        # stdnum knows which county codes were valid in which years; it raises KeyError
+        # (not a ValidationError) for a county code it has never heard of.
+        try:
+            ric.get_birth_place(number)
+            known = True
+        except (ValidationError, KeyError):
+            known = False
+        if len(_IN_USE) < 200_000:  # ~3,000 codes x ~130 years; bounded regardless
+            _IN_USE[(division_code, year)] = known
+    return known
+
+
 def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
     """Parse and check a 公民身份号码; ``today`` bounds the birth date (default: city date)."""
     number = _normalise(value)
@@ -331,12 +351,8 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
             f"birth date {birth_date.isoformat()} is in the future (today is {today.isoformat()})",
             code="birth_date",
         )
-    # stdnum knows which county codes were valid in which years; it raises KeyError
-    # (not a ValidationError) for a county code it has never heard of.
-    try:
-        ric.get_birth_place(number)
-    except (ValidationError, KeyError):
-        raise _division_not_in_use(division_code, birth_date.year) from None
+    if not _division_in_use(number, division_code, birth_date.year):
+        raise _division_not_in_use(division_code, birth_date.year)
     sequence = int(number[14:17])
     sex: Sex = "male" if sequence % 2 else "female"
     return ResidentId(number, division_code, birth_date, sex, sequence)
