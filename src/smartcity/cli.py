@@ -191,7 +191,37 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     from smartcity.exchange.seed import seed_demo_catalog
 
     await seed_demo_catalog(session, principal)
-    return await seed.seed_demo_accounts(session, principal)
+    created = await seed.seed_demo_accounts(session, principal)
+    if created:
+        await _link_demo_citizen(session, principal)
+    return created
+
+
+async def _link_demo_citizen(session: AsyncSession, principal: Principal) -> None:
+    """The demo citizen is one of the demo's persons, so 我的数据 has a record to show."""
+    from sqlalchemy import select
+
+    from smartcity.core.models import Account
+    from smartcity.registry import service as registry_service
+    from smartcity.registry.models import Person
+
+    person = (
+        await session.execute(
+            select(Person)
+            .where(Person.account_id.is_(None), Person.status == "living")
+            .order_by(Person.id_number)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.username == "citizen"))
+    ).scalar_one_or_none()
+    if person is None or account is None:
+        return
+    await registry_service.link_account(
+        session, principal, person_id=person.id, username=account.username
+    )
+    account.display_name = person.name
 
 
 # --- db ----------------------------------------------------------------------------------

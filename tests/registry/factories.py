@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal
 from smartcity.core.ids import make_resident_id, make_uscc
 from smartcity.core.models import Account, Department
-from smartcity.registry import service
+from smartcity.registry import organizations, service
 from smartcity.registry.models import Organization, Person
 from smartcity.registry.schemas import OrganizationCreate, PersonCreate
 from tests.core import factories as core_factories
@@ -128,4 +128,4 @@ async def create_organization(
     if legal_representative is not None:
         data["legal_representative_id_number"] = legal_representative.id_number
     data.update(overrides)
-    return await service.create_organization(session, principal, OrganizationCreate(**data))
+    return await organizations.create_organization(session, principal, OrganizationCreate(**data))

@@ -13,7 +13,7 @@ from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.ids import make_uscc
-from smartcity.registry import service
+from smartcity.registry import organizations
 from smartcity.registry.models import AccessLog, RecordVersion
 from smartcity.registry.schemas import OrganizationCreate
 from tests.core import factories as core_factories
@@ -62,21 +62,21 @@ async def org_versions(session, org_id) -> list[RecordVersion]:
 
 class TestCreateOrganization:
     async def test_registration_source_registers(self, session, scjgj, representative):
-        org = await service.create_organization(session, scjgj, new_org(representative))
+        org = await organizations.create_organization(session, scjgj, new_org(representative))
         assert org.legal_representative_id == representative.id and org.version == 1
         [first] = await org_versions(session, org.id)
         assert (first.source_department_code, first.valid_to) == ("SCJGJ", None)
 
     async def test_lowercase_code_is_normalised(self, session, scjgj):
         code = factories.uscc()
-        org = await service.create_organization(session, scjgj, new_org(uscc=code.lower()))
+        org = await organizations.create_organization(session, scjgj, new_org(uscc=code.lower()))
         assert org.uscc == code
 
     async def test_wrong_check_character_is_refused(self, session, scjgj):
         code = factories.uscc()
         wrong = code[:17] + ("0" if code[17] != "0" else "1")
         with pytest.raises(InvalidInput) as exc:
-            await service.create_organization(session, scjgj, new_org(uscc=wrong))
+            await organizations.create_organization(session, scjgj, new_org(uscc=wrong))
         assert (exc.value.extensions["field"], exc.value.extensions["rule"]) == (
             "uscc",
             "checksum",
@@ -89,14 +89,14 @@ class TestCreateOrganization:
         inner_wrong = good[:16] + ("0" if good[16] != "0" else "1")
         body = inner_wrong[:17]
         with pytest.raises(InvalidInput) as exc:
-            await service.create_organization(
+            await organizations.create_organization(
                 session, scjgj, new_org(uscc=body + uscc_check_char(body))
             )
         assert exc.value.extensions["rule"] == "org_checksum"
 
     async def test_legal_representative_must_be_registered(self, session, scjgj):
         with pytest.raises(InvalidInput) as exc:
-            await service.create_organization(
+            await organizations.create_organization(
                 session,
                 scjgj,
                 new_org(legal_representative_id_number=factories.resident_id()),
@@ -105,7 +105,7 @@ class TestCreateOrganization:
 
     async def test_malformed_legal_representative_number_is_refused(self, session, scjgj):
         with pytest.raises(InvalidInput) as exc:
-            await service.create_organization(
+            await organizations.create_organization(
                 session, scjgj, new_org(legal_representative_id_number="12345")
             )
         assert exc.value.extensions["field"] == "legal_representative_id_number"
@@ -113,19 +113,19 @@ class TestCreateOrganization:
     async def test_same_code_twice_is_a_conflict(self, session, scjgj):
         org = await factories.create_organization(session)
         with pytest.raises(Conflict) as exc:
-            await service.create_organization(session, scjgj, new_org(uscc=org.uscc))
+            await organizations.create_organization(session, scjgj, new_org(uscc=org.uscc))
         assert exc.value.extensions["field"] == "uscc"
 
     async def test_police_may_not_register_and_are_told_the_source(self, session, deps):
         gaj = await factories.department_principal(session, "GAJ")
         with pytest.raises(Forbidden) as exc:
-            await service.create_organization(session, gaj, new_org())
+            await organizations.create_organization(session, gaj, new_org())
         assert "市场监督管理局" in exc.value.detail and "登记信息" in exc.value.detail
         assert exc.value.extensions["source_department"] == "SCJGJ"
 
     async def test_future_establishment_date_is_refused(self, session, scjgj):
         with pytest.raises(InvalidInput) as exc:
-            await service.create_organization(
+            await organizations.create_organization(
                 session, scjgj, new_org(established_on=date(2999, 1, 1))
             )
         assert exc.value.extensions["field"] == "established_on"
@@ -139,7 +139,7 @@ class TestUpdateOrganization:
             org = await factories.create_organization(session)
             old = org.legal_representative_id
             advance(timedelta(days=3))
-            await service.update_organization(
+            await organizations.update_organization(
                 session,
                 scjgj,
                 org.id,
@@ -169,28 +169,34 @@ class TestUpdateOrganization:
     async def test_bad_fields_are_refused(self, session, scjgj, fields, field):
         org = await factories.create_organization(session)
         with pytest.raises(InvalidInput) as exc:
-            await service.update_organization(session, scjgj, org.id, fields=fields)
+            await organizations.update_organization(session, scjgj, org.id, fields=fields)
         assert exc.value.extensions["field"] == field
 
     async def test_other_departments_get_403_naming_the_source(self, session, deps):
         rsj = await factories.department_principal(session, "RSJ")
         org = await factories.create_organization(session)
         with pytest.raises(Forbidden) as exc:
-            await service.update_organization(session, rsj, org.id, fields={"status": "revoked"})
+            await organizations.update_organization(
+                session, rsj, org.id, fields={"status": "revoked"}
+            )
         assert "市场监督管理局" in exc.value.detail
 
     async def test_status_change_and_as_of(self, session, scjgj):
         with clock.frozen(T0) as advance:
             org = await factories.create_organization(session)
             advance(timedelta(days=10))
-            await service.update_organization(session, scjgj, org.id, fields={"status": "revoked"})
-        then = await service.get_organization_as_of(session, scjgj, org.id, T0 + timedelta(1))
-        now = await service.get_organization_as_of(session, scjgj, org.id, T0 + timedelta(11))
+            await organizations.update_organization(
+                session, scjgj, org.id, fields={"status": "revoked"}
+            )
+        then = await organizations.get_organization_as_of(session, scjgj, org.id, T0 + timedelta(1))
+        now = await organizations.get_organization_as_of(session, scjgj, org.id, T0 + timedelta(11))
         assert (then.data["status"], then.version) == ("active", 1)
         assert (now.data["status"], now.version) == ("revoked", 2)
         with pytest.raises(NotFound):
-            await service.get_organization_as_of(session, scjgj, org.id, T0 - timedelta(minutes=1))
-        history = await service.organization_history(session, scjgj, org.id)
+            await organizations.get_organization_as_of(
+                session, scjgj, org.id, T0 - timedelta(minutes=1)
+            )
+        history = await organizations.organization_history(session, scjgj, org.id)
         assert [v.version for v in history] == [2, 1]
         assert history[0].changes == {"status": ["active", "revoked"]}
         assert history[0].source_department_name == "市场监督管理局"
@@ -199,7 +205,7 @@ class TestUpdateOrganization:
 class TestReadOrganizations:
     async def test_view_names_the_legal_representative(self, session, scjgj, representative):
         org = await factories.create_organization(session, legal_representative=representative)
-        view = await service.get_organization(session, scjgj, org.id)
+        view = await organizations.get_organization(session, scjgj, org.id)
         assert view.legal_representative_name == "法人甲"
         assert view.data["uscc"] == org.uscc
         # Reading an organization is not a read of a person's record.
@@ -209,11 +215,11 @@ class TestReadOrganizations:
         citizen = core_factories.principal(await core_factories.create_account(session))
         org = await factories.create_organization(session)
         with pytest.raises(Forbidden):
-            await service.get_organization(session, citizen, org.id)
+            await organizations.get_organization(session, citizen, org.id)
 
     async def test_unknown_id_is_404(self, session, scjgj):
         with pytest.raises(NotFound):
-            await service.get_organization(session, scjgj, uuid.uuid4())
+            await organizations.get_organization(session, scjgj, uuid.uuid4())
 
 
 class TestSearchOrganizations:
@@ -231,14 +237,14 @@ class TestSearchOrganizations:
             industry="C",
             status="cancelled",
         )
-        by_code, _ = await service.search_organizations(session, scjgj, uscc=a.uscc)
+        by_code, _ = await organizations.search_organizations(session, scjgj, uscc=a.uscc)
         assert [v.id for v in by_code] == [a.id]
-        by_name, _ = await service.search_organizations(
+        by_name, _ = await organizations.search_organizations(
             session, scjgj, name_prefix="华强", status="active"
         )
         # Ordered by name (code point order: 物 U+7269 before 电 U+7535).
         assert [v.id for v in by_name] == [b.id, a.id]
-        by_industry, _ = await service.search_organizations(
+        by_industry, _ = await organizations.search_organizations(
             session, scjgj, name_prefix="华强", industry="C"
         )
         assert len(by_industry) == 2
@@ -248,7 +254,9 @@ class TestSearchOrganizations:
             await factories.create_organization(
                 session, legal_representative=representative, name=f"鹏城{n}号有限公司"
             )
-        page, more = await service.search_organizations(session, scjgj, name_prefix="鹏城", limit=2)
+        page, more = await organizations.search_organizations(
+            session, scjgj, name_prefix="鹏城", limit=2
+        )
         assert len(page) == 2 and more
 
     @pytest.mark.parametrize(
@@ -261,9 +269,9 @@ class TestSearchOrganizations:
     )
     async def test_bad_criteria(self, session, scjgj, criteria, field):
         with pytest.raises(InvalidInput) as exc:
-            await service.search_organizations(session, scjgj, **criteria)
+            await organizations.search_organizations(session, scjgj, **criteria)
         assert exc.value.extensions["field"] == field
 
     async def test_admin_registers_without_a_representative(self, session, deps):
-        org = await service.create_organization(session, ROOT, new_org())
+        org = await organizations.create_organization(session, ROOT, new_org())
         assert org.legal_representative_id is None

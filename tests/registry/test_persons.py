@@ -14,7 +14,7 @@ from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.ids import make_resident_id
 from smartcity.core.models import AuditEntry
 from smartcity.exchange.models import Grant, Resource
-from smartcity.registry import service
+from smartcity.registry import service, validation
 from smartcity.registry.models import AccessLog, Person, Place, RecordVersion
 from smartcity.registry.schemas import PersonCreate
 from tests.core import factories as core_factories
@@ -697,11 +697,11 @@ class TestExchangeRead:
 
 class TestCleanPersonFields:
     def test_phone_formats(self):
-        assert service.clean_person_fields({"phone": "138 0013 8000"}, _current())["phone"] == (
+        assert validation.clean_person_fields({"phone": "138 0013 8000"}, _current())["phone"] == (
             "13800138000"
         )
         with pytest.raises(InvalidInput):
-            service.clean_person_fields({"phone": "12345678901234"}, _current())
+            validation.clean_person_fields({"phone": "12345678901234"}, _current())
 
 
 def _current() -> dict:

@@ -12,7 +12,9 @@ from smartcity.core.api import oauth2
 from smartcity.core.authz import Principal
 from smartcity.core.security import require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.registry import service
+from smartcity.registry import organizations, service, validation
+from smartcity.registry.history import VersionView
+from smartcity.registry.organizations import OrganizationView
 from smartcity.registry.schemas import (
     AccessLogPage,
     AccessLogRead,
@@ -26,7 +28,7 @@ from smartcity.registry.schemas import (
     RecordUpdate,
     RecordVersionRead,
 )
-from smartcity.registry.service import OrganizationView, PersonView, VersionView
+from smartcity.registry.service import PersonView
 
 router = APIRouter(
     prefix="/api/v1/registry",
@@ -46,7 +48,7 @@ Purpose = Annotated[
     str,
     Query(max_length=200, description="Why the record is read; shown to the person (access log)"),
 ]
-Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
+Limit = Annotated[int, Query(ge=1, le=validation.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0)]
 PROBLEMS: dict[int | str, dict[str, str]] = {
     403: {"description": "Not the source department of these fields (一数一源)"},
@@ -217,8 +219,8 @@ async def create_organization(
     session: DbSession, principal: Writer, data: OrganizationCreate
 ) -> OrganizationRead:
     """Register an organization. Only the registration source (市场监管局) or an admin."""
-    org = await service.create_organization(session, principal, data)
-    return organization_read(await service.get_organization(session, principal, org.id))
+    org = await organizations.create_organization(session, principal, data)
+    return organization_read(await organizations.get_organization(session, principal, org.id))
 
 
 @router.get("/organizations", response_model=OrganizationPage, responses=PROBLEMS)
@@ -233,7 +235,7 @@ async def search_organizations(
     offset: Offset = 0,
 ) -> OrganizationPage:
     """Search organizations, ordered by name."""
-    views, more = await service.search_organizations(
+    views, more = await organizations.search_organizations(
         session,
         principal,
         uscc=uscc,
@@ -259,9 +261,11 @@ async def get_organization(
 ) -> OrganizationRead:
     """One organization, now or as of an instant."""
     if as_of is not None:
-        view = await service.get_organization_as_of(session, principal, organization_id, as_of)
+        view = await organizations.get_organization_as_of(
+            session, principal, organization_id, as_of
+        )
     else:
-        view = await service.get_organization(session, principal, organization_id)
+        view = await organizations.get_organization(session, principal, organization_id)
     return organization_read(view)
 
 
@@ -273,10 +277,12 @@ async def update_organization(
 ) -> OrganizationRead:
     """Change registration fields (市场监管局 only); ``legal_representative_id_number`` names
     a new legal representative by ID number."""
-    await service.update_organization(
+    await organizations.update_organization(
         session, principal, organization_id, fields=data.fields, reason=data.reason
     )
-    return organization_read(await service.get_organization(session, principal, organization_id))
+    return organization_read(
+        await organizations.get_organization(session, principal, organization_id)
+    )
 
 
 @router.get(
@@ -288,5 +294,5 @@ async def organization_history(
     session: DbSession, principal: Reader, organization_id: uuid.UUID
 ) -> list[RecordVersionRead]:
     """Every version of the organization's record, newest first."""
-    views = await service.organization_history(session, principal, organization_id)
+    views = await organizations.organization_history(session, principal, organization_id)
     return [version_read(v) for v in views]

@@ -157,40 +157,37 @@ def _import(
         console.print(f"Rejected rows and their reasons: {run.rejects_path}")
 
 
-@import_cli.command("persons")
-def import_persons(
-    file: InputFile,
-    department: Department = None,
-    rejects: Rejects = None,
-    batch_size: BatchSize = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Import persons (人口库) from CSV; see docs/registry.md for the columns."""
-    _import("person", file, department, rejects, batch_size, database_url)
+def _import_command(name: str, record_type: str, doc: str) -> Callable[..., None]:
+    """One ``import`` subcommand (导入): the three registries take the same file and options."""
+
+    def command(
+        file: InputFile,
+        department: Department = None,
+        rejects: Rejects = None,
+        batch_size: BatchSize = None,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        _import(record_type, file, department, rejects, batch_size, database_url)
+
+    # Typer shows the docstring as the command's help.
+    command.__doc__ = doc
+    command.__name__ = command.__qualname__ = f"import_{name}"
+    return import_cli.command(name)(command)
 
 
-@import_cli.command("organizations")
-def import_organizations(
-    file: InputFile,
-    department: Department = None,
-    rejects: Rejects = None,
-    batch_size: BatchSize = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Import organizations (法人库) from CSV; legal representatives by ID number."""
-    _import("organization", file, department, rejects, batch_size, database_url)
-
-
-@import_cli.command("places")
-def import_places(
-    file: InputFile,
-    department: Department = None,
-    rejects: Rejects = None,
-    batch_size: BatchSize = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Import places (地理空间库) from a GeoJSON FeatureCollection; existing codes update."""
-    _import("place", file, department, rejects, batch_size, database_url)
+import_persons = _import_command(
+    "persons", "person", "Import persons (人口库) from CSV; see docs/registry.md for the columns."
+)
+import_organizations = _import_command(
+    "organizations",
+    "organization",
+    "Import organizations (法人库) from CSV; legal representatives by ID number.",
+)
+import_places = _import_command(
+    "places",
+    "place",
+    "Import places (地理空间库) from a GeoJSON FeatureCollection; existing codes update.",
+)
 
 
 @export_cli.command("persons")
@@ -250,12 +247,12 @@ def link_account(
     """Link a citizen's account to their person record (for 我的数据)."""
     from smartcity.cli import cli_principal, console, run
     from smartcity.core.ids import mask_resident_id
-    from smartcity.registry import service
+    from smartcity.registry import service, validation
     from smartcity.registry.models import Person
 
     async def work(session: AsyncSession) -> None:
         principal = cli_principal()
-        number = service.check_resident_id(id_number).number
+        number = validation.check_resident_id(id_number).number
         query = service.readable_persons(principal).where(Person.id_number == number)
         person = (await session.execute(query)).scalar_one_or_none()
         if person is None:

@@ -31,7 +31,7 @@ from smartcity.core.ids import (
     parse_resident_id,
     resolves_to_gb,
 )
-from smartcity.registry import importing, places, quality, records, service
+from smartcity.registry import importing, places, quality, records, stewardship
 from smartcity.registry.models import Person, Place, RecordVersion
 from smartcity.registry.places import GridIndex
 
@@ -199,7 +199,7 @@ def _place_row(
 async def _seed_places(
     session: AsyncSession, principal: Principal, rng: random.Random
 ) -> tuple[list[_Grid], list[dict[str, Any]]]:
-    await service.require_source(session, principal, [places.GEOGRAPHY])
+    await stewardship.require_source(session, principal, [places.GEOGRAPHY])
     now = clock.now()
     rows: list[dict[str, Any]] = []
     grids: list[_Grid] = []

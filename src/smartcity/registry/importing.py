@@ -54,8 +54,8 @@ from smartcity.registry.models import (
 )
 from smartcity.registry.place_schemas import PlaceCreate, PlaceUpdate
 from smartcity.registry.places import PLACE_KINDS, GridIndex, create_place, update_place
-from smartcity.registry.service import department_code_of, require_source
 from smartcity.registry.sources import groups_of
+from smartcity.registry.stewardship import department_code_of, require_source
 
 ACTIONS = {
     "registry.import.run": {"admin", "staff", "system"},

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
@@ -18,7 +19,8 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.ids import SHENZHEN_DISTRICTS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.registry import service
+from smartcity.registry import organizations as org_registry
+from smartcity.registry import service, stewardship, validation
 from smartcity.registry.records import PERSONAL_FIELDS
 from smartcity.registry.schemas import OrganizationCreate, PersonCreate
 from smartcity.registry.sources import GROUPS, groups_of
@@ -31,7 +33,7 @@ Staff = Annotated[Principal, Depends(require_page("staff", "supervisor", "admin"
 Citizen = Annotated[Principal, Depends(require_page("citizen"))]
 PAGE_SIZE = 20
 
-FIELD_LABELS = service.FIELD_LABELS
+FIELD_LABELS = validation.FIELD_LABELS
 # An organization has a name (名称), a person a full name (姓名).
 ORG_LABELS = {**FIELD_LABELS, "name": N_("Name")}
 # Coordinates say nothing to a reader when absent; the grid row says the same.
@@ -64,6 +66,8 @@ VIA_LABELS = {
 DERIVED = frozenset({"sex", "birth_date"})
 DISTRICTS = [(d.code, d.name) for d in SHENZHEN_DISTRICTS]
 _ID_LIKE = re.compile(r"^[0-9]{6,17}[0-9Xx]?$")
+_Data = TypeVar("_Data")
+_Record = TypeVar("_Record")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -92,7 +96,58 @@ def _end_of_day(value: str) -> datetime:
 
 
 async def _source_names(session: DbSession) -> dict[str, str]:
-    return await service.department_names(session, {g.department_code for g in GROUPS})
+    return await stewardship.department_names(session, {g.department_code for g in GROUPS})
+
+
+async def _register(
+    session: DbSession,
+    validate: Callable[[], _Data],
+    create: Callable[[_Data], Awaitable[_Record]],
+) -> tuple[_Record | None, dict[str, str]]:
+    """登记 from a new-record form: the record, or the errors by field to show on the form."""
+    try:
+        data = validate()
+        # A savepoint, so a refused registration leaves the request's transaction usable.
+        async with session.begin_nested():
+            return await create(data), {}
+    except Problem as exc:
+        return None, _field_error(exc)
+    except ValueError as exc:
+        return None, _validation_errors(exc)
+
+
+async def _save_group(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    record_id: uuid.UUID,
+    *,
+    save: Callable[[], Awaitable[object]],
+    page: Callable[..., Awaitable[Response]],
+    group: str,
+    form_values: dict[str, Any],
+    url: str,
+) -> Response:
+    """变更 of one attribute group: back to the record, or its page again with the form kept."""
+    try:
+        async with session.begin_nested():
+            await save()
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return await page(
+            request,
+            session,
+            principal,
+            record_id,
+            {
+                "group_errors": _field_error(exc),
+                "open_group": group,
+                "form_values": form_values,
+            },
+            status_code=exc.status if exc.status in (403, 409) else 422,
+        )
+    return RedirectResponse(f"{url}?saved={group}", status_code=303)
 
 
 def _common(labels: dict[str, str] = FIELD_LABELS) -> dict[str, Any]:
@@ -138,7 +193,7 @@ async def persons(request: Request, session: DbSession, principal: Staff) -> Res
                 )
         except Problem as exc:
             errors = _field_error(exc, {"id_number": "q", "name_prefix": "q"})
-    kept = await service.groups_kept_by(session, principal, "person")
+    kept = await stewardship.groups_kept_by(session, principal, "person")
     return render(
         request,
         "registry/persons.html",
@@ -151,7 +206,7 @@ async def persons(request: Request, session: DbSession, principal: Staff) -> Res
             "more": more,
             "offset": offset,
             "page_size": PAGE_SIZE,
-            "statuses": service.PERSON_STATUSES,
+            "statuses": validation.PERSON_STATUSES,
             "may_register": "identity" in kept or principal.is_("admin"),
         },
         status_code=422 if errors else 200,
@@ -174,7 +229,7 @@ async def new_person_form(request: Request, session: DbSession, principal: Staff
     return render(
         request,
         "registry/person_new.html",
-        {**_common(), "statuses": service.PERSON_STATUSES, "values": {"status": "living"}},
+        {**_common(), "statuses": validation.PERSON_STATUSES, "values": {"status": "living"}},
     )
 
 
@@ -187,24 +242,25 @@ async def new_person(request: Request, session: DbSession, principal: Staff) -> 
         errors["id_number"] = _("Enter the resident ID number.")
     if not values["name"]:
         errors["name"] = _("Enter the name.")
+    person = None
     if not errors:
-        try:
-            data = PersonCreate.model_validate(
+        person, errors = await _register(
+            session,
+            lambda: PersonCreate.model_validate(
                 {**values, "residence_place_code": values["residence_place_code"] or None}
-            )
-            async with session.begin_nested():
-                person = await service.create_person(
-                    session, principal, data, reason=values["reason"]
-                )
-        except Problem as exc:
-            errors = _field_error(exc)
-        except ValueError as exc:
-            errors = _validation_errors(exc)
-    if errors:
+            ),
+            lambda data: service.create_person(session, principal, data, reason=values["reason"]),
+        )
+    if errors or person is None:
         return render(
             request,
             "registry/person_new.html",
-            {**_common(), "statuses": service.PERSON_STATUSES, "values": values, "errors": errors},
+            {
+                **_common(),
+                "statuses": validation.PERSON_STATUSES,
+                "values": values,
+                "errors": errors,
+            },
             status_code=403 if "_form" in errors else 422,
         )
     return RedirectResponse(f"/registry/persons/{person.id}?created=1", status_code=303)
@@ -243,7 +299,7 @@ async def _person_page(
         view, history = await service.get_person_record(
             session, principal, person_id, purpose=purpose, via="page"
         )
-    kept = await service.groups_kept_by(session, principal, "person")
+    kept = await stewardship.groups_kept_by(session, principal, "person")
     return render(
         request,
         "registry/person.html",
@@ -259,8 +315,8 @@ async def _person_page(
             "as_of_value": as_of_text,
             "errors": errors,
             "derived": DERIVED,
-            "statuses": service.PERSON_STATUSES,
-            "insurance_statuses": service.SOCIAL_INSURANCE_STATUSES,
+            "statuses": validation.PERSON_STATUSES,
+            "insurance_statuses": validation.SOCIAL_INSURANCE_STATUSES,
             "purpose": purpose,
             "open_group": "",
             "form_values": {},
@@ -290,25 +346,19 @@ async def change_person(
     editable = [f for f in group.fields if f not in DERIVED]
     fields = {f: form.get(f, "").strip() for f in editable if f in form}
     reason = form.get("reason", "").strip()
-    try:
-        async with session.begin_nested():
-            await service.update_person(session, principal, person_id, fields=fields, reason=reason)
-    except Problem as exc:
-        if exc.status == 404:
-            raise
-        return await _person_page(
-            request,
-            session,
-            principal,
-            person_id,
-            {
-                "group_errors": _field_error(exc),
-                "open_group": group.name,
-                "form_values": {**fields, "reason": reason},
-            },
-            status_code=exc.status if exc.status in (403, 409) else 422,
-        )
-    return RedirectResponse(f"/registry/persons/{person_id}?saved={group.name}", status_code=303)
+    return await _save_group(
+        request,
+        session,
+        principal,
+        person_id,
+        save=lambda: service.update_person(
+            session, principal, person_id, fields=fields, reason=reason
+        ),
+        page=_person_page,
+        group=group.name,
+        form_values={**fields, "reason": reason},
+        url=f"/registry/persons/{person_id}",
+    )
 
 
 # --- organizations (法人库) ----------------------------------------------------------------------
@@ -338,11 +388,11 @@ async def organizations(request: Request, session: DbSession, principal: Staff) 
     q = values["q"]
     by_code = len(q) == 18 and q.isalnum() and any(c.isdigit() for c in q)
     errors: dict[str, str] = {}
-    results: list[service.OrganizationView] = []
+    results: list[org_registry.OrganizationView] = []
     more = False
     try:
         async with session.begin_nested():
-            results, more = await service.search_organizations(
+            results, more = await org_registry.search_organizations(
                 session,
                 principal,
                 uscc=q if by_code else None,
@@ -354,7 +404,7 @@ async def organizations(request: Request, session: DbSession, principal: Staff) 
             )
     except Problem as exc:
         errors = _field_error(exc, {"uscc": "q", "name_prefix": "q"})
-    kept = await service.groups_kept_by(session, principal, "organization")
+    kept = await stewardship.groups_kept_by(session, principal, "organization")
     return render(
         request,
         "registry/organizations.html",
@@ -366,7 +416,7 @@ async def organizations(request: Request, session: DbSession, principal: Staff) 
             "more": more,
             "offset": offset,
             "page_size": PAGE_SIZE,
-            "statuses": service.ORGANIZATION_STATUSES,
+            "statuses": validation.ORGANIZATION_STATUSES,
             "may_register": "registration" in kept or principal.is_("admin"),
         },
         status_code=422 if errors else 200,
@@ -380,8 +430,8 @@ async def new_organization_form(request: Request, session: DbSession, principal:
         "registry/organization_new.html",
         {
             **_common(ORG_LABELS),
-            "types": service.ORGANIZATION_TYPES,
-            "statuses": service.ORGANIZATION_STATUSES,
+            "types": validation.ORGANIZATION_TYPES,
+            "statuses": validation.ORGANIZATION_STATUSES,
             "values": {"status": "active", "org_type": "enterprise"},
         },
     )
@@ -396,28 +446,26 @@ async def new_organization(request: Request, session: DbSession, principal: Staf
         errors["uscc"] = _("Enter the unified social credit code.")
     if not values["name"]:
         errors["name"] = _("Enter the organization's name.")
+    org = None
     if not errors:
-        try:
-            payload: dict[str, Any] = {k: values[k] for k in ORG_FORM_FIELDS}
-            for optional in ORG_OPTIONAL:
-                payload[optional] = payload[optional] or None
-            data = OrganizationCreate.model_validate(payload)
-            async with session.begin_nested():
-                org = await service.create_organization(
-                    session, principal, data, reason=values["reason"]
-                )
-        except Problem as exc:
-            errors = _field_error(exc)
-        except ValueError as exc:
-            errors = _validation_errors(exc)
-    if errors:
+        payload: dict[str, Any] = {k: values[k] for k in ORG_FORM_FIELDS}
+        for optional in ORG_OPTIONAL:
+            payload[optional] = payload[optional] or None
+        org, errors = await _register(
+            session,
+            lambda: OrganizationCreate.model_validate(payload),
+            lambda data: org_registry.create_organization(
+                session, principal, data, reason=values["reason"]
+            ),
+        )
+    if errors or org is None:
         return render(
             request,
             "registry/organization_new.html",
             {
                 **_common(ORG_LABELS),
-                "types": service.ORGANIZATION_TYPES,
-                "statuses": service.ORGANIZATION_STATUSES,
+                "types": validation.ORGANIZATION_TYPES,
+                "statuses": validation.ORGANIZATION_STATUSES,
                 "values": values,
                 "errors": errors,
             },
@@ -439,7 +487,7 @@ async def _organization_page(
     view = None
     if as_of_text:
         try:
-            view = await service.get_organization_as_of(
+            view = await org_registry.get_organization_as_of(
                 session, principal, organization_id, _end_of_day(as_of_text)
             )
         except ValueError:
@@ -449,9 +497,9 @@ async def _organization_page(
             errors["as_of"] = exc.detail
             status_code = 404
     if view is None:
-        view = await service.get_organization(session, principal, organization_id)
-    history = await service.organization_history(session, principal, organization_id)
-    kept = await service.groups_kept_by(session, principal, "organization")
+        view = await org_registry.get_organization(session, principal, organization_id)
+    history = await org_registry.organization_history(session, principal, organization_id)
+    kept = await stewardship.groups_kept_by(session, principal, "organization")
     return render(
         request,
         "registry/organization.html",
@@ -465,8 +513,8 @@ async def _organization_page(
             "as_of": as_of_text if view.as_of else "",
             "as_of_value": as_of_text,
             "errors": errors,
-            "types": service.ORGANIZATION_TYPES,
-            "statuses": service.ORGANIZATION_STATUSES,
+            "types": validation.ORGANIZATION_TYPES,
+            "statuses": validation.ORGANIZATION_STATUSES,
             "open_group": "",
             "form_values": {},
             **(extra or {}),
@@ -493,28 +541,18 @@ async def change_organization(
         # Blank keeps the current representative: the form cannot show their ID number.
         fields.pop("legal_representative_id_number", None)
     reason = form.get("reason", "").strip()
-    try:
-        async with session.begin_nested():
-            await service.update_organization(
-                session, principal, organization_id, fields=fields, reason=reason
-            )
-    except Problem as exc:
-        if exc.status == 404:
-            raise
-        return await _organization_page(
-            request,
-            session,
-            principal,
-            organization_id,
-            {
-                "group_errors": _field_error(exc),
-                "open_group": "registration",
-                "form_values": {**fields, "reason": reason},
-            },
-            status_code=exc.status if exc.status in (403, 409) else 422,
-        )
-    return RedirectResponse(
-        f"/registry/organizations/{organization_id}?saved=registration", status_code=303
+    return await _save_group(
+        request,
+        session,
+        principal,
+        organization_id,
+        save=lambda: org_registry.update_organization(
+            session, principal, organization_id, fields=fields, reason=reason
+        ),
+        page=_organization_page,
+        group="registration",
+        form_values={**fields, "reason": reason},
+        url=f"/registry/organizations/{organization_id}",
     )
 
 

@@ -25,7 +25,7 @@ from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.ids import DIVISIONS, SHENZHEN_DISTRICTS
-from smartcity.registry import records, service, sources
+from smartcity.registry import history, records, sources, stewardship
 from smartcity.registry.models import Person, Place
 from smartcity.registry.place_schemas import PlaceCreate, PlaceUpdate
 
@@ -309,7 +309,7 @@ async def _add_version(
     changes: dict[str, Any],
     reason: str,
 ) -> None:
-    await service.write_version(
+    await history.write_version(
         session,
         principal,
         "place",
@@ -325,7 +325,7 @@ async def _add_version(
 async def create_place(session: AsyncSession, principal: Principal, data: PlaceCreate) -> Place:
     """Add a place under an existing parent, with a valid geometry (地理空间库 登记)."""
     authorize(principal, "registry.place.manage")
-    await service.require_source(session, principal, [GEOGRAPHY])
+    await stewardship.require_source(session, principal, [GEOGRAPHY])
     if await _place_by_code(session, data.code) is not None:
         raise Conflict(
             _("A place with code {code} already exists.").format(code=data.code), field="code"
@@ -359,7 +359,7 @@ async def update_place(
 ) -> Place:
     """Change a place's name, parent, geometry or properties, keeping its history."""
     authorize(principal, "registry.place.manage")
-    await service.require_source(session, principal, [GEOGRAPHY])
+    await stewardship.require_source(session, principal, [GEOGRAPHY])
     place = await get_place(session, principal, code)
     before = records.snapshot("place", place)
     if data.name is not None:

@@ -22,8 +22,8 @@ from smartcity.core.ids import InvalidIdentifier, parse_resident_id, parse_uscc
 from smartcity.core.models import Department
 from smartcity.registry.importing import division_known, valid_phone
 from smartcity.registry.models import Organization, Person, Place, QualityIssue
-from smartcity.registry.service import department_names
 from smartcity.registry.sources import source_of
+from smartcity.registry.stewardship import department_names
 
 ACTIONS = {
     "registry.quality.read": {"admin", "staff", "supervisor", "system"},

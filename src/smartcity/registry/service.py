@@ -1,40 +1,54 @@
-"""Persons (人口库) and organizations (法人库): validation, 一数一源 source checks, full
-history with "as of" reads, masking of personal data and the access log of every read."""
+"""Persons (人口库): masked reads, the access log, 我的数据 and reads for the exchange (交换)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, insert, or_, select, update
+from sqlalchemy import Select, false, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from stdnum import numdb
 
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize, register_actions
-from smartcity.core.bus import emit
-from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from smartcity.core.i18n import N_
+from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
-from smartcity.core.ids import (
-    InvalidIdentifier,
-    ResidentId,
-    district_of,
-    parse_division_code,
-    parse_resident_id,
-    parse_uscc,
-)
-from smartcity.core.models import Account, Department
+from smartcity.core.models import Account
 from smartcity.exchange.models import Grant, Resource
 from smartcity.registry import records
-from smartcity.registry.models import AccessLog, Organization, Person, Place, RecordVersion
+from smartcity.registry.history import (
+    VersionView,
+    _version_views,
+    _versions,
+    record_created,
+    record_updated,
+    version_as_of,
+)
+from smartcity.registry.models import AccessLog, Organization, Person, Place
 from smartcity.registry.records import PERSONAL_FIELDS, data_fields, mask_person, snapshot
-from smartcity.registry.schemas import OrganizationCreate, PersonCreate
-from smartcity.registry.sources import AttributeGroup, group_of_field, groups_of
+from smartcity.registry.schemas import PersonCreate
+from smartcity.registry.sources import group_of_field, groups_of
+from smartcity.registry.stewardship import (
+    _groups_of_fields,
+    department_code_of,
+    department_names,
+    require_one_source,
+    require_source,
+)
+from smartcity.registry.validation import (
+    PERSON_STATUSES,
+    _choice,
+    _limits,
+    _require_place,
+    check_district,
+    check_known_fields,
+    check_resident_id,
+    check_uscc,
+    clean_person_fields,
+    name_prefix_filter,
+)
 
 # Department people read everything (masked); citizens read only their own record.
 READERS = frozenset({"staff", "supervisor", "admin", "system"})
@@ -51,44 +65,11 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 register_actions(ACTIONS)
 
-PERSON_STATUSES = ("living", "deceased", "moved_out")
-SOCIAL_INSURANCE_STATUSES = ("", "insured", "suspended", "terminated")
-ORGANIZATION_TYPES = ("enterprise", "public_institution", "social_organization", "government_body")
-ORGANIZATION_STATUSES = ("active", "revoked", "cancelled")
-MAX_PAGE = 200
+
 # Stored in the access log and shown to the person: Chinese, as the citizen reads it.
 PURPOSE_SEARCH = "查询"
 PURPOSE_VIEW = "查看"
 PURPOSE_MY_DATA = "本人查看"
-# The legal representative is named by ID number in input, stored as a person id.
-LEGAL_REPRESENTATIVE_NUMBER = "legal_representative_id_number"
-
-# Names of fields as people read them, for forms, pages and error messages.
-FIELD_LABELS = {
-    "id_number": N_("ID number"),
-    "name": N_("Full name"),
-    "sex": N_("Sex"),
-    "birth_date": N_("Date of birth"),
-    "ethnicity": N_("Ethnicity"),
-    "phone": N_("Phone"),
-    "hukou_division_code": N_("Household registration (hukou)"),
-    "residence_address": N_("Residence address"),
-    "residence_place_code": N_("Residence grid"),
-    "residence_lon": N_("Residence longitude"),
-    "residence_lat": N_("Residence latitude"),
-    "status": N_("Status"),
-    "social_insurance_status": N_("Social insurance"),
-    "uscc": N_("Unified social credit code"),
-    "org_type": N_("Type"),
-    "legal_representative_id": N_("Legal representative"),
-    "legal_representative_id_number": N_("Legal representative's ID number"),
-    "registered_address": N_("Registered address"),
-    "registered_place_code": N_("Registered grid"),
-    "industry": N_("Industry"),
-    "established_on": N_("Established on"),
-}
-_PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}|[0-9]{3,6})$")
-_DEPARTMENT_CODES: dict[uuid.UUID, str] = {}
 
 
 @dataclass(frozen=True)
@@ -104,31 +85,6 @@ class PersonView:
 
 
 @dataclass(frozen=True)
-class OrganizationView:
-    id: uuid.UUID
-    version: int
-    data: dict[str, Any]
-    legal_representative_name: str | None = None
-    as_of: datetime | None = None
-
-
-@dataclass(frozen=True)
-class VersionView:
-    """One version in a record's history (变更记录), personal values masked as in the record."""
-
-    version: int
-    valid_from: datetime
-    valid_to: datetime | None
-    attribute_group: str
-    group_titles: list[str]
-    source_department_code: str
-    source_department_name: str
-    actor: str
-    reason: str
-    changes: dict[str, list[Any]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class AccessEntry:
     """One read of a person's record as the person sees it (个人信息访问记录)."""
 
@@ -140,481 +96,6 @@ class AccessEntry:
     via: str
     fields: list[str]
     case_number: str
-
-
-# --- departments and the 一数一源 source check -------------------------------------------
-
-
-async def department_code_of(session: AsyncSession, principal: Principal) -> str:
-    """The code of the principal's department, or "" (department codes never change)."""
-    if principal.department_id is None:
-        return ""
-    code = _DEPARTMENT_CODES.get(principal.department_id)
-    if code is None:
-        code = (
-            await session.execute(
-                select(Department.code).where(Department.id == principal.department_id)
-            )
-        ).scalar_one_or_none() or ""
-        if code:
-            _DEPARTMENT_CODES[principal.department_id] = code
-    return code
-
-
-async def department_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    """Chinese names of departments by code; an unknown code names itself."""
-    wanted = {c for c in codes if c}
-    names = {c: c for c in wanted}
-    if wanted:
-        rows = await session.execute(
-            select(Department.code, Department.name).where(Department.code.in_(wanted))
-        )
-        names.update({code: name for code, name in rows.all()})
-    return names
-
-
-async def require_source(
-    session: AsyncSession, principal: Principal, groups: Iterable[AttributeGroup]
-) -> None:
-    """一数一源: only the source department of each group (or an admin) may write it; the
-    403 names the source so the caller knows whom to ask."""
-    if principal.is_("admin"):
-        return
-    code = await department_code_of(session, principal)
-    for group in groups:
-        if group.department_code != code:
-            names = await department_names(session, [group.department_code])
-            department = names[group.department_code]
-            raise Forbidden(
-                _(
-                    "{group} is kept by its source department, {department}; only {department} "
-                    "may change it (one source for each item of data)."
-                ).format(group=group.title, department=department),
-                source_department=group.department_code,
-                source_department_name=department,
-                attribute_group=group.name,
-            )
-
-
-async def groups_kept_by(session: AsyncSession, principal: Principal, record_type: str) -> set[str]:
-    """Names of the attribute groups the principal's department is the source of (and so
-    may change, if the principal is its staff or system account)."""
-    if not principal.is_("staff", "system"):
-        return set()
-    code = await department_code_of(session, principal)
-    return {g.name for g in groups_of(record_type) if code and g.department_code == code}
-
-
-def _groups_of_fields(record_type: str, names: Iterable[str]) -> list[AttributeGroup]:
-    wanted = {group_of_field(record_type, name).name for name in names}
-    return [g for g in groups_of(record_type) if g.name in wanted]
-
-
-def _one_source(groups: Sequence[AttributeGroup]) -> None:
-    if len({g.department_code for g in groups}) > 1:
-        raise InvalidInput(
-            _(
-                "These fields come from different source departments ({groups}); change each "
-                "department's fields in a separate update."
-            ).format(groups=", ".join(g.title for g in groups)),
-            field="fields",
-        )
-
-
-# --- validation --------------------------------------------------------------------------
-
-
-def label(name: str) -> str:
-    """A field's name as people read it, in the current language."""
-    return _(FIELD_LABELS[name]) if name in FIELD_LABELS else name
-
-
-def _text(
-    value: Any, name: str, max_length: int, *, required: bool = False, shown: str = ""
-) -> str:
-    shown = shown or label(name)
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput(_("{field} must be text.").format(field=shown), field=name)
-    text = value.strip()
-    if required and not text:
-        raise InvalidInput(_("Enter the {field}.").format(field=shown), field=name)
-    if len(text) > max_length:
-        raise InvalidInput(
-            _("{field} may be at most {n} characters.").format(field=shown, n=max_length),
-            field=name,
-        )
-    return text
-
-
-def _choice(value: Any, name: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise InvalidInput(
-            _("{field} must be one of: {allowed}.").format(
-                field=label(name), allowed=", ".join(a or '""' for a in allowed)
-            ),
-            field=name,
-        )
-    return str(value)
-
-
-def _date(value: Any, name: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidInput(
-            _("{field} must be a date like 2024-05-31.").format(field=label(name)), field=name
-        ) from None
-
-
-def _coordinate(value: Any, name: str, bound: float) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            _("{field} must be a number.").format(field=label(name)), field=name
-        ) from None
-    if not -bound <= number <= bound:
-        raise InvalidInput(
-            _("{field} must be between -{bound} and {bound}.").format(
-                field=label(name), bound=bound
-            ),
-            field=name,
-        )
-    return number
-
-
-_IDENTIFIER_RULES = {
-    "length": N_("it must be 18 characters long"),
-    "checksum": N_("the check character (the last one) is wrong; look for a typing error"),
-    "org_checksum": N_(
-        "the organization code inside it (characters 9 to 17) has a wrong check character"
-    ),
-    "birth_date": N_("the birth date in it is impossible or in the future"),
-    "division": N_("the division code in it is not a known one"),
-    "authority": N_("the registration authority (the first character) is unknown"),
-}
-_FORMAT_RULES = {
-    "id_number": N_("it may contain only digits, with X allowed as the last character"),
-    "uscc": N_("it may contain only digits and capital letters other than I, O, S, V and Z"),
-}
-
-
-_DIVISION_RULES = {
-    "length": N_("it must be six digits"),
-    "format": N_("it may contain only the digits 0-9"),
-    "division": N_("its first two digits are not a province code"),
-}
-
-
-def _identifier_problem(message: str, exc: InvalidIdentifier, name: str, kind: str) -> InvalidInput:
-    rule = _FORMAT_RULES[kind] if exc.code == "format" else _IDENTIFIER_RULES[exc.code]
-    # The translated reason for people; the validator's own words for integrators.
-    return InvalidInput(
-        message.format(reason=_(rule)), field=name, rule=exc.code, explanation=str(exc)
-    )
-
-
-def check_resident_id(value: Any, name: str = "id_number") -> ResidentId:
-    """Parse a 公民身份号码 or raise InvalidInput naming the field and the broken rule."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(_("Enter the resident ID number."), field=name)
-    try:
-        return parse_resident_id(value)
-    except InvalidIdentifier as exc:
-        raise _identifier_problem(
-            _("The resident ID number is not valid: {reason}."), exc, name, "id_number"
-        ) from None
-
-
-def check_uscc(value: Any, name: str = "uscc") -> str:
-    """Parse a 统一社会信用代码 or raise InvalidInput; returns the normalised code."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(_("Enter the unified social credit code."), field=name)
-    try:
-        return parse_uscc(value).number
-    except InvalidIdentifier as exc:
-        raise _identifier_problem(
-            _("The unified social credit code is not valid: {reason}."), exc, name, "uscc"
-        ) from None
-
-
-def check_division_code(value: Any, name: str = "hukou_division_code") -> str:
-    """A six-digit GB/T 2260 code that the standard knows (户籍地), or "" for none."""
-    if value in (None, ""):
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(_("The division code must be six digits."), field=name)
-    try:
-        code = parse_division_code(value).code
-    except InvalidIdentifier as exc:
-        reason = _DIVISION_RULES.get(exc.code, _DIVISION_RULES["division"])
-        raise InvalidInput(
-            _("The division code is not valid: {reason}.").format(reason=_(reason)),
-            field=name,
-            rule=exc.code,
-            explanation=str(exc),
-        ) from None
-    # parse_division_code checks the shape and province; the code itself must be one
-    # GB/T 2260 has (stdnum's table of county-level codes and their years of use).
-    known = any(
-        "county" in props for part, props in numdb.get("cn/loc").info(code) if len(part) == 4
-    )
-    if not known:
-        raise InvalidInput(
-            _("{code} is not a GB/T 2260 division code.").format(code=code), field=name
-        )
-    return code
-
-
-def check_district(value: str) -> str:
-    """A district to search in: a Shenzhen district code (also 4403DP) or a GB/T 2260 code."""
-    code = "".join(value.split()).upper()
-    if district_of(code) is not None:
-        return code
-    return check_division_code(code, "district")
-
-
-def _phone(value: Any) -> str:
-    phone = _text(value, "phone", 20).replace(" ", "")
-    if phone and not _PHONE.match(phone):
-        raise InvalidInput(
-            _("The phone number is not valid: use 11 digits for a mobile, or 0755-12345678."),
-            field="phone",
-        )
-    return phone
-
-
-def clean_person_fields(
-    values: Mapping[str, Any], current: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Validate and normalise person fields (for a new person when ``current`` is None).
-    Sex and birth date always follow the ID number; a different value given is an error."""
-    known = set(data_fields("person"))
-    for name in values:
-        if name not in known:
-            raise InvalidInput(_("Unknown field {field}.").format(field=label(name)), field=name)
-    out: dict[str, Any] = {}
-    sex: str
-    birth: date | None
-    if "id_number" in values or current is None:
-        resident = check_resident_id(values.get("id_number"))
-        out["id_number"] = resident.number
-        sex, birth = resident.sex, resident.birth_date
-        out["sex"], out["birth_date"] = sex, birth
-    else:
-        sex, birth = str(current["sex"]), _date(current["birth_date"], "birth_date")
-    if values.get("sex") not in (None, "") and values["sex"] != sex:
-        raise InvalidInput(
-            _("The sex does not match the ID number, which says {sex}.").format(sex=_(sex)),
-            field="sex",
-        )
-    given_birth = _date(values.get("birth_date"), "birth_date")
-    if given_birth is not None and given_birth != birth:
-        raise InvalidInput(
-            _("The birth date does not match the ID number, which says {date}.").format(
-                date=birth.isoformat() if birth else ""
-            ),
-            field="birth_date",
-        )
-    if "name" in values:
-        out["name"] = _text(values["name"], "name", 50, required=True)
-    if "ethnicity" in values:
-        out["ethnicity"] = _text(values["ethnicity"], "ethnicity", 20)
-    if "phone" in values:
-        out["phone"] = _phone(values["phone"])
-    if "hukou_division_code" in values:
-        out["hukou_division_code"] = check_division_code(values["hukou_division_code"])
-    if "residence_address" in values:
-        out["residence_address"] = _text(values["residence_address"], "residence_address", 200)
-    if "residence_place_code" in values:
-        code = _text(values["residence_place_code"], "residence_place_code", 32)
-        out["residence_place_code"] = code or None
-    if "residence_lon" in values:
-        out["residence_lon"] = _coordinate(values["residence_lon"], "residence_lon", 180)
-    if "residence_lat" in values:
-        out["residence_lat"] = _coordinate(values["residence_lat"], "residence_lat", 90)
-    if "status" in values:
-        out["status"] = _choice(values["status"], "status", PERSON_STATUSES)
-    if "social_insurance_status" in values:
-        out["social_insurance_status"] = _choice(
-            values["social_insurance_status"] or "",
-            "social_insurance_status",
-            SOCIAL_INSURANCE_STATUSES,
-        )
-    return out
-
-
-async def _require_place(session: AsyncSession, code: str | None, name: str) -> None:
-    if not code:
-        return
-    found = (await session.execute(select(Place.id).where(Place.code == code))).first()
-    if found is None:
-        raise InvalidInput(
-            _("There is no place with code {code} in the geospatial registry.").format(code=code),
-            field=name,
-        )
-
-
-def clean_organization_fields(values: Mapping[str, Any], *, new: bool = False) -> dict[str, Any]:
-    """Validate and normalise organization fields; the legal representative stays an ID
-    number here (``legal_representative_id_number``) and is resolved against the persons."""
-    known = {*data_fields("organization"), LEGAL_REPRESENTATIVE_NUMBER}
-    for name in values:
-        if name not in known:
-            raise InvalidInput(_("Unknown field {field}.").format(field=label(name)), field=name)
-    out: dict[str, Any] = {}
-    if "uscc" in values or new:
-        out["uscc"] = check_uscc(values.get("uscc"))
-    if "name" in values or new:
-        out["name"] = _text(values.get("name"), "name", 200, required=True, shown=_("Name"))
-    if "org_type" in values or new:
-        out["org_type"] = _choice(values.get("org_type"), "org_type", ORGANIZATION_TYPES)
-    if values.get(LEGAL_REPRESENTATIVE_NUMBER) not in (None, ""):
-        out[LEGAL_REPRESENTATIVE_NUMBER] = check_resident_id(
-            values[LEGAL_REPRESENTATIVE_NUMBER], LEGAL_REPRESENTATIVE_NUMBER
-        ).number
-    if "legal_representative_id" in values:
-        raw = values["legal_representative_id"]
-        try:
-            out["legal_representative_id"] = uuid.UUID(str(raw)) if raw else None
-        except ValueError:
-            raise InvalidInput(
-                _("legal_representative_id must be a person id."),
-                field="legal_representative_id",
-            ) from None
-    if "registered_address" in values:
-        out["registered_address"] = _text(values["registered_address"], "registered_address", 200)
-    if "registered_place_code" in values:
-        code = _text(values["registered_place_code"], "registered_place_code", 32)
-        out["registered_place_code"] = code or None
-    if "industry" in values:
-        out["industry"] = _text(values["industry"], "industry", 100)
-    if "established_on" in values:
-        established = _date(values["established_on"], "established_on")
-        if established is not None and established > clock.to_city(clock.now()).date():
-            raise InvalidInput(
-                _("The establishment date cannot be in the future."), field="established_on"
-            )
-        out["established_on"] = established
-    if "status" in values or new:
-        out["status"] = _choice(values.get("status", "active"), "status", ORGANIZATION_STATUSES)
-    return out
-
-
-# --- history (变更记录) ----------------------------------------------------------------------
-
-
-async def write_version(
-    session: AsyncSession,
-    principal: Principal,
-    record_type: str,
-    record: records.RecordModel,
-    *,
-    changes: dict[str, list[Any]],
-    attribute_group: str,
-    source_department_code: str,
-    reason: str = "",
-) -> RecordVersion:
-    """Close the record's open version and open a new one holding its current data."""
-    now = clock.now()
-    await session.execute(
-        update(RecordVersion)
-        .where(
-            RecordVersion.record_type == record_type,
-            RecordVersion.record_id == record.id,
-            RecordVersion.valid_to.is_(None),
-        )
-        .values(valid_to=now)
-    )
-    version = RecordVersion(
-        record_type=record_type,
-        record_id=record.id,
-        version=record.version,
-        valid_from=now,
-        valid_to=None,
-        data=snapshot(record_type, record),
-        changes=changes,
-        attribute_group=attribute_group,
-        source_department_code=source_department_code,
-        actor=principal.name[:100],
-        reason=reason[:200],
-    )
-    session.add(version)
-    return version
-
-
-async def version_as_of(
-    session: AsyncSession, record_type: str, record_id: uuid.UUID, at: datetime
-) -> RecordVersion | None:
-    """The version of a record that was valid at the instant ``at``, if it existed then."""
-    query = (
-        select(RecordVersion)
-        .where(
-            RecordVersion.record_type == record_type,
-            RecordVersion.record_id == record_id,
-            RecordVersion.valid_from <= at,
-            or_(RecordVersion.valid_to.is_(None), RecordVersion.valid_to > at),
-        )
-        .order_by(RecordVersion.version.desc())
-        .limit(1)
-    )
-    return (await session.execute(query)).scalar_one_or_none()
-
-
-async def _versions(
-    session: AsyncSession, record_type: str, record_id: uuid.UUID
-) -> list[RecordVersion]:
-    query = (
-        select(RecordVersion)
-        .where(RecordVersion.record_type == record_type, RecordVersion.record_id == record_id)
-        .order_by(RecordVersion.version.desc(), RecordVersion.id.desc())
-    )
-    return list((await session.execute(query)).scalars().all())
-
-
-def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
-
-
-async def _version_views(
-    session: AsyncSession, rows: Sequence[RecordVersion], visible: frozenset[str] | None
-) -> list[VersionView]:
-    """History rows for people; ``visible`` None means nothing is masked (organizations)."""
-    names = await department_names(session, {r.source_department_code for r in rows})
-    views = []
-    for row in rows:
-        group_names = [g for g in row.attribute_group.split(",") if g]
-        titles = [g.title for g in groups_of(row.record_type) if g.name in group_names]
-        changes = row.changes or {}
-        if visible is not None:
-            old = mask_person({k: v[0] for k, v in changes.items()}, visible)
-            new = mask_person({k: v[1] for k, v in changes.items()}, visible)
-            changes = {k: [old[k], new[k]] for k in changes}
-        views.append(
-            VersionView(
-                version=row.version,
-                valid_from=row.valid_from,
-                valid_to=row.valid_to,
-                attribute_group=row.attribute_group,
-                group_titles=titles,
-                source_department_code=row.source_department_code,
-                source_department_name=names.get(row.source_department_code, ""),
-                actor=row.actor,
-                reason=row.reason,
-                changes=changes,
-            )
-        )
-    return views
 
 
 # --- persons: reading, masking and the access log ------------------------------------------
@@ -741,6 +222,20 @@ async def log_reads(
     )
 
 
+async def _logged_view(
+    session: AsyncSession, principal: Principal, view: PersonView, *, purpose: str, via: str
+) -> PersonView:
+    """A viewed record (查看), with its access-log row naming the personal fields shown."""
+    await log_reads(
+        session,
+        principal,
+        [(view.id, _disclosed(view))],
+        purpose=_purpose(purpose, PURPOSE_VIEW),
+        via=via,
+    )
+    return view
+
+
 async def _readable_person(
     session: AsyncSession, principal: Principal, person_id: uuid.UUID
 ) -> Person:
@@ -769,14 +264,7 @@ async def get_person(
         snapshot("person", person),
         await visible_fields(session, principal, person),
     )
-    await log_reads(
-        session,
-        principal,
-        [(person.id, _disclosed(view))],
-        purpose=_purpose(purpose, PURPOSE_VIEW),
-        via=via,
-    )
-    return view
+    return await _logged_view(session, principal, view, purpose=purpose, via=via)
 
 
 async def get_person_as_of(
@@ -807,14 +295,7 @@ async def get_person_as_of(
         await visible_fields(session, principal, person),
         as_of=at,
     )
-    await log_reads(
-        session,
-        principal,
-        [(person.id, _disclosed(view))],
-        purpose=_purpose(purpose, PURPOSE_VIEW),
-        via=via,
-    )
-    return view
+    return await _logged_view(session, principal, view, purpose=purpose, via=via)
 
 
 async def person_history(
@@ -858,19 +339,6 @@ async def get_person_record(
         session, await _versions(session, "person", person_id), view.visible
     )
     return view, history
-
-
-def _limits(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(_("limit must be between 1 and {n}.").format(n=MAX_PAGE), field="limit")
-    if offset < 0:
-        raise InvalidInput(_("offset cannot be negative."), field="offset")
-
-
-def name_prefix_filter(column: Any, prefix: str) -> Any:
-    """A prefix match as a range, so the name index serves it on SQLite and PostgreSQL
-    (LIKE 'p%' uses no index on PostgreSQL under most collations)."""
-    return (column >= prefix) & (column < prefix + "\uffff")
 
 
 async def search_persons(
@@ -951,24 +419,13 @@ async def create_person(
     await _id_number_taken(session, values["id_number"])
     await _require_place(session, values.get("residence_place_code"), "residence_place_code")
     person = Person(**values, version=1, updated_at=clock.now())
-    session.add(person)
-    await session.flush()
-    identity = group_of_field("person", "id_number")
-    await write_version(
+    await record_created(
         session,
         principal,
         "person",
         person,
-        changes={},
-        attribute_group="",
-        source_department_code=identity.department_code,
+        source_department_code=group_of_field("person", "id_number").department_code,
         reason=reason,
-    )
-    await audit.log(session, principal, "registry.person.create", str(person.id))
-    await emit(
-        session,
-        "registry.person.changed",
-        {"id": str(person.id), "version": 1, "change": "created", "fields": []},
     )
     return person
 
@@ -987,56 +444,14 @@ async def update_person(
     authorize(principal, "registry.person.update", person)
     if not fields:
         raise InvalidInput(_("Name at least one field to change."), field="fields")
-    known = set(data_fields("person"))
-    for name in fields:
-        if name not in known:
-            raise InvalidInput(_("Unknown field {field}.").format(field=label(name)), field=name)
-    groups = _groups_of_fields("person", fields)
-    await require_source(session, principal, groups)
-    _one_source(groups)
-    before = snapshot("person", person)
-    values = clean_person_fields(fields, before)
+    check_known_fields(fields, data_fields("person"))
+    groups = await require_one_source(session, principal, "person", fields)
+    values = clean_person_fields(fields, snapshot("person", person))
     if values.get("id_number", person.id_number) != person.id_number:
         await _id_number_taken(session, values["id_number"])
     if values.get("residence_place_code") != person.residence_place_code:
         await _require_place(session, values.get("residence_place_code"), "residence_place_code")
-    for name, value in values.items():
-        setattr(person, name, value)
-    changes = _changes(before, snapshot("person", person))
-    if not changes:
-        return person
-    person.version += 1
-    person.updated_at = clock.now()
-    await session.flush()
-    await write_version(
-        session,
-        principal,
-        "person",
-        person,
-        changes=changes,
-        attribute_group=",".join(g.name for g in groups),
-        source_department_code=groups[0].department_code,
-        reason=reason,
-    )
-    await audit.log(
-        session,
-        principal,
-        "registry.person.update",
-        str(person.id),
-        fields=sorted(changes),
-        group=",".join(g.name for g in groups),
-        reason=reason[:200],
-    )
-    await emit(
-        session,
-        "registry.person.changed",
-        {
-            "id": str(person.id),
-            "version": person.version,
-            "change": "updated",
-            "fields": sorted(changes),
-        },
-    )
+    await record_updated(session, principal, "person", person, values, groups=groups, reason=reason)
     return person
 
 
@@ -1146,257 +561,6 @@ async def my_access_log(
         for r in rows
     ]
     return entries, more
-
-
-# --- organizations ---------------------------------------------------------------------------
-
-
-def readable_organizations(principal: Principal) -> Select[Organization]:
-    """Department people read every organization; nobody else, here."""
-    query = select(Organization)
-    if principal.is_(*READERS):
-        return query
-    return query.where(false())
-
-
-async def _readable_organization(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> Organization:
-    authorize(principal, "registry.organization.read")
-    found = (
-        await session.execute(
-            readable_organizations(principal).where(Organization.id == organization_id)
-        )
-    ).scalar_one_or_none()
-    if found is None:
-        raise NotFound(_("There is no such organization in the legal-person registry."))
-    return found
-
-
-async def _representative_names(
-    session: AsyncSession, ids: Iterable[uuid.UUID | str | None]
-) -> dict[str, str]:
-    wanted = {uuid.UUID(str(i)) for i in ids if i}
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Person.id, Person.name).where(Person.id.in_(wanted)))
-    return {str(pid): name for pid, name in rows.all()}
-
-
-async def _organization_views(
-    session: AsyncSession,
-    rows: Sequence[tuple[uuid.UUID, int, dict[str, Any]]],
-    as_of: datetime | None = None,
-) -> list[OrganizationView]:
-    names = await _representative_names(
-        session, [data.get("legal_representative_id") for _, _, data in rows]
-    )
-    return [
-        OrganizationView(
-            oid,
-            version,
-            data,
-            names.get(str(data.get("legal_representative_id") or "")),
-            as_of,
-        )
-        for oid, version, data in rows
-    ]
-
-
-async def get_organization(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> OrganizationView:
-    org = await _readable_organization(session, principal, organization_id)
-    return (
-        await _organization_views(session, [(org.id, org.version, snapshot("organization", org))])
-    )[0]
-
-
-async def get_organization_as_of(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, at: datetime
-) -> OrganizationView:
-    """The organization's record as it was at ``at`` (404 if not registered yet)."""
-    if at.tzinfo is None:
-        raise InvalidInput(_("Give the instant with its time zone."), field="as_of")
-    org = await _readable_organization(session, principal, organization_id)
-    version = await version_as_of(session, "organization", org.id, at)
-    if version is None:
-        raise NotFound(
-            _("This organization was not yet registered at {at}.").format(
-                at=clock.to_city(at).strftime("%Y-%m-%d %H:%M")
-            ),
-            field="as_of",
-        )
-    return (
-        await _organization_views(session, [(org.id, version.version, dict(version.data))], at)
-    )[0]
-
-
-async def organization_history(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
-) -> list[VersionView]:
-    org = await _readable_organization(session, principal, organization_id)
-    return await _version_views(session, await _versions(session, "organization", org.id), None)
-
-
-async def search_organizations(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    uscc: str | None = None,
-    name_prefix: str | None = None,
-    status: str | None = None,
-    industry: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[OrganizationView], bool]:
-    """Organizations by exact USCC, name prefix, status and industry, ordered by name."""
-    authorize(principal, "registry.organization.read")
-    _limits(limit, offset)
-    query = readable_organizations(principal)
-    if uscc:
-        query = query.where(Organization.uscc == check_uscc(uscc))
-    if name_prefix and name_prefix.strip():
-        query = query.where(name_prefix_filter(Organization.name, name_prefix.strip()))
-    if status:
-        query = query.where(Organization.status == _choice(status, "status", ORGANIZATION_STATUSES))
-    if industry and industry.strip():
-        query = query.where(Organization.industry == industry.strip())
-    query = query.order_by(Organization.name, Organization.uscc).limit(limit + 1).offset(offset)
-    found = list((await session.execute(query)).scalars().all())
-    views = await _organization_views(
-        session, [(o.id, o.version, snapshot("organization", o)) for o in found[:limit]]
-    )
-    return views, len(found) > limit
-
-
-async def _resolve_representative(session: AsyncSession, values: dict[str, Any]) -> None:
-    number = values.pop(LEGAL_REPRESENTATIVE_NUMBER, None)
-    if number is not None:
-        found = (
-            await session.execute(select(Person.id).where(Person.id_number == number))
-        ).scalar_one_or_none()
-        if found is None:
-            raise InvalidInput(
-                _("No person with this ID number is in the population registry."),
-                field=LEGAL_REPRESENTATIVE_NUMBER,
-            )
-        values["legal_representative_id"] = found
-    elif (
-        values.get("legal_representative_id") is not None
-        and await session.get(Person, values["legal_representative_id"]) is None
-    ):
-        raise InvalidInput(
-            _("The legal representative is not in the population registry."),
-            field="legal_representative_id",
-        )
-
-
-async def _uscc_taken(session: AsyncSession, code: str) -> None:
-    if (await session.execute(select(Organization.id).where(Organization.uscc == code))).first():
-        raise Conflict(
-            _("An organization with this unified social credit code is already registered."),
-            field="uscc",
-        )
-
-
-async def create_organization(
-    session: AsyncSession, principal: Principal, data: OrganizationCreate, *, reason: str = ""
-) -> Organization:
-    """Register an organization (法人登记): the registration source (市场监管局) or an admin."""
-    authorize(principal, "registry.organization.create")
-    groups = _groups_of_fields("organization", ["uscc"])
-    await require_source(session, principal, groups)
-    values = clean_organization_fields(data.model_dump(), new=True)
-    await _uscc_taken(session, values["uscc"])
-    await _resolve_representative(session, values)
-    await _require_place(session, values.get("registered_place_code"), "registered_place_code")
-    org = Organization(**values, version=1, updated_at=clock.now())
-    session.add(org)
-    await session.flush()
-    await write_version(
-        session,
-        principal,
-        "organization",
-        org,
-        changes={},
-        attribute_group="",
-        source_department_code=groups[0].department_code,
-        reason=reason,
-    )
-    await audit.log(session, principal, "registry.organization.create", str(org.id))
-    await emit(
-        session,
-        "registry.organization.changed",
-        {"id": str(org.id), "version": 1, "change": "created", "fields": []},
-    )
-    return org
-
-
-async def update_organization(
-    session: AsyncSession,
-    principal: Principal,
-    organization_id: uuid.UUID,
-    *,
-    fields: Mapping[str, Any],
-    reason: str = "",
-) -> Organization:
-    """Change some fields of an organization (registration source only); versioned."""
-    org = await _readable_organization(session, principal, organization_id)
-    authorize(principal, "registry.organization.update", org)
-    if not fields:
-        raise InvalidInput(_("Name at least one field to change."), field="fields")
-    known = {*data_fields("organization"), LEGAL_REPRESENTATIVE_NUMBER}
-    for name in fields:
-        if name not in known:
-            raise InvalidInput(_("Unknown field {field}.").format(field=label(name)), field=name)
-    groups = _groups_of_fields(
-        "organization",
-        ["legal_representative_id" if f == LEGAL_REPRESENTATIVE_NUMBER else f for f in fields],
-    )
-    await require_source(session, principal, groups)
-    _one_source(groups)
-    values = clean_organization_fields(fields)
-    if values.get("uscc", org.uscc) != org.uscc:
-        await _uscc_taken(session, values["uscc"])
-    await _resolve_representative(session, values)
-    if values.get("registered_place_code") != org.registered_place_code:
-        await _require_place(session, values.get("registered_place_code"), "registered_place_code")
-    before = snapshot("organization", org)
-    for name, value in values.items():
-        setattr(org, name, value)
-    changes = _changes(before, snapshot("organization", org))
-    if not changes:
-        return org
-    org.version += 1
-    org.updated_at = clock.now()
-    await session.flush()
-    group = ",".join(g.name for g in groups)
-    await write_version(
-        session,
-        principal,
-        "organization",
-        org,
-        changes=changes,
-        attribute_group=group,
-        source_department_code=groups[0].department_code,
-        reason=reason,
-    )
-    await audit.log(
-        session,
-        principal,
-        "registry.organization.update",
-        str(org.id),
-        fields=sorted(changes),
-        group=group,
-        reason=reason[:200],
-    )
-    await emit(
-        session,
-        "registry.organization.changed",
-        {"id": str(org.id), "version": org.version, "change": "updated", "fields": sorted(changes)},
-    )
-    return org
 
 
 # --- reads for the data exchange (交换) --------------------------------------------------------
