@@ -14,7 +14,7 @@ from smartcity.core import accounts
 from smartcity.core.authz import Principal
 from smartcity.core.ids import make_resident_id, make_uscc
 from smartcity.core.models import Account, Department
-from smartcity.exchange import service
+from smartcity.exchange import grants, service
 from smartcity.exchange.models import Grant, Resource
 from smartcity.exchange.schemas import FieldSpec, GrantApproval, GrantRequest, ResourceCreate
 from smartcity.registry.models import Organization, Person, Place
@@ -99,14 +99,14 @@ async def grant(
     """A grant of ``consumer`` for the resource, approved by an administrator unless told."""
     await department(session, consumer)
     requested = fields or service.field_names(resource)
-    made = await service.request_grant(
+    made = await grants.request_grant(
         session,
         ROOT,
         resource.code,
         GrantRequest(purpose="测试用途", fields=requested, consumer=consumer),
     )
     if approve and made.status == "requested":
-        await service.approve_grant(session, ROOT, made.id, GrantApproval(**approval))
+        await grants.approve_grant(session, ROOT, made.id, GrantApproval(**approval))
     return made
 
 

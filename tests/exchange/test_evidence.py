@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from smartcity.core import clock, signatures
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.security import issue_access_token
-from smartcity.exchange import evidence, service
+from smartcity.exchange import evidence, grants, service
 from smartcity.exchange.models import ExchangeMessage
 from smartcity.exchange.schemas import ExchangeQuery, ResourceUpdate
 from smartcity.registry.models import AccessLog
@@ -204,7 +204,7 @@ class TestRefusedCall:
 
     async def test_revoked_grant(self, client, session):
         resource, grant, key, _person = await setup(session)
-        await service.revoke_grant(session, ROOT, grant.id)
+        await grants.revoke_grant(session, ROOT, grant.id)
         await session.commit()
         r, _message = await self.refused(client, session, key, resource.code)
         assert r.status_code == 403 and r.json()["reason"] == "revoked"

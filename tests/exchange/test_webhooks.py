@@ -22,7 +22,7 @@ from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.models import OutboxEvent
 from smartcity.core.runtime import Runtime
 from smartcity.core.secrets import decrypt
-from smartcity.exchange import MODULE, service, webhooks
+from smartcity.exchange import MODULE, grants, webhooks
 from smartcity.exchange.models import Subscription, WebhookDelivery
 from smartcity.registry.models import AccessLog
 from smartcity.settings import get_settings
@@ -195,7 +195,7 @@ class TestFanOutChange:
 
     async def test_after_revocation_nothing_is_sent(self, session):
         _resource, grant, _subscription, _secret = await subscribed(session)
-        await service.revoke_grant(session, ROOT, grant.id)
+        await grants.revoke_grant(session, ROOT, grant.id)
         assert await change(session, name="x") == 0
 
 
@@ -263,7 +263,7 @@ class TestDeliverDue:
     async def test_revoking_the_grant_stops_deliveries(self, session):
         _resource, grant, _subscription, _secret = await subscribed(session)
         await change(session, name="x")
-        await service.revoke_grant(session, ROOT, grant.id)
+        await grants.revoke_grant(session, ROOT, grant.id)
         endpoint = Endpoint()
         report = await webhooks.deliver_due(session, transport=endpoint.transport)
         assert endpoint.requests == [] and report == webhooks.DeliveryReport()

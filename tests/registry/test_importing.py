@@ -20,7 +20,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.ids import make_resident_id
 from smartcity.core.models import AuditEntry
-from smartcity.registry import importing
+from smartcity.registry import exporting, importing
 from smartcity.registry.models import (
     AccessLog,
     ImportRun,
@@ -29,6 +29,7 @@ from smartcity.registry.models import (
     Place,
     RecordVersion,
 )
+from smartcity.registry.rows import insert_persons
 from tests.core.factories import ROOT
 from tests.registry import factories
 from tests.registry.place_factories import create_tree, point, rectangle
@@ -326,10 +327,10 @@ class TestInsertPersons:
     async def test_the_fast_path_checks_rows_and_duplicates(self, session, deps):
         await create_tree(session)
         rows = [person_row(), person_row(id_number="123")]
-        outcome = await importing.insert_persons(session, ROOT, rows, reason="test")
+        outcome = await insert_persons(session, ROOT, rows, reason="test")
         assert outcome.accepted == 1
         assert [position for position, _reason in outcome.rejected] == [1]
-        again = await importing.insert_persons(session, ROOT, rows[:1])
+        again = await insert_persons(session, ROOT, rows[:1])
         assert again.accepted == 0 and "exists" in again.rejected[0][1]
 
 
@@ -496,7 +497,7 @@ class TestExportPersons:
     async def test_masked_by_default_with_access_log(self, session, deps):
         person = await factories.create_person(session, phone="13912345678")
         out = io.StringIO()
-        n = await importing.export_persons(session, ROOT, out)
+        n = await exporting.export_persons(session, ROOT, out)
         assert n == 1
         [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
         assert row["id_number"] == person.id_number[:4] + "*" * 10 + person.id_number[-4:]
@@ -510,9 +511,9 @@ class TestExportPersons:
     async def test_unmasked_only_for_the_command_line_operator(self, session, deps):
         person = await factories.create_person(session)
         with pytest.raises(Forbidden):
-            await importing.export_persons(session, WEB_ADMIN, io.StringIO(), unmasked=True)
+            await exporting.export_persons(session, WEB_ADMIN, io.StringIO(), unmasked=True)
         out = io.StringIO()
-        await importing.export_persons(session, CLI, out, fmt="jsonl", unmasked=True)
+        await exporting.export_persons(session, CLI, out, fmt="jsonl", unmasked=True)
         [line] = out.getvalue().splitlines()
         assert json.loads(line)["id_number"] == person.id_number
         audited = (
@@ -538,7 +539,7 @@ class TestExportPersons:
         path = tmp_path / "out.csv"
         async with database.session_scope() as s:
             with path.open("w", newline="", encoding="utf-8") as fh:
-                assert await importing.export_persons(s, CLI, fh, unmasked=True, batch_size=3) == 4
+                assert await exporting.export_persons(s, CLI, fh, unmasked=True, batch_size=3) == 4
         again = await importing.import_file(database, CLI, "person", path)
         # Same columns, same people: every row is a duplicate, none is malformed.
         assert (again.run.accepted, again.run.rejected) == (0, 4)
@@ -546,10 +547,10 @@ class TestExportPersons:
 
     async def test_unknown_format_and_no_permission(self, session, deps):
         with pytest.raises(InvalidInput):
-            await importing.export_persons(session, ROOT, io.StringIO(), fmt="xml")
+            await exporting.export_persons(session, ROOT, io.StringIO(), fmt="xml")
         police = await factories.department_principal(session, "GAJ")
         with pytest.raises(Forbidden):
-            await importing.export_persons(session, police, io.StringIO())
+            await exporting.export_persons(session, police, io.StringIO())
 
 
 class TestImportApi:

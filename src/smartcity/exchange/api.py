@@ -13,7 +13,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.models import Department
 from smartcity.core.security import AnyPrincipal, AuditorPrincipal, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.exchange import evidence, service, webhooks
+from smartcity.exchange import evidence, grants, service, webhooks
 from smartcity.exchange.models import ExchangeMessage, Grant, Resource, Subscription
 from smartcity.exchange.schemas import (
     DeliveryRead,
@@ -82,7 +82,7 @@ def grant_read(
         requested_fields=grant.requested_fields,
         granted_fields=grant.granted_fields,
         status=grant.status,
-        standing=service.standing(grant),
+        standing=grants.standing(grant),
         requested_by=grant.requested_by,
         created_at=grant.created_at,
         decided_by=grant.decided_by,
@@ -135,7 +135,7 @@ async def _message_reads(
 
 
 async def _subscription_read(session: DbSession, subscription: Subscription) -> SubscriptionRead:
-    grant, resource = await service.grant_and_resource(session, subscription.grant_id)
+    grant, resource = await grants.grant_and_resource(session, subscription.grant_id)
     departments = await service.departments_by_id(session)
     consumer = departments.get(grant.consumer_department_id)
     return SubscriptionRead(
@@ -212,7 +212,7 @@ async def request_grant(
     session: DbSession, principal: Requester, code: str, data: GrantRequest
 ) -> GrantRead:
     """Request a resource (申请共享): 无条件共享 is granted at once, 不予共享 refused at once."""
-    grant = await service.request_grant(session, principal, code, data)
+    grant = await grants.request_grant(session, principal, code, data)
     return (await _grant_reads(session, [grant]))[0]
 
 
@@ -228,15 +228,15 @@ async def list_grants(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[GrantRead]:
     """Incoming: requests for my department's resources; outgoing: my department's requests."""
-    grants = await service.list_grants(
+    found = await grants.list_grants(
         session, principal, direction=direction, status=status_, resource=resource, limit=limit
     )
-    return await _grant_reads(session, grants)
+    return await _grant_reads(session, found)
 
 
 @router.get("/grants/{grant_id}", response_model=GrantRead)
 async def get_grant(session: DbSession, principal: Member, grant_id: uuid.UUID) -> GrantRead:
-    grant = await service.get_grant(session, principal, grant_id)
+    grant = await grants.get_grant(session, principal, grant_id)
     return (await _grant_reads(session, [grant]))[0]
 
 
@@ -244,7 +244,7 @@ async def get_grant(session: DbSession, principal: Member, grant_id: uuid.UUID) 
 async def approve_grant(
     session: DbSession, principal: Staff, grant_id: uuid.UUID, data: GrantApproval
 ) -> GrantRead:
-    grant = await service.approve_grant(session, principal, grant_id, data)
+    grant = await grants.approve_grant(session, principal, grant_id, data)
     return (await _grant_reads(session, [grant]))[0]
 
 
@@ -252,7 +252,7 @@ async def approve_grant(
 async def refuse_grant(
     session: DbSession, principal: Staff, grant_id: uuid.UUID, data: GrantRefusal
 ) -> GrantRead:
-    grant = await service.refuse_grant(session, principal, grant_id, data.reason)
+    grant = await grants.refuse_grant(session, principal, grant_id, data.reason)
     return (await _grant_reads(session, [grant]))[0]
 
 
@@ -260,7 +260,7 @@ async def refuse_grant(
 async def revoke_grant(
     session: DbSession, principal: Staff, grant_id: uuid.UUID, data: GrantRevocation
 ) -> GrantRead:
-    grant = await service.revoke_grant(session, principal, grant_id, data.reason)
+    grant = await grants.revoke_grant(session, principal, grant_id, data.reason)
     return (await _grant_reads(session, [grant]))[0]
 
 

@@ -38,7 +38,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
-from smartcity.exchange import service
+from smartcity.exchange import grants, service
 from smartcity.exchange.models import ExchangeMessage, Resource
 from smartcity.exchange.schemas import ExchangeQuery
 from smartcity.settings import get_settings
@@ -222,7 +222,7 @@ async def query_resource(
             )
     req_hash = request_hash(method, path, call, message_id, body)
     now = clock.now()
-    check = await service.grant_in_force(session, resource, principal.department_id)
+    check = await grants.grant_in_force(session, resource, principal.department_id)
     problem: Problem | None = None
     fields: list[str] = []
     rows: list[dict[str, Any]] = []
@@ -233,7 +233,7 @@ async def query_resource(
     elif check.grant is None:
         problem = _refusal(check.reason, resource)
     else:
-        granted = service.effective_fields(check.grant, resource)
+        granted = grants.effective_fields(check.grant, resource)
         fields = list(dict.fromkeys(query.fields)) if query.fields else granted
         beyond = [f for f in fields if f not in granted]
         if beyond:

@@ -17,6 +17,7 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.exchange import evidence, service, webhooks
+from smartcity.exchange import grants as grant_service
 from smartcity.exchange.models import Grant
 from smartcity.exchange.schemas import GrantApproval, GrantRequest
 from smartcity.web.pages import page_principal, require_page
@@ -136,7 +137,9 @@ async def _my_grants(session: DbSession, principal: Principal) -> dict[uuid.UUID
     newest: dict[uuid.UUID, Grant] = {}
     if principal.department_id is None:
         return newest
-    for grant in await service.list_grants(session, principal, direction="outgoing", limit=500):
+    for grant in await grant_service.list_grants(
+        session, principal, direction="outgoing", limit=500
+    ):
         newest.setdefault(grant.resource_id, grant)
     return newest
 
@@ -175,7 +178,7 @@ async def catalog(
             "sharing_class": sharing_class,
             "publisher": publisher,
             "sharing_classes": service.SHARING_CLASSES,
-            "standing": service.standing,
+            "standing": grant_service.standing,
         },
     )
 
@@ -192,17 +195,17 @@ async def _resource_page(
     departments = await service.departments_by_id(session)
     mine = [
         g
-        for g in await service.list_grants(
+        for g in await grant_service.list_grants(
             session, principal, direction="outgoing", resource=code, limit=20
         )
     ]
-    publishing = service.can_decide(principal, resource)
+    publishing = grant_service.can_decide(principal, resource)
     incoming = (
-        await service.list_grants(session, principal, resource=code, limit=100)
+        await grant_service.list_grants(session, principal, resource=code, limit=100)
         if publishing
         else []
     )
-    check = await service.grant_in_force(session, resource, principal.department_id)
+    check = await grant_service.grant_in_force(session, resource, principal.department_id)
     subscriptions = [
         s
         for s in await webhooks.list_subscriptions(session, principal)
@@ -226,7 +229,7 @@ async def _resource_page(
             "can_request": principal.department_id is not None
             and principal.department_id != resource.publisher_department_id,
             "sharing_classes": service.SHARING_CLASSES,
-            "standing": service.standing,
+            "standing": grant_service.standing,
             **(extra or {}),
         },
         status_code=status_code,
@@ -259,7 +262,7 @@ async def request_grant(
     if not errors:
         try:
             async with session.begin_nested():
-                await service.request_grant(
+                await grant_service.request_grant(
                     session,
                     principal,
                     code,
@@ -312,8 +315,8 @@ async def _grants_page(
     extra: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    incoming = await service.list_grants(session, principal, direction="incoming", limit=300)
-    outgoing = await service.list_grants(session, principal, direction="outgoing", limit=300)
+    incoming = await grant_service.list_grants(session, principal, direction="incoming", limit=300)
+    outgoing = await grant_service.list_grants(session, principal, direction="outgoing", limit=300)
     resources = await service.resources_by_id(
         session, {g.resource_id for g in [*incoming, *outgoing]}
     )
@@ -326,7 +329,7 @@ async def _grants_page(
             "outgoing": outgoing,
             "resources": resources,
             "departments": await service.departments_by_id(session),
-            "standing": service.standing,
+            "standing": grant_service.standing,
             "field_titles": {
                 r.id: {f["name"]: f["title"] for f in r.fields} for r in resources.values()
             },
@@ -351,7 +354,7 @@ async def decide_grant(
     try:
         async with session.begin_nested():
             if action == "approve":
-                await service.approve_grant(
+                await grant_service.approve_grant(
                     session,
                     principal,
                     grant_id,
@@ -363,12 +366,12 @@ async def decide_grant(
                 )
                 done = "approved"
             elif action == "refuse":
-                await service.refuse_grant(
+                await grant_service.refuse_grant(
                     session, principal, grant_id, str(form.get("reason", ""))[:500]
                 )
                 done = "refused"
             elif action == "revoke":
-                await service.revoke_grant(
+                await grant_service.revoke_grant(
                     session, principal, grant_id, str(form.get("reason", ""))[:500]
                 )
                 done = "revoked"

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.accounts import department_by_code
 from smartcity.core.authz import Principal
-from smartcity.exchange import service
+from smartcity.exchange import grants, service
 from smartcity.exchange.models import Grant, Resource
 from smartcity.exchange.schemas import FieldSpec, GrantApproval, GrantRequest, ResourceCreate
 
@@ -131,10 +131,10 @@ async def seed_demo_catalog(session: AsyncSession, principal: Principal) -> int:
         )
     )
     if held.first() is None:
-        grant = await service.request_grant(
+        grant = await grants.request_grant(
             session, principal, PERSONS_BASIC, GrantRequest(**DEMO_GRANT)
         )
-        await service.approve_grant(
+        await grants.approve_grant(
             session, principal, grant.id, GrantApproval(reason="演示数据：依申请同意共享")
         )
         added += 1

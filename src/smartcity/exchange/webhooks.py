@@ -24,7 +24,7 @@ from smartcity.core.bus import emit
 from smartcity.core.errors import Forbidden, InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.secrets import decrypt, encrypt
-from smartcity.exchange import events, service
+from smartcity.exchange import events, grants, service
 from smartcity.exchange.models import Grant, Resource, Subscription, WebhookDelivery
 from smartcity.settings import get_settings
 
@@ -122,7 +122,7 @@ async def create_subscription(
     subscription and, with a webhook, its signing secret (shown this once)."""
     authorize(principal, "exchange.subscription.create")
     resource = await service.get_resource(session, principal, resource_code)
-    check = await service.grant_in_force(session, resource, principal.department_id)
+    check = await grants.grant_in_force(session, resource, principal.department_id)
     if check.grant is None:
         raise InvalidInput(
             _("Subscribing needs a grant in force for {code}.").format(code=resource.code),
@@ -228,9 +228,9 @@ async def fan_out_change(
     departments = await service.departments_by_id(session)
     reached = 0
     for subscription, grant, resource in rows:
-        if service.standing(grant, now) != "active":
+        if grants.standing(grant, now) != "active":
             continue
-        allowed = service.effective_fields(grant, resource)
+        allowed = grants.effective_fields(grant, resource)
         names = allowed if created else [name for name in changed if name in allowed]
         if not names:
             continue
@@ -371,7 +371,7 @@ async def deliver_due(
         if not subscription.active or not subscription.webhook_url:
             stopped.append((delivery.id, "the subscription was cancelled"))
             continue
-        grant_standing = service.standing(grant, now)
+        grant_standing = grants.standing(grant, now)
         if grant_standing != "active":
             stopped.append((delivery.id, f"the grant is {grant_standing}"))
             continue

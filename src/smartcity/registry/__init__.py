@@ -8,6 +8,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Job, Module, NavItem
 from smartcity.registry import (
     api,
+    exporting,
     importing,
     pages,
     place_api,
@@ -35,7 +36,13 @@ MODULE = Module(
     pages=_pages,
     actions={
         k: frozenset(v)
-        for k, v in (service.ACTIONS | places.ACTIONS | importing.ACTIONS | quality.ACTIONS).items()
+        for k, v in (
+            service.ACTIONS
+            | places.ACTIONS
+            | importing.ACTIONS
+            | exporting.ACTIONS
+            | quality.ACTIONS
+        ).items()
     },
     jobs=[Job("registry.quality_sweep", 24 * 3600, quality.quality_sweep)],
     cli=cli,

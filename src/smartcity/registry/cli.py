@@ -204,14 +204,14 @@ def export_persons(
 ) -> None:
     """Export every person, streaming, in the import columns (masked unless --unmasked)."""
     from smartcity.cli import cli_principal, console, run
-    from smartcity.registry import importing
+    from smartcity.registry import exporting
 
-    if fmt not in importing.EXPORT_FORMATS:
+    if fmt not in exporting.EXPORT_FORMATS:
         raise typer.BadParameter("use csv or jsonl", param_hint="--format")
 
     async def work(session: AsyncSession) -> int:
         with out.open("w", newline="", encoding="utf-8") as fh:
-            return await importing.export_persons(
+            return await exporting.export_persons(
                 session, cli_principal(), fh, fmt=fmt, unmasked=unmasked
             )
 

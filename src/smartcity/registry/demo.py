@@ -31,9 +31,16 @@ from smartcity.core.ids import (
     parse_resident_id,
     resolves_to_gb,
 )
-from smartcity.registry import importing, places, quality, records, stewardship
+from smartcity.registry import places, quality, records, stewardship
 from smartcity.registry.models import Person, Place, RecordVersion
 from smartcity.registry.places import GridIndex
+from smartcity.registry.rows import (
+    BATCH_SIZE,
+    bulk_insert,
+    first_versions,
+    insert_organizations,
+    insert_persons,
+)
 
 DEMO_SEED = 20261124
 
@@ -279,7 +286,7 @@ async def _seed_places(
                         now,
                     )
                 )
-    await importing.bulk_insert(session, cast(Table, Place.__table__), rows)
+    await bulk_insert(session, cast(Table, Place.__table__), rows)
     versions = [
         {
             "record_type": "place",
@@ -296,7 +303,7 @@ async def _seed_places(
         }
         for row in rows
     ]
-    await importing.bulk_insert(session, cast(Table, RecordVersion.__table__), versions)
+    await bulk_insert(session, cast(Table, RecordVersion.__table__), versions)
     return grids, rows
 
 
@@ -435,22 +442,22 @@ async def _seed_persons(
             continue
         rows.append(row)
     accepted = 0
-    for start in range(0, len(rows), importing.BATCH_SIZE):
-        outcome = await importing.insert_persons(
+    for start in range(0, len(rows), BATCH_SIZE):
+        outcome = await insert_persons(
             session,
             principal,
-            rows[start : start + importing.BATCH_SIZE],
+            rows[start : start + BATCH_SIZE],
             reason="demo",
             grids=index,
         )
         accepted += outcome.accepted
     now = clock.now()
     legacy_rows = [_legacy_row(row, now) for row in legacy]
-    await importing.bulk_insert(session, cast(Table, Person.__table__), legacy_rows)
-    versions = importing.first_versions(
+    await bulk_insert(session, cast(Table, Person.__table__), legacy_rows)
+    versions = first_versions(
         "person", legacy_rows, source="GAJ", actor=principal.name, reason="demo (legacy data)"
     )
-    await importing.bulk_insert(session, cast(Table, RecordVersion.__table__), versions)
+    await bulk_insert(session, cast(Table, RecordVersion.__table__), versions)
     return accepted + len(legacy_rows)
 
 
@@ -531,9 +538,9 @@ async def _seed_organizations(
             }
         )
     accepted = 0
-    for start in range(0, len(rows), importing.BATCH_SIZE):
-        outcome = await importing.insert_organizations(
-            session, principal, rows[start : start + importing.BATCH_SIZE], reason="demo"
+    for start in range(0, len(rows), BATCH_SIZE):
+        outcome = await insert_organizations(
+            session, principal, rows[start : start + BATCH_SIZE], reason="demo"
         )
         accepted += outcome.accepted
     return accepted

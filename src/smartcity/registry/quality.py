@@ -20,8 +20,8 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.ids import InvalidIdentifier, parse_resident_id, parse_uscc
 from smartcity.core.models import Department
-from smartcity.registry.importing import division_known, valid_phone
 from smartcity.registry.models import Organization, Person, Place, QualityIssue
+from smartcity.registry.rows import division_known, valid_phone
 from smartcity.registry.sources import source_of
 from smartcity.registry.stewardship import department_names
 
