@@ -33,11 +33,12 @@ log = logging.getLogger(__name__)
 
 def modules() -> list[Module]:
     """Every module of the platform, in menu order. Adding a module is adding one line."""
+    from smartcity.cases import MODULE as cases
     from smartcity.core.manifest import MODULE as core
     from smartcity.exchange import MODULE as exchange
     from smartcity.registry import MODULE as registry
 
-    return [core, registry, exchange]
+    return [core, registry, exchange, cases]
 
 
 class RequestSizeLimit:

@@ -1,0 +1,526 @@
+"""The case engine's services (办件服务): open, transition, assign, transfer, queue, timeline.
+
+Clock rule (计时规则): every clock counts working days (工作日) after the day it starts (the day
+itself is not counted) and ends at 24:00 of its last working day. A case in a state that waits
+for the applicant (补正) is paused; on leaving that state the working days of the pause, counted
+as the working days after the pause's day up to and including the resume's day, are added to
+the statutory and promised limits (so a pause and resume on one day moves nothing, and a pause
+over a holiday counts only the working days, 调休 included). The step clock (环节时限) restarts
+whenever the case enters a new state.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.cases.models import Case, CaseEvent
+from smartcity.cases.types import CaseType, Transition, get_case_type
+from smartcity.core import audit, clock
+from smartcity.core.authz import Principal, authorize, register_actions, register_rule
+from smartcity.core.bus import emit
+from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Account, Department
+from smartcity.core.workdays import WorkCalendar, load_calendar
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "cases.case.open": frozenset({"citizen", "enterprise", "staff", "system", "admin"}),
+    # Who may take a transition is the case type's rule; this only admits the caller.
+    "cases.case.transition": frozenset(
+        {"citizen", "enterprise", "staff", "supervisor", "system", "admin", "auditor"}
+    ),
+    "cases.case.assign": frozenset({"staff", "admin"}),
+    "cases.case.transfer": frozenset({"staff", "admin"}),
+}
+register_actions(ACTIONS)
+
+
+def _own_department(principal: Principal, obj: Any) -> bool:
+    # Staff assign and transfer only their own department's cases; admins anywhere.
+    if principal.is_("admin"):
+        return True
+    return principal.department_id is not None and obj.department_id == principal.department_id
+
+
+register_rule("cases.case.assign", _own_department)
+register_rule("cases.case.transfer", _own_department)
+
+TITLE_MAX = 200
+REASON_MAX = 500
+_ALL_KINDS = frozenset({"supervisor", "admin", "auditor"})
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def readable_cases(principal: Principal) -> Select[Case]:
+    """Cases the principal may see: staff and machine accounts their department's, supervisors,
+    admins and auditors all, citizens and enterprises those they applied for."""
+    query = select(Case)
+    if principal.is_(*_ALL_KINDS):
+        return query
+    if principal.kind in ("staff", "system") and principal.department_id is not None:
+        return query.where(Case.department_id == principal.department_id)
+    if principal.kind in ("citizen", "enterprise") and principal.id is not None:
+        return query.where(Case.applicant_account_id == principal.id)
+    return query.where(false())
+
+
+async def get_case(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> Case:
+    """One readable case (办件), else 404."""
+    found = (
+        await session.execute(readable_cases(principal).where(Case.id == case_id))
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(_("There is no such case."))
+    return found
+
+
+async def timeline(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID
+) -> list[CaseEvent]:
+    """The case's timeline (办理过程), oldest first, in one query."""
+    readable = readable_cases(principal).where(Case.id == case_id).with_only_columns(Case.id)
+    rows = (
+        await session.execute(
+            select(CaseEvent).where(CaseEvent.case_id.in_(readable)).order_by(CaseEvent.seq)
+        )
+    ).scalars()
+    events = list(rows)
+    if not events:
+        await get_case(session, principal, case_id)  # 404 for an unreadable case
+    return events
+
+
+def _is_red() -> Any:
+    return or_(
+        Case.statutory_warning == "red", Case.promised_warning == "red", Case.step_warning == "red"
+    )
+
+
+async def work_queue(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    department: str | None = None,
+    state: str | None = None,
+    warning: str | None = None,
+    assignee: uuid.UUID | None = None,
+    limit: int = 100,
+) -> list[Case]:
+    """Open cases by urgency (按紧急程度): red first, then the nearest due."""
+    query = readable_cases(principal).where(Case.closed_at.is_(None))
+    if department:
+        dep = await _department(session, department)
+        query = query.where(Case.department_id == dep.id)
+    if state:
+        query = query.where(Case.state == state)
+    if assignee:
+        query = query.where(Case.assignee_account_id == assignee)
+    if warning == "red":
+        query = query.where(_is_red())
+    elif warning == "yellow":
+        query = query.where(
+            or_(
+                Case.statutory_warning == "yellow",
+                Case.promised_warning == "yellow",
+                Case.step_warning == "yellow",
+            )
+        )
+    elif warning is not None:
+        raise InvalidInput(
+            _("A warning filter is red or yellow, not %(value)s.") % {"value": warning},
+            field="warning",
+        )
+    query = query.order_by(case((_is_red(), 0), else_=1), Case.next_due_at, Case.number)
+    return list((await session.execute(query.limit(limit))).scalars())
+
+
+# --- clocks -----------------------------------------------------------------------------
+
+
+def _limit_clock(
+    calendar: WorkCalendar, start: datetime, days: int, share: float
+) -> tuple[datetime, datetime, bool]:
+    """The end of a limit, its yellow instant and whether either is provisional.
+
+    Yellow comes at the end of the ⌈share × days⌉-th working day, and at the latest when the
+    last working day begins, so a short limit still warns before it runs out."""
+    due = calendar.add_workdays(start, days)
+    warn_days = min(math.ceil(share * days), days - 1)
+    if warn_days <= 0:
+        # A one-day limit warns from the start: no working day lies between.
+        return due.at, start, due.provisional
+    warn = calendar.add_workdays(start, warn_days)
+    return due.at, warn.at, due.provisional or warn.provisional
+
+
+def compute_clocks(case_: Case, ct: CaseType, calendar: WorkCalendar) -> None:
+    """Set every due and yellow instant of the case from its start, pauses and state."""
+    limits = ct.limits
+    assert limits.statutory_days is not None  # validated at registration
+    share = limits.warning_share
+    paused = case_.paused_workdays
+    due, warn, provisional = _limit_clock(
+        calendar, case_.opened_at, limits.statutory_days + paused, share
+    )
+    case_.statutory_due_at, case_.statutory_warn_at = due, warn
+    dues = [due]
+    if limits.promised_days is not None:
+        p_due, p_warn, p_prov = _limit_clock(
+            calendar, case_.opened_at, limits.promised_days + paused, share
+        )
+        case_.promised_due_at, case_.promised_warn_at = p_due, p_warn
+        provisional = provisional or p_prov
+        dues.append(p_due)
+    else:
+        case_.promised_due_at = case_.promised_warn_at = None
+    step_days = limits.step_limit(case_.state)
+    kind = ct.state(case_.state).kind
+    if step_days is not None and kind == "active":
+        s_due, s_warn, s_prov = _limit_clock(calendar, case_.step_started_at, step_days, share)
+        case_.step_due_at, case_.step_warn_at = s_due, s_warn
+        provisional = provisional or s_prov
+        dues.append(s_due)
+    else:
+        case_.step_due_at = case_.step_warn_at = None
+    case_.next_due_at = min(dues)
+    case_.provisional = provisional
+
+
+# --- changing ---------------------------------------------------------------------------
+
+
+async def _department(session: AsyncSession, code: str) -> Department:
+    dep = (
+        await session.execute(select(Department).where(Department.code == code))
+    ).scalar_one_or_none()
+    if dep is None or not dep.active:
+        raise InvalidInput(
+            _("There is no department with the code %(code)s.") % {"code": code},
+            field="department",
+        )
+    return dep
+
+
+async def _record(
+    session: AsyncSession,
+    principal: Principal,
+    case_: Case,
+    kind: str,
+    *,
+    name: str = "",
+    from_state: str = "",
+    to_state: str = "",
+    topic: str,
+    data: Mapping[str, Any] | None = None,
+) -> CaseEvent:
+    """The timeline line, the audit entry and the bus event of one change."""
+    detail = dict(data or {})
+    event = CaseEvent(
+        case_id=case_.id,
+        at=clock.now(),
+        actor=principal.name[:100],
+        kind=kind,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        data=detail,
+    )
+    session.add(event)
+    await audit.log(
+        session,
+        principal,
+        topic,
+        target=case_.number,
+        case_type=case_.case_type,
+        name=name,
+        from_state=from_state,
+        to_state=to_state,
+        **detail,
+    )
+    await emit(
+        session,
+        topic,
+        {
+            "case_id": str(case_.id),
+            "number": case_.number,
+            "case_type": case_.case_type,
+            "kind": kind,
+            "name": name,
+            "from_state": from_state,
+            "to_state": to_state,
+            "department_id": str(case_.department_id),
+            **detail,
+        },
+    )
+    return event
+
+
+async def _next_number(session: AsyncSession, ct: CaseType, at: datetime) -> str:
+    stem = f"{ct.prefix}-{clock.to_city(at):%Y%m%d}-"
+    count = (
+        await session.execute(select(func.count()).where(Case.number.like(f"{stem}%")))
+    ).scalar_one()
+    # The unique constraint on number refuses a concurrent duplicate; the caller retries.
+    return f"{stem}{count + 1:06d}"
+
+
+def _known_type(name: str) -> CaseType:
+    try:
+        return get_case_type(name)
+    except LookupError:
+        raise InvalidInput(
+            _("There is no case type %(name)s.") % {"name": name}, field="case_type"
+        ) from None
+
+
+async def open_case(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    case_type: str,
+    title: str,
+    department_code: str,
+    data: Mapping[str, Any] | None = None,
+    applicant: uuid.UUID | None = None,
+) -> Case:
+    """Open a case (立案/申报) in the type's initial state, with its clocks started."""
+    authorize(principal, "cases.case.open")
+    ct = _known_type(case_type)
+    title = title.strip()
+    if not title or len(title) > TITLE_MAX:
+        raise InvalidInput(
+            _("A title of 1 to %(max)s characters is needed.") % {"max": TITLE_MAX}, field="title"
+        )
+    if principal.kind in ("citizen", "enterprise"):
+        # People apply for themselves only.
+        if applicant not in (None, principal.id):
+            raise Forbidden(_("You can apply only for yourself."))
+        applicant = principal.id
+    elif applicant is not None and await session.get(Account, applicant) is None:
+        raise InvalidInput(_("There is no such applicant account."), field="applicant")
+    dep = await _department(session, department_code)
+    now = clock.now()
+    case_ = Case(
+        id=uuid.uuid4(),
+        number=await _next_number(session, ct, now),
+        case_type=ct.name,
+        state=ct.initial,
+        title=title,
+        applicant_account_id=applicant,
+        department_id=dep.id,
+        data=dict(data or {}),
+        opened_at=now,
+        step_started_at=now,
+        paused_workdays=0,
+        statutory_warning="none",
+        promised_warning="none",
+        step_warning="none",
+    )
+    compute_clocks(case_, ct, await load_calendar(session))
+    session.add(case_)
+    await session.flush()
+    await _record(
+        session,
+        principal,
+        case_,
+        "transition",
+        name="open",
+        to_state=ct.initial,
+        topic="cases.case.opened",
+        data={"department": dep.code},
+    )
+    await session.flush()
+    return case_
+
+
+def may_take(principal: Principal, case_: Case, transition: Transition) -> bool:
+    """Whether the principal is one of those the transition names for this case."""
+    for who in transition.who:
+        if who == "department":
+            if principal.kind == "staff" and principal.department_id == case_.department_id:
+                return True
+        elif who == "assignee":
+            if principal.id is not None and principal.id == case_.assignee_account_id:
+                return True
+        elif who == "applicant":
+            if principal.id is not None and principal.id == case_.applicant_account_id:
+                return True
+        elif principal.is_(who):
+            return True
+    return False
+
+
+def _missing(transition: Transition, fields: Mapping[str, Any]) -> str | None:
+    for name in transition.required_fields:
+        value = fields.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return name
+    return None
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    name: str,
+    *,
+    fields: Mapping[str, Any] | None = None,
+) -> Case:
+    """Take a declared transition (流转): from-state, who and required fields are checked."""
+    authorize(principal, "cases.case.transition")
+    case_ = await get_case(session, principal, case_id)
+    ct = get_case_type(case_.case_type)
+    step = ct.transition(name)
+    if step is None:
+        raise NotFound(_("This case type has no step %(name)s.") % {"name": name})
+    if case_.state not in step.from_states:
+        raise Conflict(
+            _("The step %(name)s cannot be taken from the state %(state)s.")
+            % {"name": name, "state": case_.state},
+            state=case_.state,
+        )
+    if not may_take(principal, case_, step):
+        raise Forbidden(_("You may not take the step %(name)s on this case.") % {"name": name})
+    fields = dict(fields or {})
+    missing = _missing(step, fields)
+    if missing is not None:
+        raise InvalidInput(
+            _("The step %(name)s needs the field %(field)s.") % {"name": name, "field": missing},
+            field=missing,
+        )
+    now = clock.now()
+    calendar = await load_calendar(session)
+    before = case_.state
+    was_waiting = ct.state(before).kind == "waiting_applicant"
+    target = ct.state(step.to_state)
+    if was_waiting and case_.paused_at is not None:
+        paused_days = calendar.workdays_between(case_.paused_at, now)
+        case_.paused_workdays += paused_days
+        paused_since = case_.paused_at
+        case_.paused_at = None
+        await _record(
+            session,
+            principal,
+            case_,
+            "clock",
+            name="resumed",
+            topic="cases.case.clock_resumed",
+            data={"paused_since": paused_since.isoformat(), "paused_workdays": paused_days},
+        )
+    case_.state = target.name
+    case_.step_started_at = now
+    case_.step_warning = "none"
+    if target.kind == "final":
+        case_.closed_at = now
+    compute_clocks(case_, ct, calendar)
+    await session.flush()
+    await _record(
+        session,
+        principal,
+        case_,
+        "transition",
+        name=name,
+        from_state=before,
+        to_state=target.name,
+        topic="cases.case.transitioned",
+        data={"fields": fields},
+    )
+    if target.kind == "waiting_applicant":
+        case_.paused_at = now
+        await _record(
+            session, principal, case_, "clock", name="paused", topic="cases.case.clock_paused"
+        )
+    await session.flush()
+    return case_
+
+
+async def assign(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, officer_username: str
+) -> Case:
+    """Assign the case to an officer (分派) of its current department."""
+    case_ = await get_case(session, principal, case_id)
+    authorize(principal, "cases.case.assign", case_)
+    _closed_check(case_)
+    officer = (
+        await session.execute(select(Account).where(Account.username == officer_username))
+    ).scalar_one_or_none()
+    if (
+        officer is None
+        or not officer.active
+        or officer.kind != "staff"
+        or officer.department_id != case_.department_id
+    ):
+        raise InvalidInput(
+            _("%(name)s is not an officer of the case's department.") % {"name": officer_username},
+            field="officer",
+        )
+    previous = case_.assignee_account_id
+    case_.assignee_account_id = officer.id
+    await session.flush()
+    await _record(
+        session,
+        principal,
+        case_,
+        "assignment",
+        name="reassigned" if previous else "assigned",
+        topic="cases.case.assigned",
+        data={"officer": officer.username},
+    )
+    await session.flush()
+    return case_
+
+
+def _closed_check(case_: Case) -> None:
+    if case_.closed_at is not None:
+        raise Conflict(_("The case is closed."), state=case_.state)
+
+
+async def transfer(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    department_code: str,
+    reason: str,
+) -> Case:
+    """Transfer the case to another department (转办) with a reason; the assignee is cleared."""
+    case_ = await get_case(session, principal, case_id)
+    authorize(principal, "cases.case.transfer", case_)
+    _closed_check(case_)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise InvalidInput(
+            _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},
+            field="reason",
+        )
+    dep = await _department(session, department_code)
+    if dep.id == case_.department_id:
+        raise InvalidInput(_("The case is already with this department."), field="department")
+    old = await session.get(Department, case_.department_id)
+    case_.department_id = dep.id
+    case_.assignee_account_id = None
+    await session.flush()
+    await _record(
+        session,
+        principal,
+        case_,
+        "transfer",
+        name="transferred",
+        topic="cases.case.transferred",
+        data={"from": old.code if old else "", "to": dep.code, "reason": reason},
+    )
+    await session.flush()
+    return case_
+
+
+def open_case_filter() -> Sequence[Any]:
+    """Open cases whose clocks run (not closed, not paused)."""
+    return [Case.closed_at.is_(None), Case.paused_at.is_(None)]
