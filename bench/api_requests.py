@@ -13,7 +13,6 @@ import asyncio
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,22 +22,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def smartcity(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "smartcity.cli", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
+from _support import running_server, smartcity
 
 
 async def load(url: str, key: str, seconds: float, concurrency: int) -> None:
@@ -86,21 +72,7 @@ def main() -> None:
     smartcity("users", "create", "bench.device", "--kind", "device", "--name", "bench", env=env)
     out = smartcity("keys", "issue", "bench.device", env=env)
     key = next(word for word in out.split() if word.startswith("sck_"))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "smartcity.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with running_server(env) as url:
         print(
             "PostgreSQL" if args.database_url else "SQLite (WAL)",
             f"- one uvicorn process, {args.concurrency} connections",
@@ -125,9 +97,6 @@ def main() -> None:
             print("  wrk:", " ".join(out.split()))
         else:
             asyncio.run(load(url, key, args.seconds, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ import asyncio
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,31 +25,18 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 from sqlalchemy import func, insert, select
 
+from _support import running_server, smartcity
 from smartcity.core.db import Database, make_engine
 from smartcity.core.ids import is_valid_resident_id, make_resident_id
 from smartcity.exchange.models import ExchangeMessage
 from smartcity.registry.models import AccessLog, Person
 
 DIVISIONS = ["440303", "440304", "440305", "440306", "440307", "440308"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def smartcity(*args: str, env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "smartcity.cli", *args],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
 
 
 async def add_persons(url: str, count: int) -> list[str]:
@@ -168,30 +153,13 @@ def main() -> None:
     out = smartcity("keys", "issue", "bench.zwsj", env=env)
     key = next(word for word in out.split() if word.startswith("sck_"))
     numbers = asyncio.run(add_persons(url, args.persons))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "smartcity.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with running_server(env) as base:
         print(
             "PostgreSQL" if args.database_url else "SQLite (WAL)",
             f"- one uvicorn process, {args.persons:,} persons, {args.concurrency} connections",
         )
         asyncio.run(load(base, key, numbers, 2, args.concurrency))  # warm-up
         asyncio.run(load(base, key, numbers, args.seconds, args.concurrency))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     messages, logged = asyncio.run(counts(url))
     verify = smartcity("exchange", "verify-log", env=env).strip()
     print(f"  exchange messages {messages:,}, access-log rows {logged:,}; {verify}")

@@ -12,9 +12,7 @@ import argparse
 import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,13 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _support import running_server
 from registry_import import person_name, prepare, resident_id, smartcity, write_persons
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure(
@@ -84,22 +77,8 @@ def main() -> None:
     )  # fmt: skip
     out = smartcity("keys", "issue", "bench.gaj", env=env)
     key = next(word for word in out.split() if word.startswith("sck_"))
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "smartcity.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     rng = random.Random(7)
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with running_server(env, startup_seconds=60) as url:
         print(
             "PostgreSQL" if args.database_url else "SQLite (WAL)",
             f"- {args.persons:,} persons, one uvicorn process, one client, sequential requests",
@@ -117,9 +96,6 @@ def main() -> None:
                 lambda: {"name_prefix": person_name(rng.randrange(args.persons))[:2]},
                 args.requests,
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":
