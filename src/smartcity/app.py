@@ -37,8 +37,9 @@ def modules() -> list[Module]:
     from smartcity.core.manifest import MODULE as core
     from smartcity.exchange import MODULE as exchange
     from smartcity.registry import MODULE as registry
+    from smartcity.services import MODULE as services
 
-    return [core, registry, exchange, cases]
+    return [core, registry, exchange, cases, services]
 
 
 class RequestSizeLimit:

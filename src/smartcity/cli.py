@@ -191,6 +191,9 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     from smartcity.exchange.seed import seed_demo_catalog
 
     await seed_demo_catalog(session, principal)
+    from smartcity.services.seed import seed_service_items
+
+    await seed_service_items(session, principal)
     created = await seed.seed_demo_accounts(session, principal)
     if created:
         await _link_demo_citizen(session, principal)
