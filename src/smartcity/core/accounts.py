@@ -56,27 +56,6 @@ ACTIONS = {
 register_actions(ACTIONS)
 
 
-async def _audit(
-    session: AsyncSession,
-    actor: Principal | str,
-    action: str,
-    target: str = "",
-    outcome: str = "success",
-    ip: str = "",
-    **detail: object,
-) -> None:
-    await audit.record(
-        session,
-        get_settings().resolved_secret(),
-        actor=actor,
-        action=action,
-        target=target,
-        outcome=outcome,
-        ip=ip,
-        detail=dict(detail),
-    )
-
-
 # --- departments -------------------------------------------------------------------------
 
 
@@ -108,7 +87,7 @@ async def create_department(
     department = Department(code=data.code, name=data.name, name_en=data.name_en)
     session.add(department)
     await session.flush()
-    await _audit(session, principal, "core.department.create", data.code, name=data.name)
+    await audit.log(session, principal, "core.department.create", data.code, name=data.name)
     await emit(session, "core.department.created", {"id": str(department.id), "code": data.code})
     return department
 
@@ -121,7 +100,7 @@ async def update_department(
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     for name, value in changes.items():
         setattr(department, name, value)
-    await _audit(session, principal, "core.department.update", code, changes=changes)
+    await audit.log(session, principal, "core.department.update", code, changes=changes)
     return department
 
 
@@ -228,7 +207,7 @@ async def create_account(
     )
     session.add(account)
     await session.flush()
-    await _audit(
+    await audit.log(
         session,
         principal,
         "core.account.create",
@@ -264,7 +243,7 @@ async def update_account(
         account.active = changes["active"] = data.active
         if not data.active:
             await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
-    await _audit(session, principal, "core.account.update", username, changes=changes)
+    await audit.log(session, principal, "core.account.update", username, changes=changes)
     return account
 
 
@@ -281,7 +260,7 @@ async def reset_password(session: AsyncSession, principal: Principal, username: 
     account.failed_logins = 0
     account.locked_until = None
     await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
-    await _audit(session, principal, "core.account.reset_password", username)
+    await audit.log(session, principal, "core.account.reset_password", username)
     return password
 
 
@@ -293,7 +272,7 @@ async def reset_totp(session: AsyncSession, principal: Principal, username: str)
     account.totp_enabled = False
     account.totp_last_step = None
     await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
-    await _audit(session, principal, "core.account.reset_totp", username)
+    await audit.log(session, principal, "core.account.reset_totp", username)
     return account
 
 
@@ -304,7 +283,7 @@ async def change_password(
     if account is None:
         raise NotFound(_("Your account no longer exists."))
     if not verify_password(account.password_hash, current):
-        await _audit(
+        await audit.log(
             session,
             principal,
             "core.account.change_password",
@@ -322,7 +301,7 @@ async def change_password(
     account.password_hash = hash_password(new)
     account.password_changed_at = clock.now()
     account.must_change_password = False
-    await _audit(session, principal, "core.account.change_password", account.username, ip=ip)
+    await audit.log(session, principal, "core.account.change_password", account.username, ip=ip)
 
 
 # --- signing in --------------------------------------------------------------------------
@@ -361,7 +340,7 @@ async def sign_in(
     ).scalar_one_or_none()
     if account is None or not account.active or account.kind in MACHINE_KINDS:
         verify_password(None, password)
-        await _audit(
+        await audit.log(
             session,
             username[:100],
             "core.sign_in",
@@ -372,7 +351,7 @@ async def sign_in(
         )
         return SignInResult(SignIn.failed)
     if account.locked_until is not None and account.locked_until > now:
-        await _audit(session, username, "core.sign_in", username, "failure", ip, reason="locked")
+        await audit.log(session, username, "core.sign_in", username, "failure", ip, reason="locked")
         return SignInResult(SignIn.locked, account, account.locked_until)
     if not verify_password(account.password_hash, password):
         return await _count_failure(session, account, ip, "wrong password")
@@ -413,7 +392,7 @@ async def _count_failure(
             account.failed_logins, settings.max_failed_logins, settings.lockout_minutes
         )
         outcome = SignIn.locked
-    await _audit(
+    await audit.log(
         session,
         account.username,
         "core.sign_in",
@@ -435,7 +414,7 @@ async def _succeed(
     account.failed_logins = 0
     account.locked_until = None
     account.last_login_at = clock.now()
-    await _audit(
+    await audit.log(
         session, account.username, "core.sign_in", account.username, "success", ip, amr=amr
     )
     return SignInResult(SignIn.ok, account)
@@ -459,11 +438,13 @@ async def confirm_totp_enrolment(
     secret = open_totp_secret(get_settings(), account.totp_secret_enc)
     step = totp_step(secret, code, clock.now(), None)
     if step is None:
-        await _audit(session, account.username, "core.totp.enrol", account.username, "failure", ip)
+        await audit.log(
+            session, account.username, "core.totp.enrol", account.username, "failure", ip
+        )
         return False
     account.totp_enabled = True
     account.totp_last_step = step
-    await _audit(session, account.username, "core.totp.enrol", account.username, ip=ip)
+    await audit.log(session, account.username, "core.totp.enrol", account.username, ip=ip)
     return True
 
 
@@ -509,7 +490,7 @@ async def close_web_session(session: AsyncSession, token: str | None, *, ip: str
     account = await session.get(Account, web.account_id)
     await session.delete(web)
     if account is not None:
-        await _audit(session, account.username, "core.sign_out", account.username, ip=ip)
+        await audit.log(session, account.username, "core.sign_out", account.username, ip=ip)
 
 
 async def expire_web_sessions(session: AsyncSession) -> None:
@@ -565,7 +546,7 @@ async def issue_api_key(
     )
     session.add(row)
     await session.flush()
-    await _audit(session, principal, "core.api_key.issue", username, key=prefix, name=name)
+    await audit.log(session, principal, "core.api_key.issue", username, key=prefix, name=name)
     return row, key
 
 
@@ -578,5 +559,5 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, prefix: st
         raise NotFound(_("There is no API key {prefix}.").format(prefix=prefix))
     if row.revoked_at is None:
         row.revoked_at = clock.now()
-        await _audit(session, principal, "core.api_key.revoke", prefix)
+        await audit.log(session, principal, "core.api_key.revoke", prefix)
     return row

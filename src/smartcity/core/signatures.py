@@ -79,13 +79,13 @@ async def rotate_key(session: AsyncSession, principal: Principal, algorithm: str
         old.retired_at = clock.now()
         await session.flush()
     key = await _new_key(session, algorithm)
-    await audit.record(
+    await audit.log(
         session,
-        get_settings().resolved_secret(),
-        actor=principal,
-        action="core.signing_key.rotate",
-        target=key.fingerprint,
-        detail={"algorithm": algorithm, "retired": old.fingerprint if old else None},
+        principal,
+        "core.signing_key.rotate",
+        key.fingerprint,
+        algorithm=algorithm,
+        retired=old.fingerprint if old else None,
     )
     return key
 
@@ -104,13 +104,14 @@ async def sign_document(
         document,
         clock.now(),
     )
-    await audit.record(
+    await audit.log(
         session,
-        get_settings().resolved_secret(),
-        actor=principal,
-        action="core.signature.sign",
-        target=name[:200],
-        detail={"algorithm": algorithm, "digest": signature.digest, "key": key.fingerprint},
+        principal,
+        "core.signature.sign",
+        name[:200],
+        algorithm=algorithm,
+        digest=signature.digest,
+        key=key.fingerprint,
     )
     return signature
 

@@ -19,8 +19,7 @@ import chinese_calendar
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
-from smartcity.core.accounts import _audit
+from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.bus import emit
 from smartcity.core.errors import InvalidInput
@@ -418,7 +417,7 @@ async def enter_year(
     )
     await session.flush()
     holidays = sum(1 for is_workday, _name in days.values() if not is_workday)
-    await _audit(
+    await audit.log(
         session,
         principal,
         "core.calendar.enter_year",
