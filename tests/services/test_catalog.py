@@ -91,12 +91,10 @@ class TestListServiceItems:
 
 
 class TestCreateServiceItem:
-    async def test_creates_and_registers_its_type(self, session: AsyncSession) -> None:
+    async def test_creates_with_its_limits(self, session: AsyncSession) -> None:
         item = await create_item(session, statutory_days=12, promised_days=4)
         assert item.fee_fen == 0 and item.active
-        from smartcity.cases.types import get_case_type
-
-        assert get_case_type("services.application.12-4").limits.promised_days == 4
+        assert (item.statutory_days, item.promised_days) == (12, 4)
 
     async def test_refusals(self, session: AsyncSession) -> None:
         await create_item(session)

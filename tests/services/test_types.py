@@ -13,7 +13,7 @@ from smartcity.cases.models import Case
 from smartcity.cases.types import CaseTypeError, Limits, get_case_type, validate_case_type
 from smartcity.core import clock
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from smartcity.services.types import APPLICATION, BASE_NAME, application_type, type_name
+from smartcity.services.types import APPLICATION, BASE_NAME
 from tests.cases.factories import World, world
 
 CST = timezone(timedelta(hours=8))
@@ -23,14 +23,19 @@ def cst(year: int, month: int, day: int, hour: int = 0) -> datetime:
     return datetime(year, month, day, hour, tzinfo=CST)
 
 
-async def _open(session: AsyncSession, w: World, case_type: str = BASE_NAME) -> Case:
+async def _open(
+    session: AsyncSession, w: World, statutory: int | None = None, promised: int | None = None
+) -> Case:
     return await cases.open_case(
         session,
         w.applicant_p,
-        case_type=case_type,
+        case_type=BASE_NAME,
         title="食品经营许可",
         department_code="SCJGJ",
         data={"item": "SCJGJ-003"},
+        category="SCJGJ-003",
+        statutory_days=statutory,
+        promised_days=promised,
     )
 
 
@@ -46,18 +51,9 @@ class TestApplicationType:
         supplement = APPLICATION.transition("supplement")
         assert supplement is not None and supplement.who == frozenset({"applicant"})
 
-    def test_one_type_per_pair_of_limits(self) -> None:
-        assert type_name(20, 10) == BASE_NAME
-        variant = application_type(15, 3)
-        assert variant.name == "services.application.15-3"
-        assert get_case_type(variant.name) == variant
-        assert variant.limits.statutory_days == 15 and variant.limits.promised_days == 3
-        assert variant.transitions == APPLICATION.transitions
-        assert application_type(15, 3) == variant  # registering again is harmless
-
     def test_bad_limits_are_refused(self) -> None:
         with pytest.raises(CaseTypeError, match="promises"):
-            application_type(3, 5)
+            validate_case_type(replace(APPLICATION, limits=Limits(3, 5)))
         with pytest.raises(CaseTypeError, match="unreachable"):
             validate_case_type(
                 replace(APPLICATION, transitions=APPLICATION.transitions[1:], limits=Limits(20))
@@ -107,13 +103,20 @@ class TestApplicationFlow:
             "deliver",
         ]
 
-    async def test_variant_type_has_its_limits(self, session: AsyncSession) -> None:
+    async def test_each_case_has_its_items_limits(self, session: AsyncSession) -> None:
         w = await world(session)
         with clock.frozen(cst(2026, 9, 28, 10)):
-            short = await _open(session, w, application_type(5, 1).name)
+            short = await _open(session, w, 5, 1)
             long = await _open(session, w)
+        assert (short.statutory_days, short.promised_days) == (5, 1)
+        assert (long.statutory_days, long.promised_days) == (20, 10)  # the type's default
         assert short.promised_due_at is not None and long.promised_due_at is not None
         assert short.promised_due_at < long.promised_due_at
+        with pytest.raises(InvalidInput) as info:
+            await _open(session, w, 3, 5)
+        assert info.value.extensions["field"] == "promised_days"
+        with pytest.raises(InvalidInput):
+            await _open(session, w, 0)
 
     async def test_wrong_department_is_refused(self, session: AsyncSession) -> None:
         w = await world(session)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartcity.core import clock
@@ -27,6 +27,8 @@ class Case(UUIDPk, Base):
         Index("ix_case_file_queue", "department_id", "closed_at", "next_due_at"),
         # The warning sweep reads open, running cases by their next threshold.
         Index("ix_case_file_open", "closed_at", "paused_at"),
+        # The supervision board groups closed cases by department, category and month.
+        Index("ix_case_file_board", "closed_at", "department_id", "category"),
     )
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -43,7 +45,14 @@ class Case(UUIDPk, Base):
         ForeignKey("account.id", ondelete="SET NULL"), index=True
     )
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the case is about within its type, for the boards: the service item's code for an
+    # application (事项编码), a hotline category later.
+    category: Mapped[str] = mapped_column(String(64), default="", index=True)
     opened_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # This case's limits in working days (法定时限, 承诺时限): the type's unless the opener set
+    # them, e.g. from the service item applied for.
+    statutory_days: Mapped[int] = mapped_column(Integer)
+    promised_days: Mapped[int | None] = mapped_column(Integer)
     # Each clock: the instant it runs out (24:00 of the last working day) and the instant its
     # yellow share is reached, both computed with the working-day calendar so the sweep is a
     # plain comparison with now.
@@ -64,6 +73,10 @@ class Case(UUIDPk, Base):
     paused_at: Mapped[datetime | None]
     paused_workdays: Mapped[int] = mapped_column(default=0)
     closed_at: Mapped[datetime | None]
+    # Set on closing: working days from opening to closing less the pauses (办理用时), and
+    # whether it closed within the promise (or the statutory limit where none was promised).
+    handled_workdays: Mapped[int | None]
+    on_time: Mapped[bool | None]
     version: Mapped[int] = mapped_column(default=1)
 
     # Optimistic locking: two officers acting on one case at once cannot both win.
@@ -81,9 +94,49 @@ class CaseEvent(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=clock.now)
     actor: Mapped[str] = mapped_column(String(100))
-    # transition, comment, assignment, transfer, clock, warning
+    # transition, comment, attachment, assignment, transfer, clock, warning, flag, correction
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64), default="")
     from_state: Mapped[str] = mapped_column(String(64), default="")
     to_state: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Irregularities electronic supervision (电子监察) exists to catch.
+FLAG_KINDS = (
+    "qualifying_not_accepted",  # a complete application refused acceptance (应受理未受理)
+    "refusal_without_reason",  # a refusal with no real reason (不予许可未说明理由)
+    "out_of_order",  # a step taken outside the declared order (环节顺序异常)
+    "reopened",  # a closed case opened again (办结后重新办理)
+)
+
+
+class CaseFlag(UUIDPk, Base):
+    """An irregularity (异常) on a case for supervisors, open until one reviews it (核查)."""
+
+    __tablename__ = "case_flag"
+    __table_args__ = (Index("ix_case_flag_open", "reviewed_at", "raised_at"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    raised_at: Mapped[datetime] = mapped_column(default=clock.now)
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    review_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseRating(Base):
+    """The applicant's evaluation of a finished case (好差评): 1 (非常不满意) to 5 (非常满意)."""
+
+    __tablename__ = "case_rating"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), primary_key=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(default=clock.now)

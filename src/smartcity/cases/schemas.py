@@ -23,7 +23,10 @@ class CaseRead(BaseModel):
     department_id: uuid.UUID
     assignee_account_id: uuid.UUID | None
     data: dict[str, Any]
+    category: str
     opened_at: datetime
+    statutory_days: int
+    promised_days: int | None
     statutory_due_at: datetime
     statutory_warning: str
     promised_due_at: datetime | None
@@ -35,6 +38,8 @@ class CaseRead(BaseModel):
     paused_at: datetime | None
     paused_workdays: int
     closed_at: datetime | None
+    handled_workdays: int | None
+    on_time: bool | None
     version: int
 
 

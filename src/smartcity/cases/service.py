@@ -20,7 +20,9 @@ from typing import Any
 from sqlalchemy import Select, case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.models import Case, CaseEvent
+from smartcity.cases import flags
+from smartcity.cases.hooks import StepTaken, hooks_for
+from smartcity.cases.models import Case, CaseEvent, CaseRating
 from smartcity.cases.types import CaseType, Transition, get_case_type
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize, register_actions, register_rule
@@ -38,6 +40,10 @@ ACTIONS: dict[str, frozenset[str]] = {
     ),
     "cases.case.assign": frozenset({"staff", "admin"}),
     "cases.case.transfer": frozenset({"staff", "admin"}),
+    "cases.case.comment": frozenset({"staff", "supervisor", "admin", "system"}),
+    # Correcting a case's state (纠错), including reopening a closed one, is rare, always
+    # flagged for supervisors, and never a citizen's.
+    "cases.case.correct": frozenset({"staff", "admin"}),
 }
 register_actions(ACTIONS)
 
@@ -51,9 +57,13 @@ def _own_department(principal: Principal, obj: Any) -> bool:
 
 register_rule("cases.case.assign", _own_department)
 register_rule("cases.case.transfer", _own_department)
+register_rule("cases.case.correct", _own_department)
 
 TITLE_MAX = 200
 REASON_MAX = 500
+COMMENT_MAX = 2000
+RATING_COMMENT_MAX = 500
+CATEGORY_MAX = 64
 _ALL_KINDS = frozenset({"supervisor", "admin", "auditor"})
 
 
@@ -163,19 +173,21 @@ def _limit_clock(
 
 
 def compute_clocks(case_: Case, ct: CaseType, calendar: WorkCalendar) -> None:
-    """Set every due and yellow instant of the case from its start, pauses and state."""
+    """Set every due and yellow instant of the case from its start, pauses and state.
+
+    The statutory and promised limits are the case's own (set when it was opened); the step
+    limits and the warning share are the type's."""
     limits = ct.limits
-    assert limits.statutory_days is not None  # validated at registration
     share = limits.warning_share
     paused = case_.paused_workdays
     due, warn, provisional = _limit_clock(
-        calendar, case_.opened_at, limits.statutory_days + paused, share
+        calendar, case_.opened_at, case_.statutory_days + paused, share
     )
     case_.statutory_due_at, case_.statutory_warn_at = due, warn
     dues = [due]
-    if limits.promised_days is not None:
+    if case_.promised_days is not None:
         p_due, p_warn, p_prov = _limit_clock(
-            calendar, case_.opened_at, limits.promised_days + paused, share
+            calendar, case_.opened_at, case_.promised_days + paused, share
         )
         case_.promised_due_at, case_.promised_warn_at = p_due, p_warn
         provisional = provisional or p_prov
@@ -291,8 +303,14 @@ async def open_case(
     department_code: str,
     data: Mapping[str, Any] | None = None,
     applicant: uuid.UUID | None = None,
+    category: str = "",
+    statutory_days: int | None = None,
+    promised_days: int | None = None,
 ) -> Case:
-    """Open a case (立案/申报) in the type's initial state, with its clocks started."""
+    """Open a case (立案/申报) in the type's initial state, with its clocks started.
+
+    ``statutory_days`` and ``promised_days`` set this case's limits (e.g. the service item's);
+    left out, the type's apply. ``category`` groups the case on the boards (事项编码)."""
     authorize(principal, "cases.case.open")
     ct = _known_type(case_type)
     title = title.strip()
@@ -300,6 +318,12 @@ async def open_case(
         raise InvalidInput(
             _("A title of 1 to %(max)s characters is needed.") % {"max": TITLE_MAX}, field="title"
         )
+    if len(category) > CATEGORY_MAX:
+        raise InvalidInput(
+            _("A category of at most %(max)s characters is needed.") % {"max": CATEGORY_MAX},
+            field="category",
+        )
+    statutory, promised = _case_limits(ct, statutory_days, promised_days)
     if principal.kind in ("citizen", "enterprise"):
         # People apply for themselves only.
         if applicant not in (None, principal.id):
@@ -318,6 +342,9 @@ async def open_case(
         applicant_account_id=applicant,
         department_id=dep.id,
         data=dict(data or {}),
+        category=category,
+        statutory_days=statutory,
+        promised_days=promised,
         opened_at=now,
         step_started_at=now,
         paused_workdays=0,
@@ -340,6 +367,27 @@ async def open_case(
     )
     await session.flush()
     return case_
+
+
+def _case_limits(
+    ct: CaseType, statutory_days: int | None, promised_days: int | None
+) -> tuple[int, int | None]:
+    """The case's limits: the given ones, else the type's; promised never beyond statutory."""
+    if statutory_days is None:
+        statutory_days = ct.limits.statutory_days
+        if promised_days is None:
+            promised_days = ct.limits.promised_days
+    assert statutory_days is not None  # the type's is validated at registration
+    if statutory_days <= 0:
+        raise InvalidInput(
+            _("A statutory limit of one or more working days is needed."), field="statutory_days"
+        )
+    if promised_days is not None and not 0 < promised_days <= statutory_days:
+        raise InvalidInput(
+            _("A promised limit lies between one working day and the statutory limit."),
+            field="promised_days",
+        )
+    return statutory_days, promised_days
 
 
 def may_take(principal: Principal, case_: Case, transition: Transition) -> bool:
@@ -416,12 +464,7 @@ async def transition(
             topic="cases.case.clock_resumed",
             data={"paused_since": paused_since.isoformat(), "paused_workdays": paused_days},
         )
-    case_.state = target.name
-    case_.step_started_at = now
-    case_.step_warning = "none"
-    if target.kind == "final":
-        case_.closed_at = now
-    compute_clocks(case_, ct, calendar)
+    _enter(case_, ct, calendar, target.name, now)
     await session.flush()
     await _record(
         session,
@@ -439,8 +482,39 @@ async def transition(
         await _record(
             session, principal, case_, "clock", name="paused", topic="cases.case.clock_paused"
         )
+    if step.refusal and flags.is_empty_reason(fields.get("reason")):
+        await flags.raise_flag(
+            session,
+            principal,
+            case_,
+            "refusal_without_reason",
+            {"step": name, "reason": str(fields.get("reason") or "")},
+        )
+    taken = StepTaken(name=name, from_state=before, to_state=target.name, fields=fields)
+    for hook in hooks_for(case_.case_type):
+        await hook(session, principal, case_, taken)
     await session.flush()
     return case_
+
+
+def _enter(case_: Case, ct: CaseType, calendar: WorkCalendar, state: str, now: datetime) -> None:
+    """Move the case into a state: restart the step clock, close or reopen, recompute."""
+    case_.state = state
+    case_.step_started_at = now
+    case_.step_warning = "none"
+    if ct.state(state).kind == "final":
+        case_.closed_at = now
+        # 办理用时: working days after the opening day up to the closing day, less pauses.
+        case_.handled_workdays = max(
+            0, calendar.workdays_between(case_.opened_at, now) - case_.paused_workdays
+        )
+        promise = case_.promised_due_at or case_.statutory_due_at
+        case_.on_time = now <= promise
+    else:
+        case_.closed_at = None
+        case_.handled_workdays = None
+        case_.on_time = None
+    compute_clocks(case_, ct, calendar)
 
 
 async def assign(
@@ -524,3 +598,143 @@ async def transfer(
 def open_case_filter() -> Sequence[Any]:
     """Open cases whose clocks run (not closed, not paused)."""
     return [Case.closed_at.is_(None), Case.paused_at.is_(None)]
+
+
+async def comment(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, text: str
+) -> CaseEvent:
+    """A note on the case's timeline (办理意见) by staff who can read it, or a supervisor."""
+    authorize(principal, "cases.case.comment")
+    case_ = await get_case(session, principal, case_id)
+    text = (text or "").strip()
+    if not text or len(text) > COMMENT_MAX:
+        raise InvalidInput(
+            _("A comment of 1 to %(max)s characters is needed.") % {"max": COMMENT_MAX},
+            field="text",
+        )
+    event = await _record(
+        session, principal, case_, "comment", topic="cases.case.commented", data={"text": text}
+    )
+    await session.flush()
+    return event
+
+
+async def record_attachment(
+    session: AsyncSession,
+    principal: Principal,
+    case_: Case,
+    *,
+    name: str,
+    filename: str,
+    sha256: str,
+    size: int,
+) -> CaseEvent:
+    """Put a file added to the case (e.g. a supplemented material) on its timeline.
+
+    The owning module stores the file and has checked who may add it."""
+    event = await _record(
+        session,
+        principal,
+        case_,
+        "attachment",
+        name=name[:64],
+        topic="cases.case.attachment_added",
+        data={"filename": filename, "sha256": sha256, "size": size},
+    )
+    await session.flush()
+    return event
+
+
+async def correct(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    to_state: str,
+    reason: str,
+) -> Case:
+    """Move a case to a state outside the declared steps (纠错), with a reason.
+
+    For what the steps cannot express: reopening a closed case after a review (行政复议) or
+    putting back a case moved by mistake. Always flagged for supervisors: ``reopened`` when
+    the case was closed, ``out_of_order`` when no declared step leads there."""
+    case_ = await get_case(session, principal, case_id)
+    authorize(principal, "cases.case.correct", case_)
+    ct = get_case_type(case_.case_type)
+    try:
+        target = ct.state(to_state)
+    except KeyError:
+        raise InvalidInput(
+            _("This case type has no state %(state)s.") % {"state": to_state}, field="to_state"
+        ) from None
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise InvalidInput(
+            _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},
+            field="reason",
+        )
+    if target.name == case_.state:
+        raise InvalidInput(_("The case is already in this state."), field="to_state")
+    before = case_.state
+    was_closed = case_.closed_at is not None
+    declared = any(target.name == t.to_state for t in ct.outgoing(before))
+    now = clock.now()
+    calendar = await load_calendar(session)
+    if case_.paused_at is not None and target.kind != "waiting_applicant":
+        case_.paused_workdays += calendar.workdays_between(case_.paused_at, now)
+        case_.paused_at = None
+    _enter(case_, ct, calendar, target.name, now)
+    if target.kind == "waiting_applicant" and case_.paused_at is None:
+        case_.paused_at = now
+    await session.flush()
+    await _record(
+        session,
+        principal,
+        case_,
+        "correction",
+        name="correct",
+        from_state=before,
+        to_state=target.name,
+        topic="cases.case.corrected",
+        data={"reason": reason},
+    )
+    detail = {"from_state": before, "to_state": target.name, "reason": reason}
+    if was_closed:
+        await flags.raise_flag(session, principal, case_, "reopened", detail)
+    elif not declared:
+        await flags.raise_flag(session, principal, case_, "out_of_order", detail)
+    await session.flush()
+    return case_
+
+
+async def rate(
+    session: AsyncSession, principal: Principal, case_id: uuid.UUID, score: int, comment: str = ""
+) -> CaseRating:
+    """The applicant's evaluation (好差评) of their closed case, once: 1 to 5."""
+    case_ = await get_case(session, principal, case_id)
+    if principal.id is None or principal.id != case_.applicant_account_id:
+        raise Forbidden(_("Only the applicant rates a case."))
+    if case_.closed_at is None:
+        raise Conflict(_("A case is rated once it is finished."), state=case_.state)
+    if await session.get(CaseRating, case_.id) is not None:
+        raise Conflict(_("You have rated this case already."))
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise InvalidInput(_("A rating is a whole number from 1 to 5."), field="score")
+    comment = (comment or "").strip()
+    if len(comment) > RATING_COMMENT_MAX:
+        raise InvalidInput(
+            _("A comment of at most %(max)s characters is needed.") % {"max": RATING_COMMENT_MAX},
+            field="comment",
+        )
+    rating = CaseRating(case_id=case_.id, score=score, comment=comment, rated_at=clock.now())
+    session.add(rating)
+    await _record(
+        session,
+        principal,
+        case_,
+        "rating",
+        name=str(score),
+        topic="cases.case.rated",
+        data={"score": score, "comment": comment},
+    )
+    await session.flush()
+    return rating

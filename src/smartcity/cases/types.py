@@ -46,6 +46,9 @@ class Transition:
     to_state: str
     who: frozenset[str]
     required_fields: tuple[str, ...] = ()
+    # A decision against the applicant (不予受理, 不予许可): electronic supervision flags one
+    # whose reason is missing or an empty formula (see cases.flags).
+    refusal: bool = False
 
 
 @dataclass(frozen=True)

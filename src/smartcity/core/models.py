@@ -226,3 +226,21 @@ class SigningKey(UUIDPk, Timestamps, Base):
     private_key_enc: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=True)
     retired_at: Mapped[datetime | None]
+
+
+class Notification(UUIDPk, Base):
+    """A message to one account (站内消息), with where else it was sent (SMS, e-mail, ...)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_inbox", "account_id", "read_at", "created_at"),)
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Dotted topic it reports, e.g. services.application.accepted; and the page it points to.
+    topic: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    read_at: Mapped[datetime | None]
+    # Outside channels it went to: [{"channel", "status": sent|failed, "at", "error"}].
+    deliveries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -60,6 +60,11 @@ class Organization(UUIDPk, Timestamps, Base):
     industry: Mapped[str] = mapped_column(String(100), default="")  # GB/T 4754 section or class
     established_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16), default="active")  # active/revoked/cancelled
+    # The entity's own platform account (法人账户), for applying online with what the
+    # registry holds (免提交).
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL"), unique=True
+    )
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
 

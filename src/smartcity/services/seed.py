@@ -12,7 +12,6 @@ from smartcity.core.models import Department
 from smartcity.services import service
 from smartcity.services.models import ServiceItem
 from smartcity.services.schemas import ServiceItemCreate
-from smartcity.services.types import application_type
 
 C, E, CE = ["citizen"], ["enterprise"], ["citizen", "enterprise"]
 
@@ -490,10 +489,6 @@ def _item(row: tuple[Any, ...]) -> ServiceItemCreate:
 
 
 DEMO_ITEMS: list[ServiceItemCreate] = [_item(row) for row in _ROWS]
-
-# Cases of seeded items must find their type after a restart, before any item is created.
-for _seeded in DEMO_ITEMS:
-    application_type(_seeded.statutory_days, _seeded.promised_days)
 
 
 async def seed_service_items(session: AsyncSession, principal: Principal) -> int:

@@ -14,7 +14,6 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.services.models import ServiceItem
 from smartcity.services.schemas import ServiceItemCreate, ServiceItemRead
-from smartcity.services.types import application_type
 
 ACTIONS: dict[str, frozenset[str]] = {
     "services.item.create": frozenset({"admin"}),
@@ -131,7 +130,7 @@ def item_read(item: ServiceItem, department: Department) -> ServiceItemRead:
 async def create_service_item(
     session: AsyncSession, principal: Principal, data: ServiceItemCreate
 ) -> ServiceItem:
-    """Add an item to the catalog (事项入库); its application case type is registered."""
+    """Add an item to the catalog (事项入库)."""
     authorize(principal, "services.item.create")
     dep = await _department(session, data.department_code)
     exists = (
@@ -139,7 +138,6 @@ async def create_service_item(
     ).scalar_one_or_none()
     if exists is not None:
         raise Conflict(_("A service item with this code exists."), field="code")
-    application_type(data.statutory_days, data.promised_days)
     item = ServiceItem(
         id=uuid.uuid4(),
         code=data.code,

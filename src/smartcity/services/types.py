@@ -1,13 +1,10 @@
 """The application case type (行政许可申请办件), declared for the case engine.
 
-The engine keeps limits per case type, not per case, so each distinct pair of statutory and
-promised limits (法定时限, 承诺时限) of the service items is its own registered type:
-``services.application`` for the default pair, ``services.application.<s>-<p>`` for others.
+One type for every service item: each case is opened with its item's statutory and promised
+limits (法定时限, 承诺时限); the type's 20/10 working days are only the default.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from smartcity.cases.types import CaseType, Limits, State, Transition, register_case_type
 
@@ -36,7 +33,13 @@ APPLICATION = register_case_type(
         transitions=(
             Transition("accept", "受理", ("submitted",), "accepted", DEPARTMENT),
             Transition(
-                "not_accept", "不予受理", ("submitted",), "not_accepted", DEPARTMENT, ("reason",)
+                "not_accept",
+                "不予受理",
+                ("submitted",),
+                "not_accepted",
+                DEPARTMENT,
+                ("reason",),
+                refusal=True,
             ),
             Transition("review", "审查", ("accepted",), "reviewing", DEPARTMENT),
             Transition(
@@ -49,33 +52,17 @@ APPLICATION = register_case_type(
             ),
             Transition("supplement", "补正", ("awaiting_supplement",), "reviewing", APPLICANT),
             Transition("approve", "准予许可", ("reviewing",), "approved", DEPARTMENT),
-            Transition("refuse", "不予许可", ("reviewing",), "refused", DEPARTMENT, ("reason",)),
+            Transition(
+                "refuse",
+                "不予许可",
+                ("reviewing",),
+                "refused",
+                DEPARTMENT,
+                ("reason",),
+                refusal=True,
+            ),
             Transition("deliver", "送达", ("approved",), "delivered", DEPARTMENT),
         ),
         limits=Limits(statutory_days=20, promised_days=10, step_days=(("submitted", ACCEPT_DAYS),)),
     )
 )
-
-
-def type_name(statutory_days: int, promised_days: int) -> str:
-    """The case type name for a pair of limits in working days."""
-    limits = APPLICATION.limits
-    if (statutory_days, promised_days) == (limits.statutory_days, limits.promised_days):
-        return BASE_NAME
-    return f"{BASE_NAME}.{statutory_days}-{promised_days}"
-
-
-def application_type(statutory_days: int, promised_days: int) -> CaseType:
-    """The registered application type with these limits (registered on first use)."""
-    step = min(ACCEPT_DAYS, statutory_days)
-    return register_case_type(
-        replace(
-            APPLICATION,
-            name=type_name(statutory_days, promised_days),
-            limits=Limits(
-                statutory_days=statutory_days,
-                promised_days=promised_days,
-                step_days=(("submitted", step),),
-            ),
-        )
-    )
