@@ -197,6 +197,11 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     created = await seed.seed_demo_accounts(session, principal)
     if created:
         await _link_demo_citizen(session, principal)
+    from smartcity.services.demo import seed_demo_cases
+
+    cases = await seed_demo_cases(session, principal)
+    if cases:
+        console.print(f"{cases} demo applications in every state, some of them overdue")
     return created
 
 
@@ -225,6 +230,39 @@ async def _link_demo_citizen(session: AsyncSession, principal: Principal) -> Non
         session, principal, person_id=person.id, username=account.username
     )
     account.display_name = person.name
+    await _link_demo_enterprise(session, principal)
+
+
+async def _link_demo_enterprise(session: AsyncSession, principal: Principal) -> None:
+    """The demo enterprise is one of the demo's organizations, so applying online shows
+    what the legal-person registry fills in (免提交)."""
+    from sqlalchemy import select
+
+    from smartcity.core.models import Account
+    from smartcity.registry import organizations
+    from smartcity.registry.models import Organization
+
+    org = (
+        await session.execute(
+            select(Organization)
+            .where(
+                Organization.account_id.is_(None),
+                Organization.org_type == "enterprise",
+                Organization.status == "active",
+            )
+            .order_by(Organization.uscc)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.username == "enterprise"))
+    ).scalar_one_or_none()
+    if org is None or account is None:
+        return
+    await organizations.link_account(
+        session, principal, organization_id=org.id, username="enterprise"
+    )
+    account.display_name = org.name
 
 
 # --- db ----------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     # 等保 level 3 asks for login-failure handling: lock after N failures, backing off.
     max_failed_logins: int = 5
     lockout_minutes: int = 15
-    max_request_bytes: int = 10 * 1024 * 1024
+    # Room for one 10 MiB material (services.application.materials) and the form around it.
+    max_request_bytes: int = 12 * 1024 * 1024
     max_page_size: int = 200
     public_rate_per_minute: int = 120
     secure_cookies: bool = False
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
     log_sql: bool = False
+    # SensorThings API (sensing): page sizes, and how far ahead of now an observation may be
+    # dated before it is refused as a clock error.
+    sta_default_top: int = 100
+    sta_max_top: int = 10000
+    sta_future_tolerance_hours: float = 24.0
 
     @field_validator("var_dir")
     @classmethod

@@ -35,9 +35,16 @@ def test_demo_seeds_once(db_url: str) -> None:
     with sqlite3.connect(path) as conn:
         names = dict(conn.execute("SELECT code, name FROM division"))
         accounts = conn.execute("SELECT count(*) FROM account").fetchone()[0]
+        # 免提交 in the demo: the citizen and the enterprise are registry records.
+        linked = conn.execute(
+            "SELECT a.username FROM account a JOIN organization o ON o.account_id = a.id "
+            "UNION ALL SELECT a.username FROM account a JOIN person p ON p.account_id = a.id"
+        ).fetchall()
     assert names["440300"] == "深圳市" and names["440311"] == "光明区"
     assert names["4403DP"] == "大鹏新区"
-    assert accounts == 9
+    # the nine demo accounts, then services.demo's 10 applicants and 8 officers
+    assert accounts == 9 + 18
+    assert sorted(u for (u,) in linked) == ["citizen", "enterprise"]
 
 
 def test_users_departments_and_keys(db_url: str) -> None:

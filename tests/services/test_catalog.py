@@ -196,7 +196,7 @@ class TestPages:
         item = await client.get("/services/RSJ-002", headers=HTML)
         assert item.status_code == 200
         assert "失业登记" in item.text and "20.00" in item.text
-        assert "/apply" not in item.text
+        assert "/login?next=/services/RSJ-002/apply" in item.text  # sign in to apply
 
     async def test_bad_input(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         await _catalog(session)

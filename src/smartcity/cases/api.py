@@ -1,5 +1,5 @@
 """REST API of the case engine (办件): the work queue, a case with its timeline, transitions,
-assignment and transfer."""
+assignment, transfer, comments, corrections, supervision flags and the applicant's rating."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from smartcity.cases import service
+from smartcity.cases import flags, service
+from smartcity.cases.models import Case, CaseFlag
 from smartcity.cases.schemas import (
     AssignInput,
     CaseDetail,
     CaseEventRead,
     CaseRead,
+    CommentInput,
+    CorrectionInput,
+    FlagRead,
+    FlagReviewInput,
+    RatingInput,
+    RatingRead,
+    StepRead,
     TransferInput,
     TransitionInput,
 )
+from smartcity.cases.types import get_case_type
 from smartcity.core.authz import Principal
 from smartcity.core.security import AnyPrincipal, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
@@ -24,6 +33,34 @@ from smartcity.core.uow import DbSession, UnitOfWorkRoute
 router = APIRouter(prefix="/api/v1/cases", route_class=UnitOfWorkRoute, tags=["cases"])
 
 Staff = Annotated[Principal, Depends(require_principal("staff", "admin"))]
+Commenter = Annotated[
+    Principal, Depends(require_principal("staff", "supervisor", "admin", "system"))
+]
+FlagReader = Annotated[
+    Principal, Depends(require_principal("staff", "supervisor", "admin", "auditor"))
+]
+Reviewer = Annotated[Principal, Depends(require_principal("supervisor", "admin"))]
+# Paths take a UUID convertor so that fixed paths (/flags, and those of the supervision
+# routers included after this one) are never read as a case id.
+CASE = "/{case_id:uuid}"
+
+
+def _flag_read(flag: CaseFlag, case_: Case) -> FlagRead:
+    return FlagRead(
+        id=flag.id,
+        case_id=case_.id,
+        case_number=case_.number,
+        case_title=case_.title,
+        case_type=case_.case_type,
+        department_id=case_.department_id,
+        kind=flag.kind,
+        raised_at=flag.raised_at,
+        actor=flag.actor,
+        detail=flag.detail,
+        reviewed_at=flag.reviewed_at,
+        reviewed_by=flag.reviewed_by,
+        review_note=flag.review_note,
+    )
 
 
 @router.get("/", response_model=list[CaseRead])
@@ -42,7 +79,34 @@ async def queue(
     return [CaseRead.model_validate(c) for c in cases]
 
 
-@router.get("/{case_id}", response_model=CaseDetail)
+@router.get("/flags", response_model=list[FlagRead])
+async def list_flags(
+    principal: FlagReader,
+    session: DbSession,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    open_only: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[FlagRead]:
+    """Irregularity flags (电子监察异常) the caller may see, newest first; by default those
+    not yet reviewed. Staff see their department's."""
+    rows = await flags.list_flags(
+        session, principal, kind=kind or None, open_only=open_only, limit=limit
+    )
+    return [_flag_read(flag, case_) for flag, case_ in rows]
+
+
+@router.post("/flags/{flag_id}/review", response_model=FlagRead)
+async def review_flag(
+    flag_id: uuid.UUID, body: FlagReviewInput, principal: Reviewer, session: DbSession
+) -> FlagRead:
+    """A supervisor's review (核查) of a flag, with a note (409 when already reviewed)."""
+    flag = await flags.review_flag(session, principal, flag_id, body.note)
+    case_ = await session.get(Case, flag.case_id)
+    assert case_ is not None  # the flag was read through its case
+    return _flag_read(flag, case_)
+
+
+@router.get(CASE, response_model=CaseDetail)
 async def read_case(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSession) -> CaseDetail:
     """A case and its timeline."""
     case = await service.get_case(session, principal, case_id)
@@ -53,7 +117,26 @@ async def read_case(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSess
     )
 
 
-@router.post("/{case_id}/transitions/{name}", response_model=CaseRead)
+@router.get(CASE + "/steps", response_model=list[StepRead])
+async def steps(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSession) -> list[StepRead]:
+    """The steps the caller may take on the case now, with the fields each needs."""
+    case_ = await service.get_case(session, principal, case_id)
+    ct = get_case_type(case_.case_type)
+    return [
+        StepRead(
+            name=t.name,
+            title=t.title,
+            to_state=t.to_state,
+            to_state_title=ct.state(t.to_state).title,
+            required_fields=list(t.required_fields),
+            refusal=t.refusal,
+        )
+        for t in ct.outgoing(case_.state)
+        if service.may_take(principal, case_, t)
+    ]
+
+
+@router.post(CASE + "/transitions/{name}", response_model=CaseRead)
 async def take_transition(
     case_id: uuid.UUID,
     name: str,
@@ -66,7 +149,7 @@ async def take_transition(
     return CaseRead.model_validate(case)
 
 
-@router.post("/{case_id}/assign", response_model=CaseRead)
+@router.post(CASE + "/assign", response_model=CaseRead)
 async def assign(
     case_id: uuid.UUID, body: AssignInput, principal: Staff, session: DbSession
 ) -> CaseRead:
@@ -75,10 +158,47 @@ async def assign(
     return CaseRead.model_validate(case)
 
 
-@router.post("/{case_id}/transfer", response_model=CaseRead)
+@router.post(CASE + "/transfer", response_model=CaseRead)
 async def transfer(
     case_id: uuid.UUID, body: TransferInput, principal: Staff, session: DbSession
 ) -> CaseRead:
     """Transfer the case to another department, with a reason."""
     case = await service.transfer(session, principal, case_id, body.department, body.reason)
     return CaseRead.model_validate(case)
+
+
+@router.post(CASE + "/comments", response_model=CaseEventRead, status_code=201)
+async def add_comment(
+    case_id: uuid.UUID, body: CommentInput, principal: Commenter, session: DbSession
+) -> CaseEventRead:
+    """A note on the case's timeline (办理意见)."""
+    event = await service.comment(session, principal, case_id, body.text)
+    return CaseEventRead.model_validate(event)
+
+
+@router.post(CASE + "/correction", response_model=CaseRead)
+async def correct(
+    case_id: uuid.UUID, body: CorrectionInput, principal: Staff, session: DbSession
+) -> CaseRead:
+    """Move the case to a state outside the declared steps (纠错); supervisors are flagged."""
+    case = await service.correct(session, principal, case_id, body.to_state, body.reason)
+    return CaseRead.model_validate(case)
+
+
+@router.get(CASE + "/flags", response_model=list[FlagRead])
+async def case_flags(
+    case_id: uuid.UUID, principal: FlagReader, session: DbSession, open_only: bool = False
+) -> list[FlagRead]:
+    """The case's irregularity flags, reviewed ones too unless ``open_only``."""
+    await service.get_case(session, principal, case_id)  # 404 for an unreadable case
+    rows = await flags.list_flags(session, principal, case_id=case_id, open_only=open_only)
+    return [_flag_read(flag, case_) for flag, case_ in rows]
+
+
+@router.post(CASE + "/rating", response_model=RatingRead, status_code=201)
+async def rate(
+    case_id: uuid.UUID, body: RatingInput, principal: AnyPrincipal, session: DbSession
+) -> RatingRead:
+    """The applicant's evaluation (好差评) of the finished case, once."""
+    rating = await service.rate(session, principal, case_id, body.score, body.comment)
+    return RatingRead.model_validate(rating)

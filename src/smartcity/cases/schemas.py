@@ -84,3 +84,76 @@ class TransferInput(BaseModel):
 
     department: str = Field(min_length=1, max_length=32)
     reason: str = Field(max_length=500)
+
+
+class CommentInput(BaseModel):
+    """A note on the timeline (办理意见)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=2000)
+
+
+class CorrectionInput(BaseModel):
+    """A correction of the case's state outside the declared steps (纠错), with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to_state: str = Field(min_length=1, max_length=64)
+    reason: str = Field(max_length=500)
+
+
+class FlagRead(BaseModel):
+    """An irregularity flag of electronic supervision (电子监察异常) with its case."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    case_number: str
+    case_title: str
+    case_type: str
+    department_id: uuid.UUID
+    kind: str
+    raised_at: datetime
+    actor: str
+    detail: dict[str, Any]
+    reviewed_at: datetime | None
+    reviewed_by: str | None
+    review_note: str
+
+
+class FlagReviewInput(BaseModel):
+    """A supervisor's review (核查) of a flag: what was found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(max_length=500)
+
+
+class StepRead(BaseModel):
+    """A step (流转) the caller may take on the case now, and the fields it needs."""
+
+    name: str
+    title: str
+    to_state: str
+    to_state_title: str
+    required_fields: list[str]
+    refusal: bool
+
+
+class RatingInput(BaseModel):
+    """The applicant's evaluation (好差评): 1 (非常不满意) to 5 (非常满意)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Strict: a score of "5" or true is a client's mistake, not a rating.
+    score: int = Field(strict=True)
+    comment: str = Field(default="", max_length=500)
+
+
+class RatingRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    case_id: uuid.UUID
+    score: int
+    comment: str
+    rated_at: datetime

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags
@@ -738,3 +738,158 @@ async def rate(
     )
     await session.flush()
     return rating
+
+
+# --- desk helpers -------------------------------------------------------------------------
+# Reading helpers of the staff pages (cases.pages, 办件工作台): the queue's tabs with their
+# counts, the clocks' remaining working days, and the names the pages show.
+
+QUEUE_TABS = ("mine", "department", "unassigned")
+
+
+def _tab_filter(principal: Principal, tab: str) -> Any:
+    if tab == "mine":
+        if principal.id is None:
+            return false()
+        return Case.assignee_account_id == principal.id
+    if tab == "unassigned":
+        return Case.assignee_account_id.is_(None)
+    return true()
+
+
+def _is_yellow() -> Any:
+    return or_(
+        Case.statutory_warning == "yellow",
+        Case.promised_warning == "yellow",
+        Case.step_warning == "yellow",
+    )
+
+
+def _desk_base(
+    principal: Principal, department_id: uuid.UUID | None, case_type: str | None
+) -> Select[Case]:
+    query = readable_cases(principal).where(Case.closed_at.is_(None))
+    if department_id is not None:
+        query = query.where(Case.department_id == department_id)
+    if case_type:
+        query = query.where(Case.case_type == case_type)
+    return query
+
+
+async def desk_queue(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    tab: str = "mine",
+    department_id: uuid.UUID | None = None,
+    case_type: str | None = None,
+    state: str | None = None,
+    warning: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Case], bool]:
+    """One page of a queue tab (我的待办, 本部门, 未分派) in the order of ``work_queue``, and
+    whether more follow."""
+    if tab not in QUEUE_TABS:
+        raise InvalidInput(_("There is no queue %(tab)s.") % {"tab": tab}, field="tab")
+    query = _desk_base(principal, department_id, case_type).where(_tab_filter(principal, tab))
+    if state:
+        query = query.where(Case.state == state)
+    if warning == "red":
+        query = query.where(_is_red())
+    elif warning == "yellow":
+        query = query.where(_is_yellow())
+    elif warning:
+        raise InvalidInput(
+            _("A warning filter is red or yellow, not %(value)s.") % {"value": warning},
+            field="warning",
+        )
+    query = query.order_by(case((_is_red(), 0), else_=1), Case.next_due_at, Case.number)
+    rows = list((await session.execute(query.limit(limit + 1).offset(offset))).scalars())
+    return rows[:limit], len(rows) > limit
+
+
+async def desk_counts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    department_id: uuid.UUID | None = None,
+    case_type: str | None = None,
+) -> dict[str, dict[str, int]]:
+    """Open cases of each tab, with its red and yellow ones, in one query:
+    ``{"mine": {"all": 3, "red": 1, "yellow": 0}, ...}``."""
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    columns = []
+    for tab in QUEUE_TABS:
+        in_tab = _tab_filter(principal, tab)
+        columns += [
+            count(in_tab),
+            count(and_(in_tab, _is_red())),
+            count(and_(in_tab, _is_yellow())),
+        ]
+    query = _desk_base(principal, department_id, case_type).with_only_columns(
+        *columns, maintain_column_froms=True
+    )
+    row = list((await session.execute(query)).one())
+    return {
+        tab: {"all": int(row[3 * i]), "red": int(row[3 * i + 1]), "yellow": int(row[3 * i + 2])}
+        for i, tab in enumerate(QUEUE_TABS)
+    }
+
+
+def remaining_workdays(calendar: WorkCalendar, due_at: datetime, now: datetime) -> int:
+    """Working days left of a limit ending at ``due_at`` (剩余工作日): 0 on its last day,
+    negative once it has run out (-1 at least, even on the weekend right after)."""
+    last_moment = due_at - timedelta(microseconds=1)
+    if now < due_at:
+        return calendar.workdays_between(now, last_moment)
+    return -max(1, calendar.workdays_between(last_moment, now))
+
+
+async def department_officers(session: AsyncSession, department_id: uuid.UUID) -> list[Account]:
+    """The active officers (在岗工作人员) of a department, by name: whom a case may go to."""
+    rows = await session.execute(
+        select(Account)
+        .where(
+            Account.department_id == department_id,
+            Account.kind == "staff",
+            Account.active.is_(True),
+        )
+        .order_by(Account.display_name, Account.username)
+    )
+    return list(rows.scalars())
+
+
+async def active_departments(session: AsyncSession) -> list[Department]:
+    """Departments a case may be transferred to (转办), by code."""
+    rows = await session.execute(
+        select(Department).where(Department.active.is_(True)).order_by(Department.code)
+    )
+    return list(rows.scalars())
+
+
+async def display_names(
+    session: AsyncSession,
+    *,
+    ids: Iterable[uuid.UUID | None] = (),
+    usernames: Iterable[str] = (),
+) -> tuple[dict[uuid.UUID, str], dict[str, str]]:
+    """Accounts' display names by id and by username, in one query; never ID numbers."""
+    id_set = {i for i in ids if i is not None}
+    name_set = {n for n in usernames if n}
+    if not id_set and not name_set:
+        return {}, {}
+    rows = await session.execute(
+        select(Account.id, Account.username, Account.display_name).where(
+            or_(Account.id.in_(id_set), Account.username.in_(name_set))
+        )
+    )
+    by_id: dict[uuid.UUID, str] = {}
+    by_username: dict[str, str] = {}
+    for account_id, username, display_name in rows:
+        by_id[account_id] = display_name or username
+        by_username[username] = display_name or username
+    return by_id, by_username

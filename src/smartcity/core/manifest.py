@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from smartcity.core import accounts, api, pages, signatures
+from fastapi import APIRouter
+
+from smartcity.core import (
+    accounts,
+    api,
+    notification_api,
+    notification_pages,
+    notifications,
+    pages,
+    signatures,
+)
 from smartcity.core.i18n import N_
 from smartcity.core.module import Job, Module, NavItem
 
+# The inbox has its own full-path router; api.router carries the /api/v1 prefix, so it is
+# mounted beside it rather than inside.
+_router = APIRouter()
+_router.include_router(api.router)
+_router.include_router(notification_api.router)
+pages.router.include_router(notification_pages.router)
+
 MODULE = Module(
     name="core",
-    router=api.router,
+    router=_router,
     pages=pages.router,
-    actions={k: frozenset(v) for k, v in (accounts.ACTIONS | signatures.ACTIONS).items()},
+    actions={
+        k: frozenset(v)
+        for k, v in (accounts.ACTIONS | signatures.ACTIONS | notifications.ACTIONS).items()
+    },
     jobs=[Job("core.sessions.expire", 600, accounts.expire_web_sessions)],
     nav=[
         NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),

@@ -3,7 +3,8 @@ gateways) behind one small interface. The default outside channel only logs.
 
 ``notify`` stores the message and hands it to every configured channel in the same
 transaction; a channel that fails is recorded on the message and never undoes the change
-that caused it.
+that caused it. The inbox (站内消息) is read only by its owner: another account's message is
+a 404, like any unreadable row.
 """
 
 from __future__ import annotations
@@ -13,15 +14,26 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
+from sqlalchemy import Select, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.models import Account, Notification
+from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.errors import InvalidInput, NotFound
+from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Account, Notification, PrincipalKind
 
 log = logging.getLogger("smartcity.notifications")
 
 TITLE_MAX = 200
 BODY_MAX = 2000
+INBOX_MAX = 200
+
+ACTIONS: dict[str, frozenset[str]] = {
+    # Everyone with an account has an inbox; the rows themselves are filtered by owner.
+    "core.notification.mark_read": frozenset(k.value for k in PrincipalKind),
+}
+register_actions(ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -126,3 +138,89 @@ async def notify(
     session.add(note)
     await session.flush()
     return note
+
+
+# --- the inbox (站内消息) ----------------------------------------------------------------
+
+
+def readable_notifications(principal: Principal) -> Select[Notification]:
+    """Only the owner reads a message; nobody else, administrators included (least
+    privilege: a message may carry a case's details)."""
+    query = select(Notification)
+    if principal.id is None:
+        return query.where(false())
+    return query.where(Notification.account_id == principal.id)
+
+
+async def inbox(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    unread_only: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Notification]:
+    """The principal's messages, newest first; ``unread_only`` leaves out those read."""
+    if not 1 <= limit <= INBOX_MAX:
+        raise InvalidInput(
+            _("Ask for 1 to %(max)s messages at a time.") % {"max": INBOX_MAX}, field="limit"
+        )
+    if offset < 0:
+        raise InvalidInput(_("The offset cannot be negative."), field="offset")
+    query = readable_notifications(principal)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    query = query.order_by(Notification.created_at.desc(), Notification.id.desc())
+    return list((await session.execute(query.limit(limit).offset(offset))).scalars())
+
+
+async def unread_count(session: AsyncSession, principal: Principal) -> int:
+    """How many of the principal's messages are unread (未读)."""
+    query = (
+        readable_notifications(principal)
+        .where(Notification.read_at.is_(None))
+        .with_only_columns(func.count())
+        .order_by(None)
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def get_notification(
+    session: AsyncSession, principal: Principal, notification_id: uuid.UUID
+) -> Notification:
+    """One of the principal's own messages, else 404."""
+    found = (
+        await session.execute(
+            readable_notifications(principal).where(Notification.id == notification_id)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(_("There is no such message."))
+    return found
+
+
+async def mark_read(
+    session: AsyncSession, principal: Principal, notification_id: uuid.UUID
+) -> Notification:
+    """Mark one message read (已读); marking it again keeps the first time."""
+    authorize(principal, "core.notification.mark_read")
+    note = await get_notification(session, principal, notification_id)
+    if note.read_at is None:
+        note.read_at = clock.now()
+        await session.flush()
+    return note
+
+
+async def mark_all_read(session: AsyncSession, principal: Principal) -> int:
+    """Mark every unread message of the principal read; returns how many were unread."""
+    authorize(principal, "core.notification.mark_read")
+    if principal.id is None:
+        return 0
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.account_id == principal.id, Notification.read_at.is_(None))
+        .values(read_at=clock.now())
+        .execution_options(synchronize_session="fetch")
+    )
+    await session.flush()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -240,27 +240,53 @@ def resolve(
 
 @cli.command("link-account")
 def link_account(
-    username: Annotated[str, typer.Argument(help="The citizen's user name")],
-    id_number: Annotated[str, typer.Argument(help="The person's resident ID number")],
+    username: Annotated[str, typer.Argument(help="The citizen's or enterprise's user name")],
+    id_number: Annotated[
+        str,
+        typer.Argument(
+            help="The person's resident ID number; for an enterprise account, the "
+            "organization's unified social credit code"
+        ),
+    ],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Link a citizen's account to their person record (for 我的数据)."""
+    """Link a citizen's account to their person record (for 我的数据), or an enterprise's
+    account to its organization's record (for applying online, 免提交)."""
+    from sqlalchemy import select
+
     from smartcity.cli import cli_principal, console, run
     from smartcity.core.ids import mask_resident_id
-    from smartcity.registry import service, validation
-    from smartcity.registry.models import Person
+    from smartcity.core.models import Account
+    from smartcity.registry import organizations, service, validation
+    from smartcity.registry.models import Organization, Person
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> str:
         principal = cli_principal()
+        kind = (
+            await session.execute(select(Account.kind).where(Account.username == username))
+        ).scalar_one_or_none()
+        if kind == "enterprise":
+            code = validation.check_uscc(id_number)
+            org_query = organizations.readable_organizations(principal).where(
+                Organization.uscc == code
+            )
+            org = (await session.execute(org_query)).scalar_one_or_none()
+            if org is None:
+                raise NotFound(f"No organization with unified social credit code {code}.")
+            await organizations.link_account(
+                session, principal, organization_id=org.id, username=username
+            )
+            return code
         number = validation.check_resident_id(id_number).number
         query = service.readable_persons(principal).where(Person.id_number == number)
         person = (await session.execute(query)).scalar_one_or_none()
         if person is None:
             raise NotFound(f"No person with ID number {mask_resident_id(number)}.")
         await service.link_account(session, principal, person_id=person.id, username=username)
+        return _masked(number)
 
-    run(work, database_url)
-    console.print(f"Linked {username} to {_masked(id_number)}.")
+    shown = run(work, database_url)
+    console.print(f"Linked {username} to {shown}.")
 
 
 def _masked(number: str) -> str:

@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
+from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Account
 from smartcity.registry.history import (
     VersionView,
     _version_views,
@@ -254,5 +255,61 @@ async def update_organization(
         await _require_place(session, values.get("registered_place_code"), "registered_place_code")
     await record_updated(
         session, principal, "organization", org, values, groups=groups, reason=reason
+    )
+    return org
+
+
+# --- the enterprise's own account (法人账户) ------------------------------------------------------
+
+
+async def my_organization(session: AsyncSession, principal: Principal) -> Organization | None:
+    """The organization whose own platform account the enterprise principal is, if linked
+    (for applying online with what the legal-person registry holds, 免提交)."""
+    if principal.kind != "enterprise" or principal.id is None:
+        return None
+    return (
+        await session.execute(select(Organization).where(Organization.account_id == principal.id))
+    ).scalar_one_or_none()
+
+
+async def link_account(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organization_id: uuid.UUID,
+    username: str | None,
+) -> Organization:
+    """Link an enterprise account to its organization's record (法人账户绑定), or unlink with
+    None. The registration source (市场监管局) or an admin does it, like any change to the
+    organization's registration."""
+    org = await _readable_organization(session, principal, organization_id)
+    authorize(principal, "registry.organization.update", org)
+    await require_source(session, principal, _groups_of_fields("organization", ["uscc"]))
+    if username is None:
+        org.account_id = None
+        await audit.log(session, principal, "registry.organization.unlink_account", str(org.id))
+        return org
+    account = (
+        await session.execute(select(Account).where(Account.username == username.strip()))
+    ).scalar_one_or_none()
+    if account is None or account.kind != "enterprise":
+        raise InvalidInput(
+            _("There is no enterprise account {username}.").format(username=username),
+            field="username",
+        )
+    other = (
+        await session.execute(select(Organization.id).where(Organization.account_id == account.id))
+    ).scalar_one_or_none()
+    if other is not None and other != org.id:
+        raise Conflict(
+            _("The account {username} is already linked to another organization.").format(
+                username=username
+            ),
+            field="username",
+        )
+    org.account_id = account.id
+    await session.flush()
+    await audit.log(
+        session, principal, "registry.organization.link_account", str(org.id), account=username
     )
     return org

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +30,8 @@ class FormField(BaseModel):
     type: FieldType = "text"
     required: bool = True
     prefill: str | None = Field(default=None, max_length=64)
+    # The choices of a select field; without them it is answered in words.
+    options: list[str] = Field(default_factory=list, max_length=50)
 
 
 class ServiceItemCreate(BaseModel):
@@ -71,3 +75,148 @@ class ServiceItemRead(BaseModel):
     life_events: list[str]
     materials: list[Material]
     form_fields: list[FormField]
+
+
+# --- applying online (网上申报) ---------------------------------------------------------------
+
+
+class ApplicationCreate(BaseModel):
+    """Start an application for a service item (or get the open draft for it)."""
+
+    item_code: str = Field(pattern=CODE_PATTERN)
+
+
+class AnswersUpdate(BaseModel):
+    """Answers to save in a draft, by field name; null or "" clears one."""
+
+    answers: dict[str, str | int | float | None] = Field(max_length=200)
+
+
+class SupplementInput(BaseModel):
+    """Send the supplement (补正) with an optional note."""
+
+    note: str = Field(default="", max_length=500)
+
+
+class RatingInput(BaseModel):
+    """好差评: 1 (非常不满意) to 5 (非常满意), with an optional comment."""
+
+    score: int
+    comment: str = Field(default="", max_length=500)
+
+
+class SourceRead(BaseModel):
+    """Where a prefilled value comes from (一数一源): the registry field and its source."""
+
+    registry: str
+    field: str
+    department_code: str
+    department_name: str
+
+
+class FieldRead(BaseModel):
+    """A form field: prefilled from the registries (read-only, ``source`` set) or answered."""
+
+    name: str
+    label: str
+    type: str
+    required: bool
+    value: str
+    prefilled: bool
+    source: SourceRead | None = None
+    note: str = ""
+
+
+class MaterialRead(BaseModel):
+    """An uploaded file (its content at ``download``)."""
+
+    id: uuid.UUID
+    name: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    supplement: bool
+    download: str
+
+
+class RequiredMaterialRead(BaseModel):
+    """One of the item's materials: provided by the registries (免提交) or by files."""
+
+    name: str
+    required: bool
+    provided: bool
+    source: SourceRead | None = None
+    registry_value: str = ""
+    files: list[MaterialRead]
+    note: str = ""
+
+
+class MissingRead(BaseModel):
+    kind: Literal["field", "material"]
+    name: str
+    label: str
+
+
+class ClockRead(BaseModel):
+    """Time as the applicant sees it: working days left of the promised limit."""
+
+    due_at: datetime
+    due_date: date
+    remaining_workdays: int | None
+    paused: bool
+    warning: Literal["none", "yellow", "red"]
+    closed_at: datetime | None
+    handled_workdays: int | None
+    on_time: bool | None
+
+
+class TimelineLineRead(BaseModel):
+    at: datetime
+    title: str
+    detail: str
+    by_you: bool
+
+
+class SupplementRequestRead(BaseModel):
+    at: datetime
+    missing: str
+
+
+class RatingRead(BaseModel):
+    score: int
+    comment: str
+    rated_at: datetime
+
+
+class ApplicationSummaryRead(BaseModel):
+    """One line of 我的申请."""
+
+    id: uuid.UUID
+    item_code: str
+    item_name: str
+    status: Literal["draft", "submitted"]
+    created_at: datetime
+    submitted_at: datetime | None
+    case_id: uuid.UUID | None
+    case_number: str | None
+    state: str
+    state_title: str
+    clock: ClockRead | None
+
+
+class ApplicationRead(ApplicationSummaryRead):
+    """An application with its form, materials and, once submitted, its case's progress."""
+
+    department_code: str
+    department_name: str
+    registry_note: str
+    fields: list[FieldRead]
+    materials: list[RequiredMaterialRead]
+    supplements: list[MaterialRead]
+    missing: list[MissingRead]
+    timeline: list[TimelineLineRead]
+    supplement_request: SupplementRequestRead | None
+    rating: RatingRead | None
+    can_rate: bool

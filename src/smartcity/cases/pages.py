@@ -1,0 +1,744 @@
+"""Staff pages of the case engine (办件工作台): the work queue (/cases) and the case page
+(/cases/{id}) with its clocks, timeline, the owning domain's panels and the forms of what this
+officer may do now. Generic over case types: everything shown comes from the declaration."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from markupsafe import Markup
+from starlette.responses import RedirectResponse, Response
+
+from smartcity.cases import flags, service
+from smartcity.cases.hooks import Panel, panels_for
+from smartcity.cases.models import Case, CaseEvent, CaseFlag
+from smartcity.cases.types import CaseType, Transition, case_types, get_case_type
+from smartcity.core import clock, i18n
+from smartcity.core.authz import SYSTEM, Principal, can
+from smartcity.core.errors import Conflict, InvalidInput, NotFound, Problem
+from smartcity.core.i18n import N_
+from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Department
+from smartcity.core.module import NavItem
+from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.core.workdays import WorkCalendar, load_calendar
+from smartcity.web.pages import require_page
+from smartcity.web.render import CSRF_FIELD, check_csrf, csrf_token, render
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+
+DESK_KINDS = frozenset({"staff", "supervisor", "admin"})
+Desk = Annotated[Principal, Depends(require_page(*DESK_KINDS))]
+NAV = NavItem("/cases", N_("Case desk"), DESK_KINDS)
+PAGE_SIZE = 50
+CASE = "/cases/{case_id:uuid}"
+
+TAB_LABELS = {
+    "mine": N_("Assigned to me"),
+    "department": N_("My department"),
+    "unassigned": N_("Unassigned"),
+}
+# Supervisors and admins read every department's cases: their second tab is all of them.
+TAB_LABEL_ALL = N_("All departments")
+EMPTY_TABS = {
+    "mine": N_("No open case is assigned to you."),
+    "department": N_("There are no open cases here."),
+    "unassigned": N_("Every open case has an officer."),
+}
+CLOCK_LABELS = {
+    "statutory": N_("Statutory limit"),
+    "promised": N_("Promised limit"),
+    "step": N_("Step limit"),
+}
+FIELD_LABELS = {
+    "reason": N_("Reason"),
+    "missing": N_("What the applicant must supplement"),
+    "text": N_("Comment"),
+    "note": N_("Note"),
+}
+FIELD_HINTS = {
+    "reason": N_("The applicant and the supervisors read this: say what rule or fact decides it."),
+    "missing": N_("Name each material or correction, so it can be supplied in one go."),
+}
+FLAG_LABELS = {
+    "qualifying_not_accepted": N_("Qualifying application not accepted"),
+    "refusal_without_reason": N_("Refusal without a reason"),
+    "out_of_order": N_("Step out of order"),
+    "reopened": N_("Reopened after closing"),
+}
+# Jobs such as the warning sweep act as the platform itself.
+PLATFORM = N_("Platform (automatic)")
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """One clock of a case as an officer reads it: limit, last day, days left, warning."""
+
+    name: str
+    label: str
+    days: int | None
+    extra_days: int
+    due_at: datetime
+    last_day: str
+    short_day: str
+    remaining: int
+    warning: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    type_title: str
+    state_title: str
+    applicant: str
+    assignee: str
+    limit: ClockView
+    step: ClockView | None
+    red: list[str]
+    yellow: list[str]
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    actor: str
+    kind: str
+    text: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+    quote: str = ""
+
+
+def _type_of(case_: Case) -> CaseType | None:
+    try:
+        return get_case_type(case_.case_type)
+    except LookupError:
+        return None
+
+
+def _state_title(ct: CaseType | None, state: str) -> str:
+    if ct is None or not state:
+        return state
+    try:
+        return ct.state(state).title
+    except KeyError:
+        return state
+
+
+def _step_title(ct: CaseType | None, name: str) -> str:
+    step = ct.transition(name) if ct else None
+    return step.title if step else name
+
+
+def _last_day(due_at: datetime, *, short: bool = False) -> str:
+    """The last working day of a limit (it ends at 24:00 of that day), with its weekday."""
+    day = clock.to_city(due_at - timedelta(microseconds=1)).date()
+    shown = f"{day:%m-%d}" if short else day.isoformat()
+    return f"{shown} {_(WEEKDAYS[day.weekday()])}"
+
+
+def _clocks(
+    case_: Case, ct: CaseType | None, calendar: WorkCalendar, now: datetime
+) -> list[ClockView]:
+    """The running clocks of an open case. A paused case's limits move by the pause when it
+    resumes, so its days left are counted as of the pause."""
+    as_of = case_.paused_at or now
+    found: list[ClockView] = []
+    for name, days, extra in (
+        ("statutory", case_.statutory_days, case_.paused_workdays),
+        ("promised", case_.promised_days, case_.paused_workdays),
+        ("step", ct.limits.step_limit(case_.state) if ct else None, 0),
+    ):
+        due_at: datetime | None = getattr(case_, f"{name}_due_at")
+        if due_at is None:
+            continue
+        found.append(
+            ClockView(
+                name=name,
+                label=CLOCK_LABELS[name],
+                days=days,
+                extra_days=extra,
+                due_at=due_at,
+                last_day=_last_day(due_at),
+                short_day=_last_day(due_at, short=True),
+                remaining=service.remaining_workdays(calendar, due_at, as_of),
+                warning=getattr(case_, f"{name}_warning"),
+            )
+        )
+    return found
+
+
+def _warned(case_: Case, level: str) -> list[str]:
+    return [
+        _(CLOCK_LABELS[name])
+        for name in ("statutory", "promised", "step")
+        if getattr(case_, f"{name}_warning") == level
+    ]
+
+
+def _state_options(types: list[CaseType]) -> list[tuple[str, str]]:
+    """States to filter by, in declaration order; a name shared by types is listed once."""
+    titles: dict[str, list[str]] = {}
+    for ct in types:
+        for state in ct.states:
+            if state.kind == "final":
+                continue  # the queue holds open cases only
+            known = titles.setdefault(state.name, [])
+            if state.title not in known:
+                known.append(state.title)
+    return [(name, " / ".join(t)) for name, t in titles.items()]
+
+
+# --- the work queue ---------------------------------------------------------------------
+
+
+def _queue_url(query: dict[str, str], **changes: Any) -> str:
+    """The queue with some parameters changed; empty ones (and offset 0) are left out."""
+    merged = {**query, **{k: str(v) for k, v in changes.items()}}
+    return "/cases?" + urlencode({k: v for k, v in merged.items() if v and v != "0"})
+
+
+def _reads_all(principal: Principal) -> bool:
+    return principal.is_("supervisor", "admin", "auditor")
+
+
+@router.get("/cases")
+async def work_queue(request: Request, session: DbSession, principal: Desk) -> Response:
+    """The officer's work queue (工作台): my cases, the department's, the unassigned; the
+    urgent first."""
+    params = request.query_params
+    types = sorted(case_types(), key=lambda ct: ct.name)
+    type_names = {ct.name for ct in types}
+    case_type = params.get("type", "")
+    case_type = case_type if case_type in type_names else ""
+    departments = await service.active_departments(session)
+    department = None
+    if _reads_all(principal):
+        department = next((d for d in departments if d.code == params.get("department")), None)
+    counts = await service.desk_counts(
+        session,
+        principal,
+        department_id=department.id if department else None,
+        case_type=case_type or None,
+    )
+    tab = params.get("tab", "")
+    if tab not in service.QUEUE_TABS:
+        # Start with one's own cases, or with the department's when none is assigned.
+        tab = "mine" if counts["mine"]["all"] else "department"
+    state_options = _state_options([ct for ct in types if not case_type or ct.name == case_type])
+    state = params.get("state", "")
+    state = state if state in dict(state_options) else ""
+    warning = params.get("warning", "")
+    warning = warning if warning in ("red", "yellow") else ""
+    offset_text = params.get("offset", "")
+    offset = min(int(offset_text), 100_000) if offset_text.isdigit() else 0
+    cases, more = await service.desk_queue(
+        session,
+        principal,
+        tab=tab,
+        department_id=department.id if department else None,
+        case_type=case_type or None,
+        state=state or None,
+        warning=warning or None,
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    by_id, _names = await service.display_names(
+        session,
+        ids=[c.applicant_account_id for c in cases] + [c.assignee_account_id for c in cases],
+    )
+    calendar = await load_calendar(session)
+    now = clock.now()
+    rows = []
+    for c in cases:
+        ct = _type_of(c)
+        views = {v.name: v for v in _clocks(c, ct, calendar, now)}
+        rows.append(
+            QueueRow(
+                case=c,
+                type_title=ct.title if ct else c.case_type,
+                state_title=_state_title(ct, c.state),
+                applicant=by_id.get(c.applicant_account_id, "") if c.applicant_account_id else "",
+                assignee=by_id.get(c.assignee_account_id, "") if c.assignee_account_id else "",
+                limit=views.get("promised") or views["statutory"],
+                step=views.get("step"),
+                red=_warned(c, "red"),
+                yellow=_warned(c, "yellow"),
+            )
+        )
+    query = {
+        "tab": tab,
+        "type": case_type,
+        "state": state,
+        "warning": warning,
+        "department": department.code if department else "",
+    }
+    own = next((d for d in departments if d.id == principal.department_id), None)
+    me, _n = await service.display_names(session, ids=[principal.id])
+    return render(
+        request,
+        "cases/queue.html",
+        {
+            "rows": rows,
+            "tab": tab,
+            "tabs": [
+                (
+                    name,
+                    TAB_LABEL_ALL if name == "department" and _reads_all(principal) else label,
+                    counts[name]["all"],
+                )
+                for name, label in TAB_LABELS.items()
+            ],
+            "counts": counts,
+            "empty": EMPTY_TABS[tab],
+            "query": query,
+            "url": lambda **changes: _queue_url(
+                {**query, "offset": str(offset) if offset else ""}, **changes
+            ),
+            "types": types if len(types) > 1 else [],
+            "state_options": state_options,
+            "departments": departments if _reads_all(principal) else [],
+            "own_department": own,
+            "me": me.get(principal.id, principal.name) if principal.id else principal.name,
+            "more": more,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "filtered": bool(state or warning),
+            "notice": _("The case was transferred to another department.")
+            if params.get("done") == "transferred"
+            else "",
+        },
+        principal=principal,
+    )
+
+
+# --- the case page ----------------------------------------------------------------------
+
+
+def _timeline_lines(
+    events: list[CaseEvent],
+    ct: CaseType | None,
+    names: dict[str, str],
+    departments: dict[str, str],
+) -> list[TimelineLine]:
+    return [_describe(e, ct, names, departments) for e in events]
+
+
+def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (_(FIELD_LABELS.get(name, name)), str(value))
+        for name, value in (data.get("fields") or {}).items()
+        if value not in (None, "")
+    ]
+
+
+def _describe(
+    event: CaseEvent, ct: CaseType | None, names: dict[str, str], departments: dict[str, str]
+) -> TimelineLine:
+    """A timeline event as a line in the officer's words."""
+    data = event.data or {}
+    actor = _(PLATFORM) if event.actor == SYSTEM.name else names.get(event.actor, event.actor)
+    details: list[tuple[str, str]] = []
+    quote = ""
+    kind = event.kind
+    if kind == "transition" and event.name == "open":
+        text = _("Opened; now at %(state)s") % {"state": _state_title(ct, event.to_state)}
+        if data.get("department"):
+            details.append(
+                (_("Department"), departments.get(data["department"], data["department"]))
+            )
+    elif kind == "transition":
+        text = _("%(step)s: %(from)s → %(to)s") % {
+            "step": _step_title(ct, event.name),
+            "from": _state_title(ct, event.from_state),
+            "to": _state_title(ct, event.to_state),
+        }
+        details = _fields(data)
+    elif kind == "assignment":
+        officer = names.get(data.get("officer", ""), data.get("officer", ""))
+        text = (
+            _("Reassigned to %(officer)s")
+            if event.name == "reassigned"
+            else _("Assigned to %(officer)s")
+        ) % {"officer": officer}
+    elif kind == "transfer":
+        text = _("Transferred from %(from)s to %(to)s") % {
+            "from": departments.get(data.get("from", ""), data.get("from", "")),
+            "to": departments.get(data.get("to", ""), data.get("to", "")),
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "clock" and event.name == "paused":
+        text = _("Clock paused while the applicant supplements")
+    elif kind == "clock" and event.name == "resumed":
+        text = _("Clock resumed: %(n)s working days of pause added to the limits") % {
+            "n": data.get("paused_workdays", 0)
+        }
+    elif kind == "clock":
+        text = _("Deadlines recomputed with the official calendar")
+    elif kind == "warning":
+        label = _(CLOCK_LABELS.get(str(data.get("clock")), str(data.get("clock"))))
+        text = (
+            _("Red warning: the %(clock)s has run out")
+            if data.get("level") == "red"
+            else _("Yellow warning: the %(clock)s is nearly used up")
+        ) % {"clock": label}
+        kind = f"warning {data.get('level', '')}".strip()
+    elif kind == "flag":
+        text = _("Supervision flag: %(kind)s") % {
+            "kind": _(FLAG_LABELS.get(event.name, event.name))
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "correction":
+        text = _("Correction: %(from)s → %(to)s") % {
+            "from": _state_title(ct, event.from_state),
+            "to": _state_title(ct, event.to_state),
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "comment":
+        text = _("Comment")
+        quote = str(data.get("text", ""))
+    elif kind == "attachment":
+        text = _("Attachment added: %(name)s") % {"name": data.get("filename") or event.name}
+        if data.get("size") is not None:
+            details.append((_("Size"), f"{max(1, int(data['size']) // 1024)} KB"))
+    elif kind == "rating":
+        text = _("Rated %(score)s of 5 by the applicant") % {"score": data.get("score", "")}
+        quote = str(data.get("comment", ""))
+    else:
+        text = f"{kind} {event.name}".strip()
+    css = " ".join(f"ev-{part}" for part in kind.split())
+    return TimelineLine(event.at, actor, css, text, details, quote)
+
+
+@dataclass
+class Refusal:
+    """A refused form: where to show what, and the status to answer with."""
+
+    status: int
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    open_form: str = ""
+
+
+NOTICES = {
+    "assigned": N_("The case was assigned."),
+    "transferred": N_("The case was transferred to another department."),
+    "commented": N_("Your comment is on the timeline."),
+    "corrected": N_("The correction is recorded; the supervisors have been notified."),
+}
+
+
+async def _panels(
+    request: Request, session: DbSession, principal: Principal, case_: Case
+) -> list[tuple[Panel, Markup]]:
+    """The owning domain's panels, each rendered with ``panel``, ``case`` and the keys of its
+    context as variables (and the page's CSRF token for any form it has)."""
+    env = request.app.state.templates
+    found = []
+    for make in panels_for(case_.case_type):
+        panel = await make(session, principal, case_)
+        if panel is None:
+            continue
+        html = env.get_template(panel.template).render(
+            {
+                "request": request,
+                "principal": principal,
+                "locale": i18n.current_locale.get(),
+                "csrf_field": CSRF_FIELD,
+                "csrf_token": csrf_token(request),
+                "errors": {},
+                "values": {},
+                "case": case_,
+                "panel": panel,
+                **panel.context,
+            }
+        )
+        found.append((panel, Markup(html)))  # noqa: S704 - rendered by the autoescaping env
+    return found
+
+
+async def _case_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    refusal: Refusal | None = None,
+) -> Response:
+    case_ = await service.get_case(session, principal, case_id)
+    ct = _type_of(case_)
+    events = await service.timeline(session, principal, case_id)
+    case_flags: list[tuple[CaseFlag, Case]] = await flags.list_flags(
+        session, principal, case_id=case_id, open_only=False
+    )
+    departments = await service.active_departments(session)
+    department_names = {d.code: d.name for d in departments}
+    by_id, by_username = await service.display_names(
+        session,
+        ids=[case_.applicant_account_id, case_.assignee_account_id],
+        usernames=[e.actor for e in events]
+        + [str(e.data.get("officer", "")) for e in events if e.kind == "assignment"],
+    )
+    department = await session.get(Department, case_.department_id)
+    calendar = await load_calendar(session)
+    now = clock.now()
+    is_open = case_.closed_at is None
+    steps: list[Transition] = (
+        [t for t in ct.outgoing(case_.state) if service.may_take(principal, case_, t)]
+        if ct and is_open
+        else []
+    )
+    may_assign = is_open and can(principal, "cases.case.assign", case_)
+    may_transfer = is_open and can(principal, "cases.case.transfer", case_)
+    params = request.query_params
+    done = params.get("done", "")
+    notice = ""
+    if done == "step" and ct and ct.transition(params.get("step", "")):
+        notice = _("Done: %(step)s.") % {"step": _step_title(ct, params["step"])}
+    elif done in NOTICES:
+        notice = _(NOTICES[done])
+    refusal = refusal or Refusal(200)
+    return render(
+        request,
+        "cases/case.html",
+        {
+            "case": case_,
+            "case_type": ct,
+            "type_title": ct.title if ct else case_.case_type,
+            "state_title": _state_title(ct, case_.state),
+            "state_kind": ct.state(case_.state).kind if ct else "active",
+            "department": department,
+            "applicant": by_id.get(case_.applicant_account_id, "")
+            if case_.applicant_account_id
+            else "",
+            "assignee": by_id.get(case_.assignee_account_id, "")
+            if case_.assignee_account_id
+            else "",
+            "clocks": _clocks(case_, ct, calendar, now) if is_open else [],
+            "red": _warned(case_, "red") if is_open else [],
+            "yellow": _warned(case_, "yellow") if is_open else [],
+            "timeline": _timeline_lines(events, ct, by_username, department_names),
+            "flags": case_flags,
+            "open_flags": sum(1 for flag, _c in case_flags if flag.reviewed_at is None),
+            "flag_labels": FLAG_LABELS,
+            "panels": await _panels(request, session, principal, case_),
+            "steps": steps,
+            "state_title_of": lambda name: _state_title(ct, name),
+            "field_labels": FIELD_LABELS,
+            "field_hints": FIELD_HINTS,
+            "officers": await service.department_officers(session, case_.department_id)
+            if may_assign
+            else [],
+            "may_assign": may_assign,
+            "transfer_to": [d for d in departments if d.id != case_.department_id]
+            if may_transfer
+            else [],
+            "may_transfer": may_transfer,
+            "may_comment": can(principal, "cases.case.comment"),
+            "may_correct": can(principal, "cases.case.correct", case_),
+            "correct_states": [s for s in ct.states if s.name != case_.state] if ct else [],
+            "notice": notice,
+            "errors": refusal.errors,
+            "values": refusal.values,
+            "open_form": refusal.open_form,
+        },
+        status_code=refusal.status,
+        principal=principal,
+    )
+
+
+@router.get(CASE)
+async def case_page(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID
+) -> Response:
+    """One case for the officer: clocks, flags, the domain's panels, the timeline, and the
+    steps and actions open to this officer now."""
+    return await _case_page(request, session, principal, case_id)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    check_csrf(request, form)
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+
+
+def _refusal(exc: Problem, form_id: str, values: dict[str, str]) -> Refusal:
+    """Where a refused action's message goes: next to its field, else on its form."""
+    name = exc.extensions.get("field")
+    key = f"{form_id}-{name}" if name else form_id
+    status = exc.status if exc.status in (403, 409, 422) else 422
+    return Refusal(status, {key: exc.detail}, values, form_id)
+
+
+async def _act(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    *,
+    form_id: str,
+    values: dict[str, str],
+    action: Any,
+    done: str,
+) -> Response:
+    """Run a refusable change in a savepoint: on refusal nothing of it stays and the page
+    comes back with the message where it belongs; on success, back to the case (303)."""
+    try:
+        async with session.begin_nested():
+            await action()
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        refusal = _refusal(exc, form_id, values)
+        return await _case_page(request, session, principal, case_id, refusal)
+    return RedirectResponse(done, status_code=303)
+
+
+@router.post(CASE + "/steps/{name}")
+async def take_step(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID, name: str
+) -> Response:
+    """Take a declared step (流转) with its fields."""
+    form = await _form(request)
+    case_ = await service.get_case(session, principal, case_id)
+    ct = _type_of(case_)
+    step = ct.transition(name) if ct else None
+    if ct is None or step is None:
+        raise NotFound(_("This case type has no step %(name)s.") % {"name": name})
+    form_id = f"step-{name}"
+    fields = {f: form.get(f, "") for f in step.required_fields}
+    values = {f"{form_id}-{f}": v for f, v in fields.items()}
+    seen = form.get("state", "")
+    if seen and seen != case_.state:
+        # The page was read before someone else moved the case: the step may still be
+        # allowed from the new state, but not what the officer decided on.
+        moved = Conflict(
+            _(
+                "The case has moved on to %(state)s since you opened it, probably by a "
+                "colleague. Check the timeline before you act."
+            )
+            % {"state": _state_title(ct, case_.state)}
+        )
+        return await _case_page(
+            request, session, principal, case_id, _refusal(moved, form_id, values)
+        )
+
+    async def take() -> None:
+        try:
+            await service.transition(session, principal, case_id, name, fields=fields)
+        except InvalidInput as exc:
+            missing = exc.extensions.get("field")
+            if missing not in step.required_fields:
+                raise
+            label = _(FIELD_LABELS.get(str(missing), str(missing)))
+            raise InvalidInput(
+                _("Fill in %(field)s to take the step %(step)s.")
+                % {"field": label, "step": step.title},
+                field=missing,
+            ) from exc
+        except Conflict as exc:
+            raise Conflict(
+                _(
+                    "%(step)s cannot be taken now: the case is at %(state)s. Someone may have "
+                    "acted on it before you."
+                )
+                % {"step": step.title, "state": _state_title(ct, case_.state)}
+            ) from exc
+
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id=form_id,
+        values=values,
+        action=take,
+        done=f"/cases/{case_id}?done=step&step={name}",
+    )
+
+
+@router.post(CASE + "/assign")
+async def assign(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID
+) -> Response:
+    """Assign the case to an officer of its department (分派)."""
+    form = await _form(request)
+    officer = form.get("officer", "")
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id="assign",
+        values={"assign-officer": officer},
+        action=lambda: service.assign(session, principal, case_id, officer),
+        done=f"/cases/{case_id}?done=assigned",
+    )
+
+
+@router.post(CASE + "/transfer")
+async def transfer(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID
+) -> Response:
+    """Transfer the case to another department with a reason (转办). The officer usually
+    cannot read it afterwards, so the answer goes back to the queue."""
+    form = await _form(request)
+    department, reason = form.get("department", ""), form.get("reason", "")
+    back = (
+        f"/cases/{case_id}?done=transferred" if _reads_all(principal) else "/cases?done=transferred"
+    )
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id="transfer",
+        values={"transfer-department": department, "transfer-reason": reason},
+        action=lambda: service.transfer(session, principal, case_id, department, reason),
+        done=back,
+    )
+
+
+@router.post(CASE + "/comment")
+async def comment(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID
+) -> Response:
+    """A note on the timeline (办理意见)."""
+    form = await _form(request)
+    text = form.get("text", "")
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id="comment",
+        values={"comment-text": text},
+        action=lambda: service.comment(session, principal, case_id, text),
+        done=f"/cases/{case_id}?done=commented#timeline",
+    )
+
+
+@router.post(CASE + "/correct")
+async def correct(
+    request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID
+) -> Response:
+    """Correct the case's state outside the declared steps (纠错), flagged for supervisors."""
+    form = await _form(request)
+    to_state, reason = form.get("to_state", ""), form.get("reason", "")
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id="correct",
+        values={"correct-to_state": to_state, "correct-reason": reason},
+        action=lambda: service.correct(session, principal, case_id, to_state, reason),
+        done=f"/cases/{case_id}?done=corrected",
+    )

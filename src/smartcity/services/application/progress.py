@@ -1,0 +1,164 @@
+"""How far along an application is (办理进度), as its applicant reads it: the state in the case
+type's words, the working days left of the promise (承诺时限) and the timeline in words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.cases.models import Case, CaseEvent
+from smartcity.cases.types import CaseType, get_case_type
+from smartcity.core import clock
+from smartcity.core.authz import Principal
+from smartcity.core.i18n import gettext as _
+from smartcity.core.workdays import WorkCalendar
+from smartcity.registry.stewardship import department_names
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """The case's time as the applicant sees it: working days left of the promise (承诺时限)."""
+
+    due_at: datetime
+    due_date: date  # the limit's last working day in the city (it ends at 24:00 of it)
+    remaining_workdays: int | None  # negative: overdue by that many; None once closed
+    paused: bool
+    warning: str  # none, yellow, red: the worst of the case's clocks
+    closed_at: datetime | None
+    handled_workdays: int | None
+    on_time: bool | None
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    """One line of the applicant's timeline, in words."""
+
+    at: datetime
+    title: str
+    detail: str = ""
+    by_you: bool = False
+
+
+def remaining_workdays(calendar: WorkCalendar, due: datetime, now: datetime) -> int:
+    """Working days left until a limit ends, today included when it is one; negative: the
+    working days since it ended."""
+    last = _last_day(due)
+    today = clock.to_city(now).date()
+    if today <= last:
+        return sum(calendar.is_workday(d) for d in _days(today, last))
+    return -sum(calendar.is_workday(d) for d in _days(last + timedelta(days=1), today))
+
+
+def _last_day(due: datetime) -> date:
+    # A limit ends at 24:00, the first instant of the next day: its last day is the one before.
+    return clock.to_city(due - timedelta(microseconds=1)).date()
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _worst(case_: Case) -> str:
+    levels = {case_.statutory_warning, case_.promised_warning, case_.step_warning}
+    return "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
+
+
+def clock_view(case_: Case, calendar: WorkCalendar, now: datetime | None = None) -> ClockView:
+    """The case's time as the applicant sees it, ``now`` or the clock's now."""
+    due = case_.promised_due_at or case_.statutory_due_at
+    remaining = None
+    if case_.closed_at is None:
+        # While paused (补正) the count stands still at what was left when it stopped.
+        remaining = remaining_workdays(calendar, due, case_.paused_at or now or clock.now())
+    return ClockView(
+        due_at=due,
+        due_date=_last_day(due),
+        remaining_workdays=remaining,
+        paused=case_.paused_at is not None,
+        warning=_worst(case_),
+        closed_at=case_.closed_at,
+        handled_workdays=case_.handled_workdays,
+        on_time=case_.on_time,
+    )
+
+
+def state_title(case_: Case | None) -> str:
+    """The case's state in the type's (Chinese) words; a draft is 草稿."""
+    if case_ is None:
+        return _("Draft")
+    try:
+        return get_case_type(case_.case_type).state(case_.state).title
+    except (LookupError, KeyError):
+        return case_.state
+
+
+def _line(
+    event: CaseEvent, ct: CaseType, principal: Principal, dept_names: Mapping[str, str]
+) -> TimelineLine | None:
+    data = event.data or {}
+    fields = data.get("fields") or {}
+    by_you = event.actor == principal.name
+    if event.kind == "transition":
+        if event.name == "open":
+            return TimelineLine(event.at, _("Application submitted"), by_you=by_you)
+        step = ct.transition(event.name)
+        title = step.title if step is not None else event.name
+        details = []
+        if fields.get("reason"):
+            details.append(_("Reason: %(text)s") % {"text": fields["reason"]})
+        if fields.get("missing"):
+            details.append(_("What is needed: %(text)s") % {"text": fields["missing"]})
+        if fields.get("note"):
+            details.append(_("Note: %(text)s") % {"text": fields["note"]})
+        if fields.get("materials"):
+            details.append(
+                _("Files: %(names)s") % {"names": "、".join(str(m) for m in fields["materials"])}
+            )
+        return TimelineLine(event.at, title, "；".join(details), by_you)
+    if event.kind == "clock" and event.name == "paused":
+        return TimelineLine(event.at, _("The clock stops while the department waits for you"))
+    if event.kind == "clock" and event.name == "resumed":
+        return TimelineLine(event.at, _("The clock runs again"))
+    if event.kind == "attachment":
+        return TimelineLine(
+            event.at,
+            _("File handed in: %(name)s") % {"name": event.name},
+            str(data.get("filename") or ""),
+            by_you,
+        )
+    if event.kind == "transfer":
+        to = str(data.get("to") or "")
+        return TimelineLine(
+            event.at,
+            _("Passed on to %(department)s") % {"department": dept_names.get(to, to)},
+            _("Reason: %(text)s") % {"text": data.get("reason", "")},
+        )
+    if event.kind == "correction":
+        return TimelineLine(
+            event.at,
+            _("Corrected by the department"),
+            _("Reason: %(text)s") % {"text": data.get("reason", "")},
+        )
+    if event.kind == "rating":
+        return TimelineLine(
+            event.at, _("You rated the service %(score)s of 5") % {"score": event.name}, by_you=True
+        )
+    # Comments, assignments, warnings and flags are the departments' and supervisors' own.
+    return None
+
+
+async def applicant_timeline(
+    session: AsyncSession, principal: Principal, case_: Case, events: Sequence[CaseEvent]
+) -> list[TimelineLine]:
+    """The case's events the applicant is told of, in words, oldest first."""
+    ct = get_case_type(case_.case_type)
+    codes = {str((e.data or {}).get("to") or "") for e in events if e.kind == "transfer"}
+    names = await department_names(session, codes)
+    lines = [_line(e, ct, principal, names) for e in events]
+    return [line for line in lines if line is not None]
