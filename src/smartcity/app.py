@@ -37,9 +37,10 @@ def modules() -> list[Module]:
     from smartcity.core.manifest import MODULE as core
     from smartcity.exchange import MODULE as exchange
     from smartcity.registry import MODULE as registry
+    from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, registry, exchange, cases, services]
+    return [core, registry, exchange, cases, services, sensing]
 
 
 class RequestSizeLimit:

@@ -1,0 +1,215 @@
+"""One SensorThings request, independent of how it arrived: the HTTP routes and each part of
+a $batch call ``handle`` and get a Reply back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.core.authz import Principal
+from smartcity.core.errors import Problem, Unauthenticated
+from smartcity.sensing import paths, query, serialize, service, updates
+from smartcity.sensing.entities import SET_ORDER, TYPES, BadRequest
+from smartcity.sensing.odata import (
+    QueryOptions,
+    parse_options,
+)
+from smartcity.sensing.times import (
+    format_interval,
+)
+
+REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+CONFORMANCE = [
+    REQ + "datamodel",
+    *(
+        REQ + "datamodel/" + part
+        for part in (
+            "thing",
+            "location",
+            "historical-location",
+            "datastream",
+            "sensor",
+            "observed-property",
+            "observation",
+            "feature-of-interest",
+            "entity-control-information",
+        )
+    ),
+    REQ + "resource-path/resource-path-to-entities",
+    REQ + "request-data",
+    REQ + "create-update-delete",
+    REQ + "create-update-delete/update-entity-put",
+    REQ + "create-update-delete/update-entity-jsonpatch",
+    REQ + "batch-request/batch-request",
+    REQ + "multi-datastream",
+    REQ + "data-array/data-array",
+]
+JSON = "application/json"
+JSON_PATCH = "application/json-patch+json"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # JSON-able, or bytes for $value
+    headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = JSON
+
+    def content(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        return orjson.dumps(self.body)
+
+
+def landing(base: str) -> dict[str, Any]:
+    return {
+        "value": [{"name": name, "url": f"{base}/{name}"} for name in SET_ORDER],
+        "serverSettings": {"conformance": CONFORMANCE},
+    }
+
+
+def parse_body(body: bytes) -> Any:
+    if not body.strip():
+        raise BadRequest("The request has no body; send the entity as JSON.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}") from exc
+
+
+async def handle(
+    session: AsyncSession,
+    principal: Principal | None,
+    method: str,
+    resource_path: str,
+    params: dict[str, str],
+    *,
+    base: str,
+    body: bytes = b"",
+    content_type: str = JSON,
+) -> Reply:
+    path = resource_path.strip("/")
+    if method == "GET" and not path:
+        return Reply(200, landing(base))
+    if method == "GET":
+        return await _get(session, path, params, base)
+    if principal is None:
+        raise Unauthenticated("Sign in, or send a bearer token or an API key.")
+    if path == "CreateObservations" and method == "POST":
+        outcomes = await service.create_observations(session, principal, parse_body(body))
+        observation = TYPES["Observation"]
+        return Reply(
+            201,
+            [
+                serialize.self_link(base, observation, o) if isinstance(o, int) else "error"
+                for o in outcomes
+            ],
+        )
+    target = await paths.resolve(session, path)
+    if target.ref or target.kind == "property":
+        raise Problem(
+            f"{method} is not allowed on {path}.",
+            status=405,
+            slug="method-not-allowed",
+            title="Method not allowed",
+        )
+    etype = target.etype
+    if method == "POST":
+        if target.kind != "collection":
+            raise Problem(
+                f"POST creates entities in a collection; {path} is an entity.",
+                status=405,
+                slug="method-not-allowed",
+                title="Method not allowed",
+            )
+        obj = await service.create_entity(
+            session, principal, etype, parse_body(body), parent=target.parent
+        )
+        created = TYPES[etype.name]
+        ctx = serialize.Context(session, base)
+        return Reply(
+            201,
+            await serialize.entity(ctx, created, obj, QueryOptions()),
+            {"Location": serialize.self_link(base, created, obj.id)},
+        )
+    if target.kind != "entity":
+        raise Problem(
+            f"{method} needs the path of one entity, e.g. {etype.set_name}(1).",
+            status=405,
+            slug="method-not-allowed",
+            title="Method not allowed",
+        )
+    assert target.entity_id is not None
+    if method == "DELETE":
+        await updates.delete_entity(session, principal, etype, target.entity_id)
+        return Reply(200)
+    data = parse_body(body)
+    if method == "PATCH" and content_type.split(";")[0].strip().lower() == JSON_PATCH:
+        obj = await updates.patch_entity_json(session, principal, etype, target.entity_id, data)
+    elif method in ("PATCH", "PUT"):
+        obj = await updates.update_entity(
+            session, principal, etype, target.entity_id, data, replace=method == "PUT"
+        )
+    else:
+        raise Problem(
+            f"{method} is not supported here.",
+            status=405,
+            slug="method-not-allowed",
+            title="Method not allowed",
+        )
+    ctx = serialize.Context(session, base)
+    return Reply(200, await serialize.entity(ctx, etype, obj, QueryOptions()))
+
+
+async def _get(session: AsyncSession, path: str, params: dict[str, str], base: str) -> Reply:
+    target = await paths.resolve(session, path)
+    options = parse_options(params)
+    etype = target.etype
+    ctx = serialize.Context(session, base)
+    url = f"{base}/{path}"
+    if target.kind == "collection":
+        query.validate(etype, options)
+        if options.result_format == "dataArray" and etype.name != "Observation":
+            raise BadRequest("$resultFormat=dataArray is for Observations.")
+        page = await query.run(
+            session,
+            etype,
+            target.where,
+            options,
+            default_order=query.default_order_for(target.parent),
+        )
+        if target.ref:
+            return Reply(200, serialize.references(ctx, etype, page, options, url, params))
+        if options.result_format == "dataArray":
+            return Reply(200, serialize.data_array(ctx, page, options, url, params))
+        return Reply(200, await serialize.collection(ctx, etype, page, options, url, params))
+    assert target.entity_id is not None
+    obj = await session.get(etype.model, target.entity_id)
+    if obj is None:
+        raise paths.not_found(path)
+    if target.kind == "entity":
+        if target.ref:
+            return Reply(200, {"@iot.selfLink": serialize.self_link(base, etype, obj.id)})
+        if options.result_format is not None:
+            raise BadRequest("$resultFormat=dataArray is for collections of Observations.")
+        query.validate(etype, options)
+        return Reply(200, await serialize.entity(ctx, etype, obj, options))
+    assert target.prop is not None
+    value = serialize.property_json(etype, obj, target.prop, target.subpath)
+    if value is None:
+        return Reply(204)
+    if target.value:
+        if isinstance(value, str):
+            raw = value.encode()
+        elif hasattr(value, "isoformat"):
+            raw = str(format_interval(value, None)).encode()
+        else:
+            raw = orjson.dumps(value)
+        return Reply(200, raw, media_type="text/plain; charset=utf-8")
+    name = target.subpath[-1] if target.subpath else target.prop.name
+    return Reply(200, {name: value})
