@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,6 +62,9 @@ class StaThing(Base):
     owner_account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("account.id", ondelete="SET NULL"), index=True
     )
+    # Whether anyone may read it (the default) or only staff and its owner (not part of the
+    # standard: e.g. a water meter in a home).
+    public: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 class StaLocation(Base):
@@ -170,6 +174,9 @@ class _StreamColumns:
     result_time_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     result_time_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Observations older than this many days are deleted by the retention job (not part of
+    # the standard); None keeps them for ever.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class StaDatastream(_StreamColumns, Base):
