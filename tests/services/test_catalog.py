@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases import supervision
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.services import service
 from smartcity.services.models import ServiceItem
@@ -91,6 +92,11 @@ class TestListServiceItems:
 
 
 class TestCreateServiceItem:
+    async def test_the_board_names_items_by_code(self, session: AsyncSession) -> None:
+        item = await create_item(session)
+        names = await supervision.category_names(session, [item.code, "NO-SUCH-ITEM", ""])
+        assert names == {item.code: item.name}
+
     async def test_creates_with_its_limits(self, session: AsyncSession) -> None:
         item = await create_item(session, statutory_days=12, promised_days=4)
         assert item.fee_fen == 0 and item.active

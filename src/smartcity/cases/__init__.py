@@ -33,5 +33,5 @@ MODULE = Module(
     jobs=[Job("cases.warning_sweep", 60, clocks.warning_sweep_job)],
     handlers=[Handler("cases.recompute_provisional", YEAR_ENTERED_TOPIC, clocks.on_year_entered)],
     cli=cli.cli,
-    nav=[pages.NAV],
+    nav=[pages.NAV, supervision_pages.NAV],
 )

@@ -692,7 +692,8 @@ async def _corrections(
 
 
 async def _reviews(session: AsyncSession, principal: Principal, now: datetime) -> None:
-    """The supervisor has reviewed the flags older than two weeks, not the newer ones."""
+    """The supervisor has reviewed the flags older than two weeks but the latest of each
+    kind, so the board has every kind to show, open and reviewed."""
     supervisor = (
         await session.execute(
             select(Account)
@@ -702,13 +703,16 @@ async def _reviews(session: AsyncSession, principal: Principal, now: datetime) -
         )
     ).scalar_one_or_none()
     reviewer = principal_of(supervisor, "session") if supervisor is not None else principal
-    old = (
+    rows = (
         await session.execute(
             select(CaseFlag.id, CaseFlag.kind, CaseFlag.raised_at)
-            .where(CaseFlag.reviewed_at.is_(None), CaseFlag.raised_at < now - timedelta(days=14))
-            .order_by(CaseFlag.raised_at)
+            .where(CaseFlag.reviewed_at.is_(None))
+            .order_by(CaseFlag.raised_at.desc())
         )
     ).all()
-    for flag_id, kind, raised_at in old:
+    latest = {kind: flag_id for flag_id, kind, _raised in reversed(rows)}
+    for flag_id, kind, raised_at in reversed(rows):
+        if flag_id == latest[kind] or raised_at >= now - timedelta(days=14):
+            continue
         with clock.frozen(min(now, raised_at + timedelta(days=3, hours=2))):
             await flags.review_flag(session, reviewer, flag_id, REVIEW_NOTES[kind])

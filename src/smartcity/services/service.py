@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases import supervision
 from smartcity.core import audit
 from smartcity.core.authz import Principal, authorize, register_actions
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
@@ -158,3 +160,15 @@ async def create_service_item(
     await session.flush()
     await audit.log(session, principal, "services.item.created", target=item.code)
     return item
+
+
+async def item_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
+    """Service item names by code (事项名称), for the supervision board's categories."""
+    rows = await session.execute(
+        select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(list(codes)))
+    )
+    return {code: name for code, name in rows.tuples()}
+
+
+# The case engine imports no domain: the service hall tells the board what its codes mean.
+supervision.register_category_names(item_names)
