@@ -23,7 +23,12 @@ class Settings(BaseSettings):
     database_url: str = ""
     # Empty means the in-process bus; nats://host:4222 selects NATS JetStream.
     bus_url: str = ""
+    # mqtt://host:1883 turns on the SensorThings MQTT bridge (sensing/mqtt.py).
     mqtt_url: str = ""
+    # Fixed, so the broker keeps the bridge's persistent session (QoS 1 queue) across restarts.
+    mqtt_client_id: str = "smartcity-sta-bridge"
+    # $select topics always published, space-separated, besides those announced via $SYS.
+    mqtt_select_topics: str = ""
     # Signs session cookies, JWTs and CSRF tokens, and derives the key that encrypts private
     # signing keys and TOTP secrets at rest. Empty: generated once and kept in var_dir/secret.key.
     secret_key: SecretStr = SecretStr("")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from smartcity.core.bus import Event
+    from smartcity.core.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -53,4 +54,7 @@ class Module:
     handlers: list[Handler] = field(default_factory=list)
     nav: list[NavItem] = field(default_factory=list)
     cli: typer.Typer | None = None
+    # Long-running tasks (e.g. a protocol bridge) the Runtime starts with the relay and jobs
+    # and cancels at shutdown; each runs until cancelled.
+    tasks: list[Callable[[Runtime], Coroutine[Any, Any, None]]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

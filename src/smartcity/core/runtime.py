@@ -104,6 +104,7 @@ class Runtime:
         self.settings, self.db = settings, db
         self.handlers = [h for m in modules for h in m.handlers]
         self.jobs = {j.name: j for m in modules for j in m.jobs}
+        self.long_running = [(m.name, t) for m in modules for t in m.tasks]
         self.backend: BusBackend = make_backend(settings)
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -115,6 +116,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._relay_loop(), name="outbox-relay"))
             for job in self.jobs.values():
                 self._tasks.append(asyncio.create_task(self._job_loop(job), name=job.name))
+            for name, run in self.long_running:
+                self._tasks.append(asyncio.create_task(run(self), name=f"{name}-task"))
 
     async def stop(self) -> None:
         _relay_wakers.discard(self._wake)

@@ -1,14 +1,34 @@
 """The sensing engine (物联感知): every sensor of the city reports here through the OGC
-SensorThings API v1.1 (HTTP now; MQTT next). See docs/sensing.md."""
+SensorThings API v1.1 (HTTP, and MQTT through sensing/mqtt.py). See docs/sensing.md."""
 
 from __future__ import annotations
 
-from smartcity.core.module import Job, Module
-from smartcity.sensing import api, partitions, service
+from smartcity.core.module import Handler, Job, Module
+from smartcity.sensing import alert_pages, api, mqtt, partitions, rule_api, rules, service
+from smartcity.sensing import cli as sensing_cli
+from smartcity.sensing.extras import ACTIONS as EXTRAS_ACTIONS
+from smartcity.sensing.extras_api import router as extras_router
+from smartcity.sensing.retention import retention_job
+
+api.router.include_router(rule_api.router)  # rules and alerts (rule_api.py)
+api.router.include_router(extras_router)  # beyond the standard (extras_api.py)
 
 MODULE = Module(
     name="sensing",
     router=api.router,
-    actions=dict(service.ACTIONS),
-    jobs=[Job("sensing.observation_partitions", 6 * 3600, partitions.ensure_partitions)],
+    actions=dict(service.ACTIONS) | rules.ACTIONS | EXTRAS_ACTIONS,
+    pages=alert_pages.router,
+    jobs=[
+        Job("sensing.observation_partitions", 6 * 3600, partitions.ensure_partitions),
+        Job("sensing.rules.silence", 60, rules.check_silence),
+        Job("sensing.retention", 24 * 3600, retention_job),
+    ],
+    cli=sensing_cli.cli,
+    handlers=[
+        Handler("sensing.rules", "sensing.entity.created", rules.on_observation_created),
+        # The MQTT bridge (A.7, A.8): publishes to subscribers; a no-op without a broker.
+        Handler("sensing.mqtt.created", "sensing.entity.created", mqtt.handle_event),
+        Handler("sensing.mqtt.updated", "sensing.entity.updated", mqtt.handle_event),
+    ],
+    tasks=[mqtt.run_bridge],
 )

@@ -16,7 +16,13 @@ from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing import batch, service
 from smartcity.sensing.entities import BadRequest
 from smartcity.sensing.handlers import JSON, Reply, handle
+from smartcity.settings import get_settings
 
+_REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
+MQTT_CREATE = _REQ + "create-observations-via-mqtt"
+MQTT_RECEIVE = _REQ + "receive-updates-via-mqtt"
+MQTT_CREATE_TEST = MQTT_CREATE + "/observations-creation"
+MQTT_RECEIVE_TEST = MQTT_RECEIVE + "/receive-updates"
 ROOT = "/sta/v1.1"  # also spelled out in the route paths below
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["sensing"])
 
@@ -52,7 +58,15 @@ def respond(reply: Reply) -> Response:
     summary="The service root: entity sets and conformance",
 )
 async def landing(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
-    return respond(await handle(session, principal, "GET", "", {}, base=service_root(request)))
+    reply = await handle(session, principal, "GET", "", {}, base=service_root(request))
+    mqtt_url = get_settings().mqtt_url
+    if mqtt_url:
+        # The MQTT extension (A.7, A.8) is there only when a broker is configured.
+        settings = reply.body["serverSettings"]
+        settings["conformance"] = [*settings["conformance"], MQTT_CREATE, MQTT_RECEIVE]
+        settings[MQTT_RECEIVE_TEST] = {"endpoints": [mqtt_url]}
+        settings[MQTT_CREATE_TEST] = {"endpoints": [mqtt_url]}
+    return respond(reply)
 
 
 @router.post("/sta/v1.1/$batch", summary="Batch requests with atomic change sets (A.4)")

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem, Unauthenticated
-from smartcity.sensing import paths, query, serialize, service, updates
+from smartcity.sensing import access, paths, query, serialize, service, updates
 from smartcity.sensing.entities import SET_ORDER, TYPES, BadRequest
 from smartcity.sensing.odata import (
     QueryOptions,
@@ -92,6 +92,31 @@ async def handle(
     base: str,
     body: bytes = b"",
     content_type: str = JSON,
+) -> Reply:
+    # The read path hides non-public Things from this caller (access.py).
+    with access.reading_as(principal):
+        return await _handle(
+            session,
+            principal,
+            method,
+            resource_path,
+            params,
+            base=base,
+            body=body,
+            content_type=content_type,
+        )
+
+
+async def _handle(
+    session: AsyncSession,
+    principal: Principal | None,
+    method: str,
+    resource_path: str,
+    params: dict[str, str],
+    *,
+    base: str,
+    body: bytes,
+    content_type: str,
 ) -> Reply:
     path = resource_path.strip("/")
     if method == "GET" and not path:

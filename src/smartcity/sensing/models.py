@@ -325,3 +325,19 @@ __all__ = [
     "historical_location_location",
     "thing_location",
 ]
+
+
+class StaMqttDeadLetter(Base):
+    """An MQTT message the bridge could not turn into an Observation (死信): kept with the
+    reason so a malformed message is never lost silently and never stops the stream."""
+
+    __tablename__ = "sta_mqtt_dead_letter"
+    __table_args__ = _AUTOINC
+
+    id: Mapped[int] = mapped_column(STA_ID, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    topic: Mapped[str] = mapped_column(Text)
+    # Decoded as UTF-8 with replacement and cut to mqtt.PAYLOAD_KEPT characters.
+    payload: Mapped[str] = mapped_column(Text)
+    payload_bytes: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.errors import NotFound
+from smartcity.sensing import access
 from smartcity.sensing.entities import (
     BY_SET,
     EntityType,
@@ -64,7 +65,9 @@ async def _exists(
     session: AsyncSession, etype: EntityType, entity_id: int, where: list[ColumnElement[bool]]
 ) -> bool:
     found = await session.scalar(
-        select(etype.model.id).where(etype.model.id == entity_id, *where).limit(1)
+        select(etype.model.id)
+        .where(etype.model.id == entity_id, *where, *access.conditions(etype.name))
+        .limit(1)
     )
     return found is not None
 
@@ -148,7 +151,9 @@ async def _navigate(
         return Target("entity", child, entity_id=entity_id, path=f"{child.set_name}({entity_id})")
     if key is not None:
         raise not_found(path)
-    related: Any = await session.scalar(select(child.model.id).where(*where).limit(1))
+    related: Any = await session.scalar(
+        select(child.model.id).where(*where, *access.conditions(child.name)).limit(1)
+    )
     if related is None:
         raise NotFound(f"{parent.etype.name} {parent.entity_id} has no {nav.name}.")
     return Target(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.sensing import access
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import (
     TYPES,
@@ -122,7 +123,10 @@ async def run(
     if not options.orderby and default_order:
         order_terms.extend(default_order)
     order_terms.append(etype.model.id.asc())
-    stmt: Select[Any] = select(etype.model).where(*where, *sql_conditions)
+    # Rows of non-public Things the caller may not read are left out (access.py).
+    stmt: Select[Any] = select(etype.model).where(
+        *where, *sql_conditions, *access.conditions(etype.name)
+    )
     top = page_size(options)
     if not residual and not python_order:
         count = None
