@@ -33,9 +33,10 @@ async def sweep_warnings(session: AsyncSession, *, now: datetime | None = None) 
         level = getattr(Case, f"{name}_warning")
         running = (Case.closed_at.is_(None), Case.paused_at.is_(None))
         # Red first, so a case that jumped past both thresholds since the last sweep goes
-        # straight to red and the yellow pass no longer matches it.
+        # straight to red and the yellow pass no longer matches it. "Not yet red" is written
+        # as a list so PostgreSQL can use it as an index condition and read only new cases.
         for new, condition in (
-            ("red", (due <= now, level != "red")),
+            ("red", (due <= now, level.in_(("none", "yellow")))),
             ("yellow", (warn_at <= now, due > now, level == "none")),
         ):
             statement = (

@@ -167,7 +167,7 @@ async def item_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, s
     rows = await session.execute(
         select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(list(codes)))
     )
-    return {code: name for code, name in rows.tuples()}
+    return {row[0]: row[1] for row in rows}
 
 
 # The case engine imports no domain: the service hall tells the board what its codes mean.
