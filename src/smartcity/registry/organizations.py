@@ -15,7 +15,6 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
-from smartcity.core.models import Account
 from smartcity.registry.history import (
     VersionView,
     _version_views,
@@ -27,7 +26,7 @@ from smartcity.registry.history import (
 from smartcity.registry.models import Organization, Person
 from smartcity.registry.records import snapshot
 from smartcity.registry.schemas import OrganizationCreate
-from smartcity.registry.service import READERS
+from smartcity.registry.service import READERS, account_to_link
 from smartcity.registry.stewardship import _groups_of_fields, require_one_source, require_source
 from smartcity.registry.validation import (
     LEGAL_REPRESENTATIVE_NUMBER,
@@ -289,24 +288,15 @@ async def link_account(
         org.account_id = None
         await audit.log(session, principal, "registry.organization.unlink_account", str(org.id))
         return org
-    account = (
-        await session.execute(select(Account).where(Account.username == username.strip()))
-    ).scalar_one_or_none()
-    if account is None or account.kind != "enterprise":
-        raise InvalidInput(
-            _("There is no enterprise account {username}.").format(username=username),
-            field="username",
-        )
-    other = (
-        await session.execute(select(Organization.id).where(Organization.account_id == account.id))
-    ).scalar_one_or_none()
-    if other is not None and other != org.id:
-        raise Conflict(
-            _("The account {username} is already linked to another organization.").format(
-                username=username
-            ),
-            field="username",
-        )
+    account = await account_to_link(
+        session,
+        username,
+        kind="enterprise",
+        linked_elsewhere=select(Organization.id).where(Organization.id != org.id),
+        owner_column=Organization.account_id,
+        unknown=_("There is no enterprise account {username}."),
+        taken=_("The account {username} is already linked to another organization."),
+    )
     org.account_id = account.id
     await session.flush()
     await audit.log(

@@ -455,6 +455,32 @@ async def update_person(
     return person
 
 
+async def account_to_link(
+    session: AsyncSession,
+    username: str,
+    *,
+    kind: str,
+    linked_elsewhere: Select[Any],
+    owner_column: Any,
+    unknown: str,
+    taken: str,
+) -> Account:
+    """The account of ``kind`` a registry record may be linked to (账户绑定): it exists, and no
+    other record (``linked_elsewhere``, a select of the other records' ids) is linked to it.
+    ``unknown`` and ``taken`` are the refusals, with ``{username}`` in them."""
+    account = (
+        await session.execute(select(Account).where(Account.username == username.strip()))
+    ).scalar_one_or_none()
+    if account is None or account.kind != kind:
+        raise InvalidInput(unknown.format(username=username), field="username")
+    other = (
+        await session.execute(linked_elsewhere.where(owner_column == account.id).limit(1))
+    ).scalar_one_or_none()
+    if other is not None:
+        raise Conflict(taken.format(username=username), field="username")
+    return account
+
+
 async def link_account(
     session: AsyncSession,
     principal: Principal,
@@ -471,24 +497,15 @@ async def link_account(
         person.account_id = None
         await audit.log(session, principal, "registry.person.unlink_account", str(person.id))
         return person
-    account = (
-        await session.execute(select(Account).where(Account.username == username.strip()))
-    ).scalar_one_or_none()
-    if account is None or account.kind != "citizen":
-        raise InvalidInput(
-            _("There is no citizen account {username}.").format(username=username),
-            field="username",
-        )
-    other = (
-        await session.execute(select(Person.id).where(Person.account_id == account.id))
-    ).scalar_one_or_none()
-    if other is not None and other != person.id:
-        raise Conflict(
-            _("The account {username} is already linked to another person.").format(
-                username=username
-            ),
-            field="username",
-        )
+    account = await account_to_link(
+        session,
+        username,
+        kind="citizen",
+        linked_elsewhere=select(Person.id).where(Person.id != person.id),
+        owner_column=Person.account_id,
+        unknown=_("There is no citizen account {username}."),
+        taken=_("The account {username} is already linked to another person."),
+    )
     person.account_id = account.id
     await session.flush()
     await audit.log(
