@@ -7,11 +7,10 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from shapely.geometry import shape
 from starlette.responses import RedirectResponse, Response
 
 from smartcity.core.authz import Principal, can
@@ -22,6 +21,7 @@ from smartcity.core.ids import DIVISIONS, SHENZHEN_DISTRICTS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.registry import places, quality
 from smartcity.registry.models import Place
+from smartcity.web.maps import Projection
 from smartcity.web.pages import require_page
 from smartcity.web.render import check_csrf, render
 
@@ -79,36 +79,6 @@ class SvgMap:
     shapes: list[Shape] = field(default_factory=list)
     outlines: list[Outline] = field(default_factory=list)
     dots: list[tuple[float, float, str]] = field(default_factory=list)
-
-
-class Projection:
-    """Lon/lat to SVG pixels: equirectangular, scaled by cos(latitude) so shapes keep their
-    proportions at Shenzhen's latitude. Good enough for a city; no tiles, no CDN."""
-
-    def __init__(self, bounds: tuple[float, float, float, float], width: int) -> None:
-        self.min_lon, self.min_lat, self.max_lon, self.max_lat = bounds
-        self.kx = math.cos(math.radians((self.min_lat + self.max_lat) / 2))
-        span_x = max((self.max_lon - self.min_lon) * self.kx, 1e-9)
-        span_y = max(self.max_lat - self.min_lat, 1e-9)
-        self.pad = 8
-        self.scale = (width - 2 * self.pad) / span_x
-        self.width = width
-        self.height = int(span_y * self.scale + 2 * self.pad)
-
-    def xy(self, lon: float, lat: float) -> tuple[float, float]:
-        x = self.pad + (lon - self.min_lon) * self.kx * self.scale
-        y = self.pad + (self.max_lat - lat) * self.scale
-        return round(x, 1), round(y, 1)
-
-    def path(self, geometry: dict[str, Any]) -> str:
-        geom = shape(geometry)
-        polygons = getattr(geom, "geoms", [geom])
-        parts = []
-        for polygon in polygons:
-            for ring in [polygon.exterior, *polygon.interiors]:
-                points = [self.xy(x, y) for x, y in ring.coords]
-                parts.append("M" + " L".join(f"{x} {y}" for x, y in points[:-1]) + " Z")
-        return " ".join(parts)
 
 
 def _bounds(items: Iterable[Place]) -> tuple[float, float, float, float] | None:
