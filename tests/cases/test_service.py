@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import service
@@ -64,6 +64,41 @@ class TestOpenCase:
             await open_application(session, w)
             second = await open_application(session, w)
         assert second.number == "SQ-20260928-000002"
+
+    async def test_a_number_taken_meanwhile_is_skipped(
+        self, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two openings that read the same highest number: the second is refused by the
+        unique index inside a savepoint and takes the next number; nothing else is lost."""
+        w = await world(session)
+        with clock.frozen(cst(2026, 9, 28, 10)):
+            first = await open_application(session, w)
+            real = service._next_number
+            stale = iter([first.number])  # what a concurrent request would have read
+
+            async def racing(*args: object) -> str:
+                return next(stale, None) or await real(*args)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(service, "_next_number", racing)
+            second = await open_application(session, w)
+        assert second.number == "SQ-20260928-000002"
+        numbers = (await session.execute(select(Case.number).order_by(Case.number))).scalars()
+        assert list(numbers) == ["SQ-20260928-000001", "SQ-20260928-000002"]
+
+    async def test_no_free_number_is_a_conflict(
+        self, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        w = await world(session)
+        with clock.frozen(cst(2026, 9, 28, 10)):
+            first = await open_application(session, w)
+
+            async def always_taken(*args: object) -> str:
+                return first.number
+
+            monkeypatch.setattr(service, "_next_number", always_taken)
+            with pytest.raises(Conflict):
+                await open_application(session, w)
+        assert (await session.scalar(select(func.count()).select_from(Case))) == 1
 
     async def test_deadline_in_an_unannounced_year_is_provisional(
         self, session: AsyncSession

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags
@@ -64,6 +65,8 @@ REASON_MAX = 500
 COMMENT_MAX = 2000
 RATING_COMMENT_MAX = 500
 CATEGORY_MAX = 64
+# Tries to reserve a case number when concurrent openings take the same one.
+NUMBER_ATTEMPTS = 5
 _ALL_KINDS = frozenset({"supervisor", "admin", "auditor"})
 
 
@@ -277,12 +280,15 @@ async def _record(
 
 
 async def _next_number(session: AsyncSession, ct: CaseType, at: datetime) -> str:
+    """The day's next case number (受理编号), e.g. ``SP-20261124-000042``. The highest
+    number of the day plus one, read from the unique index; the unique constraint refuses a
+    concurrent duplicate and open_case takes the next one."""
     stem = f"{ct.prefix}-{clock.to_city(at):%Y%m%d}-"
-    count = (
-        await session.execute(select(func.count()).where(Case.number.like(f"{stem}%")))
+    highest = (
+        await session.execute(select(func.max(Case.number)).where(Case.number.like(f"{stem}%")))
     ).scalar_one()
-    # The unique constraint on number refuses a concurrent duplicate; the caller retries.
-    return f"{stem}{count + 1:06d}"
+    last = int(highest[len(stem) :]) if highest and highest[len(stem) :].isdigit() else 0
+    return f"{stem}{last + 1:06d}"
 
 
 def _known_type(name: str) -> CaseType:
@@ -333,28 +339,37 @@ async def open_case(
         raise InvalidInput(_("There is no such applicant account."), field="applicant")
     dep = await _department(session, department_code)
     now = clock.now()
-    case_ = Case(
-        id=uuid.uuid4(),
-        number=await _next_number(session, ct, now),
-        case_type=ct.name,
-        state=ct.initial,
-        title=title,
-        applicant_account_id=applicant,
-        department_id=dep.id,
-        data=dict(data or {}),
-        category=category,
-        statutory_days=statutory,
-        promised_days=promised,
-        opened_at=now,
-        step_started_at=now,
-        paused_workdays=0,
-        statutory_warning="none",
-        promised_warning="none",
-        step_warning="none",
-    )
-    compute_clocks(case_, ct, await load_calendar(session))
-    session.add(case_)
-    await session.flush()
+    calendar = await load_calendar(session)
+    fields: dict[str, Any] = {
+        "case_type": ct.name,
+        "state": ct.initial,
+        "title": title,
+        "applicant_account_id": applicant,
+        "department_id": dep.id,
+        "data": dict(data or {}),
+        "category": category,
+        "statutory_days": statutory,
+        "promised_days": promised,
+        "opened_at": now,
+        "step_started_at": now,
+        "paused_workdays": 0,
+        "statutory_warning": "none",
+        "promised_warning": "none",
+        "step_warning": "none",
+    }
+    for _attempt in range(NUMBER_ATTEMPTS):
+        number = await _next_number(session, ct, now)
+        case_ = Case(id=uuid.uuid4(), number=number, **fields)
+        compute_clocks(case_, ct, calendar)
+        try:
+            async with session.begin_nested():
+                session.add(case_)
+                await session.flush()
+        except IntegrityError:
+            continue  # another request took this number meanwhile: take the next
+        break
+    else:
+        raise Conflict(_("No case number could be reserved; try again."))
     await _record(
         session,
         principal,
