@@ -74,7 +74,7 @@ def _items() -> list[tuple[str, str, int, int]]:
 @cache
 def _ends(day: date, days: int) -> tuple[datetime, datetime]:
     """(due, warn) of a limit of ``days`` working days started on ``day``, as
-    cases.service._limit_clock computes them."""
+    cases.service.limits._limit_clock computes them."""
     start = datetime.combine(day, datetime.min.time().replace(hour=10), tzinfo=CITY_TZ)
     due = CALENDAR.add_workdays(start, days)
     warn_days = min(math.ceil(SHARE * days), days - 1)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import clocks, hooks, pages, service
+from smartcity.cases import clocks, hooks, pages, service, views
 from smartcity.cases.hooks import Panel
 from smartcity.cases.models import Case, CaseEvent, CaseFlag
 from smartcity.core import clock
@@ -538,7 +538,7 @@ class TestTimelineAndPanels:
                 to_state="accepted",
                 data=data,
             )
-            return pages._describe(event, ct, {"u1": "张三"}, {"GAJ": "公安局"}).text
+            return views._describe(event, ct, {"u1": "张三"}, {"GAJ": "公安局"}).text
 
         assert line("transition", "accept") == "受理: 申报 → 受理"
         assert (

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import service
 from smartcity.cases.models import Case
+from smartcity.cases.service import opening
 from smartcity.core import clock
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.models import AuditEntry, OutboxEvent
@@ -73,13 +74,13 @@ class TestOpenCase:
         w = await world(session)
         with clock.frozen(cst(2026, 9, 28, 10)):
             first = await open_application(session, w)
-            real = service._next_number
+            real = opening._next_number
             stale = iter([first.number])  # what a concurrent request would have read
 
             async def racing(*args: object) -> str:
                 return next(stale, None) or await real(*args)  # type: ignore[arg-type]
 
-            monkeypatch.setattr(service, "_next_number", racing)
+            monkeypatch.setattr(opening, "_next_number", racing)
             second = await open_application(session, w)
         assert second.number == "SQ-20260928-000002"
         numbers = (await session.execute(select(Case.number).order_by(Case.number))).scalars()
@@ -95,7 +96,7 @@ class TestOpenCase:
             async def always_taken(*args: object) -> str:
                 return first.number
 
-            monkeypatch.setattr(service, "_next_number", always_taken)
+            monkeypatch.setattr(opening, "_next_number", always_taken)
             with pytest.raises(Conflict):
                 await open_application(session, w)
         assert (await session.scalar(select(func.count()).select_from(Case))) == 1

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,17 +15,28 @@ from starlette.responses import RedirectResponse, Response
 
 from smartcity.cases import flags, service
 from smartcity.cases.hooks import Panel, panels_for
-from smartcity.cases.models import Case, CaseEvent, CaseFlag
-from smartcity.cases.types import CaseType, Transition, case_types, get_case_type
+from smartcity.cases.models import Case, CaseFlag
+from smartcity.cases.types import CaseType, Transition, case_types
+from smartcity.cases.views import (
+    FIELD_LABELS,
+    FLAG_LABELS,
+    QueueRow,
+    clocks,
+    state_title,
+    step_title,
+    timeline_lines,
+    type_of,
+    warned,
+)
 from smartcity.core import clock, i18n
-from smartcity.core.authz import SYSTEM, Principal, can
+from smartcity.core.authz import Principal, can
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, Problem
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.module import NavItem
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.core.workdays import WorkCalendar, load_calendar
+from smartcity.core.workdays import load_calendar
 from smartcity.web.pages import require_page
 from smartcity.web.render import CSRF_FIELD, check_csrf, csrf_token, render
 
@@ -50,138 +60,10 @@ EMPTY_TABS = {
     "department": N_("There are no open cases here."),
     "unassigned": N_("Every open case has an officer."),
 }
-CLOCK_LABELS = {
-    "statutory": N_("Statutory limit"),
-    "promised": N_("Promised limit"),
-    "step": N_("Step limit"),
-}
-FIELD_LABELS = {
-    "reason": N_("Reason"),
-    "missing": N_("What the applicant must supplement"),
-    "text": N_("Comment"),
-    "note": N_("Note"),
-}
 FIELD_HINTS = {
     "reason": N_("The applicant and the supervisors read this: say what rule or fact decides it."),
     "missing": N_("Name each material or correction, so it can be supplied in one go."),
 }
-FLAG_LABELS = {
-    "qualifying_not_accepted": N_("Qualifying application not accepted"),
-    "refusal_without_reason": N_("Refusal without a reason"),
-    "out_of_order": N_("Step out of order"),
-    "reopened": N_("Reopened after closing"),
-}
-# Jobs such as the warning sweep act as the platform itself.
-PLATFORM = N_("Platform (automatic)")
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
-
-
-# --- views ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClockView:
-    """One clock of a case as an officer reads it: limit, last day, days left, warning."""
-
-    name: str
-    label: str
-    days: int | None
-    extra_days: int
-    due_at: datetime
-    last_day: str
-    short_day: str
-    remaining: int
-    warning: str
-
-
-@dataclass(frozen=True)
-class QueueRow:
-    case: Case
-    type_title: str
-    state_title: str
-    applicant: str
-    assignee: str
-    limit: ClockView
-    step: ClockView | None
-    red: list[str]
-    yellow: list[str]
-
-
-@dataclass(frozen=True)
-class TimelineLine:
-    at: datetime
-    actor: str
-    kind: str
-    text: str
-    details: list[tuple[str, str]] = field(default_factory=list)
-    quote: str = ""
-
-
-def _type_of(case_: Case) -> CaseType | None:
-    try:
-        return get_case_type(case_.case_type)
-    except LookupError:
-        return None
-
-
-def _state_title(ct: CaseType | None, state: str) -> str:
-    if ct is None or not state:
-        return state
-    try:
-        return ct.state(state).title
-    except KeyError:
-        return state
-
-
-def _step_title(ct: CaseType | None, name: str) -> str:
-    step = ct.transition(name) if ct else None
-    return step.title if step else name
-
-
-def _last_day(due_at: datetime, *, short: bool = False) -> str:
-    """The last working day of a limit (it ends at 24:00 of that day), with its weekday."""
-    day = clock.to_city(due_at - timedelta(microseconds=1)).date()
-    shown = f"{day:%m-%d}" if short else day.isoformat()
-    return f"{shown} {_(WEEKDAYS[day.weekday()])}"
-
-
-def _clocks(
-    case_: Case, ct: CaseType | None, calendar: WorkCalendar, now: datetime
-) -> list[ClockView]:
-    """The running clocks of an open case. A paused case's limits move by the pause when it
-    resumes, so its days left are counted as of the pause."""
-    as_of = case_.paused_at or now
-    found: list[ClockView] = []
-    for name, days, extra in (
-        ("statutory", case_.statutory_days, case_.paused_workdays),
-        ("promised", case_.promised_days, case_.paused_workdays),
-        ("step", ct.limits.step_limit(case_.state) if ct else None, 0),
-    ):
-        due_at: datetime | None = getattr(case_, f"{name}_due_at")
-        if due_at is None:
-            continue
-        found.append(
-            ClockView(
-                name=name,
-                label=CLOCK_LABELS[name],
-                days=days,
-                extra_days=extra,
-                due_at=due_at,
-                last_day=_last_day(due_at),
-                short_day=_last_day(due_at, short=True),
-                remaining=service.remaining_workdays(calendar, due_at, as_of),
-                warning=getattr(case_, f"{name}_warning"),
-            )
-        )
-    return found
-
-
-def _warned(case_: Case, level: str) -> list[str]:
-    return [
-        _(CLOCK_LABELS[name])
-        for name in ("statutory", "promised", "step")
-        if getattr(case_, f"{name}_warning") == level
-    ]
 
 
 def _state_options(types: list[CaseType]) -> list[tuple[str, str]]:
@@ -259,19 +141,19 @@ async def work_queue(request: Request, session: DbSession, principal: Desk) -> R
     now = clock.now()
     rows = []
     for c in cases:
-        ct = _type_of(c)
-        views = {v.name: v for v in _clocks(c, ct, calendar, now)}
+        ct = type_of(c)
+        views = {v.name: v for v in clocks(c, ct, calendar, now)}
         rows.append(
             QueueRow(
                 case=c,
                 type_title=ct.title if ct else c.case_type,
-                state_title=_state_title(ct, c.state),
+                state_title=state_title(ct, c.state),
                 applicant=by_id.get(c.applicant_account_id, "") if c.applicant_account_id else "",
                 assignee=by_id.get(c.assignee_account_id, "") if c.assignee_account_id else "",
                 limit=views.get("promised") or views["statutory"],
                 step=views.get("step"),
-                red=_warned(c, "red"),
-                yellow=_warned(c, "yellow"),
+                red=warned(c, "red"),
+                yellow=warned(c, "yellow"),
             )
         )
     query = {
@@ -321,101 +203,6 @@ async def work_queue(request: Request, session: DbSession, principal: Desk) -> R
 
 
 # --- the case page ----------------------------------------------------------------------
-
-
-def _timeline_lines(
-    events: list[CaseEvent],
-    ct: CaseType | None,
-    names: dict[str, str],
-    departments: dict[str, str],
-) -> list[TimelineLine]:
-    return [_describe(e, ct, names, departments) for e in events]
-
-
-def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
-    return [
-        (_(FIELD_LABELS.get(name, name)), str(value))
-        for name, value in (data.get("fields") or {}).items()
-        if value not in (None, "")
-    ]
-
-
-def _describe(
-    event: CaseEvent, ct: CaseType | None, names: dict[str, str], departments: dict[str, str]
-) -> TimelineLine:
-    """A timeline event as a line in the officer's words."""
-    data = event.data or {}
-    actor = _(PLATFORM) if event.actor == SYSTEM.name else names.get(event.actor, event.actor)
-    details: list[tuple[str, str]] = []
-    quote = ""
-    kind = event.kind
-    if kind == "transition" and event.name == "open":
-        text = _("Opened; now at %(state)s") % {"state": _state_title(ct, event.to_state)}
-        if data.get("department"):
-            details.append(
-                (_("Department"), departments.get(data["department"], data["department"]))
-            )
-    elif kind == "transition":
-        text = _("%(step)s: %(from)s → %(to)s") % {
-            "step": _step_title(ct, event.name),
-            "from": _state_title(ct, event.from_state),
-            "to": _state_title(ct, event.to_state),
-        }
-        details = _fields(data)
-    elif kind == "assignment":
-        officer = names.get(data.get("officer", ""), data.get("officer", ""))
-        text = (
-            _("Reassigned to %(officer)s")
-            if event.name == "reassigned"
-            else _("Assigned to %(officer)s")
-        ) % {"officer": officer}
-    elif kind == "transfer":
-        text = _("Transferred from %(from)s to %(to)s") % {
-            "from": departments.get(data.get("from", ""), data.get("from", "")),
-            "to": departments.get(data.get("to", ""), data.get("to", "")),
-        }
-        quote = str(data.get("reason", ""))
-    elif kind == "clock" and event.name == "paused":
-        text = _("Clock paused while the applicant supplements")
-    elif kind == "clock" and event.name == "resumed":
-        text = _("Clock resumed: %(n)s working days of pause added to the limits") % {
-            "n": data.get("paused_workdays", 0)
-        }
-    elif kind == "clock":
-        text = _("Deadlines recomputed with the official calendar")
-    elif kind == "warning":
-        label = _(CLOCK_LABELS.get(str(data.get("clock")), str(data.get("clock"))))
-        text = (
-            _("Red warning: the %(clock)s has run out")
-            if data.get("level") == "red"
-            else _("Yellow warning: the %(clock)s is nearly used up")
-        ) % {"clock": label}
-        kind = f"warning {data.get('level', '')}".strip()
-    elif kind == "flag":
-        text = _("Supervision flag: %(kind)s") % {
-            "kind": _(FLAG_LABELS.get(event.name, event.name))
-        }
-        quote = str(data.get("reason", ""))
-    elif kind == "correction":
-        text = _("Correction: %(from)s → %(to)s") % {
-            "from": _state_title(ct, event.from_state),
-            "to": _state_title(ct, event.to_state),
-        }
-        quote = str(data.get("reason", ""))
-    elif kind == "comment":
-        text = _("Comment")
-        quote = str(data.get("text", ""))
-    elif kind == "attachment":
-        text = _("Attachment added: %(name)s") % {"name": data.get("filename") or event.name}
-        if data.get("size") is not None:
-            details.append((_("Size"), f"{max(1, int(data['size']) // 1024)} KB"))
-    elif kind == "rating":
-        text = _("Rated %(score)s of 5 by the applicant") % {"score": data.get("score", "")}
-        quote = str(data.get("comment", ""))
-    else:
-        text = f"{kind} {event.name}".strip()
-    css = " ".join(f"ev-{part}" for part in kind.split())
-    return TimelineLine(event.at, actor, css, text, details, quote)
 
 
 @dataclass
@@ -473,7 +260,7 @@ async def _case_page(
     refusal: Refusal | None = None,
 ) -> Response:
     case_ = await service.get_case(session, principal, case_id)
-    ct = _type_of(case_)
+    ct = type_of(case_)
     events = await service.timeline(session, principal, case_id)
     case_flags: list[tuple[CaseFlag, Case]] = await flags.list_flags(
         session, principal, case_id=case_id, open_only=False
@@ -501,7 +288,7 @@ async def _case_page(
     done = params.get("done", "")
     notice = ""
     if done == "step" and ct and ct.transition(params.get("step", "")):
-        notice = _("Done: %(step)s.") % {"step": _step_title(ct, params["step"])}
+        notice = _("Done: %(step)s.") % {"step": step_title(ct, params["step"])}
     elif done in NOTICES:
         notice = _(NOTICES[done])
     refusal = refusal or Refusal(200)
@@ -512,7 +299,7 @@ async def _case_page(
             "case": case_,
             "case_type": ct,
             "type_title": ct.title if ct else case_.case_type,
-            "state_title": _state_title(ct, case_.state),
+            "state_title": state_title(ct, case_.state),
             "state_kind": ct.state(case_.state).kind if ct else "active",
             "department": department,
             "applicant": by_id.get(case_.applicant_account_id, "")
@@ -521,16 +308,16 @@ async def _case_page(
             "assignee": by_id.get(case_.assignee_account_id, "")
             if case_.assignee_account_id
             else "",
-            "clocks": _clocks(case_, ct, calendar, now) if is_open else [],
-            "red": _warned(case_, "red") if is_open else [],
-            "yellow": _warned(case_, "yellow") if is_open else [],
-            "timeline": _timeline_lines(events, ct, by_username, department_names),
+            "clocks": clocks(case_, ct, calendar, now) if is_open else [],
+            "red": warned(case_, "red") if is_open else [],
+            "yellow": warned(case_, "yellow") if is_open else [],
+            "timeline": timeline_lines(events, ct, by_username, department_names),
             "flags": case_flags,
             "open_flags": sum(1 for flag, _c in case_flags if flag.reviewed_at is None),
             "flag_labels": FLAG_LABELS,
             "panels": await _panels(request, session, principal, case_),
             "steps": steps,
-            "state_title_of": lambda name: _state_title(ct, name),
+            "state_title_of": lambda name: state_title(ct, name),
             "field_labels": FIELD_LABELS,
             "field_hints": FIELD_HINTS,
             "officers": await service.department_officers(session, case_.department_id)
@@ -608,7 +395,7 @@ async def take_step(
     """Take a declared step (流转) with its fields."""
     form = await _form(request)
     case_ = await service.get_case(session, principal, case_id)
-    ct = _type_of(case_)
+    ct = type_of(case_)
     step = ct.transition(name) if ct else None
     if ct is None or step is None:
         raise NotFound(_("This case type has no step %(name)s.") % {"name": name})
@@ -624,7 +411,7 @@ async def take_step(
                 "The case has moved on to %(state)s since you opened it, probably by a "
                 "colleague. Check the timeline before you act."
             )
-            % {"state": _state_title(ct, case_.state)}
+            % {"state": state_title(ct, case_.state)}
         )
         return await _case_page(
             request, session, principal, case_id, _refusal(moved, form_id, values)
@@ -649,7 +436,7 @@ async def take_step(
                     "%(step)s cannot be taken now: the case is at %(state)s. Someone may have "
                     "acted on it before you."
                 )
-                % {"step": step.title, "state": _state_title(ct, case_.state)}
+                % {"step": step.title, "state": state_title(ct, case_.state)}
             ) from exc
 
     return await _act(

@@ -1,0 +1,65 @@
+"""What the board calls things: the titles of flag kinds, clocks and warning levels, the
+states' declared titles (环节名称), and the categories' names, which the domains register (the
+engine imports no domain)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.cases.types import get_case_type
+from smartcity.core.i18n import N_
+
+FLAG_TITLES: dict[str, str] = {
+    "qualifying_not_accepted": N_("Qualifying application not accepted"),
+    "refusal_without_reason": N_("Refusal without a reason"),
+    "out_of_order": N_("Step out of order"),
+    "reopened": N_("Reopened after closing"),
+}
+
+CLOCK_TITLES: dict[str, str] = {
+    "statutory": N_("Statutory limit"),
+    "promised": N_("Promised limit"),
+    "step": N_("Step limit"),
+}
+LEVEL_TITLES: dict[str, str] = {"yellow": N_("yellow"), "red": N_("red")}
+
+
+CategoryNames = Callable[[AsyncSession, Sequence[str]], Awaitable[Mapping[str, str]]]
+_CATEGORY_NAMES: list[CategoryNames] = []
+
+
+def register_category_names(names: CategoryNames) -> CategoryNames:
+    """Let a domain name its categories on the board, e.g. the service hall its items
+    (事项编码 → 事项名称). The engine imports no domain, so the domain registers this."""
+    if names not in _CATEGORY_NAMES:
+        _CATEGORY_NAMES.append(names)
+    return names
+
+
+def unregister_category_names(names: CategoryNames) -> None:
+    """Forget a resolver (tests register their own)."""
+    if names in _CATEGORY_NAMES:
+        _CATEGORY_NAMES.remove(names)
+
+
+async def category_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """Names of the categories the registered resolvers know; the first answer wins."""
+    wanted = sorted({c for c in codes if c})
+    found: dict[str, str] = {}
+    for resolver in _CATEGORY_NAMES:
+        missing = [c for c in wanted if c not in found]
+        if not missing:
+            break
+        for code, name in (await resolver(session, missing)).items():
+            found.setdefault(code, name)
+    return found
+
+
+def state_title(case_type: str, state: str) -> str:
+    """The state's declared title (环节名称), else its name."""
+    try:
+        return get_case_type(case_type).state(state).title
+    except (LookupError, KeyError):
+        return state

@@ -1,0 +1,239 @@
+"""How a case reads on the desk pages (办件工作台): the labels of clocks, fields and flags,
+its type and state titles, its clocks with their last day and working days left, its warnings,
+and its timeline (办理过程) in the officer's words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from smartcity.cases import service
+from smartcity.cases.models import Case, CaseEvent
+from smartcity.cases.types import CaseType, get_case_type
+from smartcity.core import clock
+from smartcity.core.authz import SYSTEM
+from smartcity.core.i18n import N_
+from smartcity.core.i18n import gettext as _
+from smartcity.core.workdays import WorkCalendar
+
+CLOCK_LABELS = {
+    "statutory": N_("Statutory limit"),
+    "promised": N_("Promised limit"),
+    "step": N_("Step limit"),
+}
+FIELD_LABELS = {
+    "reason": N_("Reason"),
+    "missing": N_("What the applicant must supplement"),
+    "text": N_("Comment"),
+    "note": N_("Note"),
+}
+FLAG_LABELS = {
+    "qualifying_not_accepted": N_("Qualifying application not accepted"),
+    "refusal_without_reason": N_("Refusal without a reason"),
+    "out_of_order": N_("Step out of order"),
+    "reopened": N_("Reopened after closing"),
+}
+# Jobs such as the warning sweep act as the platform itself.
+PLATFORM = N_("Platform (automatic)")
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """One clock of a case as an officer reads it: limit, last day, days left, warning."""
+
+    name: str
+    label: str
+    days: int | None
+    extra_days: int
+    due_at: datetime
+    last_day: str
+    short_day: str
+    remaining: int
+    warning: str
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    type_title: str
+    state_title: str
+    applicant: str
+    assignee: str
+    limit: ClockView
+    step: ClockView | None
+    red: list[str]
+    yellow: list[str]
+
+
+@dataclass(frozen=True)
+class TimelineLine:
+    at: datetime
+    actor: str
+    kind: str
+    text: str
+    details: list[tuple[str, str]] = field(default_factory=list)
+    quote: str = ""
+
+
+def type_of(case_: Case) -> CaseType | None:
+    try:
+        return get_case_type(case_.case_type)
+    except LookupError:
+        return None
+
+
+def state_title(ct: CaseType | None, state: str) -> str:
+    if ct is None or not state:
+        return state
+    try:
+        return ct.state(state).title
+    except KeyError:
+        return state
+
+
+def step_title(ct: CaseType | None, name: str) -> str:
+    step = ct.transition(name) if ct else None
+    return step.title if step else name
+
+
+def _last_day(due_at: datetime, *, short: bool = False) -> str:
+    """The last working day of a limit (it ends at 24:00 of that day), with its weekday."""
+    day = clock.to_city(due_at - timedelta(microseconds=1)).date()
+    shown = f"{day:%m-%d}" if short else day.isoformat()
+    return f"{shown} {_(WEEKDAYS[day.weekday()])}"
+
+
+def clocks(
+    case_: Case, ct: CaseType | None, calendar: WorkCalendar, now: datetime
+) -> list[ClockView]:
+    """The running clocks of an open case. A paused case's limits move by the pause when it
+    resumes, so its days left are counted as of the pause."""
+    as_of = case_.paused_at or now
+    found: list[ClockView] = []
+    for name, days, extra in (
+        ("statutory", case_.statutory_days, case_.paused_workdays),
+        ("promised", case_.promised_days, case_.paused_workdays),
+        ("step", ct.limits.step_limit(case_.state) if ct else None, 0),
+    ):
+        due_at: datetime | None = getattr(case_, f"{name}_due_at")
+        if due_at is None:
+            continue
+        found.append(
+            ClockView(
+                name=name,
+                label=CLOCK_LABELS[name],
+                days=days,
+                extra_days=extra,
+                due_at=due_at,
+                last_day=_last_day(due_at),
+                short_day=_last_day(due_at, short=True),
+                remaining=service.remaining_workdays(calendar, due_at, as_of),
+                warning=getattr(case_, f"{name}_warning"),
+            )
+        )
+    return found
+
+
+def warned(case_: Case, level: str) -> list[str]:
+    return [
+        _(CLOCK_LABELS[name])
+        for name in ("statutory", "promised", "step")
+        if getattr(case_, f"{name}_warning") == level
+    ]
+
+
+def timeline_lines(
+    events: list[CaseEvent],
+    ct: CaseType | None,
+    names: dict[str, str],
+    departments: dict[str, str],
+) -> list[TimelineLine]:
+    return [_describe(e, ct, names, departments) for e in events]
+
+
+def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (_(FIELD_LABELS.get(name, name)), str(value))
+        for name, value in (data.get("fields") or {}).items()
+        if value not in (None, "")
+    ]
+
+
+def _describe(
+    event: CaseEvent, ct: CaseType | None, names: dict[str, str], departments: dict[str, str]
+) -> TimelineLine:
+    """A timeline event as a line in the officer's words."""
+    data = event.data or {}
+    actor = _(PLATFORM) if event.actor == SYSTEM.name else names.get(event.actor, event.actor)
+    details: list[tuple[str, str]] = []
+    quote = ""
+    kind = event.kind
+    if kind == "transition" and event.name == "open":
+        text = _("Opened; now at %(state)s") % {"state": state_title(ct, event.to_state)}
+        if data.get("department"):
+            details.append(
+                (_("Department"), departments.get(data["department"], data["department"]))
+            )
+    elif kind == "transition":
+        text = _("%(step)s: %(from)s → %(to)s") % {
+            "step": step_title(ct, event.name),
+            "from": state_title(ct, event.from_state),
+            "to": state_title(ct, event.to_state),
+        }
+        details = _fields(data)
+    elif kind == "assignment":
+        officer = names.get(data.get("officer", ""), data.get("officer", ""))
+        text = (
+            _("Reassigned to %(officer)s")
+            if event.name == "reassigned"
+            else _("Assigned to %(officer)s")
+        ) % {"officer": officer}
+    elif kind == "transfer":
+        text = _("Transferred from %(from)s to %(to)s") % {
+            "from": departments.get(data.get("from", ""), data.get("from", "")),
+            "to": departments.get(data.get("to", ""), data.get("to", "")),
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "clock" and event.name == "paused":
+        text = _("Clock paused while the applicant supplements")
+    elif kind == "clock" and event.name == "resumed":
+        text = _("Clock resumed: %(n)s working days of pause added to the limits") % {
+            "n": data.get("paused_workdays", 0)
+        }
+    elif kind == "clock":
+        text = _("Deadlines recomputed with the official calendar")
+    elif kind == "warning":
+        label = _(CLOCK_LABELS.get(str(data.get("clock")), str(data.get("clock"))))
+        text = (
+            _("Red warning: the %(clock)s has run out")
+            if data.get("level") == "red"
+            else _("Yellow warning: the %(clock)s is nearly used up")
+        ) % {"clock": label}
+        kind = f"warning {data.get('level', '')}".strip()
+    elif kind == "flag":
+        text = _("Supervision flag: %(kind)s") % {
+            "kind": _(FLAG_LABELS.get(event.name, event.name))
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "correction":
+        text = _("Correction: %(from)s → %(to)s") % {
+            "from": state_title(ct, event.from_state),
+            "to": state_title(ct, event.to_state),
+        }
+        quote = str(data.get("reason", ""))
+    elif kind == "comment":
+        text = _("Comment")
+        quote = str(data.get("text", ""))
+    elif kind == "attachment":
+        text = _("Attachment added: %(name)s") % {"name": data.get("filename") or event.name}
+        if data.get("size") is not None:
+            details.append((_("Size"), f"{max(1, int(data['size']) // 1024)} KB"))
+    elif kind == "rating":
+        text = _("Rated %(score)s of 5 by the applicant") % {"score": data.get("score", "")}
+        quote = str(data.get("comment", ""))
+    else:
+        text = f"{kind} {event.name}".strip()
+    css = " ".join(f"ev-{part}" for part in kind.split())
+    return TimelineLine(event.at, actor, css, text, details, quote)
