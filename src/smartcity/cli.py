@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -128,7 +129,18 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         f"Serving {settings.city_name} on [bold]http://{host}:{port}[/bold] "
         f"({'SQLite ' + str(settings.var_dir) if settings.is_sqlite else 'PostgreSQL'})"
     )
+    if settings.simulate_feed:
+        logging.getLogger("uvicorn.access").addFilter(_quiet_feed)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def _quiet_feed(record: logging.LogRecord) -> bool:
+    """The demo's simulated feed posts a dozen batches every few seconds; its accepted ones
+    would bury every other line of the access log. Refusals and errors still show."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    if len(args) == 5 and str(args[2]).endswith("/CreateObservations"):
+        return not (isinstance(args[4], int) and args[4] < 400)
+    return True
 
 
 @app.command()
@@ -147,8 +159,12 @@ def demo(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     database_url: DatabaseUrl = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Seed, then exit")] = False,
+    no_feed: Annotated[
+        bool, typer.Option("--no-feed", help="Serve without the simulated devices' feed")
+    ] = False,
 ) -> None:
-    """Create the database, seed a demo city (once), print the demo accounts and serve it."""
+    """Create the database, seed a demo city (once), print the demo accounts and serve it,
+    with the simulated devices reporting to it."""
     settings = _settings(database_url)
     _upgrade(settings)
     created = run(_seed_demo, database_url)
@@ -174,6 +190,19 @@ def demo(
     else:
         console.print("The demo city is already seeded; its accounts are unchanged.")
     if not no_serve:
+        if not no_feed:
+            # The simulated devices report to this server (sensing/simulate.py), so pages move.
+            local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+            local = f"[{local}]" if ":" in local else local  # an IPv6 address in a URL
+            settings = configure(
+                settings.model_copy(
+                    update={
+                        "simulate_feed": True,
+                        "simulate_base_url": f"http://{local}:{port}",
+                    }
+                )
+            )
+            console.print("Simulated city feed: on (about 300 devices; --no-feed turns it off).")
         _serve(settings, host, port)
 
 
@@ -202,6 +231,17 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     cases = await seed_demo_cases(session, principal)
     if cases:
         console.print(f"{cases} demo applications in every state, some of them overdue")
+    from smartcity.sensing.demo import seed_demo_city
+
+    city = await seed_demo_city(session, principal)
+    if city.things:
+        console.print(city.describe())
+    # After the city: the air stations and their history must exist for the reports.
+    from smartcity.environment.demo import seed_demo as seed_air_quality
+
+    air = await seed_air_quality(session, principal)
+    if air.hours or air.days:
+        console.print(f"Air quality: {air.hours} hourly and {air.days} daily reports")
     return created
 
 

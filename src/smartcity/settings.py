@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     sta_default_top: int = 100
     sta_max_top: int = 10000
     sta_future_tolerance_hours: float = 24.0
+    # The simulated city feed (sensing/simulate.py): `smartcity demo` turns it on, `serve`
+    # does not. It posts to this server at simulate_base_url (default http://127.0.0.1:8000),
+    # one round of due readings every simulate_tick_seconds.
+    simulate_feed: bool = False
+    simulate_base_url: str = ""
+    simulate_tick_seconds: float = 5.0
+    # Back-pressure of ingestion (sensing/backpressure.py): Observation-writing requests at
+    # once per process; how long one more waits for a place before 503 + Retry-After.
+    sta_ingest_max_requests: int = 16
+    sta_ingest_wait_seconds: float = 2.0
+    sta_ingest_retry_after_seconds: float = 5.0
+    # MQTT bridge: QoS 1 messages the broker may hand it before it acknowledged them (MQTT 5
+    # Receive Maximum, 1–65535): the bound of what the bridge holds when the database lags.
+    mqtt_max_inflight: int = 1000
 
     @field_validator("var_dir")
     @classmethod

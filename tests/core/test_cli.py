@@ -42,8 +42,9 @@ def test_demo_seeds_once(db_url: str) -> None:
         ).fetchall()
     assert names["440300"] == "深圳市" and names["440311"] == "光明区"
     assert names["4403DP"] == "大鹏新区"
-    # the nine demo accounts, then services.demo's 10 applicants and 8 officers
-    assert accounts == 9 + 18
+    # the ten demo accounts, services.demo's 10 applicants and 7 officers (staff.sthjj is
+    # 生态环境局's), and the sensing demo's ten district gateways (区级物联网关)
+    assert accounts == 10 + 17 + 10
     assert sorted(u for (u,) in linked) == ["citizen", "enterprise"]
 
 
@@ -118,3 +119,20 @@ def test_sign_and_verify_files(db_url: str, tmp_path: Path) -> None:
     assert r.exit_code == 1
     r = smartcity("signing-keys", "list", "--database-url", db_url)
     assert "SM2" in r.output and "P-256" in r.output
+
+
+def test_demo_feed_posts_stay_out_of_the_access_log() -> None:
+    """Only the feed's accepted batches are dropped; its refusals and everything else stay."""
+    import logging
+
+    from smartcity.cli import _quiet_feed
+
+    def line(path: str, status: int) -> logging.LogRecord:
+        args = ("127.0.0.1:5000", "POST", path, "1.1", status)
+        return logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "%s", args, None)
+
+    assert not _quiet_feed(line("/sta/v1.1/CreateObservations", 201))
+    assert _quiet_feed(line("/sta/v1.1/CreateObservations", 400))
+    assert _quiet_feed(line("/sta/v1.1/CreateObservations", 503))
+    assert _quiet_feed(line("/sta/v1.1/Observations", 201))
+    assert _quiet_feed(line("/air", 200))

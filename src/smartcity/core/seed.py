@@ -103,6 +103,8 @@ DEMO_ACCOUNTS = [
     DemoAccount("auditor", "审计管理员", "admin", roles=("auditor",)),
     DemoAccount("staff.zwsj", "王晓燕（政务服务数据管理局）", "staff", "ZWSJJ"),
     DemoAccount("staff.gaj", "李建国（公安局）", "staff", "GAJ"),
+    # Air-quality alerts (物联感知) go to 生态环境局.
+    DemoAccount("staff.sthjj", "周敏（生态环境局）", "staff", "STHJJ"),
     DemoAccount("supervisor", "陈静（纪委监委电子监察室）", "supervisor", "JWJ"),
     DemoAccount("citizen", "张伟", "citizen"),
     DemoAccount("enterprise", "深圳市示例科技有限公司", "enterprise"),

@@ -3,6 +3,34 @@
 ``aqi`` computes the index of HJ 633 (both the 2012 and the 2026 edition, chosen by the date
 of the data); ``reports`` turns series of hourly concentrations into the real-time (实时报)
 and daily (日报) reports with the data validity rules of GB 3095-2012 and HJ 663-2013. Both
-are pure functions over numbers: the sensing engine feeds them, nothing here touches the
-database. See docs/environment.md.
+are pure functions over numbers. ``compute`` feeds them from the air stations' Observations
+in the sensing engine and stores the reports back as AQI Observations (a job every five
+minutes); ``alert_rules`` raises alerts at the category thresholds; ``api`` and ``pages``
+publish it (/api/v1/environment/air, /air). See docs/environment.md.
 """
+
+from __future__ import annotations
+
+from smartcity.core.authz import register_actions
+from smartcity.core.i18n import N_
+from smartcity.core.module import Module, NavItem
+from smartcity.environment import api, pages
+from smartcity.environment.cli import cli
+from smartcity.environment.jobs import JOBS
+
+ACTIONS: dict[str, frozenset[str]] = {
+    # Computing and storing the reports: the platform's job and administrators (CLI, demo).
+    "environment.air.compute": frozenset({"admin", "system"}),
+    "environment.air.alert_rules": frozenset({"admin", "system"}),
+}
+register_actions(ACTIONS)
+
+MODULE = Module(
+    name="environment",
+    router=api.router,
+    pages=pages.router,
+    actions=ACTIONS,
+    jobs=JOBS,
+    cli=cli,
+    nav=[NavItem("/air", N_("Air quality"))],
+)

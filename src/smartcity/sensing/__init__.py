@@ -3,12 +3,14 @@ SensorThings API v1.1 (HTTP, and MQTT through sensing/mqtt.py). See docs/sensing
 
 from __future__ import annotations
 
-from smartcity.core.module import Handler, Job, Module
-from smartcity.sensing import alert_pages, api, mqtt, partitions, rule_api, rules, service
+from smartcity.core.i18n import N_
+from smartcity.core.module import Handler, Job, Module, NavItem
+from smartcity.sensing import api, mqtt, pages, partitions, rule_api, rules, service, status
 from smartcity.sensing import cli as sensing_cli
 from smartcity.sensing.extras import ACTIONS as EXTRAS_ACTIONS
 from smartcity.sensing.extras_api import router as extras_router
 from smartcity.sensing.retention import retention_job
+from smartcity.sensing.simulate import run_demo_feed
 
 api.router.include_router(rule_api.router)  # rules and alerts (rule_api.py)
 api.router.include_router(extras_router)  # beyond the standard (extras_api.py)
@@ -16,8 +18,10 @@ api.router.include_router(extras_router)  # beyond the standard (extras_api.py)
 MODULE = Module(
     name="sensing",
     router=api.router,
-    actions=dict(service.ACTIONS) | rules.ACTIONS | EXTRAS_ACTIONS,
-    pages=alert_pages.router,
+    actions=dict(service.ACTIONS) | rules.ACTIONS | EXTRAS_ACTIONS | status.ACTIONS,
+    # The staff pages (pages.py): devices, datastreams, dead letters, rules and alerts.
+    pages=pages.router,
+    nav=[NavItem("/sensing", N_("Sensing"), frozenset({"staff", "supervisor", "admin"}))],
     jobs=[
         Job("sensing.observation_partitions", 6 * 3600, partitions.ensure_partitions),
         Job("sensing.rules.silence", 60, rules.check_silence),
@@ -30,5 +34,6 @@ MODULE = Module(
         Handler("sensing.mqtt.created", "sensing.entity.created", mqtt.handle_event),
         Handler("sensing.mqtt.updated", "sensing.entity.updated", mqtt.handle_event),
     ],
-    tasks=[mqtt.run_bridge],
+    # The MQTT bridge; the simulated city feed (only with SMARTCITY_SIMULATE_FEED, as the demo).
+    tasks=[mqtt.run_bridge, run_demo_feed],
 )

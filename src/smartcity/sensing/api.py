@@ -12,8 +12,9 @@ from starlette.responses import Response
 
 from smartcity.core.authz import Principal
 from smartcity.core.security import OptionalPrincipal, public, require_principal
-from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.core.uow import DbSession
 from smartcity.sensing import batch, service
+from smartcity.sensing.backpressure import GatedRoute
 from smartcity.sensing.entities import BadRequest
 from smartcity.sensing.handlers import JSON, Reply, handle
 from smartcity.settings import get_settings
@@ -24,7 +25,8 @@ MQTT_RECEIVE = _REQ + "receive-updates-via-mqtt"
 MQTT_CREATE_TEST = MQTT_CREATE + "/observations-creation"
 MQTT_RECEIVE_TEST = MQTT_RECEIVE + "/receive-updates"
 ROOT = "/sta/v1.1"  # also spelled out in the route paths below
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["sensing"])
+# GatedRoute: the UnitOfWorkRoute with back-pressure for Observation writes.
+router = APIRouter(route_class=GatedRoute, tags=["sensing"])
 
 Writer = Annotated[Principal, Depends(require_principal("device", "system", "staff", "admin"))]
 Staff = Annotated[Principal, Depends(require_principal("staff", "admin"))]

@@ -1,10 +1,11 @@
 """Observation ingestion (观测数据接入): the one path every Observation takes, from a single
-POST, a deep insert, CreateObservations, and (next) MQTT.
+POST, a deep insert, CreateObservations, a $batch part, and MQTT.
 
 Rows are checked one by one (known stream, the caller may write it, time not far in the
 future, result fits the observationType, a FeatureOfInterest), then the accepted rows are
-written with one executemany, the streams' phenomenonTime, resultTime and observedArea are
-widened once per stream, and one ``sensing.entity.created`` event is emitted per Observation.
+written in one statement (COPY on PostgreSQL, executemany on SQLite), the streams'
+phenomenonTime, resultTime and observedArea are widened once per stream, and one
+``sensing.entity.created`` event is emitted per Observation.
 A refused row never stops the others: the caller gets a Problem in its place.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import bus, clock
@@ -56,6 +57,28 @@ OBSERVATION_KEYS = frozenset(
         "FeatureOfInterest",
     }
 )
+# Below this many rows a batch is one INSERT … RETURNING (one round trip); from it on, COPY
+# (two: ids from the sequence, then the COPY). See docs/benchmarks.md, "Sensing".
+COPY_MIN_ROWS = 2
+COPY_COLUMNS = (
+    "id",
+    "phenomenon_time_start",
+    "phenomenon_time_end",
+    "result_time",
+    "result_kind",
+    "result_number",
+    "result_string",
+    "result_boolean",
+    "result_json",
+    "result_quality",
+    "valid_time_start",
+    "valid_time_end",
+    "parameters",
+    "datastream_id",
+    "multi_datastream_id",
+    "feature_of_interest_id",
+)
+JSON_COLUMNS = frozenset({"result_json", "result_quality", "parameters"})
 CREATED = "sensing.entity.created"
 UPDATED = "sensing.entity.updated"
 DELETED = "sensing.entity.deleted"
@@ -386,16 +409,7 @@ class Ingest:
             accepted.append((index, values, stream))
         if not accepted:
             return outcomes
-        ids = list(
-            (
-                await self.session.execute(
-                    insert(m.StaObservation).returning(
-                        m.StaObservation.id, sort_by_parameter_order=True
-                    ),
-                    [values for _i, values, _s in accepted],
-                )
-            ).scalars()
-        )
+        ids = await write_rows(self.session, [values for _i, values, _s in accepted])
         payloads = []
         touched: dict[int, tuple[Stream, list[dict[str, Any]]]] = {}
         for (index, values, stream), new_id in zip(accepted, ids, strict=True):
@@ -414,6 +428,68 @@ class Ingest:
         await emit_all(self.session, CREATED, payloads)
         await self.session.flush()
         return outcomes
+
+
+async def write_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert accepted Observations, returning their ids in order: COPY on PostgreSQL from
+    COPY_MIN_ROWS rows on, otherwise one executemany (INSERT … RETURNING)."""
+    dialect = session.get_bind().dialect.name
+    if len(rows) >= COPY_MIN_ROWS and dialect == "postgresql":
+        return await copy_rows(session, rows)
+    if len(rows) >= COPY_MIN_ROWS and dialect == "sqlite":
+        # RETURNING with ordered ids makes SQLAlchemy run the rows one statement at a time
+        # on SQLite (a thread hop each through aiosqlite); a plain executemany is one call.
+        # The ids are contiguous: AUTOINCREMENT hands out max + 1 per row, and the
+        # transaction holds the write lock since its BEGIN IMMEDIATE (core.db), so nobody
+        # else inserts in between.
+        await session.execute(insert(m.StaObservation), rows)
+        last = int(await session.scalar(text("SELECT last_insert_rowid()")) or 0)
+        return list(range(last - len(rows) + 1, last + 1))
+    result = await session.execute(
+        insert(m.StaObservation).returning(m.StaObservation.id, sort_by_parameter_order=True),
+        rows,
+    )
+    return list(result.scalars())
+
+
+async def copy_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """COPY (binary) into the partitioned parent on the session's own connection, so it is
+    part of the request's transaction and savepoints. COPY returns no ids: they are taken from
+    the table's sequence first, all in one round trip. PostgreSQL routes each row to its
+    month's partition (or DEFAULT, see partitions.py)."""
+    # COPY bypasses the ORM: anything pending (a deep insert's new Datastream or feature)
+    # must be in the database before the foreign keys are checked.
+    await session.flush()
+    ids = list(
+        (
+            await session.execute(
+                text("SELECT nextval('sta_observation_id_seq') FROM generate_series(1, :n)"),
+                {"n": len(rows)},
+            )
+        ).scalars()
+    )
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None
+    records = [
+        tuple(
+            _copy_value(column, row.get(column)) if column != "id" else new_id
+            for column in COPY_COLUMNS
+        )
+        for row, new_id in zip(rows, ids, strict=True)
+    ]
+    await raw.copy_records_to_table(
+        m.StaObservation.__tablename__, records=records, columns=COPY_COLUMNS
+    )
+    return [int(i) for i in ids]
+
+
+def _copy_value(column: str, value: Any) -> Any:
+    # What the SQLAlchemy JSON type binds: the JSON text, None included (JSON null), since
+    # the asyncpg dialect's json codec takes text.
+    if column in JSON_COLUMNS:
+        return json.dumps(value)
+    return value
 
 
 def widen(stream: Any, rows: list[dict[str, Any]], features: dict[int, Any]) -> None:

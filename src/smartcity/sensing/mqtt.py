@@ -126,6 +126,11 @@ class MqttBridge:
         self.recent: deque[Outcome] = deque(maxlen=10_000)
         self._progress = asyncio.Condition()
         self._client: aiomqtt.Client | None = None
+        # Back-pressure: the broker hands over at most this many QoS 1 messages before we
+        # acknowledge (MQTT 5 Receive Maximum), and a batch is at most this many; while the
+        # writer lags, the rest waits in the broker's persistent session, not in our memory.
+        self.max_inflight = max(1, min(settings.mqtt_max_inflight, 65535))
+        self.unacked = 0  # messages taken for the current batch and not yet acknowledged
 
     # --- running ----------------------------------------------------------------------------
 
@@ -152,9 +157,14 @@ class MqttBridge:
             )
             await asyncio.sleep(delay)
 
-    async def _connected_once(self) -> None:
+    def connect_properties(self) -> Properties:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY
+        properties.ReceiveMaximum = self.max_inflight
+        return properties
+
+    async def _connected_once(self) -> None:
+        properties = self.connect_properties()
         client = aiomqtt.Client(
             self.host,
             self.port,
@@ -194,9 +204,11 @@ class MqttBridge:
         iterator = messages.__aiter__()
         while True:
             batch = [await iterator.__anext__()]
-            # What already arrived goes into the same transaction; the broker keeps at most
-            # its max_inflight_messages unacknowledged, which bounds the batch.
-            while len(messages) and len(batch) < 1000:
+            # What already arrived goes into the same transaction, up to the bound. Nothing is
+            # read while the batch is written: with every message of the bound unacknowledged
+            # the broker sends no more (Receive Maximum), so a lagging database stops the
+            # reading instead of filling memory.
+            while len(messages) and len(batch) < self.max_inflight:
                 batch.append(await iterator.__anext__())
             creates = []
             for message in batch:
@@ -207,9 +219,11 @@ class MqttBridge:
                 else:
                     creates.append(message)
             if creates:
+                self.unacked = len(creates)
                 outcomes = await self.store([(msg.topic.value, _raw(msg)) for msg in creates])
                 for message in creates:
                     client._client.ack(message.mid, message.qos)
+                self.unacked = 0
                 await self._record(outcomes)
 
     async def _publish_loop(self, client: aiomqtt.Client) -> None:

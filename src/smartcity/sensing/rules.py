@@ -119,7 +119,9 @@ class SensingRuleState(Base):
 
 
 def _own_department(principal: Principal, obj: Any) -> bool:
-    if principal.is_("admin"):
+    # The platform itself (jobs such as the air-quality reports) keeps rules for any
+    # department; a department's machine account only for its own.
+    if principal.is_("admin") or principal.via == "system":
         return True
     owner = getattr(obj, "department_id", None)
     return owner is None or owner == principal.department_id
@@ -127,7 +129,7 @@ def _own_department(principal: Principal, obj: Any) -> bool:
 
 ACTIONS: dict[str, frozenset[str]] = {
     "sensing.rule.read": frozenset({"staff", "supervisor", "admin"}),
-    "sensing.rule.write": frozenset({"staff", "admin"}),
+    "sensing.rule.write": frozenset({"staff", "admin", "system"}),
     **alerts.ACTIONS,
 }
 register_rule("sensing.rule.write", _own_department)

@@ -1,0 +1,259 @@
+"""Air stations (空气质量监测站) as the sensing engine holds them, and their stored reports.
+
+A station is a Thing with ``properties.kind = "air-station"`` (stations.py); its pollutant
+Datastreams are recognised by their ObservedProperty's definition, and its computed reports
+are Observations of its AQI-1h and AQI-24h Datastreams (compute.py writes them). Every read
+here goes through sensing.access: an anonymous reader sees public stations only, and a
+station it may not read does not exist for it (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.core.authz import Principal
+from smartcity.core.errors import NotFound
+from smartcity.core.i18n import gettext as _
+from smartcity.environment.aqi import Pollutant, WrongUnit, check_unit
+from smartcity.environment.stations import (
+    AIR_STATION_KIND,
+    AQI_DAILY_DEFINITION,
+    AQI_HOURLY_DEFINITION,
+    POLLUTANT_DEFINITIONS,
+)
+from smartcity.sensing import access
+from smartcity.sensing import models as m
+from smartcity.sensing.pyfilter import to_geometry
+
+POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
+AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)
+
+
+@dataclass
+class Station:
+    """One air station: its Thing, where it stands and the ids of its Datastreams."""
+
+    id: int
+    name: str
+    code: str
+    district_code: str
+    public: bool
+    lon: float | None = None
+    lat: float | None = None
+    pollutants: dict[Pollutant, m.StaDatastream] = field(default_factory=dict)
+    hourly: m.StaDatastream | None = None
+    daily: m.StaDatastream | None = None
+    # Pollutant Datastreams left out because their unit is not the tables' (µg/m³, mg/m³).
+    wrong_units: list[str] = field(default_factory=list)
+
+
+def is_air_station() -> Any:
+    """The SQL condition that makes a Thing an air station (JSON ``properties.kind``)."""
+    return m.StaThing.properties["kind"].as_string() == AIR_STATION_KIND
+
+
+def unit_fits(pollutant: Pollutant, unit: Any) -> bool:
+    """Whether a Datastream's unitOfMeasurement is the tables' unit for the pollutant: its
+    symbol, name or UCUM definition (``ucum:ug/m3``, ``…#ug/m3``) may say so."""
+    if not isinstance(unit, dict):
+        return False
+    for key in ("symbol", "definition", "name"):
+        text = unit.get(key)
+        if not isinstance(text, str) or not text:
+            continue
+        for candidate in {text, text.rsplit(":", 1)[-1], text.rsplit("#", 1)[-1]}:
+            try:
+                check_unit(pollutant, candidate)
+            except WrongUnit:
+                continue
+            return True
+    return False
+
+
+def _point(location: Any) -> tuple[float, float] | None:
+    shape = to_geometry(location)
+    if shape is None or shape.is_empty:
+        return None
+    centre = shape.representative_point()  # the point itself for a Point
+    return float(centre.x), float(centre.y)
+
+
+async def find_stations(
+    session: AsyncSession,
+    principal: Principal | None,
+    *,
+    ids: Sequence[int] | None = None,
+) -> list[Station]:
+    """The air stations the caller may read (all of them for staff and the platform), in
+    the order of their station codes, with their Datastreams."""
+    query = select(m.StaThing).where(is_air_station())
+    condition = access.thing_condition(principal)
+    if condition is not None:
+        query = query.where(condition)
+    if ids is not None:
+        query = query.where(m.StaThing.id.in_(list(ids)))
+    things = list((await session.scalars(query)).all())
+    if not things:
+        return []
+    stations: dict[int, Station] = {}
+    for thing in things:
+        props = thing.properties or {}
+        stations[thing.id] = Station(
+            id=thing.id,
+            name=thing.name,
+            code=str(props.get("stationCode") or ""),
+            district_code=str(props.get("districtCode") or ""),
+            public=bool(thing.public),
+        )
+    located = await session.execute(
+        select(m.thing_location.c.thing_id, m.StaLocation.location)
+        .join(m.StaLocation, m.StaLocation.id == m.thing_location.c.location_id)
+        .where(m.thing_location.c.thing_id.in_(list(stations)))
+        .order_by(m.StaLocation.id)
+    )
+    for thing_id, location in located.all():
+        station = stations[thing_id]
+        point = _point(location)
+        if station.lon is None and point is not None:
+            station.lon, station.lat = point
+    streams = await session.execute(
+        select(m.StaDatastream, m.StaObservedProperty.definition)
+        .join(
+            m.StaObservedProperty,
+            m.StaObservedProperty.id == m.StaDatastream.observed_property_id,
+        )
+        .where(
+            m.StaDatastream.thing_id.in_(list(stations)),
+            m.StaObservedProperty.definition.in_([*POLLUTANT_OF_DEFINITION, *AQI_DEFINITIONS]),
+        )
+        .order_by(m.StaDatastream.id)
+    )
+    for stream, definition in streams.all():
+        station = stations[stream.thing_id]
+        if definition == AQI_HOURLY_DEFINITION:
+            station.hourly = station.hourly or stream
+        elif definition == AQI_DAILY_DEFINITION:
+            station.daily = station.daily or stream
+        else:
+            pollutant = POLLUTANT_OF_DEFINITION[definition]
+            if pollutant in station.pollutants:
+                continue  # a second stream of one pollutant: the first one counts
+            if unit_fits(pollutant, stream.unit_of_measurement):
+                station.pollutants[pollutant] = stream
+            else:
+                station.wrong_units.append(stream.name)
+    return sorted(stations.values(), key=lambda s: (s.code or "~", s.name, s.id))
+
+
+async def get_station(
+    session: AsyncSession, principal: Principal | None, station_id: int
+) -> Station:
+    """One station the caller may read, else 404 (a private one does not exist for them)."""
+    found = await find_stations(session, principal, ids=[station_id])
+    if not found:
+        raise NotFound(_("There is no such air station."))
+    return found[0]
+
+
+# --- stored reports -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    """A report as stored: the Observation of an AQI Datastream and its parameters."""
+
+    station_id: int
+    start: datetime
+    end: datetime
+    aqi: int
+    parameters: dict[str, Any]
+
+    @property
+    def edition(self) -> str:
+        return str(self.parameters.get("edition", ""))
+
+    @property
+    def level(self) -> int | None:
+        level = self.parameters.get("category")
+        return level if isinstance(level, int) else None
+
+
+def _stored(station_id: int, obs: m.StaObservation) -> StoredReport:
+    return StoredReport(
+        station_id=station_id,
+        start=obs.phenomenon_time_start,
+        end=obs.phenomenon_time_end or obs.phenomenon_time_start,
+        aqi=int(obs.result_number or 0),
+        parameters=dict(obs.parameters or {}),
+    )
+
+
+async def latest_reports(
+    session: AsyncSession, stations: Sequence[Station], *, daily: bool = False
+) -> dict[int, StoredReport]:
+    """The newest stored report of each station (hourly, or daily), by station id. One
+    backward probe of the (datastream, time) index per station."""
+    found: dict[int, StoredReport] = {}
+    obs = m.StaObservation
+    for station in stations:
+        stream = station.daily if daily else station.hourly
+        if stream is None:
+            continue
+        row = await session.scalar(
+            select(obs)
+            .where(obs.datastream_id == stream.id)
+            .order_by(obs.phenomenon_time_start.desc(), obs.id.desc())
+            .limit(1)
+        )
+        if row is not None and row.result_number is not None:
+            found[station.id] = _stored(station.id, row)
+    return found
+
+
+async def reports_between(
+    session: AsyncSession,
+    station: Station,
+    start: datetime,
+    end: datetime,
+    *,
+    daily: bool = False,
+) -> list[StoredReport]:
+    """A station's stored reports whose period starts in [start, end), oldest first."""
+    stream = station.daily if daily else station.hourly
+    if stream is None:
+        return []
+    obs = m.StaObservation
+    rows = await session.scalars(
+        select(obs)
+        .where(
+            obs.datastream_id == stream.id,
+            obs.phenomenon_time_start >= start,
+            obs.phenomenon_time_start < end,
+        )
+        .order_by(obs.phenomenon_time_start, obs.id)
+    )
+    return [_stored(station.id, row) for row in rows if row.result_number is not None]
+
+
+async def reports_at(
+    session: AsyncSession, stations: Sequence[Station], start: datetime
+) -> dict[int, StoredReport]:
+    """Each station's hourly report for the hour starting at ``start``."""
+    ids = {s.hourly.id: s.id for s in stations if s.hourly is not None}
+    if not ids:
+        return {}
+    obs = m.StaObservation
+    rows = await session.scalars(
+        select(obs).where(obs.datastream_id.in_(list(ids)), obs.phenomenon_time_start == start)
+    )
+    found: dict[int, StoredReport] = {}
+    for row in rows:
+        if row.datastream_id is not None and row.result_number is not None:
+            found.setdefault(ids[row.datastream_id], _stored(ids[row.datastream_id], row))
+    return found
