@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LiveServer, shot
+from tests.e2e.test_registry_places import seed_places
 
 pytestmark = pytest.mark.e2e
 
@@ -35,18 +36,13 @@ def _seed(server: LiveServer) -> dict[str, int]:
     async def seed(session: Any) -> dict[str, int]:
         from sqlalchemy import select
 
-        from smartcity.cli import cli_principal
         from smartcity.core.authz import SYSTEM
         from smartcity.environment import demo
         from smartcity.environment.aqi import Pollutant as P
-        from smartcity.registry import demo as registry_demo
         from smartcity.registry.demo import DISTRICT_BOXES
-        from smartcity.registry.models import Place
         from smartcity.sensing import models as m
         from tests.environment.factories import air_station, report
 
-        if not (await session.execute(select(Place.id).where(Place.kind == "street"))).first():
-            await registry_demo._seed_places(session, cli_principal(), random.Random(3))
         existing = dict(
             (
                 await session.execute(
@@ -97,6 +93,9 @@ def _seed(server: LiveServer) -> dict[str, int]:
 
 
 def test_map_and_station_chart(page: Any, live_server: LiveServer) -> None:
+    # The places with their residents, as the registry's test seeds them: the server is
+    # shared, and seeding only the places here would leave that test without residents.
+    seed_places(live_server)
     ids = _seed(live_server)
     page.goto("/air")
     assert "深圳市" in page.locator("h1").inner_text()
