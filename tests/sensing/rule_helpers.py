@@ -60,18 +60,25 @@ async def station(
     return stream.id, feature.id
 
 
+HANDLERS = {
+    ingest.CREATED: rules.on_observation_created,
+    ingest.OBSERVATIONS_CREATED: rules.on_observations_created,
+}
+
+
 async def deliver(session: AsyncSession) -> int:
-    """Run the rules' bus handler on every undelivered sensing.entity.created event, in order,
-    as the relay would after commit; returns how many it saw."""
+    """Run the rules' bus handlers on every undelivered sensing.entity.created and
+    sensing.observations.created event, in order, as the relay would after commit; returns
+    how many events it saw."""
     rows = (
         await session.scalars(
             select(OutboxEvent)
-            .where(OutboxEvent.topic == ingest.CREATED, OutboxEvent.published_at.is_(None))
+            .where(OutboxEvent.topic.in_(HANDLERS), OutboxEvent.published_at.is_(None))
             .order_by(OutboxEvent.seq)
         )
     ).all()
     for row in rows:
-        await rules.on_observation_created(session, Event.from_wire(row.payload))
+        await HANDLERS[row.topic](session, Event.from_wire(row.payload))
         row.published_at = clock.now()
     await session.flush()
     return len(rows)

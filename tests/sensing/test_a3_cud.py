@@ -450,11 +450,17 @@ async def test_events_are_emitted_per_entity(sta, session):
     ids = await sta.thing(observations=[{"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1}])
     await sta.patch(f"Things({ids['thing']})", {"name": "改名"})
     await sta.delete(f"Sensors({ids['sensor']})")
-    rows = (await session.execute(select(OutboxEvent.payload).order_by(OutboxEvent.seq))).scalars()
+    rows = list(
+        (await session.execute(select(OutboxEvent.payload).order_by(OutboxEvent.seq))).scalars()
+    )
     events = [
-        (p["topic"], p["payload"]["entity_set"]) for p in rows if p["topic"].startswith("sensing.")
+        (p["topic"], p["payload"].get("entity_set"))
+        for p in rows
+        if p["topic"].startswith("sensing.entity.")
     ]
     created = {s for t, s in events if t == "sensing.entity.created"}
+    # Observations are announced in batches (sensing.observations.created), every other
+    # entity in an event of its own.
     assert created == {
         "Things",
         "Locations",
@@ -462,9 +468,10 @@ async def test_events_are_emitted_per_entity(sta, session):
         "Datastreams",
         "Sensors",
         "ObservedProperties",
-        "Observations",
         "FeaturesOfInterest",
     }
+    batches = [p["payload"] for p in rows if p["topic"] == "sensing.observations.created"]
+    assert [[o["entity_set"] for o in b["observations"]] for b in batches] == [["Observations"]]
     assert ("sensing.entity.updated", "Things") in events
     assert ("sensing.entity.deleted", "Sensors") in events
     update = next(
@@ -494,9 +501,12 @@ async def test_observation_events_carry_the_entity_as_read(sta, session):
         k: v for k, v in read.items() if "@iot.selfLink" not in k and "navigationLink" not in k
     }
     rows = (await session.execute(select(OutboxEvent.payload))).scalars()
-    event = next(p for p in rows if p["payload"].get("entity_set") == "Observations")
-    assert event["payload"]["entity"] == expected
-    assert event["payload"]["stream"] == {"kind": "Datastream", "id": ids["datastream"]}
+    event = next(p for p in rows if p["topic"] == "sensing.observations.created")
+    (item,) = event["payload"]["observations"]
+    assert item["entity_set"] == "Observations"
+    assert item["id"] == read["@iot.id"]
+    assert item["entity"] == expected
+    assert item["stream"] == {"kind": "Datastream", "id": ids["datastream"]}
 
 
 @pytest.mark.parametrize("kind", ["citizen", "enterprise", "supervisor"])

@@ -9,6 +9,7 @@ from smartcity.sensing import api, mqtt, pages, partitions, rule_api, rules, ser
 from smartcity.sensing import cli as sensing_cli
 from smartcity.sensing.extras import ACTIONS as EXTRAS_ACTIONS
 from smartcity.sensing.extras_api import router as extras_router
+from smartcity.sensing.ingest import OBSERVATIONS_CREATED
 from smartcity.sensing.retention import retention_job
 from smartcity.sensing.simulate import run_demo_feed
 
@@ -29,6 +30,12 @@ MODULE = Module(
     ],
     cli=sensing_cli.cli,
     handlers=[
+        # New Observations come in events of up to 500 (one per ingestion call and chunk):
+        # one handler transaction per chunk, not per Observation. New consumer names, since
+        # the consumer is the idempotency key (and the durable's name on NATS).
+        Handler("sensing.rules.observations", OBSERVATIONS_CREATED, rules.on_observations_created),
+        Handler("sensing.mqtt.observations", OBSERVATIONS_CREATED, mqtt.handle_observations),
+        # Per-entity events: Observations only in an outbox written before batching.
         Handler("sensing.rules", "sensing.entity.created", rules.on_observation_created),
         # The MQTT bridge (A.7, A.8): publishes to subscribers; a no-op without a broker.
         Handler("sensing.mqtt.created", "sensing.entity.created", mqtt.handle_event),

@@ -4,8 +4,9 @@ POST, a deep insert, CreateObservations, a $batch part, and MQTT.
 Rows are checked one by one (known stream, the caller may write it, time not far in the
 future, result fits the observationType, a FeatureOfInterest), then the accepted rows are
 written in one statement (COPY on PostgreSQL, executemany on SQLite), the streams'
-phenomenonTime, resultTime and observedArea are widened once per stream, and one
-``sensing.entity.created`` event is emitted per Observation.
+phenomenonTime, resultTime and observedArea are widened once per stream, and the new
+Observations are announced as ``sensing.observations.created`` events of up to
+OBSERVATIONS_PER_EVENT each (see ``emit_observations``).
 A refused row never stops the others: the caller gets a Problem in its place.
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,6 +84,15 @@ JSON_COLUMNS = frozenset({"result_json", "result_quality", "parameters"})
 CREATED = "sensing.entity.created"
 UPDATED = "sensing.entity.updated"
 DELETED = "sensing.entity.deleted"
+# The Observations one ingestion call created, announced together: one outbox row, one relay
+# delivery and one handler transaction per chunk instead of per Observation (the relay runs
+# each handler of each event in its own transaction, which held handling to ~100/s).
+OBSERVATIONS_CREATED = "sensing.observations.created"
+# At most this many Observations per event, and about this many bytes of their JSON: a
+# typical reading is ~200 bytes, so 500 make ~100 KB, far below NATS's 1 MB default
+# max_payload; the byte budget keeps Observations with large parameters/resultQuality apart.
+OBSERVATIONS_PER_EVENT = 500
+OBSERVATION_EVENT_BYTES = 256 * 1024
 
 
 @dataclass
@@ -425,7 +436,7 @@ class Ingest:
             )
         for stream, batch in touched.values():
             widen(stream.obj, batch, self.features)
-        await emit_all(self.session, CREATED, payloads)
+        await emit_observations(self.session, payloads)
         await self.session.flush()
         return outcomes
 
@@ -561,6 +572,39 @@ async def emit_all(session: AsyncSession, topic: str, payloads: list[dict[str, A
             {"id": e.id, "topic": topic, "payload": e.to_wire(), "created_at": e.occurred_at}
             for e in events
         ],
+    )
+
+
+def observation_chunks(payloads: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The Observations' payloads cut, in order, into the lists one event each carries: at
+    most OBSERVATIONS_PER_EVENT, and no more than OBSERVATION_EVENT_BYTES of JSON unless a
+    single Observation is larger by itself."""
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for payload in payloads:
+        length = len(orjson.dumps(payload, default=str))
+        if current and (
+            len(current) >= OBSERVATIONS_PER_EVENT or size + length > OBSERVATION_EVENT_BYTES
+        ):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(payload)
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+async def emit_observations(session: AsyncSession, payloads: list[dict[str, Any]]) -> None:
+    """Announce new Observations: ``sensing.observations.created`` events whose payload is
+    ``{"observations": [...]}``, each item exactly what one Observation's
+    ``sensing.entity.created`` payload used to be (entity_set, id, entity, stream), in the
+    order of the call's rows."""
+    await emit_all(
+        session,
+        OBSERVATIONS_CREATED,
+        [{"observations": chunk} for chunk in observation_chunks(payloads)],
     )
 
 

@@ -10,8 +10,9 @@ then acknowledges the messages (PUBACK): a crash before the commit leaves them u
 in the broker's persistent session, which delivers them again. That is at-least-once: a crash
 between commit and PUBACK writes those Observations twice.
 
-Out: the bus events ``sensing.entity.created`` / ``updated`` (after commit, via the outbox
-relay) are published to the entity, entity-set, property and ``$select`` topics.
+Out: the bus events ``sensing.entity.created`` / ``updated`` and the Observations of
+``sensing.observations.created`` (after commit, via the outbox relay) are published to the
+entity, entity-set, property and ``$select`` topics.
 
 MQTT 5 is used for its No Local option: the standard puts creation and entity-set updates on
 the same topic (``v1.1/Datastreams(1)/Observations``), and without No Local the bridge would
@@ -329,37 +330,64 @@ class MqttBridge:
         self._has_outgoing.set()
 
     async def on_event(self, session: AsyncSession, event: Event) -> None:
-        etype = BY_SET.get(str(event.payload.get("entity_set")))
-        entity = event.payload.get("entity")
-        if etype is None or not isinstance(entity, dict):
-            return
-        model = etype.model
-        # MQTT subscribers are anonymous: what a private Thing holds is never published.
-        private = access.entity_conditions(etype.name, None)
-        if private:
-            visible = (
-                await session.execute(
-                    select(model.id).where(model.id == event.payload["id"], *private)
-                )
-            ).first()
-            if visible is None:
-                return
-        links: dict[str, int | None] = {}
-        here = [nav for nav in etype.navs.values() if nav.how == "here" and nav.inverse]
-        if here:
-            row = (
-                await session.execute(
-                    select(*(getattr(model, nav.column) for nav in here)).where(
-                        model.id == event.payload["id"]
+        """One ``sensing.entity.created`` / ``updated`` event: publish its entity."""
+        changed = event.payload.get("changed") if event.topic.endswith(".updated") else None
+        await self.announce(session, [event.payload], changed)
+
+    async def on_observations(self, session: AsyncSession, event: Event) -> None:
+        """A ``sensing.observations.created`` event: publish each of its Observations, in
+        order, exactly as a per-Observation ``sensing.entity.created`` event would."""
+        items = event.payload.get("observations") or []
+        await self.announce(session, [p for p in items if isinstance(p, dict)], None)
+
+    async def announce(
+        self, session: AsyncSession, payloads: list[dict[str, Any]], changed: Any
+    ) -> None:
+        """Publish created (``changed`` None) or updated entities of event payloads (entity_set,
+        id, entity). Visibility and the to-one links are read in one query for all of them."""
+        for entity_set, group in _by_set(payloads):
+            etype = BY_SET[entity_set]
+            model = etype.model
+            # MQTT subscribers are anonymous: what a private Thing holds is never published.
+            private = access.entity_conditions(etype.name, None)
+            here = [nav for nav in etype.navs.values() if nav.how == "here" and nav.inverse]
+            found: dict[int, dict[str, int | None]] | None = None
+            if private or here:
+                ids = list({int(p["id"]) for p in group})
+                rows = await session.execute(
+                    select(model.id, *(getattr(model, nav.column) for nav in here)).where(
+                        model.id.in_(ids), *private
                     )
                 )
-            ).first()
-            if row is None:  # deleted since: nothing left to announce
-                return
-            links = {nav.name: value for nav, value in zip(here, row, strict=True)}
-        changed = event.payload.get("changed") if event.topic.endswith(".updated") else None
-        for item in publications(etype, entity, links, changed, self.selects):
-            self.publish(item.topic, item.payload)
+                # Missing: not visible, or deleted since (nothing left to announce).
+                found = {
+                    int(row[0]): {nav.name: v for nav, v in zip(here, row[1:], strict=True)}
+                    for row in rows
+                }
+            for payload in group:
+                links: dict[str, int | None] = {}
+                if found is not None:
+                    got = found.get(int(payload["id"]))
+                    if got is None:
+                        continue
+                    links = got
+                for item in publications(etype, payload["entity"], links, changed, self.selects):
+                    self.publish(item.topic, item.payload)
+
+
+def _by_set(payloads: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The payloads of known entity sets with an entity, in runs of one entity set (order kept
+    inside and across the runs)."""
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
+    for payload in payloads:
+        entity_set = str(payload.get("entity_set"))
+        if entity_set not in BY_SET or not isinstance(payload.get("entity"), dict):
+            continue
+        if runs and runs[-1][0] == entity_set:
+            runs[-1][1].append(payload)
+        else:
+            runs.append((entity_set, [payload]))
+    return runs
 
 
 def _raw(message: aiomqtt.Message) -> bytes:
@@ -391,3 +419,9 @@ async def handle_event(session: AsyncSession, event: Event) -> None:
     """Bus handler of ``sensing.entity.created`` / ``updated``: publish to subscribers."""
     if active is not None:
         await active.on_event(session, event)
+
+
+async def handle_observations(session: AsyncSession, event: Event) -> None:
+    """Bus handler of ``sensing.observations.created``: publish each Observation."""
+    if active is not None:
+        await active.on_observations(session, event)

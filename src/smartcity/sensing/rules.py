@@ -12,14 +12,16 @@ Four kinds, each on one datastream or on every datastream of an observed propert
 - ``n_of_m``: raise when at least ``n`` of the last ``m`` results breach the threshold;
   resolve when fewer do.
 
-Evaluation is a bus handler on ``sensing.entity.created``, never a poll of the observations
-table. The little state a rule needs (the last time seen, the rate window, the last M
-breach flags) lives in ``sensing_rule_state``, one row per rule and datastream read by its
-primary key: that is one indexed lookup per rule instead of re-reading the last M
-Observations of a stream whose index is shared with every writer. Handlers run once per event
+Evaluation is a bus handler on ``sensing.observations.created`` (the Observations of one
+ingestion call, up to 500 per event), never a poll of the observations table. The little
+state a rule needs (the last time seen, the rate window, the last M breach flags) lives in
+``sensing_rule_state``, one row per rule and datastream read by its primary key: that is one
+indexed lookup per rule instead of re-reading the last M Observations of a stream whose index
+is shared with every writer. Handlers run once per event
 id (core.runtime), in the transaction that records the event as processed, so the state moves
 exactly once per Observation. A cached index of which datastreams have rules makes an
-Observation of a stream with none cost no query at all.
+Observation of a stream with none cost no query at all; a batch reads the rules, states and
+open alerts of all its streams once (``evaluate_many``).
 """
 
 from __future__ import annotations
@@ -336,20 +338,108 @@ async def evaluate(
     if not rules:
         return
     ids = [r.id for r in rules]
-    open_alerts = await alerts.active_alerts(session, reading.datastream_id, ids)
+    stream = reading.datastream_id
+    open_alerts = {
+        (stream, rule_id): alert
+        for rule_id, alert in (await alerts.active_alerts(session, stream, ids)).items()
+    }
     states = {
-        s.rule_id: s
+        (stream, s.rule_id): s
         for s in (
             await session.scalars(
                 select(SensingRuleState).where(
-                    SensingRuleState.datastream_id == reading.datastream_id,
+                    SensingRuleState.datastream_id == stream,
                     SensingRuleState.rule_id.in_(ids),
                 )
             )
         )
     }
+    await _apply(session, reading, rules, open_alerts, states)
+    await session.flush()
+
+
+async def evaluate_many(session: AsyncSession, readings: list[Reading]) -> None:
+    """Run the rules on a batch of new readings, one after the other in the given order,
+    exactly as ``evaluate`` would one reading at a time; but the rules, their states and the
+    open alerts of all the batch's streams are read once (three queries, plus one for the
+    streams' observed properties when a rule is scoped to one), and a batch of streams
+    without rules costs no query at all. States and open alerts are carried in memory from
+    one reading to the next, so a breach and its clearing inside one batch behave as if they
+    had arrived one by one."""
+    if not readings:
+        return
+    index = await _load_index(session)
+    streams = list(dict.fromkeys(r.datastream_id for r in readings))
+    ids_of: dict[int, set[int]] = {s: set(index.by_stream.get(s, ())) for s in streams}
+    if index.by_property:
+        for stream_id, property_id in await session.execute(
+            select(StaDatastream.id, StaDatastream.observed_property_id).where(
+                StaDatastream.id.in_(streams)
+            )
+        ):
+            ids_of[stream_id] |= index.by_property.get(property_id, frozenset())
+    ids_of = {s: ids for s, ids in ids_of.items() if ids}
+    if not ids_of:
+        return
+    wanted = set().union(*ids_of.values())
+    found = {
+        r.id: r
+        for r in (
+            await session.scalars(
+                select(SensingRule)
+                .where(SensingRule.id.in_(wanted), SensingRule.active.is_(True))
+                .order_by(SensingRule.id)
+            )
+        )
+    }
+    if len(found) != len(wanted):
+        invalidate_index()  # a rule went away in another process (or transaction)
+    rules_of = {s: [found[i] for i in sorted(ids) if i in found] for s, ids in ids_of.items()}
+    ruled = [s for s, rules in rules_of.items() if rules]
+    if not ruled:
+        return
+    # Superset queries (every rule of the batch × every ruled stream): fewer, simpler
+    # statements; the pairs that do not apply are simply never looked up.
+    open_alerts = {
+        (a.datastream_id, a.rule_id): a
+        for a in await session.scalars(
+            select(alerts.SensingAlert).where(
+                alerts.SensingAlert.datastream_id.in_(ruled),
+                alerts.SensingAlert.rule_id.in_(list(found)),
+                alerts.SensingAlert.status != alerts.RESOLVED,
+            )
+        )
+    }
+    states = {
+        (s.datastream_id, s.rule_id): s
+        for s in await session.scalars(
+            select(SensingRuleState).where(
+                SensingRuleState.datastream_id.in_(ruled),
+                SensingRuleState.rule_id.in_(list(found)),
+            )
+        )
+    }
+    for reading in readings:
+        rules = rules_of.get(reading.datastream_id)
+        if rules:
+            await _apply(session, reading, rules, open_alerts, states)
+    await session.flush()
+
+
+async def _apply(
+    session: AsyncSession,
+    reading: Reading,
+    rules: list[SensingRule],
+    open_alerts: dict[tuple[int, int], alerts.SensingAlert],
+    states: dict[tuple[int, int], SensingRuleState],
+) -> None:
+    """One reading through its stream's rules. ``open_alerts`` and ``states`` (by stream and
+    rule) are read and kept up to date, so the next reading of a batch sees what this one
+    changed."""
+    stream = reading.datastream_id
     for rule in rules:
-        alert = open_alerts.get(rule.id)
+        key = (stream, rule.id)
+        alert = open_alerts.get(key)
         if rule.kind == SILENCE:
             minutes = rule.params["minutes"]
             if alert is not None and reading.time > clock.now() - timedelta(minutes=minutes):
@@ -361,22 +451,27 @@ async def evaluate(
                     at=reading.time,
                     reason=_("Data arrived again."),
                 )
+                del open_alerts[key]
             continue
-        state = states.get(rule.id)
+        state = states.get(key)
         if state is not None and reading.time < state.last_time:
             # A late Observation: the rule has already judged newer data of this stream.
             continue
         if state is None:
             state = SensingRuleState(
                 rule_id=rule.id,
-                datastream_id=reading.datastream_id,
+                datastream_id=stream,
                 last_time=reading.time,
                 data={},
             )
             session.add(state)
+            states[key] = state
         state.last_time = reading.time
-        await _judge(session, rule, state, alert, reading)
-    await session.flush()
+        after = await _judge(session, rule, state, alert, reading)
+        if after is None:
+            open_alerts.pop(key, None)
+        else:
+            open_alerts[key] = after
 
 
 async def _judge(
@@ -385,7 +480,9 @@ async def _judge(
     state: SensingRuleState,
     alert: alerts.SensingAlert | None,
     reading: Reading,
-) -> None:
+) -> alerts.SensingAlert | None:
+    """Judge one reading by a threshold, rate or N-of-M rule; the rule's unresolved alert on
+    the stream afterwards (None once resolved or when there is none)."""
     p = rule.params
     at, value = reading.time, reading.value
     if rule.kind == THRESHOLD:
@@ -395,16 +492,17 @@ async def _judge(
                 "op": _(op_word(p)),
                 "limit": _fmt(p["value"]),
             }
-            await alerts.raise_alert(
+            return await alerts.raise_alert(
                 session, SYSTEM, rule, reading.datastream_id, alert, value=value, at=at,
                 message=message,
             )  # fmt: skip
-        elif alert is not None and clears(p["op"], p["value"], p["hysteresis"], value):
+        if alert is not None and clears(p["op"], p["value"], p["hysteresis"], value):
             await alerts.auto_resolve(
                 session, SYSTEM, alert, value=value, at=at,
                 reason=_("Back past the threshold and its hysteresis."),
             )  # fmt: skip
-        return
+            return None
+        return alert
     if rule.kind == RATE:
         window = timedelta(minutes=p["window_minutes"])
         points = [
@@ -415,7 +513,7 @@ async def _judge(
         earlier = [(t, v) for t, v in points if t < at]
         state.data = {"points": [[t.isoformat(), v] for t, v in [*points, (at, value)]]}
         if not earlier:
-            return  # nothing to compare with yet: no verdict either way
+            return alert  # nothing to compare with yet: no verdict either way
         t0, v0 = earlier[0]
         rate = abs(value - v0) / ((at - t0).total_seconds() / 60)
         if rate > p["limit"]:
@@ -423,16 +521,16 @@ async def _judge(
                 "rate": _fmt(round(rate, 4)),
                 "limit": _fmt(p["limit"]),
             }
-            await alerts.raise_alert(
+            return await alerts.raise_alert(
                 session, SYSTEM, rule, reading.datastream_id, alert, value=rate, at=at,
                 message=message,
             )  # fmt: skip
-        elif alert is not None:
+        if alert is not None:
             await alerts.auto_resolve(
                 session, SYSTEM, alert, value=rate, at=at,
                 reason=_("The rate of change is back within the limit."),
             )  # fmt: skip
-        return
+        return None
     # N of M
     flag = breaches(p["op"], p["value"], value)
     flags = [*state.data.get("flags", []), flag][-p["m"] :]
@@ -446,20 +544,27 @@ async def _judge(
             "limit": _fmt(p["value"]),
         }
         if alert is None or flag:
-            await alerts.raise_alert(
+            return await alerts.raise_alert(
                 session, SYSTEM, rule, reading.datastream_id, alert, value=value, at=at,
                 message=message,
             )  # fmt: skip
-    elif alert is not None:
+        return alert
+    if alert is not None:
         await alerts.auto_resolve(
             session, SYSTEM, alert, value=value, at=at,
             reason=_("Fewer than %(n)s of the last %(m)s readings breach.") % p,
         )  # fmt: skip
+    return None
 
 
 def reading_of(event: Event) -> Reading | None:
     """The numeric reading in a ``sensing.entity.created`` event of an Observation, if any."""
-    payload = event.payload
+    return reading_in(event.payload)
+
+
+def reading_in(payload: dict[str, Any]) -> Reading | None:
+    """The numeric reading of one Observation's event payload (entity_set, id, entity,
+    stream), if any."""
     if payload.get("entity_set") != "Observations":
         return None
     stream = payload.get("stream") or {}
@@ -476,10 +581,21 @@ def reading_of(event: Event) -> Reading | None:
 
 
 async def on_observation_created(session: AsyncSession, event: Event) -> None:
-    """The bus handler: evaluate the rules of the Observation's datastream."""
+    """The bus handler of ``sensing.entity.created``: evaluate the rules of one Observation's
+    datastream. Ingestion announces Observations in batches now (below); this still takes
+    per-Observation events, e.g. those in an outbox written before that change."""
     reading = reading_of(event)
     if reading is not None:
         await evaluate(session, reading)
+
+
+async def on_observations_created(session: AsyncSession, event: Event) -> None:
+    """The bus handler of ``sensing.observations.created``: the Observations of one ingestion
+    call (up to ingest.OBSERVATIONS_PER_EVENT), judged one after the other in their order,
+    in the one transaction that records the event as processed."""
+    items = event.payload.get("observations") or []
+    readings = [r for r in (reading_in(p) for p in items if isinstance(p, dict)) if r]
+    await evaluate_many(session, readings)
 
 
 # --- silence: the one kind that needs a clock ------------------------------------------------

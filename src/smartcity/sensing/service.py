@@ -4,8 +4,9 @@ updates.py.
 
 Observations go through ingest.py, which all writers of Observations share. Changes to the
 other entities are audited; every created, updated or deleted entity is an event on the bus
-(``sensing.entity.created|updated|deleted`` with entity_set, id and its JSON) for the MQTT
-bridge and the rules.
+(``sensing.entity.created|updated|deleted`` with entity_set, id and its JSON; new
+Observations in ``sensing.observations.created`` batches, see ingest.py) for the MQTT bridge
+and the rules.
 """
 
 from __future__ import annotations
