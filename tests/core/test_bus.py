@@ -342,3 +342,28 @@ async def test_concurrent_deliveries_of_one_event_run_the_handler_once(
     assert sorted(results) == [False, False, False, True]
     assert rec.committed == Counter({event.id: 1})
     assert await processed(db, rec.consumer) == 1
+
+
+async def test_stop_leaves_behind_a_task_that_will_not_stop(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A long-running task that keeps working after its cancellation (a bridge flushing a
+    backlog) must not hold the process: stop() waits its grace, then goes on."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stubborn(_runtime: Runtime) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # ignores the cancellation until released
+
+    runtime = Runtime(settings, db, [Module(name="bustest", tasks=[stubborn])])
+    await runtime.start()
+    await started.wait()
+    await runtime.stop(grace_seconds=0.05)
+    assert "bustest-task did not stop" in caplog.text
+    left = [t for t in asyncio.all_tasks() if t.get_name() == "bustest-task"]
+    assert len(left) == 1 and not left[0].done()
+    release.set()
+    await left[0]

@@ -97,6 +97,10 @@ def _wake_relays(session: Session) -> None:
             waker.set()
 
 
+# How long stopping waits for the background tasks before leaving them behind.
+STOP_GRACE_SECONDS = 5.0
+
+
 class Runtime:
     """Started by the app's lifespan (and by CLI commands that need the bus)."""
 
@@ -119,13 +123,24 @@ class Runtime:
             for name, run in self.long_running:
                 self._tasks.append(asyncio.create_task(run(self), name=f"{name}-task"))
 
-    async def stop(self) -> None:
+    async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Cancel the relay, the jobs and the long-running tasks, waiting at most
+        ``grace_seconds`` for them: a task still busy after that (e.g. the MQTT bridge
+        flushing a backlog to its broker) is left behind, so the process can exit."""
         _relay_wakers.discard(self._wake)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("task %s failed", task.get_name(), exc_info=task.exception())
+            for task in pending:
+                log.warning(
+                    "task %s did not stop within %.0f s; left behind",
+                    task.get_name(),
+                    grace_seconds,
+                )
         self._tasks.clear()
         await self.backend.stop()
 
