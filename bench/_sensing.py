@@ -4,8 +4,6 @@ SQLite file), a city of N Datastreams on one Thing, and the machine line."""
 from __future__ import annotations
 
 import asyncio
-import os
-import platform
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -17,21 +15,6 @@ from registry_import import fresh_postgres
 from smartcity.core import migrate
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
 
 
 def prepare(database_url: str, name: str, *, keep: bool = False) -> str:

@@ -3,14 +3,33 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
+
+
+def machine() -> str:
+    """The line every benchmark prints first: what it ran on, and how busy that was."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 def free_port() -> int:

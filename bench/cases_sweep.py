@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import platform
 import random
 import sqlite3
 import sys
@@ -32,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _support import machine
 from registry_import import fresh_postgres
 from smartcity.core import clock, migrate
 from smartcity.core.workdays import WorkCalendar, end_of_day
@@ -296,21 +295,6 @@ def prepare(database_url: str, name: str) -> tuple[str, dict[str, uuid.UUID]]:
             await db.dispose()
 
     return url, asyncio.run(seed())
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
-    )
 
 
 async def sweep(url: str, now: datetime) -> tuple[int, float]:
