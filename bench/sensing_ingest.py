@@ -47,8 +47,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sensing import City, machine, prepare, seed_city
-from _support import free_port, running_server, smartcity
+from _sensing import City, prepare, seed_city
+from _support import free_port, machine, running_server, smartcity
 
 STREAMS = 100
 DB_NAME = "bench_sensing"

@@ -31,7 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _sensing import City, machine, prepare, seed_city
+from _sensing import City, prepare, seed_city
+from _support import machine
 
 STREAMS = 1000
 DB_NAME = "bench_sensing_queries"

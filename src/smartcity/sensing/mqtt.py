@@ -63,6 +63,7 @@ PAYLOAD_KEPT = 4096  # characters of a dead letter's payload kept for the operat
 MAX_PAYLOAD = 256 * 1024  # a larger message is refused without parsing
 SESSION_EXPIRY = 7 * 24 * 3600  # how long the broker keeps our queue while we are away
 OUTGOING_LIMIT = 100_000  # publications held while the broker is unreachable
+PUBLISH_WINDOW = 200  # publications awaiting their PUBACK at once
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class MqttBridge:
             clean_start=False,
             properties=properties,
             timeout=10,
+            # As many of our publications in flight as the publisher sends at once.
+            max_inflight_messages=PUBLISH_WINDOW,
         )
         # aiomqtt has no manual acknowledgement of its own; paho-mqtt 2.x underneath has, and
         # the PUBACK must wait for the database commit.
@@ -230,11 +233,24 @@ class MqttBridge:
     async def _publish_loop(self, client: aiomqtt.Client) -> None:
         while True:
             while self.outgoing:
-                topic, payload = self.outgoing[0]
-                await client.publish(topic, payload, qos=1)
-                # Dropped from the queue only once the broker has it: a publish cut by a
-                # broker restart is sent again on the next connection.
-                self.outgoing.popleft()
+                # A window of publications in flight at once, in queue order: waiting for
+                # each PUBACK before the next publish held the bridge to one round trip per
+                # publication, seven per Observation.
+                window = [self.outgoing[i] for i in range(min(PUBLISH_WINDOW, len(self.outgoing)))]
+                results = await asyncio.gather(
+                    *(client.publish(topic, payload, qos=1) for topic, payload in window),
+                    return_exceptions=True,
+                )
+                failed = next((r for r in results if isinstance(r, BaseException)), None)
+                if failed is not None:
+                    # Nothing is dropped: the whole window is sent again on the next
+                    # connection (at least once, as QoS 1 promises anyway).
+                    raise failed
+                # Dropped from the queue only once the broker has them. By identity: when the
+                # queue is full, appends push out its oldest entries meanwhile.
+                for item in window:
+                    if self.outgoing and self.outgoing[0] is item:
+                        self.outgoing.popleft()
             self._has_outgoing.clear()
             await self._has_outgoing.wait()
 
