@@ -75,12 +75,19 @@ async def _recreate_postgres_database(base_url: str, name: str) -> str:
     )
 
 
+def postgres_database_name(purpose: str = "") -> str:
+    """A database of this run's own: one per xdist worker, and SMARTCITY_TEST_DB_TAG keeps
+    two checkouts that test at once on one server out of each other's way."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    tag = os.environ.get("SMARTCITY_TEST_DB_TAG", "")
+    return "_".join(part for part in ("smartcity_test", tag, purpose, worker) if part)
+
+
 def _migrated_url(backend: str, tmp: Path) -> str:
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'test.db'}"
     else:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        url = asyncio.run(_recreate_postgres_database(POSTGRES_URL, f"smartcity_test_{worker}"))
+        url = asyncio.run(_recreate_postgres_database(POSTGRES_URL, postgres_database_name()))
     migrate.upgrade(url)  # the real migrations, never create_all
     return url
 

@@ -29,6 +29,7 @@ from smartcity.core.models import Department, OutboxEvent, ProcessedEvent
 from smartcity.core.module import Handler, Module
 from smartcity.core.runtime import InProcessBus, Runtime, topic_matches
 from smartcity.settings import Settings
+from tests.conftest import postgres_database_name
 
 POSTGRES_URL = os.environ.get("SMARTCITY_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
@@ -63,8 +64,7 @@ def migrated_url(backend: str, tmp: Path, name: str) -> str:
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'bus.db'}"
     else:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        url = asyncio.run(_fresh_postgres_database(POSTGRES_URL, f"smartcity_test_{name}_{worker}"))
+        url = asyncio.run(_fresh_postgres_database(POSTGRES_URL, postgres_database_name(name)))
     migrate.upgrade(url)
     return url
 
