@@ -85,7 +85,11 @@ def test_users_departments_and_keys(db_url: str) -> None:
 
 
 def test_audit_verify_catches_edit_and_delete(db_url: str) -> None:
-    assert smartcity("demo", "--no-serve", "--database-url", db_url).exit_code == 0
+    assert smartcity("db", "upgrade", "--database-url", db_url).exit_code == 0
+    for n in range(6):  # each creation is an audited action: a trail of six entries or more
+        r = smartcity("users", "create", f"resident.{n}", "--kind", "citizen", "--name", "居民",
+                      "--database-url", db_url)
+        assert r.exit_code == 0, r.output
     r = smartcity("audit", "verify", "--database-url", db_url)
     assert r.exit_code == 0 and "intact" in r.output
     path = db_url.split("///", 1)[1]
