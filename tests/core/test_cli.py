@@ -20,7 +20,9 @@ def db_url(tmp_path: Path) -> str:
 
 def smartcity(*args: str, stdin: str | None = None, lang: str = "en_US.UTF-8"):
     # In a worker thread: the commands run their own event loop.
-    runner = CliRunner(env={"LANG": lang, "SMARTCITY_LOCALE": ""})
+    # Cheap argon2, as in the rest of the suite: the demo creates some forty accounts.
+    cheap_hashes = {"SMARTCITY_ARGON2_TIME_COST": "1", "SMARTCITY_ARGON2_MEMORY_KIB": "1024"}
+    runner = CliRunner(env={"LANG": lang, "SMARTCITY_LOCALE": "", **cheap_hashes})
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(runner.invoke, app, list(args), input=stdin).result()
 
