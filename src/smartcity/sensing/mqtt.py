@@ -39,21 +39,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import SYSTEM
+from smartcity.core.authz import SYSTEM, Principal
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
-from smartcity.core.errors import Problem
+from smartcity.core.errors import Forbidden, Problem
+from smartcity.core.models import Account
+from smartcity.core.security import principal_of
 from smartcity.sensing import access, service
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import BY_SET, TYPES, BadRequest
 from smartcity.sensing.ingest import ObservationRow, ingest_observations, parse_row
 from smartcity.sensing.mqtt_topics import (
-    CREATE_FILTERS,
     SYS_SUBSCRIBE,
     SYS_UNSUBSCRIBE,
     SelectRegistry,
+    create_filters,
     create_target,
     publications,
+    split_device_topic,
 )
 from smartcity.settings import Settings
 
@@ -90,7 +93,7 @@ def _reason(problem: Problem) -> str:
 def _with_parent(data: Any, topic: str) -> Any:
     """The message with the link its topic implies (the topic wins, as the path does for an
     HTTP POST to ``Datastreams(1)/Observations``)."""
-    target = create_target(topic)
+    target = create_target(split_device_topic(topic)[1])
     if not isinstance(data, dict):
         raise BadRequest("An Observation must be a JSON object.")
     if target is not None:
@@ -119,6 +122,9 @@ class MqttBridge:
         self.host, self.port = broker_address(settings.mqtt_url)
         self.db = db
         self.client_id = client_id or settings.mqtt_client_id
+        self.username = settings.mqtt_username or None
+        self.password = settings.mqtt_password.get_secret_value() or None
+        self.filters = create_filters(settings.mqtt_standard_create_topics)
         self.backoff = backoff
         self.selects = SelectRegistry(settings.mqtt_select_topics.split())
         self.outgoing: deque[tuple[str, bytes]] = deque(maxlen=OUTGOING_LIMIT)
@@ -171,6 +177,8 @@ class MqttBridge:
             self.host,
             self.port,
             identifier=self.client_id,
+            username=self.username,
+            password=self.password,
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=properties,
@@ -183,7 +191,7 @@ class MqttBridge:
         client._client.manual_ack_set(True)
         async with client:
             self._client = client
-            for topic in CREATE_FILTERS:
+            for topic in self.filters:
                 await client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
             await client.subscribe(SYS_SUBSCRIBE, qos=0)
             await client.subscribe(SYS_UNSUBSCRIBE, qos=0)
@@ -278,12 +286,24 @@ class MqttBridge:
 
     async def _store(self, session: AsyncSession, messages: list[tuple[str, bytes]]) -> list[Any]:
         outcomes: list[Outcome | None] = [None] * len(messages)
-        rows: list[ObservationRow] = []
-        at: list[int] = []
+        # Rows per publisher: a device's own account (its topic namespace, which the broker's
+        # ACLs tie to the account that connected) gets the same checks as over HTTP; the
+        # standard topics, which carry no publisher, are written as the platform.
+        rows: dict[str, tuple[Principal, list[ObservationRow], list[int]]] = {}
+        devices: dict[str, Principal | None] = {}
         for index, (topic, payload) in enumerate(messages):
             try:
                 if len(payload) > MAX_PAYLOAD:
                     raise BadRequest(f"The message is larger than {MAX_PAYLOAD} bytes.")
+                username, _standard = split_device_topic(topic)
+                principal = SYSTEM
+                if username is not None:
+                    if username not in devices:
+                        devices[username] = await _device(session, username)
+                    found = devices[username]
+                    if found is None:
+                        raise Forbidden(f"There is no active device account named {username}.")
+                    principal = found
                 try:
                     data = _with_parent(orjson.loads(payload), topic)
                 except orjson.JSONDecodeError as exc:
@@ -291,18 +311,18 @@ class MqttBridge:
                 if _nests_entities(data):
                     async with session.begin_nested():
                         obj = await service.create_entity(
-                            session, SYSTEM, TYPES["Observation"], data
+                            session, principal, TYPES["Observation"], data
                         )
                     outcomes[index] = Outcome(topic, payload, obj.id, None)
                     continue
-                rows.append(parse_row(data))
-                at.append(index)
+                group = rows.setdefault(username or "", (principal, [], []))
+                group[1].append(parse_row(data))
+                group[2].append(index)
             except Problem as problem:
                 outcomes[index] = await self._dead(session, topic, payload, _reason(problem))
-        if rows:
-            for index, result in zip(
-                at, await ingest_observations(session, SYSTEM, rows), strict=True
-            ):
+        for principal, group_rows, at in rows.values():
+            results = await ingest_observations(session, principal, group_rows)
+            for index, result in zip(at, results, strict=True):
                 topic, payload = messages[index]
                 if isinstance(result, Problem):
                     outcomes[index] = await self._dead(session, topic, payload, _reason(result))
@@ -389,6 +409,16 @@ class MqttBridge:
                     links = got
                 for item in publications(etype, payload["entity"], links, changed, self.selects):
                     self.publish(item.topic, item.payload)
+
+
+async def _device(session: AsyncSession, username: str) -> Principal | None:
+    """The principal of an active device account, the publisher of its namespace's topics."""
+    account = (
+        await session.execute(select(Account).where(Account.username == username))
+    ).scalar_one_or_none()
+    if account is None or not account.active or account.kind != "device":
+        return None
+    return principal_of(account, "mqtt")
 
 
 def _by_set(payloads: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
