@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # Also take Observations on the standard topics (v1.1/Datastreams(1)/Observations), which
     # subscribers read too: only for conformance tests on a broker without authentication.
     mqtt_standard_create_topics: bool = False
+    # The service root as clients reach it, for the @iot.selfLink of the entities the bridge
+    # publishes (HTTP answers use the request's own address).
+    sta_public_root: str = "http://127.0.0.1:8000/sta/v1.1"
     # The shared secret clustered brokers (EMQX, VerneMQ) send to the HTTP authentication and
     # ACL endpoint (sensing/mqtt_hook.py). Empty: the endpoint is off.
     mqtt_hook_secret: SecretStr = SecretStr("")

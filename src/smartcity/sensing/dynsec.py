@@ -21,6 +21,7 @@ whose ACLs change and a client whose password is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -119,9 +120,10 @@ class Control:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.__aexit__(None, None, None)
-        self._client = None
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.__aexit__(None, None, None)
 
     async def run(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Send commands in one message; their responses in the same order."""
@@ -156,6 +158,32 @@ class Control:
             error = response.get("error")
             if error and not any(part in error for part in ignore):
                 raise DynsecError(f"{command['command']}: {error}")
+
+    async def give_self(self, rolename: str) -> None:
+        """Give our own client a role. Mosquitto disconnects a client whose roles change, this
+        one too, before it answers: send, then connect again and look."""
+        assert self._client is not None and self.username is not None
+        mine = await self.client(self.username)
+        if mine is None:
+            raise DynsecError(f"{self.username} is no dynamic-security client of this broker.")
+        if rolename in {r.get("rolename") for r in mine.get("roles", [])}:
+            return
+        command = {"command": "addClientRole", "username": self.username, "rolename": rolename}
+        # QoS 0: the disconnect comes before any PUBACK would; the broker reads the command
+        # before our DISCONNECT, which follows it on the same connection.
+        with contextlib.suppress(aiomqtt.MqttError):
+            await self._client.publish(CONTROL_TOPIC, orjson.dumps({"commands": [command]}))
+        self.sent += 1
+        await self.__aexit__()
+        async with asyncio.timeout(REPLY_WAIT):
+            while True:
+                with contextlib.suppress(aiomqtt.MqttError):
+                    await self.__aenter__()
+                    break
+                await asyncio.sleep(0.1)  # the broker is still dropping the old connection
+        mine = await self.client(self.username)
+        if mine is None or rolename not in {r.get("rolename") for r in mine.get("roles", [])}:
+            raise DynsecError(f"addClientRole {rolename} to {self.username} did not take.")
 
     async def role_acls(self, rolename: str) -> set[Acl] | None:
         """The role's ACLs; None when the broker has no such role."""
@@ -226,16 +254,7 @@ async def sync_shared(session: AsyncSession, control: Control, settings: Setting
     await sync_reader(session, control)
     await control.ensure_role(BRIDGE_ROLE, bridge_acls())
     if settings.mqtt_username:
-        await control.check(
-            [
-                {
-                    "command": "addClientRole",
-                    "username": settings.mqtt_username,
-                    "rolename": BRIDGE_ROLE,
-                }
-            ],
-            ignore=("already",),
-        )
+        await control.give_self(BRIDGE_ROLE)
     await control.check(
         [{"command": "createGroup", "groupname": ANONYMOUS_GROUP}], ignore=("already exists",)
     )

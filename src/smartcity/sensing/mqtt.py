@@ -127,6 +127,7 @@ class MqttBridge:
         self.filters = create_filters(settings.mqtt_standard_create_topics)
         self.backoff = backoff
         self.selects = SelectRegistry(settings.mqtt_select_topics.split())
+        self.root = settings.sta_public_root.rstrip("/")
         self.outgoing: deque[tuple[str, bytes]] = deque(maxlen=OUTGOING_LIMIT)
         self._has_outgoing = asyncio.Event()
         self.connected = asyncio.Event()
@@ -361,6 +362,9 @@ class MqttBridge:
 
     # --- out: updates -----------------------------------------------------------------------
 
+    def linked(self, entity_set: str, entity: dict[str, Any]) -> dict[str, Any]:
+        return _self_linked(self.root, entity_set, entity)
+
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.outgoing.append((topic, orjson.dumps(payload)))
         self._has_outgoing.set()
@@ -407,7 +411,8 @@ class MqttBridge:
                     if got is None:
                         continue
                     links = got
-                for item in publications(etype, payload["entity"], links, changed, self.selects):
+                entity = self.linked(etype.set_name, payload["entity"])
+                for item in publications(etype, entity, links, changed, self.selects):
                     self.publish(item.topic, item.payload)
 
 
@@ -419,6 +424,13 @@ async def _device(session: AsyncSession, username: str) -> Principal | None:
     if account is None or not account.active or account.kind != "device":
         return None
     return principal_of(account, "mqtt")
+
+
+def _self_linked(root: str, entity_set: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """The entity as the HTTP API shows it: ``@iot.id`` and ``@iot.selfLink`` first."""
+    entity_id = entity.get("@iot.id")
+    link = {"@iot.id": entity_id, "@iot.selfLink": f"{root}/{entity_set}({entity_id})"}
+    return link | {k: v for k, v in entity.items() if k not in link}
 
 
 def _by_set(payloads: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
