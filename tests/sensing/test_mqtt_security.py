@@ -12,6 +12,7 @@ import secrets
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import accounts
-from smartcity.core.db import Database
+from smartcity.core import accounts, clock
+from smartcity.core.db import Database, make_engine
 from smartcity.core.models import Account
 from smartcity.sensing import dynsec, extras, service
 from smartcity.sensing import models as m
@@ -35,6 +36,7 @@ from tests.core import factories
 from tests.core.factories import ROOT
 from tests.sensing.test_a7_mqtt_create import MOSQUITTO, WAIT, arrived, free_port, running_bridge
 from tests.sensing.test_a8_mqtt_receive import relay  # noqa: F401  (fixture)
+from tests.sensing.test_extras import smartcity
 
 PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
 CTRL = shutil.which("mosquitto_ctrl")
@@ -383,3 +385,68 @@ async def test_the_bridge_refuses_a_device_namespace_of_another_owner(
     assert "no active device account" in (outcomes[2].reason or "")
     assert "devices/<account name>" in (outcomes[3].reason or "")
     assert await stored(session, meter["datastream"]) == [8]
+
+
+async def _seed_device(url: str) -> tuple[str, str]:
+    db = Database(make_engine(url))
+    try:
+        async with db.session_scope() as session:
+            account = await factories.create_account(session, kind="device")
+            _row, key = await accounts.issue_api_key(
+                session, ROOT, username=account.username, name="mqtt"
+            )
+            return account.username, key
+    finally:
+        await db.dispose()
+
+
+async def test_the_mqtt_sync_command(tmp_path: Path, secured: Settings, broker: SecuredBroker):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'city.db'}"
+    assert (
+        await asyncio.to_thread(smartcity, "db", "upgrade", "--database-url", url)
+    ).exit_code == 0
+    username, key = await _seed_device(url)
+    assert await refused_at_connect(broker, username, key)
+    done = await asyncio.to_thread(smartcity, "sensing", "mqtt-sync", "--database-url", url)
+    assert done.exit_code == 0, done.output
+    assert f"{username}: created" in done.output
+    assert not await refused_at_connect(broker, username, key)
+    # A second run changes nothing that would disconnect the device.
+    again = await asyncio.to_thread(smartcity, "sensing", "mqtt-sync", "--database-url", url)
+    assert f"{username}: updated" in again.output
+
+    configure(secured.model_copy(update={"mqtt_password": SecretStr("wrong")}))
+    refused = await asyncio.to_thread(smartcity, "sensing", "mqtt-sync", "--database-url", url)
+    assert refused.exit_code == 1 and "the MQTT broker" in refused.output
+    configure(secured.model_copy(update={"mqtt_url": ""}))
+    unset = await asyncio.to_thread(smartcity, "sensing", "mqtt-sync", "--database-url", url)
+    assert unset.exit_code == 2 and "SMARTCITY_MQTT_URL" in unset.output
+
+
+async def test_an_expired_key_leaves_the_broker_at_the_next_job_run(
+    sta: Any,
+    session: AsyncSession,
+    secured: Settings,
+    broker: SecuredBroker,
+    relay: Any,  # noqa: F811
+) -> None:
+    meter = await device_with_thing(sta, session, "水表 八号")
+    start = clock.now()
+    _row, short = await accounts.issue_api_key(
+        session,
+        ROOT,
+        username=meter["username"],
+        name="short",
+        expires_at=start + timedelta(hours=1),
+    )
+    await session.flush()
+    await relay()
+    assert not await refused_at_connect(broker, meter["username"], short)
+    with clock.frozen(start + timedelta(minutes=30)):
+        await dynsec.expire_keys(session)  # nothing expired yet: no change
+    assert not await refused_at_connect(broker, meter["username"], short)
+    with clock.frozen(start + timedelta(hours=1, minutes=5)):
+        await dynsec.expire_keys(session)
+    # The older key, still in force, is the broker password again.
+    assert await refused_at_connect(broker, meter["username"], short)
+    assert not await refused_at_connect(broker, meter["username"], meter["key"])

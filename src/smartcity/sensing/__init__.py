@@ -39,6 +39,7 @@ MODULE = Module(
         Job("sensing.observation_partitions", 6 * 3600, partitions.ensure_partitions),
         Job("sensing.rules.silence", 60, rules.check_silence),
         Job("sensing.retention", 24 * 3600, retention_job),
+        Job("sensing.mqtt.key_expiry", dynsec.EXPIRY_EVERY, dynsec.expire_keys),
     ],
     cli=sensing_cli.cli,
     handlers=[

@@ -25,14 +25,18 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiomqtt
 import orjson
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.core import clock
 from smartcity.core.accounts import ACCOUNT_ACTIVE_CHANGED, API_KEY_ISSUED, API_KEY_REVOKED
 from smartcity.core.bus import Event
+from smartcity.core.models import ApiKey
 from smartcity.sensing import broker_acl, extras, ingest, service
 from smartcity.sensing import models as m
 from smartcity.sensing.mqtt_topics import DEVICE_ROOT, SYS_SUBSCRIBE, VERSION
@@ -419,6 +423,34 @@ async def on_stream_changed(session: AsyncSession, event: Event) -> None:
         thing = await session.get(m.StaThing, stream.thing_id) if stream is not None else None
         if thing is not None and thing.owner_account_id is not None:
             await sync_account(session, control, settings, thing.owner_account_id, password=False)
+
+
+# --- the job: keys that expired -------------------------------------------------------------------
+
+EXPIRY_EVERY = 15 * 60  # seconds between runs of sensing.mqtt.key_expiry
+
+
+async def expire_keys(session: AsyncSession) -> None:
+    """Job ``sensing.mqtt.key_expiry``: an expiry is no event, so every quarter hour the
+    accounts whose key expired since about the last run get their broker password again
+    (the next key in force) or are disabled. The window overlaps the previous one by a
+    minute, so a late run misses none (at worst a device is disconnected twice)."""
+    settings = _enabled()
+    if settings is None:
+        return
+    now = clock.now()
+    since = now - timedelta(seconds=EXPIRY_EVERY + 60)
+    expired = await session.scalars(
+        select(ApiKey.account_id)
+        .where(ApiKey.revoked_at.is_(None), ApiKey.expires_at > since, ApiKey.expires_at <= now)
+        .distinct()
+    )
+    account_ids = list(expired)
+    if not account_ids:
+        return
+    async with Control(settings) as control:
+        for account_id in account_ids:
+            await sync_account(session, control, settings, account_id, password=True)
 
 
 # The topics these handlers follow (imported by the MODULE descriptor).

@@ -1,8 +1,11 @@
 """The SensorThings MQTT bridge (MQTT 接入桥): conformance classes A.7 (create Observations
 via MQTT) and A.8 (receive updates via MQTT) on an external broker (Mosquitto).
 
-In: devices PUBLISH one Observation JSON to ``v1.1/Observations`` or
-``v1.1/{Datastreams,MultiDatastreams,FeaturesOfInterest}(id)/Observations``. The bridge takes
+In: devices PUBLISH one Observation JSON to ``devices/<account>/v1.1/Observations`` or
+``devices/<account>/v1.1/{Datastreams,MultiDatastreams,FeaturesOfInterest}(id)/Observations``,
+written as that device account (the broker's ACLs, broker_acl.py, tie the namespace to the
+account that connected); the standard's own topics without the prefix only with
+``mqtt_standard_create_topics``, written as the platform. The bridge takes
 what arrived together as one batch, writes it through ``ingest.ingest_observations`` (or the
 deep-insert writer when a message nests new entities) in one transaction, records every
 refused message as a dead letter (``StaMqttDeadLetter``) in the same transaction, and only
@@ -12,7 +15,8 @@ between commit and PUBACK writes those Observations twice.
 
 Out: the bus events ``sensing.entity.created`` / ``updated`` and the Observations of
 ``sensing.observations.created`` (after commit, via the outbox relay) are published to the
-entity, entity-set, property and ``$select`` topics.
+entity, entity-set, property and ``$select`` topics, with ``@iot.selfLink``. Only the bridge
+may publish there, so subscribers never see a device's raw message (docs/sensing.md).
 
 MQTT 5 is used for its No Local option: the standard puts creation and entity-set updates on
 the same topic (``v1.1/Datastreams(1)/Observations``), and without No Local the bridge would
