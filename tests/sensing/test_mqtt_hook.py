@@ -99,7 +99,11 @@ class TestEmqx:
         # Reading: public yes, private no, raw device topics only for the bridge.
         assert await authz(client, "", "subscribe", standard) == "allow"
         assert await authz(client, "", "subscribe", "v1.1/#") == "allow"
-        for topic in (f"v1.1/Things({private['thing']})/#", f"v1.1/Things({private['thing']})"):
+        for topic in (
+            f"v1.1/Things({private['thing']})/#",
+            f"v1.1/Things({private['thing']})",
+            f"v1.1/Things({private['thing']})?$select=name",
+        ):
             assert await authz(client, "", "subscribe", topic) == "deny"
             assert await authz(client, other["username"], "subscribe", topic) == "deny"
         private_stream = f"v1.1/Datastreams({private['datastream']})/Observations"

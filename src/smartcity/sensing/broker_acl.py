@@ -229,7 +229,7 @@ async def _touches_private(session: AsyncSession, topic_filter: str) -> bool:
     parts = topic_filter.split("/")
     if len(parts) < 2:
         return False
-    segment = parts[1]
+    segment = parts[1].split("?", 1)[0]  # v1.1/Things(7)?$select=name names Things(7) too
     name, _, rest = segment.partition("(")
     if name not in THING_SETS or not rest.endswith(")") or not rest[:-1].isdigit():
         return False
