@@ -122,8 +122,9 @@ async def broker(tmp_path: Path) -> AsyncIterator[SecuredBroker]:
 
 
 @pytest.fixture
-def secured(settings: Settings, broker: SecuredBroker) -> Settings:
-    """The platform's settings for this broker; the bus handlers read them too."""
+def secured(settings: Settings, broker: SecuredBroker, app: Any) -> Settings:
+    """The platform's settings for this broker; the bus handlers read them too (configured
+    after the app is built, which configures its own)."""
     return configure(
         settings.model_copy(
             update={
@@ -450,3 +451,21 @@ async def test_an_expired_key_leaves_the_broker_at_the_next_job_run(
     # The older key, still in force, is the broker password again.
     assert await refused_at_connect(broker, meter["username"], short)
     assert not await refused_at_connect(broker, meter["username"], meter["key"])
+
+
+async def test_a_rolled_back_key_reaches_no_broker_and_a_first_key_needs_no_rebuild(
+    session: AsyncSession,
+    secured: Settings,
+    broker: SecuredBroker,
+    relay: Any,  # noqa: F811
+) -> None:
+    account = await factories.create_account(session, kind="device")
+    await session.flush()
+    savepoint = await session.begin_nested()
+    _row, lost = await accounts.issue_api_key(session, ROOT, username=account.username, name="lost")
+    await savepoint.rollback()
+    _row, kept = await accounts.issue_api_key(session, ROOT, username=account.username, name="kept")
+    await session.flush()
+    await relay()
+    assert not await refused_at_connect(broker, account.username, kept)
+    assert await refused_at_connect(broker, account.username, lost)

@@ -314,6 +314,9 @@ async def _sync_machine(
         streams, multis = await broker_acl.owned_streams(session, account.id)
         topics = broker_acl.publish_topics(name, streams, multis)
     await control.ensure_role(role, device_acls(topics))
+    if await control.role_acls(READER_ROLE) is None:
+        # A key issued before the first mqtt-sync: a client cannot get a role that is missing.
+        await sync_reader(session, control)
     if existing is None:
         await control.check(
             [
