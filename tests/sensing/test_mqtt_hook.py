@@ -24,7 +24,8 @@ VERNE = "/api/v1/sensing/mqtt/vernemq"
 
 
 @pytest.fixture
-def hooked(settings: Settings) -> Settings:
+def hooked(settings: Settings, app: Any) -> Settings:
+    """Configured after the app is built (which configures its own settings)."""
     return configure(
         settings.model_copy(
             update={
