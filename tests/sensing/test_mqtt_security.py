@@ -34,8 +34,20 @@ from smartcity.sensing.mqtt_topics import device_topic
 from smartcity.settings import Settings, configure
 from tests.core import factories
 from tests.core.factories import ROOT
-from tests.sensing.test_a7_mqtt_create import MOSQUITTO, WAIT, arrived, free_port, running_bridge
-from tests.sensing.test_a8_mqtt_receive import relay  # noqa: F401  (fixture)
+from tests.sensing.test_a7_mqtt_create import (
+    MOSQUITTO,
+    WAIT,
+    arrived,
+    device,
+    free_port,
+    running_bridge,
+    send,
+    shared_broker,  # noqa: F401  (fixture)
+)
+from tests.sensing.test_a8_mqtt_receive import (
+    relay,  # noqa: F401  (fixture)
+    subscriber,
+)
 from tests.sensing.test_extras import smartcity
 
 PLUGIN = Path("/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so")
@@ -469,3 +481,32 @@ async def test_a_rolled_back_key_reaches_no_broker_and_a_first_key_needs_no_rebu
     await relay()
     assert not await refused_at_connect(broker, account.username, kept)
     assert await refused_at_connect(broker, account.username, lost)
+
+
+async def test_on_an_open_broker_readers_get_only_the_servers_entities(
+    sta: Any,
+    session: AsyncSession,
+    database: Database,
+    settings: Settings,
+    shared_broker: str,
+    relay: Any,  # noqa: F811
+) -> None:
+    """Without authentication (development), the topic design alone keeps raw device messages
+    away from the standard topics: the first thing a reader gets is the server's entity."""
+    meter = await device_with_thing(sta, session, "水表 九号")
+    entity_topic = f"v1.1/Datastreams({meter['datastream']})/Observations"
+    async with (
+        running_bridge(
+            settings, database, shared_broker, mqtt_standard_create_topics=False
+        ) as bridge,
+        subscriber(entity_topic, "v1.1/Observations") as reader,
+        device() as client,
+    ):
+        raw = await send(client, meter["topic"], {"result": 77})
+        (outcome,) = await arrived(bridge, raw)
+        await relay()
+        async with asyncio.timeout(WAIT):
+            message = await anext(aiter(reader.messages))
+    body = orjson.loads(bytes(message.payload))  # type: ignore[arg-type]
+    assert body["@iot.id"] == outcome.observation_id
+    assert body["@iot.selfLink"].endswith(f"/Observations({outcome.observation_id})")
