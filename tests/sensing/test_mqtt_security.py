@@ -488,7 +488,7 @@ async def test_on_an_open_broker_readers_get_only_the_servers_entities(
     session: AsyncSession,
     database: Database,
     settings: Settings,
-    shared_broker: str,
+    shared_broker: str,  # noqa: F811
     relay: Any,  # noqa: F811
 ) -> None:
     """Without authentication (development), the topic design alone keeps raw device messages
