@@ -67,6 +67,24 @@ class Settings(BaseSettings):
     # MQTT bridge: QoS 1 messages the broker may hand it before it acknowledged them (MQTT 5
     # Receive Maximum, 1–65535): the bound of what the bridge holds when the database lags.
     mqtt_max_inflight: int = 1000
+    # Who the bridge is on the broker (docs/operations.md, MQTT). Empty: anonymous, as on a
+    # development broker without authentication.
+    mqtt_username: str = ""
+    mqtt_password: SecretStr = SecretStr("")
+    # Keep Mosquitto's dynamic-security clients, roles and ACLs in sync with device accounts,
+    # API keys and Things (sensing/dynsec.py); `smartcity sensing mqtt-sync` rebuilds them.
+    mqtt_dynsec: bool = False
+    # May clients without an account subscribe to the public Things' topics at all?
+    mqtt_anonymous_read: bool = True
+    # Also take Observations on the standard topics (v1.1/Datastreams(1)/Observations), which
+    # subscribers read too: only for conformance tests on a broker without authentication.
+    mqtt_standard_create_topics: bool = False
+    # The service root as clients reach it, for the @iot.selfLink of the entities the bridge
+    # publishes (HTTP answers use the request's own address).
+    sta_public_root: str = "http://127.0.0.1:8000/sta/v1.1"
+    # The shared secret clustered brokers (EMQX, VerneMQ) send to the HTTP authentication and
+    # ACL endpoint (sensing/mqtt_hook.py). Empty: the endpoint is off.
+    mqtt_hook_secret: SecretStr = SecretStr("")
 
     @field_validator("var_dir")
     @classmethod

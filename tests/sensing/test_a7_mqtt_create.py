@@ -3,7 +3,11 @@ deep insert, dead letters for malformed messages, and a broker restart mid-strea
 
 The shared broker at 127.0.0.1:1883 carries the topic tests; the restart test runs its own
 Mosquitto on a free port (started and stopped by its process id), so it never disturbs a
-broker other tests share. Tests skip with the reason when there is no broker."""
+broker other tests share. Tests skip with the reason when there is no broker.
+
+The bridge takes the standard's create topics here only because the tests turn on
+``mqtt_standard_create_topics``: by default devices publish under ``devices/<account>/``, so
+that subscribers of the standard topics never see raw publications (docs/sensing.md)."""
 
 from __future__ import annotations
 
@@ -58,7 +62,11 @@ async def forget_session(host: str, port: int, client_id: str) -> None:
 async def running_bridge(
     settings: Settings, database: Database, url: str, **settings_changes: Any
 ) -> AsyncIterator[MqttBridge]:
-    configured = settings.model_copy(update={"mqtt_url": url, **settings_changes})
+    # The A.7 topics (v1.1/Datastreams(1)/Observations) as the standard has them: these tests
+    # run the conformance class on brokers without authentication. A secured city takes
+    # devices' Observations only under devices/<account>/ (test_mqtt_security.py).
+    changes = {"mqtt_url": url, "mqtt_standard_create_topics": True, **settings_changes}
+    configured = settings.model_copy(update=changes)
     bridge = MqttBridge(
         configured, database, client_id=f"test-bridge-{uuid.uuid4().hex}", backoff=(0.05, 0.5)
     )

@@ -41,6 +41,16 @@ async def test_the_landing_page_lists_the_mqtt_endpoints(client, settings: Setti
     plain = (await client.get("/sta/v1.1")).json()["serverSettings"]
     assert not any("mqtt" in c for c in plain["conformance"])
     configure(settings.model_copy(update={"mqtt_url": "mqtt://127.0.0.1:1883"}))
+    secured = (await client.get("/sta/v1.1")).json()["serverSettings"]
+    # Devices publish in their own namespace, not on A.7's topics: A.7 is not claimed.
+    assert REQ + "receive-updates-via-mqtt" in secured["conformance"]
+    assert REQ + "create-observations-via-mqtt" not in secured["conformance"]
+    assert REQ + "create-observations-via-mqtt/observations-creation" not in secured
+    configure(
+        settings.model_copy(
+            update={"mqtt_url": "mqtt://127.0.0.1:1883", "mqtt_standard_create_topics": True}
+        )
+    )
     server = (await client.get("/sta/v1.1")).json()["serverSettings"]
     assert REQ + "create-observations-via-mqtt" in server["conformance"]
     assert REQ + "receive-updates-via-mqtt" in server["conformance"]

@@ -456,6 +456,8 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
 
     import aiomqtt
 
+    from smartcity.sensing.mqtt_topics import device_topic
+
     with socket.socket() as probe:
         probe.settimeout(0.5)
         up = probe.connect_ex(BROKER) == 0
@@ -464,9 +466,13 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
     base = 900_000_000 + random.randrange(1_000_000)  # topics no other test uses
     streams = [_stream(base + 1, 60), _stream(base + 2, 60)]
     readings = [simulate.make_reading(s, NOW, Context(1)) for s in streams]
+    # In the device namespace (issue 10 §1): the standard topics carry only the server's JSON.
+    topics = [
+        device_topic(s.owner, f"v1.1/Datastreams({s.datastream_id})/Observations") for s in streams
+    ]
     async with aiomqtt.Client(*BROKER, identifier=f"sim-test-{base}") as listener:
-        await listener.subscribe(f"v1.1/Datastreams({base + 1})/Observations", qos=1)
-        await listener.subscribe(f"v1.1/Datastreams({base + 2})/Observations", qos=1)
+        for topic in topics:
+            await listener.subscribe(topic, qos=1)
         sender = simulate.MqttSender("mqtt://127.0.0.1:1883", client_id=f"sim-sender-{base}")
         stats = simulate.Stats()
         try:
@@ -480,7 +486,7 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
                 if len(got) == 2:
                     break
     assert (stats.sent, stats.accepted) == (2, 2)
-    first = got[f"v1.1/Datastreams({base + 1})/Observations"]
+    first = got[topics[0]]
     assert first == {
         "phenomenonTime": "2026-11-20T03:00:00Z",
         "resultTime": "2026-11-20T03:00:00Z",

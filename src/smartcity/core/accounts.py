@@ -44,6 +44,10 @@ from smartcity.settings import get_settings
 DEPARTMENT_KINDS = frozenset({PrincipalKind.staff, PrincipalKind.supervisor, PrincipalKind.system})
 KNOWN_ROLES = frozenset({"auditor", "security"})
 MAX_LOCKOUT = timedelta(hours=24)
+# Events of machine credentials; payloads carry ids and key prefixes, never a key.
+API_KEY_ISSUED = "core.api_key.issued"
+API_KEY_REVOKED = "core.api_key.revoked"
+ACCOUNT_ACTIVE_CHANGED = "core.account.active_changed"
 
 ACTIONS = {
     "core.department.manage": {"admin"},
@@ -243,6 +247,8 @@ async def update_account(
         account.active = changes["active"] = data.active
         if not data.active:
             await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
+        # Brokers that hold the account's credentials (sensing/dynsec.py) follow this.
+        await emit(session, ACCOUNT_ACTIVE_CHANGED, {"id": str(account.id), "active": data.active})
     await audit.log(session, principal, "core.account.update", username, changes=changes)
     return account
 
@@ -536,7 +542,9 @@ async def issue_api_key(
         )
     if expires_at is not None and expires_at <= clock.now():
         raise InvalidInput(_("The expiry must be in the future."), field="expires_at")
-    prefix, key = new_api_key()
+    # Derived from the instance secret: the MQTT broker's password of the account is this key
+    # and can be set again by `smartcity sensing mqtt-sync` (docs/sensing.md, MQTT).
+    prefix, key = new_api_key(get_settings().resolved_secret())
     row = ApiKey(
         account_id=account.id,
         name=name,
@@ -547,6 +555,7 @@ async def issue_api_key(
     session.add(row)
     await session.flush()
     await audit.log(session, principal, "core.api_key.issue", username, key=prefix, name=name)
+    await emit(session, API_KEY_ISSUED, {"account_id": str(account.id), "prefix": prefix})
     return row, key
 
 
@@ -560,4 +569,5 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, prefix: st
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         await audit.log(session, principal, "core.api_key.revoke", prefix)
+        await emit(session, API_KEY_REVOKED, {"account_id": str(row.account_id), "prefix": prefix})
     return row

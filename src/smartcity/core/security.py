@@ -3,7 +3,10 @@ dependencies that turn a request into a Principal."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -184,10 +187,21 @@ def read_access_token(settings: Settings, token: str) -> uuid.UUID:
 API_KEY_PREFIX = "sck"
 
 
-def new_api_key() -> tuple[str, str]:
-    """(prefix, full key). The key is shown once; only its hash and prefix are stored."""
+def new_api_key(secret: bytes | None = None) -> tuple[str, str]:
+    """(prefix, full key). The key is shown once; only its hash and prefix are stored. With
+    the instance ``secret`` the key is derived from it and the random prefix, so the MQTT
+    broker's password of a device can be set again from the database (sensing/dynsec.py)."""
     prefix = secrets.token_hex(6)
+    if secret is not None:
+        return prefix, derived_api_key(secret, prefix)
     return prefix, f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def derived_api_key(secret: bytes, prefix: str) -> str:
+    """The key ``new_api_key(secret)`` issued under ``prefix``: HMAC-SHA256 under a key of its
+    own purpose, as long (43 characters) and as unguessable as a random one."""
+    mac = hmac.new(derive_key(secret, "api-key"), prefix.encode(), hashlib.sha256).digest()
+    return f"{API_KEY_PREFIX}_{prefix}_{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
 
 def split_api_key(key: str) -> str | None:

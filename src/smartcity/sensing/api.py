@@ -61,13 +61,17 @@ def respond(reply: Reply) -> Response:
 )
 async def landing(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
     reply = await handle(session, principal, "GET", "", {}, base=service_root(request))
-    mqtt_url = get_settings().mqtt_url
+    configured = get_settings()
+    mqtt_url = configured.mqtt_url
     if mqtt_url:
-        # The MQTT extension (A.7, A.8) is there only when a broker is configured.
+        # The MQTT extension (A.7, A.8) is there only when a broker is configured; A.7's
+        # topics only when the bridge takes Observations on them (docs/sensing.md, MQTT).
         settings = reply.body["serverSettings"]
-        settings["conformance"] = [*settings["conformance"], MQTT_CREATE, MQTT_RECEIVE]
+        settings["conformance"] = [*settings["conformance"], MQTT_RECEIVE]
         settings[MQTT_RECEIVE_TEST] = {"endpoints": [mqtt_url]}
-        settings[MQTT_CREATE_TEST] = {"endpoints": [mqtt_url]}
+        if configured.mqtt_standard_create_topics:
+            settings["conformance"].append(MQTT_CREATE)
+            settings[MQTT_CREATE_TEST] = {"endpoints": [mqtt_url]}
     return respond(reply)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 cli = typer.Typer(
-    help="The sensing engine (物联感知): retention, simulated load.", no_args_is_help=True
+    help="The sensing engine (物联感知): retention, simulated load, MQTT broker sync.",
+    no_args_is_help=True,
 )
 
 DatabaseUrl = typer.Option(
@@ -117,3 +118,32 @@ def simulate(
     if stats.sent and not stats.accepted:
         console.print("[red]error:[/red] the server accepted no observation (see the log).")
         raise typer.Exit(1)
+
+
+@cli.command("mqtt-sync")
+def mqtt_sync(database_url: str | None = DatabaseUrl) -> None:
+    """Rebuild the Mosquitto dynamic-security clients, roles and ACLs from the database (the
+    broker at SMARTCITY_MQTT_URL, as SMARTCITY_MQTT_USERNAME): every device's password from its
+    newest API key, its publish topics, the readers' ACLs, the anonymous group."""
+    import aiomqtt
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from smartcity.cli import console, run
+    from smartcity.sensing import dynsec
+    from smartcity.settings import get_settings
+
+    async def work(session: AsyncSession) -> dynsec.SyncReport:
+        settings = get_settings()  # as `run` configured it, with --database-url
+        if not settings.mqtt_url:
+            raise typer.BadParameter("set SMARTCITY_MQTT_URL=mqtt://host:1883", param_hint="env")
+        async with dynsec.Control(settings) as control:
+            return await dynsec.sync_all(session, control, settings)
+
+    try:
+        report = run(work, database_url)
+    except (dynsec.DynsecError, aiomqtt.MqttError, ValueError) as exc:
+        console.print(f"[red]error:[/red] the MQTT broker: {exc}")
+        raise typer.Exit(1) from exc
+    for name, outcome in sorted(report.accounts.items()):
+        console.print(f"{name}: {outcome}")
+    console.print(f"{len(report.accounts)} accounts, {report.commands} commands sent.")

@@ -1,8 +1,11 @@
 """The SensorThings MQTT bridge (MQTT 接入桥): conformance classes A.7 (create Observations
 via MQTT) and A.8 (receive updates via MQTT) on an external broker (Mosquitto).
 
-In: devices PUBLISH one Observation JSON to ``v1.1/Observations`` or
-``v1.1/{Datastreams,MultiDatastreams,FeaturesOfInterest}(id)/Observations``. The bridge takes
+In: devices PUBLISH one Observation JSON to ``devices/<account>/v1.1/Observations`` or
+``devices/<account>/v1.1/{Datastreams,MultiDatastreams,FeaturesOfInterest}(id)/Observations``,
+written as that device account (the broker's ACLs, broker_acl.py, tie the namespace to the
+account that connected); the standard's own topics without the prefix only with
+``mqtt_standard_create_topics``, written as the platform. The bridge takes
 what arrived together as one batch, writes it through ``ingest.ingest_observations`` (or the
 deep-insert writer when a message nests new entities) in one transaction, records every
 refused message as a dead letter (``StaMqttDeadLetter``) in the same transaction, and only
@@ -12,7 +15,8 @@ between commit and PUBACK writes those Observations twice.
 
 Out: the bus events ``sensing.entity.created`` / ``updated`` and the Observations of
 ``sensing.observations.created`` (after commit, via the outbox relay) are published to the
-entity, entity-set, property and ``$select`` topics.
+entity, entity-set, property and ``$select`` topics, with ``@iot.selfLink``. Only the bridge
+may publish there, so subscribers never see a device's raw message (docs/sensing.md).
 
 MQTT 5 is used for its No Local option: the standard puts creation and entity-set updates on
 the same topic (``v1.1/Datastreams(1)/Observations``), and without No Local the bridge would
@@ -39,21 +43,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import SYSTEM
+from smartcity.core.authz import SYSTEM, Principal
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
-from smartcity.core.errors import Problem
+from smartcity.core.errors import Forbidden, Problem
+from smartcity.core.models import Account
+from smartcity.core.security import principal_of
 from smartcity.sensing import access, service
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import BY_SET, TYPES, BadRequest
 from smartcity.sensing.ingest import ObservationRow, ingest_observations, parse_row
 from smartcity.sensing.mqtt_topics import (
-    CREATE_FILTERS,
     SYS_SUBSCRIBE,
     SYS_UNSUBSCRIBE,
     SelectRegistry,
+    create_filters,
     create_target,
     publications,
+    split_device_topic,
 )
 from smartcity.settings import Settings
 
@@ -90,7 +97,7 @@ def _reason(problem: Problem) -> str:
 def _with_parent(data: Any, topic: str) -> Any:
     """The message with the link its topic implies (the topic wins, as the path does for an
     HTTP POST to ``Datastreams(1)/Observations``)."""
-    target = create_target(topic)
+    target = create_target(split_device_topic(topic)[1])
     if not isinstance(data, dict):
         raise BadRequest("An Observation must be a JSON object.")
     if target is not None:
@@ -119,8 +126,12 @@ class MqttBridge:
         self.host, self.port = broker_address(settings.mqtt_url)
         self.db = db
         self.client_id = client_id or settings.mqtt_client_id
+        self.username = settings.mqtt_username or None
+        self.password = settings.mqtt_password.get_secret_value() or None
+        self.filters = create_filters(settings.mqtt_standard_create_topics)
         self.backoff = backoff
         self.selects = SelectRegistry(settings.mqtt_select_topics.split())
+        self.root = settings.sta_public_root.rstrip("/")
         self.outgoing: deque[tuple[str, bytes]] = deque(maxlen=OUTGOING_LIMIT)
         self._has_outgoing = asyncio.Event()
         self.connected = asyncio.Event()
@@ -171,6 +182,8 @@ class MqttBridge:
             self.host,
             self.port,
             identifier=self.client_id,
+            username=self.username,
+            password=self.password,
             protocol=aiomqtt.ProtocolVersion.V5,
             clean_start=False,
             properties=properties,
@@ -183,7 +196,7 @@ class MqttBridge:
         client._client.manual_ack_set(True)
         async with client:
             self._client = client
-            for topic in CREATE_FILTERS:
+            for topic in self.filters:
                 await client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
             await client.subscribe(SYS_SUBSCRIBE, qos=0)
             await client.subscribe(SYS_UNSUBSCRIBE, qos=0)
@@ -278,12 +291,24 @@ class MqttBridge:
 
     async def _store(self, session: AsyncSession, messages: list[tuple[str, bytes]]) -> list[Any]:
         outcomes: list[Outcome | None] = [None] * len(messages)
-        rows: list[ObservationRow] = []
-        at: list[int] = []
+        # Rows per publisher: a device's own account (its topic namespace, which the broker's
+        # ACLs tie to the account that connected) gets the same checks as over HTTP; the
+        # standard topics, which carry no publisher, are written as the platform.
+        rows: dict[str, tuple[Principal, list[ObservationRow], list[int]]] = {}
+        devices: dict[str, Principal | None] = {}
         for index, (topic, payload) in enumerate(messages):
             try:
                 if len(payload) > MAX_PAYLOAD:
                     raise BadRequest(f"The message is larger than {MAX_PAYLOAD} bytes.")
+                username, _standard = split_device_topic(topic)
+                principal = SYSTEM
+                if username is not None:
+                    if username not in devices:
+                        devices[username] = await _device(session, username)
+                    found = devices[username]
+                    if found is None:
+                        raise Forbidden(f"There is no active device account named {username}.")
+                    principal = found
                 try:
                     data = _with_parent(orjson.loads(payload), topic)
                 except orjson.JSONDecodeError as exc:
@@ -291,18 +316,18 @@ class MqttBridge:
                 if _nests_entities(data):
                     async with session.begin_nested():
                         obj = await service.create_entity(
-                            session, SYSTEM, TYPES["Observation"], data
+                            session, principal, TYPES["Observation"], data
                         )
                     outcomes[index] = Outcome(topic, payload, obj.id, None)
                     continue
-                rows.append(parse_row(data))
-                at.append(index)
+                group = rows.setdefault(username or "", (principal, [], []))
+                group[1].append(parse_row(data))
+                group[2].append(index)
             except Problem as problem:
                 outcomes[index] = await self._dead(session, topic, payload, _reason(problem))
-        if rows:
-            for index, result in zip(
-                at, await ingest_observations(session, SYSTEM, rows), strict=True
-            ):
+        for principal, group_rows, at in rows.values():
+            results = await ingest_observations(session, principal, group_rows)
+            for index, result in zip(at, results, strict=True):
                 topic, payload = messages[index]
                 if isinstance(result, Problem):
                     outcomes[index] = await self._dead(session, topic, payload, _reason(result))
@@ -340,6 +365,9 @@ class MqttBridge:
             await self._progress.wait_for(check)
 
     # --- out: updates -----------------------------------------------------------------------
+
+    def linked(self, entity_set: str, entity: dict[str, Any]) -> dict[str, Any]:
+        return _self_linked(self.root, entity_set, entity)
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         self.outgoing.append((topic, orjson.dumps(payload)))
@@ -387,8 +415,26 @@ class MqttBridge:
                     if got is None:
                         continue
                     links = got
-                for item in publications(etype, payload["entity"], links, changed, self.selects):
+                entity = self.linked(etype.set_name, payload["entity"])
+                for item in publications(etype, entity, links, changed, self.selects):
                     self.publish(item.topic, item.payload)
+
+
+async def _device(session: AsyncSession, username: str) -> Principal | None:
+    """The principal of an active device account, the publisher of its namespace's topics."""
+    account = (
+        await session.execute(select(Account).where(Account.username == username))
+    ).scalar_one_or_none()
+    if account is None or not account.active or account.kind != "device":
+        return None
+    return principal_of(account, "mqtt")
+
+
+def _self_linked(root: str, entity_set: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """The entity as the HTTP API shows it: ``@iot.id`` and ``@iot.selfLink`` first."""
+    entity_id = entity.get("@iot.id")
+    link = {"@iot.id": entity_id, "@iot.selfLink": f"{root}/{entity_set}({entity_id})"}
+    return link | {k: v for k, v in entity.items() if k not in link}
 
 
 def _by_set(payloads: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -15,6 +15,12 @@ VERSION = "v1.1"
 # MQTT wildcards cover whole levels only, so ``Datastreams(+)`` is no valid filter: the bridge
 # takes every ``v1.1/<segment>/Observations`` and parses the segment itself.
 CREATE_FILTERS = (f"{VERSION}/Observations", f"{VERSION}/+/Observations")
+# Devices publish under their own account name, on topics only devices may publish to and
+# only the bridge may read, so subscribers of the standard topics get only the server's
+# entity JSON (docs/sensing.md, "MQTT and security"): devices/<username>/v1.1/....
+DEVICE_ROOT = "devices"
+DEVICE_CREATE_FILTERS = tuple(f"{DEVICE_ROOT}/+/{f}" for f in CREATE_FILTERS)
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 # Mosquitto publishes its subscribe/unsubscribe log lines here when configured with
 # ``log_dest topic`` and ``log_type subscribe`` / ``log_type unsubscribe``.
 SYS_SUBSCRIBE = "$SYS/broker/log/M/subscribe"
@@ -44,6 +50,28 @@ def create_target(topic: str) -> tuple[str, int] | None:
             "v1.1/FeaturesOfInterest(id)/Observations."
         )
     return CREATE_PARENTS[found.group(1)], int(found.group(2))
+
+
+def create_filters(standard: bool) -> tuple[str, ...]:
+    """What the bridge subscribes to: the device namespace, and the standard create topics
+    only when configured (they are the topics subscribers read)."""
+    return DEVICE_CREATE_FILTERS + (CREATE_FILTERS if standard else ())
+
+
+def device_topic(username: str, topic: str) -> str:
+    """``devices/meter-7/v1.1/Datastreams(1)/Observations`` for a standard create topic."""
+    return f"{DEVICE_ROOT}/{username}/{topic}"
+
+
+def split_device_topic(topic: str) -> tuple[str | None, str]:
+    """(publishing device's account name, standard topic); (None, topic) outside the device
+    namespace. The broker's ACLs guarantee that the name is the publisher's own."""
+    if not topic.startswith(DEVICE_ROOT + "/"):
+        return None, topic
+    parts = topic.split("/", 2)
+    if len(parts) != 3 or not _USERNAME.match(parts[1]):
+        raise BadRequest(f"{topic}: devices publish to devices/<account name>/v1.1/....")
+    return parts[1], parts[2]
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sensing.thing.assign_owner": frozenset({"staff", "admin"}),
 }
 register_actions(ACTIONS)
+OWNER_ASSIGNED = "sensing.thing.owner_assigned"
 
 
 def action_name(etype: EntityType) -> str:
@@ -387,11 +388,23 @@ async def assign_thing_owner(
         if account is None or account.kind != "device":
             raise BadRequest(f"There is no device account named {username}.")
         owner_id = account.id
+    before = thing.owner_account_id
     thing.owner_account_id = owner_id
     await session.flush()
     await audit.log(
         session, principal, "sensing.thing.assign_owner", f"Things({thing_id})", owner=username
     )
+    if before != owner_id:
+        # The MQTT broker's ACLs of both devices change (sensing/dynsec.py).
+        await bus.emit(
+            session,
+            OWNER_ASSIGNED,
+            {
+                "thing_id": thing_id,
+                "owner_id": str(owner_id) if owner_id else None,
+                "before": str(before) if before else None,
+            },
+        )
     return thing
 
 

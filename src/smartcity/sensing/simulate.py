@@ -349,7 +349,8 @@ class HttpSender:
 
 
 class MqttSender:
-    """PUBLISH each reading to ``v1.1/Datastreams(id)/Observations`` at QoS 1. The broker
+    """PUBLISH each reading to ``devices/<owner>/v1.1/Datastreams(id)/Observations`` (the
+    device namespace, mqtt_topics.py) at QoS 1, on a broker without authentication. The broker
     acknowledges delivery, not acceptance: a refused reading becomes a dead letter on the
     server (sta_mqtt_dead_letter), so here every acknowledged reading counts as accepted."""
 
@@ -380,12 +381,16 @@ class MqttSender:
     async def send(self, readings: list[Reading], stats: Stats) -> list[Reading]:
         import aiomqtt
 
+        from smartcity.sensing.mqtt_topics import device_topic
+
         for index, r in enumerate(readings):
             started = time.perf_counter()
             try:
                 client = await self._connect()
                 await client.publish(
-                    f"v1.1/Datastreams({r.stream.datastream_id})/Observations",
+                    device_topic(
+                        r.stream.owner, f"v1.1/Datastreams({r.stream.datastream_id})/Observations"
+                    ),
                     payload=orjson.dumps(r.observation()),
                     qos=1,
                 )
