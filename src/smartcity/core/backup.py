@@ -38,8 +38,6 @@ from smartcity.settings import Settings, get_settings
 
 FORMAT = "smartcity-backup/v1"
 MANIFEST_SUFFIX = ".manifest.json"
-# A database holding any of these is in use; the tables the migrations fill are not.
-_IN_USE_TABLES = ("account", "department", "audit_entry", "audit_head")
 PG_BIN_DIRS = (
     "/usr/lib/postgresql/17/bin",
     "/usr/lib/postgresql/16/bin",
@@ -144,10 +142,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 
 
 async def _backup_sqlite(url: str, target: Path) -> dict[str, Any]:
-    source = sqlite_path(url)
-    if not source.exists():
-        raise InvalidInput(f"there is no database at {source}", field="database_url")
-    await asyncio.to_thread(_copy_sqlite, source, target)
+    await asyncio.to_thread(_copy_sqlite, sqlite_path(url), target)
     copy = Database(make_engine(f"sqlite+aiosqlite:///{target}"))
     try:
         async with copy.session_scope() as session:
@@ -189,6 +184,8 @@ async def backup(
     directory = (directory or settings.backups_path).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
+    if url.startswith("sqlite") and not sqlite_path(url).exists():
+        raise InvalidInput(f"there is no database at {sqlite_path(url)}", field="database_url")
     own = db is None
     db = db or Database(make_engine(url))
     try:
@@ -301,32 +298,25 @@ def read_manifest(manifest_path: Path) -> dict[str, Any]:
     return manifest
 
 
-async def _in_use(conn: AsyncConnection) -> bool:
-    names = set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
-    for table in _IN_USE_TABLES:
-        if (
-            table in names
-            and (
-                await conn.execute(text(f'SELECT 1 FROM "{table}" LIMIT 1'))  # noqa: S608
-            ).first()
-        ):
-            return True
-    return False
+async def _has_tables(conn: AsyncConnection) -> bool:
+    return bool(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
 async def _check_target(url: str, force: bool) -> None:
+    """Only an empty database is restored into without --force: even a freshly migrated one
+    holds seeded departments and their audit entries, which the restore would drop."""
     if url.startswith("sqlite") and not sqlite_path(url).exists():
         return
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            in_use = await _in_use(conn)
+            has_tables = await _has_tables(conn)
     finally:
         await engine.dispose()
-    if in_use and not force:
+    if has_tables and not force:
         raise Conflict(
-            "the target database holds accounts or audit entries; restore into a fresh "
-            "database, or pass --force to replace it"
+            "the target database is not empty; restore into an empty one (a new SQLite file, "
+            "or a database made with createdb), or pass --force to replace it"
         )
 
 

@@ -39,7 +39,12 @@ def seal(secret: bytes, chain: int, seq: int, digest: str) -> str:
 
 async def head_for_append(session: AsyncSession, chain: int) -> AuditHead | None:
     """The chain's head, locked for this transaction: appends are serialized until commit."""
+    # Begin first: a session that has run nothing yet has no transaction, and None would match
+    # the missing marker below, so its first append would skip the lock (two writers then
+    # read the same head and collide on the seq).
+    await session.connection()
     transaction = session.sync_session.get_transaction()
+    assert transaction is not None
     key = f"chain-{chain}-transaction"
     if session.info.get(key) is not transaction:
         # First append of this transaction: take the lock, then read the head afresh (the
