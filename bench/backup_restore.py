@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -249,6 +250,9 @@ def main() -> None:
         f"{args.interval_hours * 3600 + backup_seconds:,.0f} s; "
         f"RTO (restore): {restore_seconds:.1f} s"
     )
+    shutil.rmtree(var, ignore_errors=True)
+    if not args.database_url:
+        shutil.rmtree(Path(source.split("///", 1)[1]).parent, ignore_errors=True)
     if args.database_url:
 
         async def drop() -> None:

@@ -272,3 +272,65 @@ class TestAppendOnlyTables:
         before = (await head_row(session))[0]
         await write(session, 1)
         assert (await head_row(session))[0] == before + 1
+
+
+class TestExchangeLog:
+    async def test_wiped_message_log_is_reported(self, session, checkpoint_dir):
+        from smartcity.exchange import evidence
+
+        secret = get_settings().resolved_secret()
+        head = await chain.head_for_append(session, chain.EXCHANGE)
+        assert head is None
+        message = exchange_message()
+        message.hash = evidence.entry_hash(message)
+        session.add(message)
+        chain.advance(session, head, secret, chain.EXCHANGE, message.seq, message.hash)
+        await session.flush()
+        assert (await evidence.verify_chain(session)).intact
+        checkpoint = await checkpoints.take(session)
+        assert checkpoint.body["chains"]["exchange"] == {"seq": 1, "hash": message.hash}
+        await as_database_owner(session)
+        await session.execute(text("DELETE FROM exchange_message"))
+        await session.execute(text("DELETE FROM audit_head WHERE id = :id"), {"id": chain.EXCHANGE})
+        session.expunge_all()
+        verdict = await evidence.verify_chain(session)
+        assert not verdict.intact
+        assert verdict.reason.startswith("trail ends at entry 0, checkpoint 1")
+        assert "entries 1..1 lost" in verdict.reason
+
+
+class TestCommand:
+    def test_unknown_algorithm(self, settings, tmp_path):
+        from tests.core.test_cli import smartcity
+
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+        assert smartcity("db", "upgrade", "--database-url", url).exit_code == 0
+        configure(
+            settings.model_copy(
+                update={"checkpoint_dir": tmp_path / "cp", "checkpoint_algorithm": "RSA"}
+            )
+        )
+        r = smartcity("audit", "checkpoint", "--database-url", url)
+        assert r.exit_code == 1 and "Unknown algorithm 'RSA'" in r.output, r.output
+        assert not (tmp_path / "cp" / checkpoints.FILE_NAME).exists()
+
+    def test_verify_names_the_contradicted_checkpoint(self, settings, tmp_path):
+        import sqlite3
+
+        from tests.core.test_cli import smartcity
+
+        url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+        configure(settings.model_copy(update={"checkpoint_dir": tmp_path / "cp"}))
+        assert smartcity("db", "upgrade", "--database-url", url).exit_code == 0
+        with sqlite3.connect(tmp_path / "cli.db") as conn:
+            old = conn.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
+        smartcity("users", "create", "zhang.san", "--kind", "citizen", "--name", "张三",
+                  "--database-url", url)
+        r = smartcity("audit", "checkpoint", "--database-url", url)
+        assert r.exit_code == 0, r.output
+        with sqlite3.connect(tmp_path / "cli.db") as conn:
+            conn.execute("DELETE FROM audit_entry WHERE seq > ?", (old[0],))
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ?, seal = ? WHERE id = 1", old)
+        r = smartcity("audit", "verify", "--database-url", url)
+        assert r.exit_code == 1
+        assert f"trail ends at entry {old[0]}, checkpoint 1" in r.output.replace("\n", " ")
