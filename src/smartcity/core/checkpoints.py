@@ -14,8 +14,10 @@ The signature is a detached signature (core.signing) over the canonical JSON of 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -152,52 +154,57 @@ async def chain_heads(session: AsyncSession) -> dict[str, dict[str, Any]]:
     return heads
 
 
-def _append(file: Path, line: bytes) -> None:
-    # O_APPEND: every write lands at the end even if the file was opened by someone else too;
-    # the directory can then be made append-only (chattr +a) or shipped to WORM storage.
+def _append_numbered(file: Path, build: Callable[[int], Checkpoint]) -> Checkpoint:
+    """Number, build and append a checkpoint under an exclusive lock on the file, so that two
+    writers (the job and `smartcity audit checkpoint`) never take the same number."""
     created = not file.exists()
     file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    # O_APPEND: every write lands at the end, so the file can be made append-only
+    # (chattr +a) or shipped to WORM storage.
+    fd = os.open(file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
-        os.write(fd, line + b"\n")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        known = read(file)
+        checkpoint = build(
+            max((c.number for c in known.checkpoints), default=0) + known.unreadable + 1
+        )
+        os.write(fd, checkpoint.line() + b"\n")
         os.fsync(fd)
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
     if created:
         dir_fd = os.open(file.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+    return checkpoint
 
 
 async def take(session: AsyncSession, *, settings: Settings | None = None) -> Checkpoint:
     """Sign the chains' heads and the id positions now, append them to the checkpoint file
     and publish them on the bus (after this transaction commits)."""
     settings = settings or get_settings()
-    file = path(settings)
-    known = read(file)
-    number = max((c.number for c in known.checkpoints), default=0) + known.unreadable + 1
-    body = {
-        "format": FORMAT,
-        "number": number,
-        "at": clock.now().isoformat(timespec="seconds"),
-        "database": session.get_bind().dialect.name,
-        "chains": await chain_heads(session),
-        "positions": await id_positions(session),
-    }
+    chains, positions = await chain_heads(session), await id_positions(session)
     algorithm = settings.checkpoint_algorithm
     key = await signatures.active_key(session, algorithm)
-    signature = signing.sign_document(
-        algorithm,
-        key.private_key_enc,
-        key.public_key_pem,
-        settings.resolved_secret(),
-        canonical(body),
-        clock.now(),
-    )
-    checkpoint = Checkpoint(body, signature)
-    _append(file, checkpoint.line())
+    secret = settings.resolved_secret()
+
+    def build(number: int) -> Checkpoint:
+        body = {
+            "format": FORMAT,
+            "number": number,
+            "at": clock.now().isoformat(timespec="seconds"),
+            "database": session.get_bind().dialect.name,
+            "chains": chains,
+            "positions": positions,
+        }
+        signature = signing.sign_document(
+            algorithm, key.private_key_enc, key.public_key_pem, secret, canonical(body), clock.now()
+        )
+        return Checkpoint(body, signature)
+
+    checkpoint = _append_numbered(path(settings), build)
     await bus.emit(session, events.CHAIN_CHECKPOINTED, orjson.loads(checkpoint.line()))
     return checkpoint
 
@@ -212,9 +219,10 @@ async def run_checkpoint_job(session: AsyncSession) -> None:
     if latest is not None:
         if clock.now() - latest.at < timedelta(seconds=settings.checkpoint_interval_seconds):
             return
-        if latest.body.get("chains") == await chain_heads(session) and _moved(
-            latest.body.get("positions", {}), await id_positions(session)
-        ) == set():
+        if (
+            latest.body.get("chains") == await chain_heads(session)
+            and _moved(latest.body.get("positions", {}), await id_positions(session)) == set()
+        ):
             return
     await take(session, settings=settings)
 
