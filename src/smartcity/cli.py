@@ -7,9 +7,9 @@ import getpass
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -558,16 +558,34 @@ def keys_list(database_url: DatabaseUrl = None) -> None:
 
 @audit_app.command("verify")
 def audit_verify(database_url: DatabaseUrl = None) -> None:
-    """Check the whole audit trail; exit 1 and name the first broken entry if it was altered."""
+    """Check the whole audit trail against its seal and the signed checkpoints; exit 1 and
+    name the first broken entry, or the checkpoint contradicted, if it was altered."""
     verdict = run(lambda s: audit.verify(s, get_settings().resolved_secret()), database_url)
     if verdict.intact:
-        console.print(f"[green]intact[/green]: {verdict.checked} entries, chain and seal verified.")
+        console.print(
+            f"[green]intact[/green]: {verdict.checked} entries, chain and seal verified"
+            f" against {verdict.checkpoints} signed checkpoint(s)."
+        )
         return
     console.print(
         f"[red]BROKEN[/red] at entry {verdict.first_broken_seq}: {verdict.reason} "
         f"({verdict.checked} entries verified before it)."
     )
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(database_url: DatabaseUrl = None) -> None:
+    """Sign the audit trail's and the exchange log's heads now, outside the database."""
+    from smartcity.core import checkpoints
+
+    checkpoint = run(lambda s: checkpoints.take(s), database_url)
+    heads = checkpoint.body["chains"].items()
+    chains = ", ".join(f"{name} at entry {head['seq']}" for name, head in heads)
+    console.print(
+        f"checkpoint {checkpoint.number} ({checkpoint.signature.algorithm}) written to "
+        f"{checkpoints.path()}: {chains}."
+    )
 
 
 @audit_app.command("tail")
@@ -601,6 +619,67 @@ def audit_tail(
         console.print(table)
 
     run(work, database_url)
+
+
+# --- backup and restore (灾难备份) ----------------------------------------------------------
+
+
+def _core_work(work: Callable[[], Coroutine[Any, Any, T]], database_url: str | None) -> T:
+    """Run a core operation that opens its own connections; problems exit with code 1."""
+    _settings(database_url)
+    try:
+        return asyncio.run(work())
+    except Problem as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from exc
+
+
+@app.command("backup")
+def backup_command(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Where to write it (default: backup_dir)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Back up the database (SQLite online backup; pg_dump on PostgreSQL) with a manifest."""
+    from smartcity.core import backup
+
+    result = _core_work(lambda: backup.backup(get_settings(), directory=directory), database_url)
+    console.print(
+        f"backup written: {result.dump} ({result.manifest['bytes']} bytes, "
+        f"{result.manifest['seconds']} s); manifest {result.manifest_path}"
+    )
+    for removed in result.removed:
+        console.print(f"removed (retention): {removed}")
+
+
+@app.command("restore")
+def restore_command(
+    manifest: Annotated[Path, typer.Argument(help="The backup's .manifest.json")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that is in use")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Restore a backup into a fresh database; ids move past what was handed out."""
+    from smartcity.core import backup
+
+    report = _core_work(
+        lambda: backup.restore(manifest, get_settings(), force=force), database_url
+    )
+    console.print(
+        f"restored the backup of {report.manifest['at']} in {report.seconds} s; "
+        f"{len(report.advanced)} id counters moved past the newest known positions."
+    )
+    if report.not_advanced:
+        console.print(
+            "ids of these tables are max + 1 in SQLite and cannot be moved: "
+            + ", ".join(report.not_advanced)
+        )
+    for lost in report.lost:
+        console.print(f"[red]lost[/red]: {lost.describe()}")
+    if not report.lost:
+        console.print("no checkpoint newer than the backup: nothing is known to be lost.")
 
 
 # --- working-day calendar (工作日历) ---------------------------------------------------------

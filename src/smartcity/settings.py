@@ -86,10 +86,33 @@ class Settings(BaseSettings):
     # ACL endpoint (sensing/mqtt_hook.py). Empty: the endpoint is off.
     mqtt_hook_secret: SecretStr = SecretStr("")
 
+    # Signed checkpoints of the audit trail and the exchange message log (core.checkpoints):
+    # a directory outside the database (default var_dir/checkpoints; put it on other storage,
+    # append-only), how often the job writes one, and the signing algorithm (SM2 or P-256).
+    checkpoint_dir: Path | None = None
+    checkpoint_interval_seconds: float = 300.0
+    checkpoint_algorithm: str = "SM2"
+    # Backups (core.backup): the directory (default var_dir/backups), every how many hours
+    # the job takes one (0: no scheduled backups), and how many to keep.
+    backup_dir: Path | None = None
+    backup_interval_hours: float = 0.0
+    backup_keep: int = 7
+    # On restore, id counters move this far past the newest position known (the backup's
+    # or a later checkpoint's): room for the ids handed out after that position was recorded.
+    restore_id_gap: int = 1_000_000
+
     @field_validator("var_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def checkpoints_path(self) -> Path:
+        return (self.checkpoint_dir or self.var_dir / "checkpoints").expanduser().resolve()
+
+    @property
+    def backups_path(self) -> Path:
+        return (self.backup_dir or self.var_dir / "backups").expanduser().resolve()
 
     @property
     def effective_database_url(self) -> str:

@@ -61,3 +61,13 @@ def principal(account: Account) -> Principal:
 
 def totp_code(secret: str, at: Any) -> str:
     return pyotp.TOTP(secret).at(at)
+
+
+async def as_database_owner(session: AsyncSession) -> None:
+    """Act as someone who owns the database server: on PostgreSQL the append-only triggers
+    (migration 0013) are switched off for this transaction, as a superuser could, so a test
+    can tamper with the audit tables the way such an intruder would."""
+    from sqlalchemy import text
+
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL session_replication_role = replica"))

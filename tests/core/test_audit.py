@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal
+from tests.core.factories import as_database_owner
 
 SECRET = b"audit-test-secret"
 ACTOR = Principal(id=None, kind="admin", name="auditor-test", via="cli")
@@ -52,6 +53,7 @@ class TestVerify:
         assert verdict.intact and verdict.checked >= 5
 
     async def test_empty_trail_is_intact(self, session):
+        await as_database_owner(session)
         await session.execute(text("DELETE FROM audit_entry"))
         await session.execute(text("DELETE FROM audit_head"))
         verdict = await audit.verify(session, SECRET)
@@ -61,6 +63,7 @@ class TestVerify:
         entries = await write(session, 5)
         victim = entries[2].seq
         session.expunge_all()
+        await as_database_owner(session)
         await session.execute(
             text("UPDATE audit_entry SET target = 'forged' WHERE seq = :s"), {"s": victim}
         )
@@ -74,6 +77,7 @@ class TestVerify:
         victim = entries[1]
         session.expunge_all()
         # A careful forger recomputes the entry's own hash; the next link then breaks.
+        await as_database_owner(session)
         await session.execute(
             text("UPDATE audit_entry SET target = 'forged', hash = :h WHERE seq = :s"),
             {"h": "f" * 64, "s": victim.seq},
@@ -85,6 +89,7 @@ class TestVerify:
         entries = await write(session, 5)
         victim = entries[3].seq
         session.expunge_all()
+        await as_database_owner(session)
         await session.execute(text("DELETE FROM audit_entry WHERE seq = :s"), {"s": victim})
         verdict = await audit.verify(session, SECRET)
         assert not verdict.intact
@@ -94,6 +99,7 @@ class TestVerify:
     async def test_cut_tail(self, session):
         entries = await write(session, 5)
         session.expunge_all()
+        await as_database_owner(session)
         await session.execute(
             text("DELETE FROM audit_entry WHERE seq = :s"), {"s": entries[-1].seq}
         )

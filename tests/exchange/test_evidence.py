@@ -21,7 +21,7 @@ from smartcity.exchange.schemas import ExchangeQuery, ResourceUpdate
 from smartcity.registry.models import AccessLog
 from smartcity.settings import get_settings
 from tests.core import factories as core_factories
-from tests.core.factories import ROOT
+from tests.core.factories import ROOT, as_database_owner
 from tests.exchange import factories
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
@@ -300,6 +300,7 @@ class TestMessageLog:
             assert r.status_code == 200
         verdict = await evidence.verify_log(session, ROOT)
         assert (verdict.intact, verdict.checked) == (True, 3)
+        await as_database_owner(session)
         await session.execute(
             text("UPDATE exchange_message SET purpose = 'something else' WHERE seq = 2")
         )
@@ -314,6 +315,7 @@ class TestMessageLog:
             await call(
                 client, key, resource.code, body_of(filters={"id": str(person.id)}, purpose="p")
             )
+        await as_database_owner(session)
         await session.execute(text("DELETE FROM exchange_message WHERE seq = 2"))
         verdict = await evidence.verify_log(session, ROOT)
         assert verdict.intact is False

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from smartcity.core import (
     accounts,
     api,
+    backup,
+    checkpoints,
     notification_api,
     notification_pages,
     notifications,
@@ -31,7 +33,12 @@ MODULE = Module(
         k: frozenset(v)
         for k, v in (accounts.ACTIONS | signatures.ACTIONS | notifications.ACTIONS).items()
     },
-    jobs=[Job("core.sessions.expire", 600, accounts.expire_web_sessions)],
+    jobs=[
+        Job("core.sessions.expire", 600, accounts.expire_web_sessions),
+        # Each runs often and acts only when its own interval setting says one is due.
+        Job("core.chains.checkpoint", 60, checkpoints.run_checkpoint_job),
+        Job("core.backup.scheduled", 300, backup.run_backup_job),
+    ],
     nav=[
         NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),
         NavItem("/admin/departments", N_("Departments"), frozenset({"admin"})),
