@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import SYSTEM
+from smartcity.core.authz import Principal
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.errors import Problem
@@ -56,6 +56,10 @@ from smartcity.sensing.mqtt_topics import (
     publications,
 )
 from smartcity.settings import Settings
+
+# Whoever publishes to the broker: not the platform itself, so what only the platform may
+# write (computed Datastreams) stays closed to MQTT too.
+MQTT_CLIENT = Principal(id=None, kind="system", name="mqtt", via="mqtt")
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +295,7 @@ class MqttBridge:
                 if _nests_entities(data):
                     async with session.begin_nested():
                         obj = await service.create_entity(
-                            session, SYSTEM, TYPES["Observation"], data
+                            session, MQTT_CLIENT, TYPES["Observation"], data
                         )
                     outcomes[index] = Outcome(topic, payload, obj.id, None)
                     continue
@@ -301,7 +305,7 @@ class MqttBridge:
                 outcomes[index] = await self._dead(session, topic, payload, _reason(problem))
         if rows:
             for index, result in zip(
-                at, await ingest_observations(session, SYSTEM, rows), strict=True
+                at, await ingest_observations(session, MQTT_CLIENT, rows), strict=True
             ):
                 topic, payload = messages[index]
                 if isinstance(result, Problem):

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, bus, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import SYSTEM, Principal, authorize, register_actions
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.models import Account
 from smartcity.sensing import models as m
@@ -45,6 +45,8 @@ from smartcity.sensing.pyfilter import to_geometry
 from smartcity.sensing.serialize import plain
 from smartcity.sensing.times import (
     Interval,
+    check_range,
+    horizon,
     parse_datetime,
     parse_time_value,
 )
@@ -88,9 +90,14 @@ def convert(etype: EntityType, prop: Prop, value: Any, data: dict[str, Any]) -> 
     if prop.kind == "instant":
         if not isinstance(value, str):
             raise BadRequest(f"{where} must be an ISO 8601 time string.")
-        return parse_datetime(value)
+        instant = parse_datetime(value)
+        check_range(where, instant, latest=horizon())
+        return instant
     if prop.kind == "interval":
-        return parse_time_value(value)
+        interval = parse_time_value(value)
+        # A validTime says how long a result holds, which may well reach into the future.
+        check_range(where, interval, latest=None if prop.name == "validTime" else horizon())
+        return interval
     if prop.kind == "geometry":
         encoding = data.get("encodingType")
         if (encoding is None or encoding in GEOJSON_TYPES) and to_geometry(value) is None:
@@ -369,6 +376,16 @@ async def create_entity(
     obj = await writer.create(etype, data)
     await writer.finish()
     return obj
+
+
+async def create_computed_datastream(session: AsyncSession, data: Any) -> m.StaDatastream:
+    """A Datastream whose Observations only the platform writes (计算数据流), e.g. an air
+    station's AQI: every client's write into it is a 403 (ingest.refuse_computed)."""
+    stream = await create_entity(session, SYSTEM, TYPES["Datastream"], data)
+    assert isinstance(stream, m.StaDatastream)
+    stream.computed = True
+    await session.flush()
+    return stream
 
 
 async def assign_thing_owner(
