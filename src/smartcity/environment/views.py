@@ -9,6 +9,7 @@ computed from those means as a station's would be.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -41,6 +42,8 @@ from smartcity.environment.service import (
 STALE_AFTER = timedelta(hours=3)
 """A station whose newest hourly report is older than this is shown as not reporting."""
 MAX_HOURLY_DAYS = 31
+MAX_CONCENTRATION = 1e6
+"""An hourly mean beyond this (µg/m³ or mg/m³) is a broken instrument, left out of the city's."""
 MAX_DAILY_DAYS = 366
 
 
@@ -91,6 +94,8 @@ class StationView:
     station: Station
     latest: StoredReport | None
     stale: bool
+    # Its newest stored report could not be read (skipped; an older one may be shown).
+    unreadable: bool = False
 
     @property
     def category(self) -> Category | None:
@@ -111,13 +116,15 @@ class CitySummary:
 
 async def station_views(session: AsyncSession, principal: Principal | None) -> list[StationView]:
     stations = await find_stations(session, principal)
-    latest = await latest_reports(session, stations)
+    unreadable: set[int] = set()
+    latest = await latest_reports(session, stations, unreadable=unreadable)
     now = clock.now()
     return [
         StationView(
             s,
             latest.get(s.id),
             s.id not in latest or latest[s.id].end < now - STALE_AFTER,
+            s.id in unreadable,
         )
         for s in stations
     ]
@@ -134,7 +141,9 @@ async def city_report(
     for stream_id, series in means.items():
         pollutant = ids[stream_id]
         for at, value in series.items():
-            sums.setdefault(pollutant, {}).setdefault(at, []).append(value)
+            # One station's absurd reading (1e308 µg/m³) must not make the city's mean inf.
+            if math.isfinite(value) and abs(value) < MAX_CONCENTRATION:
+                sums.setdefault(pollutant, {}).setdefault(at, []).append(value)
     city = {p: {at: sum(v) / len(v) for at, v in hours.items()} for p, hours in sums.items()}
     if not city:
         return None

@@ -40,6 +40,7 @@ from smartcity.sensing.ingest import (
     feature_hash,
     ingest_observations,
     parse_row,
+    refuse_computed,
 )
 from smartcity.sensing.pyfilter import to_geometry
 from smartcity.sensing.serialize import plain
@@ -445,6 +446,9 @@ async def create_observations(
             raise BadRequest(f"Group {index} needs dataArray, an array of rows.")
         stream_key = "Datastream" if "Datastream" in group else "MultiDatastream"
         stream_id = link_id(group.get(stream_key), f"Group {index}/{stream_key}")
+        if stream_key == "Datastream":
+            # The whole call is refused, not row by row: it names a stream it may not write.
+            refuse_computed(principal, stream_key, await session.get(m.StaDatastream, stream_id))
         for values in data:
             if not isinstance(values, list) or len(values) != len(components):
                 rows.append(
