@@ -75,7 +75,8 @@ class TestIfMatch:
         stale = await _tag(sta, path)
         assert (await sta.patch(path, {"name": "别人改的"})).status_code == 200
         current = await _tag(sta, path)
-        body = _problem(await _patch(sta, path, {"name": "我改的"}, stale), 412, "precondition-failed")
+        refused = await _patch(sta, path, {"name": "我改的"}, stale)
+        body = _problem(refused, 412, "precondition-failed")
         assert body["etag"] == current
         put = await sta.client.put(
             f"{ROOT_URL}/{path}",
