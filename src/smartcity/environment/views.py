@@ -9,7 +9,6 @@ computed from those means as a station's would be.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -42,8 +41,6 @@ from smartcity.environment.service import (
 STALE_AFTER = timedelta(hours=3)
 """A station whose newest hourly report is older than this is shown as not reporting."""
 MAX_HOURLY_DAYS = 31
-MAX_CONCENTRATION = 1e6
-"""An hourly mean beyond this (µg/m³ or mg/m³) is a broken instrument, left out of the city's."""
 MAX_DAILY_DAYS = 366
 
 
@@ -141,9 +138,7 @@ async def city_report(
     for stream_id, series in means.items():
         pollutant = ids[stream_id]
         for at, value in series.items():
-            # One station's absurd reading (1e308 µg/m³) must not make the city's mean inf.
-            if math.isfinite(value) and abs(value) < MAX_CONCENTRATION:
-                sums.setdefault(pollutant, {}).setdefault(at, []).append(value)
+            sums.setdefault(pollutant, {}).setdefault(at, []).append(value)
     city = {p: {at: sum(v) / len(v) for at, v in hours.items()} for p, hours in sums.items()}
     if not city:
         return None
