@@ -131,7 +131,16 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     )
     if settings.simulate_feed:
         logging.getLogger("uvicorn.access").addFilter(_quiet_feed)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        # SIGTERM: requests still in flight after this are cancelled (rolled back), then the
+        # background tasks get as long again; without it uvicorn waits for every client.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+    )
 
 
 def _quiet_feed(record: logging.LogRecord) -> bool:

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     sta_default_top: int = 100
     sta_max_top: int = 10000
     sta_future_tolerance_hours: float = 24.0
+    # What one SensorThings read may cost: levels of nested $expand, and entities in one
+    # response (the top-level page and everything expanded in it).
+    sta_max_expand_depth: int = 4
+    sta_max_response_entities: int = 20000
+    # PostgreSQL statement_timeout of every request's transaction, in seconds (0: none); a
+    # statement cancelled by it answers 503.
+    request_statement_timeout_seconds: float = 30.0
+    # How long `smartcity serve` lets requests in flight finish after SIGTERM.
+    shutdown_grace_seconds: float = 5.0
     # The simulated city feed (sensing/simulate.py): `smartcity demo` turns it on, `serve`
     # does not. It posts to this server at simulate_base_url (default http://127.0.0.1:8000),
     # one round of due readings every simulate_tick_seconds.

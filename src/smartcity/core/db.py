@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from smartcity.core import clock
@@ -87,6 +87,23 @@ def _sqlite_on_begin(conn: Any) -> None:
     # and writes later fails with SQLITE_BUSY_SNAPSHOT when another writer committed in
     # between; the hash-chained audit trail reads-then-writes in every transaction.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Session.info key: the statement timeout (ms) of the session's transactions (core.uow sets it
+# for requests; jobs, CLI commands and migrations have none).
+STATEMENT_TIMEOUT_MS = "statement_timeout_ms"
+
+
+@event.listens_for(Session, "after_begin")
+def _set_statement_timeout(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    # SET LOCAL at the start of the request's transaction: it ends with the transaction, so a
+    # pooled connection goes back without it, and one runaway query is cancelled server-side
+    # instead of holding the connection.
+    timeout = session.info.get(STATEMENT_TIMEOUT_MS)
+    if timeout and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout)}")
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -97,8 +97,6 @@ def _wake_relays(session: Session) -> None:
             waker.set()
 
 
-# How long stopping waits for the background tasks before leaving them behind.
-STOP_GRACE_SECONDS = 5.0
 
 
 class Runtime:
@@ -123,10 +121,13 @@ class Runtime:
             for name, run in self.long_running:
                 self._tasks.append(asyncio.create_task(run(self), name=f"{name}-task"))
 
-    async def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    async def stop(self, grace_seconds: float | None = None) -> None:
         """Cancel the relay, the jobs and the long-running tasks, waiting at most
-        ``grace_seconds`` for them: a task still busy after that (e.g. the MQTT bridge
-        flushing a backlog to its broker) is left behind, so the process can exit."""
+        ``grace_seconds`` (default: the shutdown_grace_seconds setting) for them: a task
+        still busy after that (e.g. the MQTT bridge flushing a backlog to its broker) is
+        left behind, so the process can exit."""
+        if grace_seconds is None:
+            grace_seconds = self.settings.shutdown_grace_seconds
         _relay_wakers.discard(self._wake)
         for task in self._tasks:
             task.cancel()

@@ -45,10 +45,16 @@ async def station(
     station_id: int, session: DbSession, principal: OptionalPrincipal
 ) -> schemas.StationDetail:
     found = await service.get_station(session, principal, station_id)
-    hourly = (await service.latest_reports(session, [found])).get(found.id)
-    daily = (await service.latest_reports(session, [found], daily=True)).get(found.id)
+    unreadable: set[int] = set()
+    hourly = (await service.latest_reports(session, [found], unreadable=unreadable)).get(found.id)
+    daily = (
+        await service.latest_reports(session, [found], daily=True, unreadable=unreadable)
+    ).get(found.id)
     view = views.StationView(
-        found, hourly, hourly is None or hourly.end < clock.now() - views.STALE_AFTER
+        found,
+        hourly,
+        hourly is None or hourly.end < clock.now() - views.STALE_AFTER,
+        found.id in unreadable,
     )
     return schemas.StationDetail(
         **schemas.station_out(view),

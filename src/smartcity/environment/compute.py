@@ -99,12 +99,17 @@ def last_complete_day(now: datetime) -> date:
 # --- hourly means, in SQL -----------------------------------------------------------------
 
 
+MAX_READING = 1e6
+"""A reading beyond this (µg/m³ or mg/m³) is a broken instrument or a bad write, not air: it
+counts as missing. Without the bound one reading of 1e308 overflows PostgreSQL's avg()."""
+
+
 async def hourly_means(
     session: AsyncSession, stream_ids: Sequence[int], start: datetime, end: datetime
 ) -> dict[int, dict[datetime, float]]:
     """Per Datastream, the mean of its numeric results per hour for the hours starting in
     [start, end). A negative mean (an analyser's zero drift) is not a valid concentration and
-    is left out, as a missing hour (缺测)."""
+    is left out, as a missing hour (缺测); so are readings beyond ±MAX_READING."""
     if not stream_ids:
         return {}
     obs = m.StaObservation
@@ -117,6 +122,7 @@ async def hourly_means(
             obs.phenomenon_time_start >= start,
             obs.phenomenon_time_start < end,
             obs.result_kind.in_(NUMERIC_KINDS),
+            func.abs(obs.result_number) < MAX_READING,
         )
         .group_by(obs.datastream_id, hour)
     )

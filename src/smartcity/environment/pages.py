@@ -106,7 +106,10 @@ async def station_page(
 ) -> Response:
     station = await service.get_station(session, principal, station_id)
     chosen = view if view in VIEWS else "day"
-    latest = (await service.latest_reports(session, [station])).get(station.id)
+    unreadable: set[int] = set()
+    latest = (await service.latest_reports(session, [station], unreadable=unreadable)).get(
+        station.id
+    )
     now = clock.now()
     # The chart ends with the newest report (or now, without any), so a station that
     # stopped reporting still shows its last day rather than an empty one.
@@ -122,7 +125,10 @@ async def station_page(
     daily = await service.reports_between(session, station, daily_start, end, daily=True)
     chart = charts.aqi_chart(hourly, start, end, daily=daily if chosen == "week" else None)
     station_view = views.StationView(
-        station, latest, latest is None or latest.end < now - views.STALE_AFTER
+        station,
+        latest,
+        latest is None or latest.end < now - views.STALE_AFTER,
+        station.id in unreadable,
     )
     figures = [figure_out(f) for f in (latest.parameters.get("figures") or [])] if latest else []
     return render(

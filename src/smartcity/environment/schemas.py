@@ -89,6 +89,8 @@ class StationOut(BaseModel):
     time_end: str | None
     edition: str | None
     reporting: bool
+    unreadable: bool = False
+    """Its newest stored report could not be read and was skipped."""
 
 
 class ReportOut(BaseModel):
@@ -136,6 +138,8 @@ class Summary(BaseModel):
     figures: list[Figure]
     stations: int
     stations_reporting: int
+    stations_unreadable: int = 0
+    """Stations whose newest stored report could not be read (skipped)."""
     per_category: list[CategoryCount]
     best: StationRank | None
     worst: StationRank | None
@@ -202,6 +206,7 @@ def station_out(view: StationView) -> dict[str, Any]:
         "time_end": format_datetime(latest.end) if latest else None,
         "edition": latest.edition if latest else None,
         "reporting": not view.stale,
+        "unreadable": view.unreadable,
     }
 
 
@@ -223,6 +228,7 @@ def summary_out(summary: CitySummary) -> Summary:
         figures=live_figures(report) if report else [],
         stations=len(summary.stations),
         stations_reporting=len(summary.reporting),
+        stations_unreadable=sum(1 for v in summary.stations if v.unreadable),
         per_category=[
             CategoryCount(category=CategoryOut.of(c), stations=n) for c, n in summary.per_category
         ],

@@ -9,9 +9,10 @@ station it may not read does not exist for it (404).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -136,10 +137,15 @@ async def find_stations(
     )
     for stream, definition in streams.all():
         station = stations[stream.thing_id]
-        if definition == AQI_HOURLY_DEFINITION:
-            station.hourly = station.hourly or stream
-        elif definition == AQI_DAILY_DEFINITION:
-            station.daily = station.daily or stream
+        if definition in AQI_DEFINITIONS:
+            # Only the platform's own AQI streams count: one a client made with the AQI's
+            # ObservedProperty is written by that client, not computed here.
+            if not stream.computed:
+                continue
+            if definition == AQI_HOURLY_DEFINITION:
+                station.hourly = station.hourly or stream
+            else:
+                station.daily = station.daily or stream
         else:
             pollutant = POLLUTANT_OF_DEFINITION[definition]
             if pollutant in station.pollutants:
@@ -184,35 +190,116 @@ class StoredReport:
         return level if isinstance(level, int) else None
 
 
-def _stored(station_id: int, obs: m.StaObservation) -> StoredReport:
+# Stored reports come from Observations, which a bad migration, an old bug or a hand-made row
+# could leave in any shape; a report is shown only when every part the pages read is sound.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+MAX_AQI = 10_000
+# A station's newest rows looked at for a readable one, when the newest cannot be read.
+LATEST_PROBE = 5
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+def _sound_figure(figure: Any) -> bool:
+    if not isinstance(figure, dict):
+        return False
+    counts = (figure.get(k) for k in ("valid", "needed", "outOf"))
+    texts = (figure.get(k) for k in ("pollutant", "measure", "unit", "indicator", "reason"))
+    return (
+        all(c is None or _whole(c) for c in counts)
+        and all(t is None or isinstance(t, str) for t in texts)
+        and _number(figure.get("value"))
+        and (figure.get("iaqi") is None or _whole(figure.get("iaqi")))
+    )
+
+
+def _texts(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and all(isinstance(c, str) for c in value))
+
+
+def _sound_parameters(parameters: Any) -> bool:
+    if parameters is None:
+        return True
+    if not isinstance(parameters, dict):
+        return False
+    primary = parameters.get("primaryPollutants")
+    iaqi = parameters.get("iaqi")
+    figures = parameters.get("figures")
+    edition = parameters.get("edition")
+    category = parameters.get("category")
+    return (
+        _texts(primary)
+        and (
+            iaqi is None
+            or (isinstance(iaqi, dict) and all(_whole(v) for v in iaqi.values()))
+        )
+        and (figures is None or (isinstance(figures, list) and all(map(_sound_figure, figures))))
+        and (edition is None or isinstance(edition, str))
+        and (category is None or _whole(category))
+    )
+
+
+def _stored(station_id: int, obs: m.StaObservation) -> StoredReport | None:
+    """The report an AQI Observation holds; None when it cannot be read (a time outside
+    1970–9999, an index that is not a finite number in 0–10000, parameters of the wrong
+    shape), so a page skips that one row instead of failing for everyone."""
+    start, end = obs.phenomenon_time_start, obs.phenomenon_time_end or obs.phenomenon_time_start
+    aqi = obs.result_number
+    if obs.result_kind not in (m.RESULT_NUMBER, m.RESULT_INTEGER) or aqi is None:
+        return None
+    if not (math.isfinite(aqi) and 0 <= aqi <= MAX_AQI):
+        return None
+    if not (EARLIEST <= start <= end < LATEST) or not _sound_parameters(obs.parameters):
+        return None
     return StoredReport(
         station_id=station_id,
-        start=obs.phenomenon_time_start,
-        end=obs.phenomenon_time_end or obs.phenomenon_time_start,
-        aqi=int(obs.result_number or 0),
+        start=start,
+        end=end,
+        aqi=int(aqi),
         parameters=dict(obs.parameters or {}),
     )
 
 
 async def latest_reports(
-    session: AsyncSession, stations: Sequence[Station], *, daily: bool = False
+    session: AsyncSession,
+    stations: Sequence[Station],
+    *,
+    daily: bool = False,
+    unreadable: set[int] | None = None,
 ) -> dict[int, StoredReport]:
-    """The newest stored report of each station (hourly, or daily), by station id. One
-    backward probe of the (datastream, time) index per station."""
+    """The newest readable report of each station (hourly, or daily), by station id. One
+    backward probe of the (datastream, time) index per station. Stations whose newest
+    report could not be read are added to ``unreadable`` (the older one is shown)."""
     found: dict[int, StoredReport] = {}
     obs = m.StaObservation
     for station in stations:
         stream = station.daily if daily else station.hourly
         if stream is None:
             continue
-        row = await session.scalar(
+        rows = await session.scalars(
             select(obs)
             .where(obs.datastream_id == stream.id)
             .order_by(obs.phenomenon_time_start.desc(), obs.id.desc())
-            .limit(1)
+            .limit(LATEST_PROBE)
         )
-        if row is not None and row.result_number is not None:
-            found[station.id] = _stored(station.id, row)
+        for row in rows:
+            if row.result_kind == m.RESULT_NULL:
+                break  # the platform's own "no index for this hour"
+            stored = _stored(station.id, row)
+            if stored is not None:
+                found[station.id] = stored
+                break
+            if unreadable is not None:
+                unreadable.add(station.id)
     return found
 
 
@@ -238,7 +325,8 @@ async def reports_between(
         )
         .order_by(obs.phenomenon_time_start, obs.id)
     )
-    return [_stored(station.id, row) for row in rows if row.result_number is not None]
+    reports = (_stored(station.id, row) for row in rows)
+    return [r for r in reports if r is not None]
 
 
 async def reports_at(
@@ -254,6 +342,7 @@ async def reports_at(
     )
     found: dict[int, StoredReport] = {}
     for row in rows:
-        if row.datastream_id is not None and row.result_number is not None:
-            found.setdefault(ids[row.datastream_id], _stored(ids[row.datastream_id], row))
+        stored = _stored(ids[row.datastream_id], row) if row.datastream_id is not None else None
+        if stored is not None:
+            found.setdefault(stored.station_id, stored)
     return found

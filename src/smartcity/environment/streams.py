@@ -14,7 +14,7 @@ from smartcity.environment.service import Station
 from smartcity.environment.stations import AQI_DAILY_DEFINITION, AQI_HOURLY_DEFINITION
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import OM_MEASUREMENT, TYPES
-from smartcity.sensing.service import create_entity
+from smartcity.sensing.service import create_computed_datastream, create_entity
 
 AQI_SENSOR_NAME = "HJ 633 AQI calculation"
 """The Sensor of the AQI Datastreams: the platform's calculation, not an instrument."""
@@ -102,9 +102,8 @@ async def _datastream(session: AsyncSession, station: Station, definition: str) 
         "Sensor": {"@iot.id": await _sensor_id(session)},
         "ObservedProperty": {"@iot.id": prop_id},
     }
-    stream = await create_entity(session, SYSTEM, TYPES["Datastream"], data)
-    assert isinstance(stream, m.StaDatastream)
-    return stream
+    # Computed: no gateway's key may write an AQI beside the platform's own.
+    return await create_computed_datastream(session, data)
 
 
 async def ensure_aqi_streams(

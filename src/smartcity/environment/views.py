@@ -91,6 +91,8 @@ class StationView:
     station: Station
     latest: StoredReport | None
     stale: bool
+    # Its newest stored report could not be read (skipped; an older one may be shown).
+    unreadable: bool = False
 
     @property
     def category(self) -> Category | None:
@@ -111,13 +113,15 @@ class CitySummary:
 
 async def station_views(session: AsyncSession, principal: Principal | None) -> list[StationView]:
     stations = await find_stations(session, principal)
-    latest = await latest_reports(session, stations)
+    unreadable: set[int] = set()
+    latest = await latest_reports(session, stations, unreadable=unreadable)
     now = clock.now()
     return [
         StationView(
             s,
             latest.get(s.id),
             s.id not in latest or latest[s.id].end < now - STALE_AFTER,
+            s.id in unreadable,
         )
         for s in stations
     ]

@@ -102,6 +102,7 @@ async def read(
             resource_path,
             query_params(request),
             base=service_root(request),
+            if_match=request.headers.get("if-match"),
         )
     )
 
@@ -118,6 +119,8 @@ async def _write(
         base=service_root(request),
         body=await request.body(),
         content_type=request.headers.get("content-type", JSON),
+        # ETags (handlers.entity_tag): a write against a stale one is a 412, not lost.
+        if_match=request.headers.get("if-match"),
     )
     return respond(reply)
 

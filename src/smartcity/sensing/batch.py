@@ -186,6 +186,7 @@ async def _one(
         base=base,
         body=body,
         content_type=request.headers.get("content-type", JSON),
+        if_match=request.headers.get("if-match"),
     )
 
 

@@ -32,6 +32,13 @@ class BadRequest(Problem):
     status, slug, title = 400, "bad-request", "Bad request"
 
 
+class QueryTooCostly(Problem):
+    """400: a query whose answer would cost more than this service spends on one request
+    (nested $expand deeper than the limit, or more entities than one response holds)."""
+
+    status, slug, title = 400, "query-too-costly", "Query too costly"
+
+
 class NotImplementedOption(Problem):
     """501 for query options this service does not support (request-data/query-status-code)."""
 

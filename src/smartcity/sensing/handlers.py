@@ -3,16 +3,18 @@ a $batch call ``handle`` and get a Reply back."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem, Unauthenticated
 from smartcity.sensing import access, paths, query, serialize, service, updates
-from smartcity.sensing.entities import SET_ORDER, TYPES, BadRequest
+from smartcity.sensing.entities import SET_ORDER, TYPES, BadRequest, EntityType
 from smartcity.sensing.odata import (
     QueryOptions,
     parse_options,
@@ -66,6 +68,36 @@ class Reply:
         return orjson.dumps(self.body)
 
 
+class PreconditionFailed(Problem):
+    """412: If-Match names no current version of the entity (someone changed it meanwhile)."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+def entity_tag(etype: EntityType, obj: Any) -> str:
+    """A strong ETag of an entity: a digest of every stored column, links included, so any
+    change a client could see (or make) gives a new one."""
+    columns = {attr.key: getattr(obj, attr.key) for attr in inspect(type(obj)).column_attrs}
+    raw = orjson.dumps(
+        {"type": etype.name, **columns}, default=str, option=orjson.OPT_SORT_KEYS
+    )
+    return '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+
+
+def check_if_match(if_match: str, current: str) -> None:
+    """RFC 9110 If-Match with the strong comparison: ``*`` or one of the listed tags."""
+    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
+    if not tags:
+        raise BadRequest("If-Match is empty; send an ETag from a GET, or *.")
+    if "*" in tags or current in tags:
+        return
+    raise PreconditionFailed(
+        "The entity has changed since the ETag given in If-Match; GET it again and retry "
+        "with its current ETag.",
+        etag=current,
+    )
+
+
 def landing(base: str) -> dict[str, Any]:
     return {
         "value": [{"name": name, "url": f"{base}/{name}"} for name in SET_ORDER],
@@ -92,6 +124,7 @@ async def handle(
     base: str,
     body: bytes = b"",
     content_type: str = JSON,
+    if_match: str | None = None,
 ) -> Reply:
     # The read path hides non-public Things from this caller (access.py).
     with access.reading_as(principal):
@@ -104,6 +137,7 @@ async def handle(
             base=base,
             body=body,
             content_type=content_type,
+            if_match=if_match,
         )
 
 
@@ -117,14 +151,17 @@ async def _handle(
     base: str,
     body: bytes,
     content_type: str,
+    if_match: str | None,
 ) -> Reply:
     path = resource_path.strip("/")
     if method == "GET" and not path:
         return Reply(200, landing(base))
     if method == "GET":
-        return await _get(session, path, params, base)
+        return await _get(session, path, params, base, if_match)
     if principal is None:
         raise Unauthenticated("Sign in, or send a bearer token or an API key.")
+    if if_match is not None and path == "CreateObservations":
+        raise _no_tag(path)
     if path == "CreateObservations" and method == "POST":
         outcomes = await service.create_observations(session, principal, parse_body(body))
         observation = TYPES["Observation"]
@@ -144,6 +181,8 @@ async def _handle(
             title="Method not allowed",
         )
     etype = target.etype
+    if if_match is not None:
+        await _precondition(session, target, if_match, path)
     if method == "POST":
         if target.kind != "collection":
             raise Problem(
@@ -160,7 +199,10 @@ async def _handle(
         return Reply(
             201,
             await serialize.entity(ctx, created, obj, QueryOptions()),
-            {"Location": serialize.self_link(base, created, obj.id)},
+            {
+                "Location": serialize.self_link(base, created, obj.id),
+                "ETag": entity_tag(created, obj),
+            },
         )
     if target.kind != "entity":
         raise Problem(
@@ -188,11 +230,38 @@ async def _handle(
             title="Method not allowed",
         )
     ctx = serialize.Context(session, base)
-    return Reply(200, await serialize.entity(ctx, etype, obj, QueryOptions()))
+    return Reply(
+        200,
+        await serialize.entity(ctx, etype, obj, QueryOptions()),
+        {"ETag": entity_tag(etype, obj)},
+    )
 
 
-async def _get(session: AsyncSession, path: str, params: dict[str, str], base: str) -> Reply:
+def _no_tag(path: str) -> BadRequest:
+    return BadRequest(
+        f"If-Match applies to one entity, e.g. Things(1); {path} has no ETag.",
+        header="If-Match",
+    )
+
+
+async def _precondition(
+    session: AsyncSession, target: paths.Target, if_match: str, path: str
+) -> None:
+    """412 unless If-Match names the entity's current ETag (or is ``*``)."""
+    if target.kind != "entity" or target.ref or target.entity_id is None:
+        raise _no_tag(path)
+    obj = await session.get(target.etype.model, target.entity_id)
+    if obj is None:
+        raise paths.not_found(path)
+    check_if_match(if_match, entity_tag(target.etype, obj))
+
+
+async def _get(
+    session: AsyncSession, path: str, params: dict[str, str], base: str, if_match: str | None
+) -> Reply:
     target = await paths.resolve(session, path)
+    if if_match is not None:
+        await _precondition(session, target, if_match, path)
     options = parse_options(params)
     etype = target.etype
     ctx = serialize.Context(session, base)
@@ -223,7 +292,11 @@ async def _get(session: AsyncSession, path: str, params: dict[str, str], base: s
         if options.result_format is not None:
             raise BadRequest("$resultFormat=dataArray is for collections of Observations.")
         query.validate(etype, options)
-        return Reply(200, await serialize.entity(ctx, etype, obj, options))
+        return Reply(
+            200,
+            await serialize.entity(ctx, etype, obj, options),
+            {"ETag": entity_tag(etype, obj)},
+        )
     assert target.prop is not None
     value = serialize.property_json(etype, obj, target.prop, target.subpath)
     if value is None:

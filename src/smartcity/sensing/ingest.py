@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import bus, clock
-from smartcity.core.authz import Principal, authorize
+from smartcity.core.authz import SYSTEM, Principal, authorize
 from smartcity.core.errors import Forbidden, Problem
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
@@ -40,6 +40,7 @@ from smartcity.sensing.entities import (
 from smartcity.sensing.pyfilter import to_geometry
 from smartcity.sensing.times import (
     Interval,
+    check_range,
     format_interval,
     parse_datetime,
     parse_time_value,
@@ -223,6 +224,28 @@ def result_columns(value: Any) -> dict[str, Any]:
     return columns
 
 
+class ComputedDatastream(Forbidden):
+    """403: the Datastream's Observations are computed by the platform (e.g. an AQI)."""
+
+    slug, title = "computed-datastream", "Computed datastream"
+
+
+def is_platform(principal: Principal) -> bool:
+    """The platform itself (its jobs), not a key, token, session or MQTT client."""
+    return principal == SYSTEM
+
+
+def refuse_computed(principal: Principal, kind: str, stream: Any) -> None:
+    """403 when anyone but the platform writes into a computed Datastream: what it shows
+    (an air station's AQI) is derived from other readings, and a written value would stand
+    beside the computed ones on every public page."""
+    if kind == "Datastream" and getattr(stream, "computed", False) and not is_platform(principal):
+        raise ComputedDatastream(
+            f"Datastream {stream.id} is computed by the platform; its Observations cannot be "
+            "written, changed or deleted by clients."
+        )
+
+
 class Ingest:
     """One ingestion call: caches streams, owners and features across its rows."""
 
@@ -280,6 +303,7 @@ class Ingest:
         stream = self.streams.get(key)  # type: ignore[arg-type]
         if stream is None:
             raise BadRequest(f"There is no {key[0]} with the id {key[1]}.")
+        refuse_computed(self.principal, stream.kind, stream.obj)
         if self.principal.kind == "device" and stream.owner_account_id != self.principal.id:
             raise Forbidden(
                 f"This device may write only to the datastreams of its own Things, not to "
@@ -293,12 +317,11 @@ class Ingest:
         if row.phenomenon_time is None:
             # The standard: a missing phenomenonTime is the server's time of receipt.
             row.phenomenon_time = Interval(self.now)
-        if row.phenomenon_time.last > self.horizon:
-            raise BadRequest(
-                f"phenomenonTime {row.phenomenon_time.last.isoformat()} is more than "
-                f"{get_settings().sta_future_tolerance_hours:g} hours ahead of the server's "
-                "clock; check the device's clock."
-            )
+        check_range("phenomenonTime", row.phenomenon_time, latest=self.horizon)
+        if row.result_time is not None:
+            check_range("resultTime", row.result_time, latest=self.horizon)
+        if row.valid_time is not None:
+            check_range("validTime", row.valid_time, latest=None)
         obj = stream.obj
         if stream.kind == "Datastream":
             reason = result_problem(obj.observation_type, row.result)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -195,6 +196,9 @@ class StaDatastream(_StreamColumns, Base):
     observed_property_id: Mapped[int] = mapped_column(
         STA_ID, ForeignKey("sta_observed_property.id", ondelete="CASCADE"), index=True
     )
+    # Its Observations are computed by the platform (an air station's AQI): no client, not
+    # even a department's key, may write or change them (not part of the standard).
+    computed: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class StaMultiDatastream(_StreamColumns, Base):

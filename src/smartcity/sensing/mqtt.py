@@ -43,7 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import SYSTEM, Principal
+from smartcity.core.authz import Principal
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.errors import Forbidden, Problem
@@ -63,6 +63,10 @@ from smartcity.sensing.mqtt_topics import (
     split_device_topic,
 )
 from smartcity.settings import Settings
+
+# Whoever publishes to the broker: not the platform itself, so what only the platform may
+# write (computed Datastreams) stays closed to MQTT too.
+MQTT_CLIENT = Principal(id=None, kind="system", name="mqtt", via="mqtt")
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +297,8 @@ class MqttBridge:
         outcomes: list[Outcome | None] = [None] * len(messages)
         # Rows per publisher: a device's own account (its topic namespace, which the broker's
         # ACLs tie to the account that connected) gets the same checks as over HTTP; the
-        # standard topics, which carry no publisher, are written as the platform.
+        # standard topics, which carry no publisher, are written as the MQTT client (not the
+        # platform: what only the platform writes, computed Datastreams, stays closed).
         rows: dict[str, tuple[Principal, list[ObservationRow], list[int]]] = {}
         devices: dict[str, Principal | None] = {}
         for index, (topic, payload) in enumerate(messages):
@@ -301,7 +306,7 @@ class MqttBridge:
                 if len(payload) > MAX_PAYLOAD:
                     raise BadRequest(f"The message is larger than {MAX_PAYLOAD} bytes.")
                 username, _standard = split_device_topic(topic)
-                principal = SYSTEM
+                principal = MQTT_CLIENT
                 if username is not None:
                     if username not in devices:
                         devices[username] = await _device(session, username)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from smartcity.sensing.entities import BadRequest, NotImplementedOption
+from smartcity.sensing.entities import BadRequest, NotImplementedOption, QueryTooCostly
 from smartcity.sensing.times import (
     _DATETIME,
     Interval,
@@ -502,7 +502,30 @@ def parse_options(params: Mapping[str, str], *, nested: bool = False) -> QueryOp
             if value != "dataArray":
                 raise BadRequest(f"$resultFormat supports dataArray, not '{value}'.")
             options.result_format = value
+    if not nested:
+        check_expand_depth(options.expand)
     return options
+
+
+def expand_depth(expand: dict[str, QueryOptions]) -> int:
+    """How many levels of navigation ``$expand`` goes down (A/B/C is 3)."""
+    return max((1 + expand_depth(o.expand) for o in expand.values()), default=0)
+
+
+def check_expand_depth(expand: dict[str, QueryOptions]) -> None:
+    # Each level multiplies the entities read by up to $top (Datastreams/Thing/Datastreams/…
+    # at depth 10 read millions); a fixed depth bounds that before any SQL runs.
+    from smartcity.settings import get_settings
+
+    limit = get_settings().sta_max_expand_depth
+    depth = expand_depth(expand)
+    if depth > limit:
+        raise QueryTooCostly(
+            f"$expand goes {depth} levels deep; this service expands at most {limit} levels "
+            "(sta_max_expand_depth). Follow the navigationLinks for deeper entities.",
+            limit="sta_max_expand_depth",
+            max_expand_depth=limit,
+        )
 
 
 def parse_orderby(text: str) -> list[OrderItem]:

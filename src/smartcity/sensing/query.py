@@ -141,7 +141,8 @@ async def run(
                 )
             ).scalars()
         )
-        return Page(rows[:top], count, len(rows) > top, top)
+        # $top=0 asks for the count only: a nextLink would point at this same empty page.
+        return Page(rows[:top], count, top > 0 and len(rows) > top, top)
     candidates = list(
         (await session.execute(stmt.order_by(*order_terms).limit(PYTHON_SCAN_LIMIT + 1))).scalars()
     )
@@ -160,7 +161,8 @@ async def run(
     if python_order:
         kept = await _python_sort(kept, etype, options.orderby, loader)
     page = kept[options.skip : options.skip + top]
-    return Page(page, len(kept) if options.count else None, len(kept) > options.skip + top, top)
+    more = top > 0 and len(kept) > options.skip + top
+    return Page(page, len(kept) if options.count else None, more, top)
 
 
 async def _python_sort(

@@ -10,7 +10,14 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.sensing.entities import TYPES, BadRequest, EntityType, Prop, related_condition
+from smartcity.sensing.entities import (
+    TYPES,
+    BadRequest,
+    EntityType,
+    Prop,
+    QueryTooCostly,
+    related_condition,
+)
 from smartcity.sensing.entities import nav_target as target_of
 from smartcity.sensing.odata import (
     QueryOptions,
@@ -22,12 +29,29 @@ from smartcity.sensing.times import (
     format_datetime,
     format_interval,
 )
+from smartcity.settings import get_settings
 
 
 @dataclass
 class Context:
     session: AsyncSession
     base: str  # the service root, e.g. http://host/sta/v1.1
+    # Entities written into this response so far, against sta_max_response_entities.
+    written: int = 0
+
+    def count_entity(self) -> None:
+        # The bound of a response's work: every entity costs a row and, when it expands,
+        # a query per navigation, so counting them stops $top × $top × … before it runs away.
+        limit = get_settings().sta_max_response_entities
+        self.written += 1
+        if self.written > limit:
+            raise QueryTooCostly(
+                f"This response would hold more than {limit} entities "
+                "(sta_max_response_entities); lower $top in the query and inside $expand, or "
+                "expand fewer navigation properties.",
+                limit="sta_max_response_entities",
+                max_response_entities=limit,
+            )
 
 
 def json_value(etype: EntityType, obj: Any, prop: Prop) -> Any:
@@ -73,6 +97,7 @@ def _applies(etype: EntityType, obj: Any, nav_name: str) -> bool:
 async def entity(
     ctx: Context, etype: EntityType, obj: Any, options: QueryOptions
 ) -> dict[str, Any]:
+    ctx.count_entity()
     selected = set(options.select) if options.select is not None else None
     own = self_link(ctx.base, etype, obj.id)
     out: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, bus, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import SYSTEM, Principal, authorize, register_actions
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.models import Account
 from smartcity.sensing import models as m
@@ -40,11 +40,14 @@ from smartcity.sensing.ingest import (
     feature_hash,
     ingest_observations,
     parse_row,
+    refuse_computed,
 )
 from smartcity.sensing.pyfilter import to_geometry
 from smartcity.sensing.serialize import plain
 from smartcity.sensing.times import (
     Interval,
+    check_range,
+    horizon,
     parse_datetime,
     parse_time_value,
 )
@@ -89,9 +92,14 @@ def convert(etype: EntityType, prop: Prop, value: Any, data: dict[str, Any]) -> 
     if prop.kind == "instant":
         if not isinstance(value, str):
             raise BadRequest(f"{where} must be an ISO 8601 time string.")
-        return parse_datetime(value)
+        instant = parse_datetime(value)
+        check_range(where, instant, latest=horizon())
+        return instant
     if prop.kind == "interval":
-        return parse_time_value(value)
+        interval = parse_time_value(value)
+        # A validTime says how long a result holds, which may well reach into the future.
+        check_range(where, interval, latest=None if prop.name == "validTime" else horizon())
+        return interval
     if prop.kind == "geometry":
         encoding = data.get("encodingType")
         if (encoding is None or encoding in GEOJSON_TYPES) and to_geometry(value) is None:
@@ -372,6 +380,16 @@ async def create_entity(
     return obj
 
 
+async def create_computed_datastream(session: AsyncSession, data: Any) -> m.StaDatastream:
+    """A Datastream whose Observations only the platform writes (计算数据流), e.g. an air
+    station's AQI: every client's write into it is a 403 (ingest.refuse_computed)."""
+    stream = await create_entity(session, SYSTEM, TYPES["Datastream"], data)
+    assert isinstance(stream, m.StaDatastream)
+    stream.computed = True
+    await session.flush()
+    return stream
+
+
 async def assign_thing_owner(
     session: AsyncSession, principal: Principal, thing_id: int, username: str | None
 ) -> m.StaThing:
@@ -441,6 +459,9 @@ async def create_observations(
             raise BadRequest(f"Group {index} needs dataArray, an array of rows.")
         stream_key = "Datastream" if "Datastream" in group else "MultiDatastream"
         stream_id = link_id(group.get(stream_key), f"Group {index}/{stream_key}")
+        if stream_key == "Datastream":
+            # The whole call is refused, not row by row: it names a stream it may not write.
+            refuse_computed(principal, stream_key, await session.get(m.StaDatastream, stream_id))
         for values in data:
             if not isinstance(values, list) or len(values) != len(components):
                 rows.append(

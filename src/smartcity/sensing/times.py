@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from smartcity.core import clock
 from smartcity.sensing.entities import BadRequest
+
+# Years outside 1000–9999 have no four-digit ISO 8601 form (and Python prints year 1 as "1").
+FIRST_YEAR, LAST_YEAR = 1000, 9999
+# Nothing this platform measures happened before the Unix epoch; earlier is a device whose
+# clock was never set, or a typo.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 _DATETIME = (
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
@@ -32,9 +39,40 @@ def parse_datetime(text: str) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             raise BadRequest(f"'{text}' has no time zone; add Z or an offset such as +08:00.")
-        return parsed.astimezone(UTC)
+        parsed = parsed.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
         raise BadRequest(f"'{text}' is not an ISO 8601 date and time.") from exc
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise BadRequest(
+            f"'{text}' is outside the years {FIRST_YEAR}–{LAST_YEAR} this service accepts."
+        )
+    return parsed
+
+
+def horizon() -> datetime:
+    """The latest time a measurement may carry: now plus the clock-skew tolerance."""
+    from smartcity.settings import get_settings
+
+    return clock.now() + timedelta(hours=get_settings().sta_future_tolerance_hours)
+
+
+def check_range(name: str, value: Interval | datetime, *, latest: datetime | None) -> None:
+    """400 when a time lies before 1970 or after ``latest`` (None: no bound ahead, as for a
+    validTime, which may run into the future)."""
+    interval = value if isinstance(value, Interval) else Interval(value)
+    if interval.start < EARLIEST:
+        raise BadRequest(
+            f"{name} {format_datetime(interval.start)} is before {format_datetime(EARLIEST)}; "
+            "check the device's clock."
+        )
+    if latest is not None and interval.last > latest:
+        from smartcity.settings import get_settings
+
+        raise BadRequest(
+            f"{name} {format_datetime(interval.last)} is more than "
+            f"{get_settings().sta_future_tolerance_hours:g} hours ahead of the server's clock; "
+            "check the device's clock."
+        )
 
 
 @dataclass(frozen=True)
@@ -101,12 +139,11 @@ def _duration(*parts: str | None) -> timedelta:
 
 
 def format_datetime(value: datetime) -> str:
-    value = value.astimezone(UTC)
+    """ISO 8601 in UTC with Z; isoformat, unlike strftime's %Y, always writes four digits."""
+    value = value.astimezone(UTC).replace(tzinfo=None)
     if value.microsecond:
-        text = value.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0")
-    else:
-        text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    return text + "Z"
+        return value.isoformat(timespec="microseconds").rstrip("0") + "Z"
+    return value.isoformat(timespec="seconds") + "Z"
 
 
 def format_interval(start: datetime | None, end: datetime | None) -> str | None:

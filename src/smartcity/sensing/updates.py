@@ -21,6 +21,7 @@ from smartcity.sensing.ingest import (
     feature_hash,
     parse_row,
     recompute_stream,
+    refuse_computed,
     result_columns,
     result_problem,
 )
@@ -39,6 +40,9 @@ async def _authorize_change(
     session: AsyncSession, principal: Principal, etype: EntityType, obj: Any
 ) -> None:
     authorize(principal, action_name(etype))
+    if etype.name == "Observation" and obj.datastream_id is not None:
+        stream = await session.get(m.StaDatastream, obj.datastream_id)
+        refuse_computed(principal, "Datastream", stream)
     if etype.name == "Observation" and principal.kind == "device":
         stream_type = TYPES["Datastream" if obj.datastream_id is not None else "MultiDatastream"]
         stream_id = obj.datastream_id or obj.multi_datastream_id
@@ -248,6 +252,10 @@ async def _update_observation(
         elif name in ("parameters", "resultQuality"):
             assign(obj, prop, convert(etype, prop, value, values))
     await _relink(writer, etype, obj, links)
+    if obj.datastream_id is not None:
+        # Moving an Observation into a computed Datastream is writing into it.
+        target = await writer.session.get(m.StaDatastream, obj.datastream_id)
+        refuse_computed(writer.principal, "Datastream", target)
     if (obj.datastream_id is None) == (obj.multi_datastream_id is None):
         raise BadRequest("An Observation belongs to a Datastream or a MultiDatastream (one).")
     await _check_observation(writer.session, obj)

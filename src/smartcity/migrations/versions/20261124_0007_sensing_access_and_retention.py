@@ -25,8 +25,12 @@ def upgrade() -> None:
     with op.batch_alter_table('sta_multi_datastream', schema=None) as batch_op:
         batch_op.add_column(sa.Column('retention_days', sa.Integer(), nullable=True))
 
-    with op.batch_alter_table('sta_thing', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('public', sa.Boolean(), server_default=sa.true(), nullable=False))
+    # A plain ADD COLUMN, never batch mode: on SQLite batch mode copied sta_thing and dropped
+    # the original, which (foreign keys on) deleted every Datastream and Observation by
+    # cascade, and lost the table's AUTOINCREMENT.
+    op.add_column(
+        'sta_thing', sa.Column('public', sa.Boolean(), server_default=sa.true(), nullable=False)
+    )
 
 
 
