@@ -46,9 +46,27 @@ FIELD_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "field": {"type": ["string", "null"], "description": "Dotted path of the field"},
+        "line": {"type": "integer", "description": "For uploaded files: the line refused"},
+        "entry": {"type": "integer", "description": "For lists: the entry refused"},
         "message": {"type": "string"},
     },
-    "required": ["field", "message"],
+    "required": ["message"],
+}
+
+CKAN_ERROR_SCHEMA: dict[str, Any] = {
+    "title": "CkanError",
+    "description": "CKAN's Action API error envelope",
+    "type": "object",
+    "properties": {
+        "help": {"type": "string"},
+        "success": {"const": False},
+        "error": {
+            "type": "object",
+            "properties": {"__type": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["__type"],
+        },
+    },
+    "required": ["success", "error"],
 }
 
 _DESCRIPTIONS = {
@@ -112,13 +130,13 @@ def _problem_response(description: str) -> dict[str, Any]:
 def _common_errors(operation: dict[str, Any], path: str, guards: _Guards | None) -> list[str]:
     parameters = operation.get("parameters", [])
     has_body = "requestBody" in operation
-    codes = []
+    # Any service may raise a plain Problem (400) or NotFound for a record the path, the
+    # query or the body names.
+    codes = ["400"]
     if has_body or parameters:
-        codes += ["400", "422"]
+        codes += ["404", "422"]
     if has_body:
         codes.append("413")
-    if "{" in path:
-        codes.append("404")
     if guards is not None:
         if guards.reads_principal:
             codes.append("401")
@@ -136,11 +154,15 @@ def describe_problems(document: dict[str, Any], guards: dict[tuple[str, str], _G
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
     schemas["ProblemFieldError"] = FIELD_ERROR_SCHEMA
+    schemas["CkanError"] = CKAN_ERROR_SCHEMA
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses: dict[str, Any] = operation["responses"]
+            if operation.get("x-error-format") == "ckan":
+                _describe_ckan_errors(operation, guards.get((path, method)))
+                continue
             for code in _common_errors(operation, path, guards.get((path, method))):
                 responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
             for code, response in responses.items():
@@ -150,6 +172,19 @@ def describe_problems(document: dict[str, Any], guards: dict[tuple[str, str], _G
                         description = _DESCRIPTIONS["422"]
                     responses[code] = _problem_response(description)
             operation["responses"] = dict(sorted(responses.items()))
+
+
+def _describe_ckan_errors(operation: dict[str, Any], guards: _Guards | None) -> None:
+    """CKAN's Action API answers its errors in its own envelope, as CKAN clients expect;
+    only the rate limiter in front of it speaks problem details."""
+    responses = {k: v for k, v in operation["responses"].items() if k[:1] not in ("4", "5")}
+    responses["4XX"] = {
+        "description": "CKAN error (Validation Error, Not Found Error, Authorization Error)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CkanError"}}},
+    }
+    if guards is not None and guards.rate_limited:
+        responses["429"] = _problem_response(_DESCRIPTIONS["429"])
+    operation["responses"] = responses
 
 
 def install_problem_openapi(app: FastAPI) -> None:
