@@ -146,12 +146,32 @@ def _conforms(operation: Any, mode: GenerationMode, tokens: dict[str, str]) -> s
     return None
 
 
+def _can_be_invalid(document: dict[str, Any], operation: Any) -> bool:
+    """Whether negative mode can make anything of the operation invalid: a body, or a
+    parameter with a type or constraint. A free string accepts every value, so for an
+    operation with nothing else hypothesis would only search until it gives up."""
+    definition = document["paths"][operation.path][operation.method.lower()]
+    if "requestBody" in definition:
+        return True
+    parameters = definition.get("parameters", [])
+    return any(_constraints(p["schema"]) != {"type": "string"} for p in parameters)
+
+
+def _constraints(schema: dict[str, Any]) -> dict[str, Any]:
+    notes = ("title", "description", "default", "example", "examples")
+    return {key: value for key, value in schema.items() if key not in notes}
+
+
 def test_api_conforms_to_its_document(platform: Platform) -> None:
     failures = []
+    document = platform.schema.raw_schema
     operations = [result.ok() for result in platform.schema.get_all_operations()]
     assert len(operations) > 100
     for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+        modes = [GenerationMode.POSITIVE]
+        if _can_be_invalid(document, operation):
+            modes.append(GenerationMode.NEGATIVE)
+        for mode in modes:
             failure = _conforms(operation, mode, platform.tokens)
             if failure:
                 failures.append(failure)
