@@ -43,6 +43,7 @@ from smartcity.core.authz import SYSTEM
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.errors import Problem
+from smartcity.core.limits import check_json_depth
 from smartcity.sensing import access, service
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import BY_SET, TYPES, BadRequest
@@ -120,6 +121,7 @@ class MqttBridge:
         self.db = db
         self.client_id = client_id or settings.mqtt_client_id
         self.backoff = backoff
+        self.max_json_depth = settings.max_json_depth
         self.selects = SelectRegistry(settings.mqtt_select_topics.split())
         self.outgoing: deque[tuple[str, bytes]] = deque(maxlen=OUTGOING_LIMIT)
         self._has_outgoing = asyncio.Event()
@@ -284,6 +286,7 @@ class MqttBridge:
             try:
                 if len(payload) > MAX_PAYLOAD:
                     raise BadRequest(f"The message is larger than {MAX_PAYLOAD} bytes.")
+                check_json_depth(payload, self.max_json_depth)  # as for HTTP bodies
                 try:
                     data = _with_parent(orjson.loads(payload), topic)
                 except orjson.JSONDecodeError as exc:
