@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import re
+import types
+import typing
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 from fastapi import FastAPI, Query
+from pydantic import BaseModel
 
 from smartcity.core.errors import PROBLEM_JSON, install_problem_handlers
 from smartcity.core.limits import (
@@ -18,6 +21,7 @@ from smartcity.core.limits import (
     bound_integer_parameters,
     json_depth,
     lowest_allowed,
+    route_dependants,
 )
 from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
@@ -264,3 +268,64 @@ def _dumps_deep(value: Any) -> bytes:
 def test_deep_bodies_are_written_as_json() -> None:
     value = {"a": [1, {"b": [2, 3]}, "x"], "c": None}
     assert orjson.loads(_dumps_deep(value)) == value
+
+
+# ---------------------------------------------------------------- integers in bodies
+
+# Integer body fields that are checked by their service before they reach a column, with
+# where: everything else must carry bounds (core.limits.RowId / Int64, or its own ge/le).
+CHECKED_BY_SERVICE = {
+    "smartcity.cases.schemas.RatingInput.score": "cases.service.events.rate: 1 to 5",
+    "smartcity.services.schemas.RatingInput.score": "cases.service.events.rate: 1 to 5",
+}
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or (
+        typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        and int in typing.get_args(annotation)
+        and float not in typing.get_args(annotation)  # int | float: a number for JSON
+    )
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def test_every_integer_in_a_request_body_is_bounded(app: Any) -> None:
+    seen: set[type[BaseModel]] = set()
+    stack = [
+        model
+        for dependant in route_dependants(app)
+        for field in dependant.body_params
+        for model in _models(field.field_info.annotation)
+    ]
+    unbounded = []
+    while stack:
+        model = stack.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            stack.extend(_models(field.annotation))
+            if not _is_int(field.annotation):
+                continue
+            where = f"{model.__module__}.{model.__name__}.{name}"
+            has_lower = any(getattr(m, "ge", None) is not None for m in field.metadata)
+            has_upper = any(getattr(m, "le", None) is not None for m in field.metadata)
+            if not (has_lower and has_upper) and where not in CHECKED_BY_SERVICE:
+                unbounded.append(where)
+    assert len(seen) > 20
+    assert unbounded == []
+
+
+async def test_a_rule_for_a_huge_datastream_id_is_invalid_input(
+    client: httpx.AsyncClient, sensing_writer: dict[str, str]
+) -> None:
+    body = {"name": "r", "kind": "threshold", "params": {"above": 1}, "datastream_id": HUGE}
+    response = await client.post("/api/v1/sensing/rules", json=body, headers=sensing_writer)
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/invalid-input"
+    assert response.json()["errors"][0]["field"] == "datastream_id"
