@@ -163,19 +163,22 @@ def nested(depth: int, leaf: Any = 1) -> Any:
         (b'["\\"[[[", [[]]]', 3),
         (b'"never closed [[[[[[', 0),
         (b"[[[[", 4),
+        (b'{"a": "\\\\", "b": [1]}', 2),  # an escaped backslash does not escape the quote
+        (b"[[],[[]],{}]", 3),
     ],
 )
 def test_json_depth_counts_brackets_outside_strings(body: bytes, depth: int) -> None:
-    assert json_depth(body) == depth
+    assert json_depth(body, 1000) == depth
 
 
 def test_json_depth_of_a_deep_document() -> None:
-    assert json_depth(_dumps_deep(nested(300))) == 300
+    assert json_depth(_dumps_deep(nested(300)), 1000) == 300
+    assert json_depth(_dumps_deep(nested(300)), 64) == 65  # counting stops past the limit
 
 
 def test_json_depth_is_linear_on_hostile_quotes() -> None:
     # Unclosed strings after escaped quotes would make a naive string regex quadratic.
-    assert json_depth(b'\\"' * 2_000_000) == 0
+    assert json_depth(b'\\"' * 2_000_000, 64) == 0
 
 
 async def test_depth_limit_passes_shallow_bodies_and_disconnects_through() -> None:
@@ -230,6 +233,7 @@ async def test_deep_json_is_refused_with_a_problem_naming_it(
     assert problem["type"] == "/problems/json-too-deep"
     assert problem["max_depth"] == get_settings().max_json_depth
     assert "levels deep" in problem["detail"]
+    assert str(get_settings().max_json_depth) in problem["detail"]
 
 
 async def test_json_at_the_limit_is_not_refused_for_its_depth(
