@@ -20,7 +20,9 @@ from smartcity.core import i18n
 from smartcity.core.authz import register_actions
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import PayloadTooLarge, install_problem_handlers, problem_response
+from smartcity.core.limits import JsonDepthLimit, bound_integer_parameters
 from smartcity.core.module import Module
+from smartcity.core.openapi import install_problem_openapi
 from smartcity.core.ratelimit import RateLimiter
 from smartcity.core.runtime import Runtime
 from smartcity.core.security import public
@@ -182,6 +184,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def api_docs_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
+    # Once every route is in: integers bounded to what the columns hold, for all of them.
+    bound_integer_parameters(app)
+    install_problem_openapi(app)
+    app.add_middleware(JsonDepthLimit, max_depth=settings.max_json_depth)
     app.add_middleware(PerRequest, settings=settings)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     return app

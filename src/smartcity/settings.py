@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Room for one 10 MiB material (services.application.materials) and the form around it.
     max_request_bytes: int = 12 * 1024 * 1024
     max_page_size: int = 200
+    # How deep arrays and objects may nest in a JSON body (core/limits.py); deeper is a 400.
+    max_json_depth: int = Field(default=64, ge=2, le=512)
     public_rate_per_minute: int = 120
     secure_cookies: bool = False
     # argon2id cost; the default is RFC 9106's low-memory profile (about 0.2 s a hash here).

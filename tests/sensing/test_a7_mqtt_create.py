@@ -229,6 +229,12 @@ async def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
             ),
             (topic, orjson.dumps([{"result": 1, "m": marker}]), "JSON object"),
             (
+                topic,
+                b'{"result": 1, "parameters": {"m": "%s", "deep": %s%s}}'
+                % (marker.encode(), b"[" * 300, b"]" * 300),
+                "levels deep",
+            ),
+            (
                 f"v1.1/Things({ids['thing']})/Observations",
                 orjson.dumps({"result": 2, "parameters": {"m": marker}}),
                 "create Observations on",

@@ -443,6 +443,8 @@ for _path, _documented in (("/api/3/action/{name}", True), ("/api/action/{name}"
             summary="CKAN Action API (open data)",
             response_class=JSONResponse,
             operation_id=f"ckan_action_{_method.lower()}",
+            # CKAN clients read CKAN's error envelope, not problem details (core/openapi.py).
+            openapi_extra={"x-error-format": "ckan"},
             include_in_schema=_documented,
         )
 
@@ -450,7 +452,13 @@ for _path, _documented in (("/api/3/action/{name}", True), ("/api/action/{name}"
 # --- DCAT-AP (JSON-LD) --------------------------------------------------------------------
 
 
-@router.get("/catalog.jsonld", dependencies=OPEN, summary="DCAT-AP catalog of open data")
+@router.get(
+    "/catalog.jsonld",
+    dependencies=OPEN,
+    summary="DCAT-AP catalog of open data",
+    responses={200: {"content": {JSONLD: {"schema": {"type": "object"}}}}},
+    response_class=Response,
+)
 async def dcat_catalog(request: Request, session: DbSession) -> Response:
     catalog = await OpenCatalog.load(session)
     base = base_url(request)
@@ -471,7 +479,13 @@ async def dcat_catalog(request: Request, session: DbSession) -> Response:
     return Response(orjson.dumps(body), media_type=JSONLD)
 
 
-@router.get("/dataset/{name}.jsonld", dependencies=OPEN, summary="DCAT-AP of one open dataset")
+@router.get(
+    "/dataset/{name}.jsonld",
+    dependencies=OPEN,
+    summary="DCAT-AP of one open dataset",
+    responses={200: {"content": {JSONLD: {"schema": {"type": "object"}}}}},
+    response_class=Response,
+)
 async def dcat_dataset_document(request: Request, session: DbSession, name: str) -> Response:
     resource = await service.open_resource(session, name)
     department = (await service.departments_by_id(session))[resource.publisher_department_id]
@@ -530,6 +544,8 @@ async def _json(database: Database, code: str) -> AsyncIterator[bytes]:
     "/api/v1/exchange/open/{code}/download",
     dependencies=OPEN,
     summary="Download an open dataset (CSV or JSON), streamed",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    response_class=Response,
 )
 async def download(
     request: Request,

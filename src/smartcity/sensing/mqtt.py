@@ -47,6 +47,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.errors import Forbidden, Problem
+from smartcity.core.limits import check_json_depth
 from smartcity.core.models import Account
 from smartcity.core.security import principal_of
 from smartcity.sensing import access, service
@@ -134,6 +135,7 @@ class MqttBridge:
         self.password = settings.mqtt_password.get_secret_value() or None
         self.filters = create_filters(settings.mqtt_standard_create_topics)
         self.backoff = backoff
+        self.max_json_depth = settings.max_json_depth
         self.selects = SelectRegistry(settings.mqtt_select_topics.split())
         self.root = settings.sta_public_root.rstrip("/")
         self.outgoing: deque[tuple[str, bytes]] = deque(maxlen=OUTGOING_LIMIT)
@@ -305,6 +307,7 @@ class MqttBridge:
             try:
                 if len(payload) > MAX_PAYLOAD:
                     raise BadRequest(f"The message is larger than {MAX_PAYLOAD} bytes.")
+                check_json_depth(payload, self.max_json_depth)  # as for HTTP bodies
                 username, _standard = split_device_topic(topic)
                 principal = MQTT_CLIENT
                 if username is not None:

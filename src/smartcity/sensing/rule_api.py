@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from smartcity.core.authz import Principal
+from smartcity.core.limits import RowId
 from smartcity.core.security import require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing import alerts, rules
@@ -31,8 +32,8 @@ class RuleIn(BaseModel):
     kind: Literal["threshold", "rate", "silence", "n_of_m"]
     params: dict[str, Any]
     severity: Literal["info", "warning", "critical"] = "warning"
-    datastream_id: int | None = None
-    observed_property_id: int | None = None
+    datastream_id: RowId | None = None
+    observed_property_id: RowId | None = None
     department_id: uuid.UUID | None = None
     active: bool = True
 
@@ -43,8 +44,8 @@ class RulePatch(BaseModel):
     name: str | None = None
     params: dict[str, Any] | None = None
     severity: Literal["info", "warning", "critical"] | None = None
-    datastream_id: int | None = None
-    observed_property_id: int | None = None
+    datastream_id: RowId | None = None
+    observed_property_id: RowId | None = None
     department_id: uuid.UUID | None = None
     active: bool | None = None
 
