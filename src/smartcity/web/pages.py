@@ -46,7 +46,7 @@ def safe_next(target: str | None) -> str:
 
 def require_page(*kinds: str) -> Callable[..., Awaitable[Principal]]:
     """Like require_principal, for pages: anonymous visitors are sent to the sign-in page."""
-    api_dependency = require_principal(*kinds)
+    api_dependency = require_principal(*kinds, csrf=False)  # forms carry the token instead
     allowed: frozenset[str] = api_dependency.__smartcity_kinds__  # type: ignore[attr-defined]
 
     async def dependency(request: Request, session: DbSession) -> Principal:
