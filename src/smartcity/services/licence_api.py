@@ -20,6 +20,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.errors import TooManyRequests
 from smartcity.core.ratelimit import RateLimiter, client_ip
 from smartcity.core.security import public, require_principal
+from smartcity.core.text import FreeText
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.services import licences, notices, service, subscriptions
 from smartcity.services.models import Licence
@@ -139,7 +140,7 @@ class LicenceFile(BaseModel):
 
 
 class Revocation(BaseModel):
-    reason: str = Field(max_length=2000)
+    reason: FreeText = Field(max_length=2000)
 
 
 class SubscriptionRead(BaseModel):

@@ -42,6 +42,7 @@ from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLa
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
 from smartcity.core.secrets import derive_key
+from smartcity.core.text import clean_text
 from smartcity.registry.models import Organization, Person
 from smartcity.registry.records import mask_id_number
 from smartcity.services.models import Application, Licence, ServiceItem
@@ -568,7 +569,7 @@ async def revoke_licence(
     case_ = await session.get(Case, licence.case_id)
     assert case_ is not None  # RESTRICT foreign key
     authorize(principal, "services.licence.revoke", _Issuer(case_.department_id))
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "", "reason").strip()
     if not reason or len(reason) > REASON_MAX:
         raise InvalidInput(
             _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},
