@@ -21,6 +21,7 @@ from smartcity.core.security import (
     request_csrf_token,
     same_origin,
 )
+from smartcity.web import vendor
 
 CSRF_COOKIE = PRESESSION_COOKIE
 CSRF_FIELD = "csrf_token"
@@ -38,6 +39,7 @@ def make_environment(template_dirs: list[Path]) -> jinja2.Environment:
     # Callables read the request's locale from a context variable, so one environment serves
     # both languages concurrently.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
     return env
 
