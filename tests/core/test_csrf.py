@@ -111,6 +111,8 @@ class TestApiWithTheSessionCookie:
 
     async def test_unsafe_call_with_the_token_goes_through(self, client, session):
         _username, token = await self._signed_in(client, session)
+        page = await client.get("/account", headers=HTML)
+        assert f'<meta name="csrf-token" content="{token}">' in page.text  # for page scripts
         r = await client.post(
             "/api/v1/me/password",
             json={"current_password": PASSWORD, "new_password": "Another-Pass-2026"},
