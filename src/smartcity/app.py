@@ -99,6 +99,13 @@ def served_over_https(scope: Scope, settings: Settings) -> bool:
     return False
 
 
+def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """Over HTTPS every cookie is Secure, whatever SMARTCITY_SECURE_COOKIES says."""
+    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+        return name, value + b"; Secure"
+    return name, value
+
+
 class PerRequest:
     """Language, the CSRF cookie a page minted, and security headers. Plain ASGI: Starlette's
     BaseHTTPMiddleware costs a task and a stream per request."""
@@ -141,6 +148,8 @@ class PerRequest:
                         secure=self.settings.secure_cookies or https,
                     )
                     headers.append("set-cookie", cookie.headers["set-cookie"])
+                if https:
+                    message["headers"] = [_secure_cookie(k, v) for k, v in message["headers"]]
             await send(message)
 
         token = i18n.current_locale.set(locale)

@@ -4,10 +4,12 @@ behind TLS, and the Origin check of unsafe browser requests."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from smartcity.app import CONTENT_SECURITY_POLICY
-from smartcity.core.security import PRESESSION_COOKIE
+from smartcity.core.security import PRESESSION_COOKIE, SESSION_COOKIE
 from tests.core.test_pages import HTML, get_form
 
 
@@ -46,6 +48,25 @@ async def test_https_gets_hsts_and_secure_cookies(client) -> None:
     assert r.headers["strict-transport-security"].startswith("max-age=31536000")
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(PRESESSION_COOKIE + "=") and "secure" in cookie.lower()
+
+
+async def test_https_sign_in_gets_a_secure_session_cookie(client, session) -> None:
+    from tests.core import factories
+    from tests.core.factories import PASSWORD
+
+    account = await factories.create_account(session)
+    form = await client.get("https://testserver/login", headers=HTML)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    r = await client.post(
+        "https://testserver/login",
+        headers=HTML,
+        data={"csrf_token": token.group(1), "username": account.username, "password": PASSWORD},
+    )
+    assert r.status_code == 303
+    cookies = r.headers.get_list("set-cookie")
+    session_cookie = next(c for c in cookies if c.startswith(SESSION_COOKIE + "="))
+    assert "secure" in session_cookie.lower() and session_cookie.lower().count("secure") == 1
 
 
 async def test_forwarded_proto_counts_only_when_the_proxy_is_trusted(
