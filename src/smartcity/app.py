@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -77,6 +80,34 @@ class RequestSizeLimit:
         await self.app(scope, limited, send)
 
 
+# Pages load scripts and styles only from this server (plotly's data sits in JSON blocks,
+# which are not executed). Style attributes stay allowed: bar widths and AQI colours are
+# data, and a style attribute cannot run script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def served_over_https(scope: Scope, settings: Settings) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    if not settings.trust_proxy_headers:
+        return False
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-proto":
+            return bool(value.split(b",")[0].strip().lower() == b"https")
+    return False
+
+
+def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """Over HTTPS every cookie is Secure, whatever SMARTCITY_SECURE_COOKIES says."""
+    if name.lower() == b"set-cookie" and b"; secure" not in value.lower():
+        return name, value + b"; Secure"
+    return name, value
+
+
 class PerRequest:
     """Language, the CSRF cookie a page minted, and security headers. Plain ASGI: Starlette's
     BaseHTTPMiddleware costs a task and a stream per request."""
@@ -89,12 +120,12 @@ class PerRequest:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        https = served_over_https(scope, self.settings)
         locale = i18n.negotiate(
             request.cookies.get(i18n.LOCALE_COOKIE),
             request.headers.get("accept-language"),
             self.settings.default_locale,
         )
-        sent_csrf = request.cookies.get(CSRF_COOKIE)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -102,17 +133,25 @@ class PerRequest:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                minted = scope.get("state", {}).get("csrf_token")
-                if minted and minted != sent_csrf:
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if https:
+                    headers.setdefault(
+                        "Strict-Transport-Security",
+                        f"max-age={self.settings.hsts_max_age_seconds}; includeSubDomains",
+                    )
+                minted = scope.get("state", {}).get("minted_presession")
+                if minted:
                     cookie = Response()
                     cookie.set_cookie(
                         CSRF_COOKIE,
                         minted,
                         httponly=True,
                         samesite="strict",
-                        secure=self.settings.secure_cookies,
+                        secure=self.settings.secure_cookies or https,
                     )
                     headers.append("set-cookie", cookie.headers["set-cookie"])
+                if https:
+                    message["headers"] = [_secure_cookie(k, v) for k, v in message["headers"]]
             await send(message)
 
         token = i18n.current_locale.set(locale)
@@ -171,18 +210,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        return _with_inline_script_hashes(get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="智慧深圳 API",
             oauth2_redirect_url="/docs/oauth2-redirect",
             swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
             swagger_css_url="/static/apidocs/swagger-ui.css",
             swagger_favicon_url="/static/apidocs/favicon.png",
-        )
+        ))
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_inline_script_hashes(get_swagger_ui_oauth2_redirect_html())
 
     # Once every route is in: integers bounded to what the columns hold, for all of them.
     bound_integer_parameters(app)
@@ -191,6 +230,22 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.add_middleware(PerRequest, settings=settings)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     return app
+
+
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+
+
+def _with_inline_script_hashes(page: HTMLResponse) -> HTMLResponse:
+    """Swagger UI's pages come with inline script from FastAPI; allow exactly those scripts by
+    hash rather than weakening the policy of every page."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(page.body)
+    )
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", f"script-src 'self' {hashes}"
+    ).replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    return page
 
 
 def _template_dirs(mods: list[Module]) -> list[Path]:

@@ -9,21 +9,73 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from typer.core import TyperGroup
 
-from smartcity.core import accounts, audit, i18n, migrate
-from smartcity.core.authz import Principal, register_actions
-from smartcity.core.db import Database, make_engine
-from smartcity.core.errors import Problem
-from smartcity.core.schemas import AccountCreate, AccountUpdate, DepartmentCreate
-from smartcity.settings import Settings, configure, get_settings
+# The platform (FastAPI, SQLAlchemy, every module) is imported inside the commands, so
+# `smartcity --help` and the commands that need little start at once.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    # Typer carries its own copy of Click; these are its types.
+    from typer._click.core import Command, Context
+    from typer._click.formatting import HelpFormatter
+
+    from smartcity.core.authz import Principal
+    from smartcity.settings import Settings
+
+# Each module's own command group (Module.cli), loaded when it is used. The help texts are
+# the groups' own (tests/core/test_cli.py checks they match), so listing them imports nothing.
+MODULE_GROUPS = {
+    "registry": "Base registries: import, export, resolve points, link accounts, data quality.",
+    "exchange": "The data exchange (政务信息资源共享交换).",
+    "cases": "The case engine (办件引擎): clocks, cases, flags.",
+    "sensing": "The sensing engine (物联感知): retention, simulated load.",
+    "environment": "Air quality (空气质量): current table, report catch-up, alert rules.",
+}
+
+
+class LazyModuleGroups(TyperGroup):
+    """The top-level group: module groups are imported on use, not to list them."""
+
+    listing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return own + [name for name in MODULE_GROUPS if name not in own]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in MODULE_GROUPS:
+            return command
+        if self.listing:
+            return TyperGroup(name=cmd_name, help=MODULE_GROUPS[cmd_name])
+        return typer.main.get_command(module_cli(cmd_name))
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
+def module_cli(name: str) -> typer.Typer:
+    import importlib
+
+    cli: typer.Typer | None = importlib.import_module(f"smartcity.{name}").MODULE.cli
+    if cli is None:
+        raise LookupError(f"the module {name} has no command group")
+    return cli
+
 
 app = typer.Typer(
+    cls=LazyModuleGroups,
     help="智慧深圳 Smart Shenzhen city platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -54,6 +106,8 @@ DatabaseUrl = Annotated[
 
 
 def _settings(database_url: str | None = None) -> Settings:
+    from smartcity.settings import configure, get_settings
+
     settings = get_settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
@@ -66,6 +120,8 @@ def cli_principal() -> Principal:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
+    from smartcity.core.authz import Principal
+
     return Principal(
         id=None,
         kind="admin",
@@ -77,6 +133,7 @@ def cli_principal() -> Principal:
 
 def _register_actions() -> None:
     from smartcity.app import modules
+    from smartcity.core.authz import register_actions
 
     for module in modules():
         register_actions(module.actions)
@@ -84,6 +141,8 @@ def _register_actions() -> None:
 
 def cli_locale() -> str:
     """Messages in the operator's language: SMARTCITY_LOCALE, else LANG (en_* is English)."""
+    from smartcity.core import i18n
+
     chosen = os.environ.get("SMARTCITY_LOCALE")
     if chosen in i18n.LOCALES:
         return chosen
@@ -92,6 +151,10 @@ def cli_locale() -> str:
 
 def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None = None) -> T:
     """Run one unit of work against the configured database; problems exit with code 1."""
+    from smartcity.core import i18n
+    from smartcity.core.db import Database, make_engine
+    from smartcity.core.errors import Problem
+
     settings = _settings(database_url)
     _register_actions()
     i18n.current_locale.set(cli_locale())
@@ -100,6 +163,8 @@ def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None =
         settings.var_dir.mkdir(parents=True, exist_ok=True)
         db = Database(make_engine(settings.effective_database_url))
         try:
+            async with db.engine.connect() as connection:
+                await connection.run_sync(_require_schema)
             async with db.session_scope() as session:
                 return await work(session)
         finally:
@@ -107,12 +172,23 @@ def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None =
 
     try:
         return asyncio.run(main())
+    except NeverMigrated as exc:
+        err.print(
+            f"The database {_shown_url(settings.effective_database_url)} was never migrated; "
+            "run `smartcity db upgrade` first (with the same --database-url).",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
     except Problem as exc:
         err.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from exc
 
 
 def _upgrade(settings: Settings) -> None:
+    from smartcity.core import migrate
+
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url)
 
@@ -159,7 +235,13 @@ def serve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the platform on an existing database (run `smartcity db upgrade` first)."""
-    _serve(_settings(database_url), host, port)
+    settings = _settings(database_url)
+    run(_nothing, database_url)  # refuses a database that was never migrated
+    _serve(settings, host, port)
+
+
+async def _nothing(session: AsyncSession) -> None:
+    return None
 
 
 @app.command()
@@ -203,6 +285,8 @@ def demo(
             # The simulated devices report to this server (sensing/simulate.py), so pages move.
             local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
             local = f"[{local}]" if ":" in local else local  # an IPv6 address in a URL
+            from smartcity.settings import configure
+
             settings = configure(
                 settings.model_copy(
                     update={
@@ -336,6 +420,8 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 @db_app.command("current")
 def db_current(database_url: DatabaseUrl = None) -> None:
     """Show the schema revision of the database."""
+    from smartcity.core import migrate
+
     migrate.current(_settings(database_url).effective_database_url)
 
 
@@ -348,6 +434,8 @@ def users_list(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List accounts."""
+    from smartcity.core import accounts
+
 
     async def work(session: AsyncSession) -> None:
         rows, total = await accounts.list_accounts(
@@ -390,6 +478,9 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an account; prints a generated password once."""
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountCreate
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     try:
         data = AccountCreate(
@@ -426,6 +517,9 @@ def users_set_roles(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Replace the extra roles of an account."""
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountUpdate
+
     run(
         lambda s: accounts.update_account(
             s, cli_principal(), username, AccountUpdate(roles=role or [])
@@ -438,6 +532,9 @@ def users_set_roles(
 @users_app.command("deactivate")
 def users_deactivate(username: str, database_url: DatabaseUrl = None) -> None:
     """Deactivate an account and end its sessions."""
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountUpdate
+
     run(
         lambda s: accounts.update_account(
             s, cli_principal(), username, AccountUpdate(active=False)
@@ -450,6 +547,9 @@ def users_deactivate(username: str, database_url: DatabaseUrl = None) -> None:
 @users_app.command("activate")
 def users_activate(username: str, database_url: DatabaseUrl = None) -> None:
     """Reactivate an account."""
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountUpdate
+
     run(
         lambda s: accounts.update_account(s, cli_principal(), username, AccountUpdate(active=True)),
         database_url,
@@ -460,6 +560,8 @@ def users_activate(username: str, database_url: DatabaseUrl = None) -> None:
 @users_app.command("reset-password")
 def users_reset_password(username: str, database_url: DatabaseUrl = None) -> None:
     """Generate a new password (shown once); also lifts a lockout."""
+    from smartcity.core import accounts
+
     password = run(lambda s: accounts.reset_password(s, cli_principal(), username), database_url)
     console.print(
         f"New password for {username} (must be changed at sign-in): [bold]{password}[/bold]"
@@ -469,6 +571,8 @@ def users_reset_password(username: str, database_url: DatabaseUrl = None) -> Non
 @users_app.command("reset-totp")
 def users_reset_totp(username: str, database_url: DatabaseUrl = None) -> None:
     """For a lost authenticator: the account sets up TOTP again at its next sign-in."""
+    from smartcity.core import accounts
+
     run(lambda s: accounts.reset_totp(s, cli_principal(), username), database_url)
     console.print(f"Two-factor sign-in of {username} was reset.")
 
@@ -479,6 +583,8 @@ def users_reset_totp(username: str, database_url: DatabaseUrl = None) -> None:
 @departments_app.command("list")
 def departments_list(database_url: DatabaseUrl = None) -> None:
     """List departments."""
+    from smartcity.core import accounts
+
 
     async def work(session: AsyncSession) -> None:
         table = Table()
@@ -499,6 +605,9 @@ def departments_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a department, e.g. `smartcity departments create SWJ 水务局`."""
+    from smartcity.core import accounts
+    from smartcity.core.schemas import DepartmentCreate
+
     try:
         data = DepartmentCreate(code=code, name=name, name_en=name_en)
     except ValueError as exc:
@@ -518,6 +627,8 @@ def keys_issue(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue an API key to a system or device account; the key is printed once."""
+    from smartcity.core import accounts
+
 
     async def work(session: AsyncSession) -> str:
         _row, key = await accounts.issue_api_key(
@@ -532,6 +643,8 @@ def keys_issue(
 @keys_app.command("revoke")
 def keys_revoke(prefix: str, database_url: DatabaseUrl = None) -> None:
     """Revoke an API key by its prefix (the part after sck_)."""
+    from smartcity.core import accounts
+
     run(lambda s: accounts.revoke_api_key(s, cli_principal(), prefix), database_url)
     console.print(f"Revoked key {prefix}.")
 
@@ -539,6 +652,8 @@ def keys_revoke(prefix: str, database_url: DatabaseUrl = None) -> None:
 @keys_app.command("list")
 def keys_list(database_url: DatabaseUrl = None) -> None:
     """List API keys (never the keys themselves)."""
+    from smartcity.core import accounts
+
 
     async def work(session: AsyncSession) -> None:
         table = Table()
@@ -569,6 +684,9 @@ def keys_list(database_url: DatabaseUrl = None) -> None:
 def audit_verify(database_url: DatabaseUrl = None) -> None:
     """Check the whole audit trail against its seal and the signed checkpoints; exit 1 and
     name the first broken entry, or the checkpoint contradicted, if it was altered."""
+    from smartcity.core import audit
+    from smartcity.settings import get_settings
+
     verdict = run(lambda s: audit.verify(s, get_settings().resolved_secret()), database_url)
     if verdict.intact:
         console.print(
@@ -635,6 +753,8 @@ def audit_tail(
 
 def _core_work(work: Callable[[], Coroutine[Any, Any, T]], database_url: str | None) -> T:
     """Run a core operation that opens its own connections; problems exit with code 1."""
+    from smartcity.core.errors import Problem
+
     _settings(database_url)
     try:
         return asyncio.run(work())
@@ -652,6 +772,7 @@ def backup_command(
 ) -> None:
     """Back up the database (SQLite online backup; pg_dump on PostgreSQL) with a manifest."""
     from smartcity.core import backup
+    from smartcity.settings import get_settings
 
     result = _core_work(lambda: backup.backup(get_settings(), directory=directory), database_url)
     console.print(
@@ -672,6 +793,7 @@ def restore_command(
 ) -> None:
     """Restore a backup into a fresh database; ids move past what was handed out."""
     from smartcity.core import backup
+    from smartcity.settings import get_settings
 
     report = _core_work(
         lambda: backup.restore(manifest, get_settings(), force=force), database_url
@@ -726,6 +848,7 @@ def workdays_enter(
     from rich.markup import escape
 
     from smartcity.core import workdays
+    from smartcity.core.errors import Problem
 
     try:
         entries = workdays.parse_year_entries(file.read(), year)
@@ -918,20 +1041,25 @@ def signing_keys_rotate(
     console.print(f"New {algorithm} key {key.fingerprint}.")
 
 
-def _add_module_commands() -> None:
-    """Each module's own command group, e.g. `smartcity registry import ...`."""
-    from smartcity.app import modules
-
-    for module in modules():
-        if module.cli is not None:
-            app.add_typer(module.cli, name=module.name)
+class NeverMigrated(Exception):
+    """The database has no schema yet: the command cannot run until it is upgraded."""
 
 
-_add_module_commands()
+def _require_schema(sync_connection: Connection) -> None:
+    from sqlalchemy import inspect
+
+    if not inspect(sync_connection).has_table("alembic_version"):
+        raise NeverMigrated
 
 
 def main() -> None:
     app()
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

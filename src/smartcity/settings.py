@@ -45,7 +45,12 @@ class Settings(BaseSettings):
     # How deep arrays and objects may nest in a JSON body (core/limits.py); deeper is a 400.
     max_json_depth: int = Field(default=64, ge=2, le=512)
     public_rate_per_minute: int = 120
+    # Behind TLS: cookies get the Secure flag (docs/security.md). Responses served over HTTPS
+    # also carry Strict-Transport-Security; behind a TLS-terminating proxy, set
+    # trust_proxy_headers so X-Forwarded-Proto/-Host are believed (only if the proxy sets them).
     secure_cookies: bool = False
+    trust_proxy_headers: bool = False
+    hsts_max_age_seconds: int = 31536000
     # argon2id cost; the default is RFC 9106's low-memory profile (about 0.2 s a hash here).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

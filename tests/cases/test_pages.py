@@ -20,14 +20,24 @@ from smartcity.cases.models import Case, CaseEvent, CaseFlag
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.models import Account
-from smartcity.core.security import issue_access_token, seal_totp_secret
+from smartcity.core.security import (
+    PRESESSION_COOKIE,
+    csrf_token_for,
+    issue_access_token,
+    seal_totp_secret,
+)
 from smartcity.core.workdays import WorkCalendar
 from smartcity.services.types import BASE_NAME
 from smartcity.settings import get_settings
 from tests.cases.factories import World, open_application, person, world
 from tests.core.test_pages import get_form, sign_in
 
-CSRF = "desk-test-csrf-token"
+# The browser's pre-session id; its forms carry the token the platform derives from it.
+PRESESSION = "desk-test-browser"
+
+
+def csrf() -> str:
+    return csrf_token_for(get_settings(), session_token=None, presession=PRESESSION)
 # Monday 2026-03-02, 10:00 in Shenzhen: a plain working week.
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -40,7 +50,7 @@ def frozen() -> Iterator[object]:
 
 def as_(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
     """Headers of a page request by the account; the CSRF cookie is set for its forms."""
-    client.cookies.set("sc_csrf", CSRF)
+    client.cookies.set(PRESESSION_COOKIE, PRESESSION)
     # Issued at the wall clock's time: PyJWT checks the token against it even while the
     # platform's clock is frozen in the past.
     with clock.frozen(datetime.now(UTC)):
@@ -51,7 +61,8 @@ def as_(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
 async def post(
     client: httpx.AsyncClient, account: Account, path: str, **data: str
 ) -> httpx.Response:
-    return await client.post(path, headers=as_(client, account), data={"csrf_token": CSRF, **data})
+    headers = as_(client, account)
+    return await client.post(path, headers=headers, data={"csrf_token": csrf(), **data})
 
 
 async def reload(session: AsyncSession, case: Case) -> Case:

@@ -19,7 +19,7 @@ from smartcity.cases.models import Case
 from smartcity.core import i18n
 from smartcity.core.authz import register_actions
 from smartcity.core.models import Account
-from smartcity.core.security import issue_access_token
+from smartcity.core.security import PRESESSION_COOKIE, csrf_token_for, issue_access_token
 from smartcity.services.application import access, drafts, materials
 from smartcity.services.application.panel import case_panel
 from smartcity.services.models import Application, Material
@@ -27,7 +27,12 @@ from smartcity.settings import get_settings
 from tests.registry import factories as registry_factories
 from tests.services import factories as f
 
-CSRF = "apply-test-csrf-token"
+# The browser's pre-session id; its forms carry the token the platform derives from it.
+PRESESSION = "apply-test-browser"
+
+
+def csrf() -> str:
+    return csrf_token_for(get_settings(), session_token=None, presession=PRESESSION)
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +56,7 @@ async def _departments(session: AsyncSession) -> None:
 
 def as_(client: httpx.AsyncClient, account: Account) -> dict[str, str]:
     """Headers of a page request by the account, with the CSRF cookie its forms need."""
-    client.cookies.set("sc_csrf", CSRF)
+    client.cookies.set(PRESESSION_COOKIE, PRESESSION)
     token = issue_access_token(get_settings(), account, amr=["pwd", "otp"])
     return {"Authorization": f"Bearer {token}", "accept": "text/html"}
 
@@ -64,7 +69,7 @@ async def post(
     files: dict[str, tuple[str, bytes, str]] | None = None,
 ) -> httpx.Response:
     return await client.post(
-        path, headers=as_(client, account), data={"csrf_token": CSRF, **data}, files=files
+        path, headers=as_(client, account), data={"csrf_token": csrf(), **data}, files=files
     )
 
 

@@ -96,6 +96,11 @@ def bearer(account: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def full(base: str) -> str:
+    """A licence number with its check part, as the platform issues it."""
+    return f"{base}-{licences.check_part(base)}"
+
+
 def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "page has no CSRF field"
@@ -120,7 +125,7 @@ class TestIssuing:
         ).scalar_one()
         assert count == 1  # 送达 issues nothing more
         lic = await licence_of(session, case_)
-        assert lic.number == "SCJGJ-003-2026-000001"
+        assert lic.number == full("SCJGJ-003-2026-000001")
         assert lic.holder_account_id == w.applicant.id
         assert lic.valid_until == date(2031, 10, 12)  # 食品经营许可证: five years
 
@@ -130,7 +135,7 @@ class TestIssuing:
         masked = who.id_number[:4] + "*" * 10 + who.id_number[-4:]
         assert doc == {
             "format": "smartcity-licence/v1",
-            "number": "SCJGJ-003-2026-000001",
+            "number": full("SCJGJ-003-2026-000001"),
             "title": "食品经营许可证",
             "item": {"code": "SCJGJ-003", "name": "食品经营许可"},
             "holder": {"name": "张三", "identifier_type": "resident_id", "identifier": masked},
@@ -164,10 +169,10 @@ class TestIssuing:
             next_year = await approved(session, w, food)
         numbers = [(await licence_of(session, c)).number for c in (first, second, other, next_year)]
         assert numbers == [
-            "SCJGJ-003-2026-000001",
-            "SCJGJ-003-2026-000002",
-            "SCJGJ_003-2026-000001",
-            "SCJGJ-003-2027-000001",
+            full("SCJGJ-003-2026-000001"),
+            full("SCJGJ-003-2026-000002"),
+            full("SCJGJ_003-2026-000001"),
+            full("SCJGJ-003-2027-000001"),
         ]
         assert json.loads((await licence_of(session, other)).document)["title"] == (
             "药品零售企业许可证"
@@ -193,7 +198,7 @@ class TestIssuing:
         with clock.frozen(DAY):
             second = await approved(session, w, item)
         assert len(calls) == 2
-        assert (await licence_of(session, second)).number == "SCJGJ-003-2026-000002"
+        assert (await licence_of(session, second)).number == full("SCJGJ-003-2026-000002")
         # The failed attempt left no trace: one signing audited per licence.
         signed = (
             await session.execute(
@@ -281,14 +286,14 @@ class TestChecking:
     async def test_by_number(self, session: AsyncSession) -> None:
         _w, lic = await _issued(session)
         with clock.frozen(DAY):
-            check = await licences.check_licence(session, " scjgj-003-2026-000001 ")
+            check = await licences.check_licence(session, f" {lic.number.lower()} ")
         assert (check.status, check.reason, check.signature_valid) == ("valid", "valid", True)
         assert check.document is not None and check.document["number"] == lic.number
         with clock.frozen(datetime(2031, 10, 13, 10, tzinfo=CST)):
             assert (await licences.check_licence(session, lic.number)).status == "expired"
         with pytest.raises(NotFound):
-            await licences.check_licence(session, "SCJGJ-003-2026-999999")
-        for bad in ("", "x", "A" * 41, "SCJGJ 003", "<script>"):
+            await licences.check_licence(session, full("SCJGJ-003-2026-999999"))
+        for bad in ("", "x", "A" * 47, "SCJGJ 003", "<script>"):
             with pytest.raises(InvalidInput):
                 await licences.check_licence(session, bad)
 
@@ -453,11 +458,19 @@ class TestApi:
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["status"] == "valid" and body["signature_valid"] is True
-        assert body["title"] == "食品经营许可证" and body["department_code"] == "SCJGJ"
-        assert "*" * 10 in body["holder_identifier"]
-        assert body["signature"]["algorithm"] == "SM2"
+        assert body["title"] == "食品经营许可证" and body["department_name"] == "深圳市SCJGJ"
+        doc = json.loads(lic.document)
+        name = doc["holder"]["name"]
+        assert body["holder_name_masked"] == licences.mask_holder_name(name, "resident_id")
+        assert body["holder_name_masked"] != name and body["holder_name_masked"][0] == name[0]
+        # The public answer names nobody: no full name, identity number, item or case.
+        for private in ("holder_name", "holder_identifier", "item_code", "case_number"):
+            assert private not in body
+        assert name not in r.text and doc["case_number"] not in r.text
+        assert doc["holder"]["identifier"] not in r.text
 
-        assert (await client.get("/api/v1/licences/SCJGJ-003-2026-999999")).status_code == 404
+        unknown = await client.get(f"/api/v1/licences/{full('SCJGJ-003-2026-999999')}")
+        assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
         assert (await client.get("/api/v1/licences/bad%20number")).status_code == 422
 
         pair = {"document": lic.document, "signature": lic.signature}
@@ -554,8 +567,13 @@ class TestPages:
         page = await client.get(f"/licences/{lic.number}", headers=HTML)
         assert page.status_code == 200
         assert 'class="verdict valid"' in page.text
-        assert lic.number in page.text and "**********" in page.text
-        unknown = await client.get("/licences/SCJGJ-003-2026-999999", headers=HTML)
+        doc = json.loads(lic.document)
+        name = doc["holder"]["name"]
+        assert lic.number in page.text
+        assert licences.mask_holder_name(name, "resident_id") in page.text
+        assert name not in page.text and doc["case_number"] not in page.text
+        assert "**********" not in page.text  # no identity number, not even masked
+        unknown = await client.get(f"/licences/{full('SCJGJ-003-2026-999999')}", headers=HTML)
         assert unknown.status_code == 404 and 'class="verdict invalid"' in unknown.text
 
         lic.document = lic.document.replace("SCJGJ", "SCJGX", 1)

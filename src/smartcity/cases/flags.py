@@ -20,6 +20,7 @@ from smartcity.core.authz import Principal, authorize, register_actions
 from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import clean_text
 
 ACTIONS: dict[str, frozenset[str]] = {
     "cases.flag.review": frozenset({"supervisor", "admin"}),
@@ -141,7 +142,7 @@ async def review_flag(
     case_: Case = found[1]
     if flag.reviewed_at is not None:
         raise Conflict(_("This flag was already reviewed."))
-    note = (note or "").strip()
+    note = clean_text(note or "", "note").strip()
     if not note or len(note) > NOTE_MAX:
         raise InvalidInput(
             _("A note of 1 to %(max)s characters is needed.") % {"max": NOTE_MAX}, field="note"

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartcity.core.text import FreeText
+
 
 class CaseRead(BaseModel):
     """A case (办件) with its clocks."""
@@ -83,7 +85,7 @@ class TransferInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     department: str = Field(min_length=1, max_length=32)
-    reason: str = Field(max_length=500)
+    reason: FreeText = Field(max_length=500)
 
 
 class CommentInput(BaseModel):
@@ -91,7 +93,7 @@ class CommentInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(max_length=2000)
+    text: FreeText = Field(max_length=2000)
 
 
 class CorrectionInput(BaseModel):
@@ -100,7 +102,7 @@ class CorrectionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to_state: str = Field(min_length=1, max_length=64)
-    reason: str = Field(max_length=500)
+    reason: FreeText = Field(max_length=500)
 
 
 class FlagRead(BaseModel):
@@ -126,7 +128,7 @@ class FlagReviewInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(max_length=500)
+    note: FreeText = Field(max_length=500)
 
 
 class StepRead(BaseModel):
@@ -147,7 +149,7 @@ class RatingInput(BaseModel):
 
     # Strict: a score of "5" or true is a client's mistake, not a rating.
     score: int = Field(strict=True)
-    comment: str = Field(default="", max_length=500)
+    comment: FreeText = Field(default="", max_length=500)
 
 
 class RatingRead(BaseModel):

@@ -136,7 +136,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         errors = _field_errors(exc)
         summary = "; ".join(f"{e['field'] or 'request'}: {e['message']}" for e in errors[:5])
-        problem = InvalidInput(f"The request is not valid: {summary}", errors=errors)
+        # The first refused field on top too, as a service's own InvalidInput names it.
+        first = next((e["field"] for e in errors if e["field"]), None)
+        extra = {"field": first} if first else {}
+        problem = InvalidInput(f"The request is not valid: {summary}", errors=errors, **extra)
         return problem_response(problem, request.url.path)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smartcity.core.models import PrincipalKind
+from smartcity.core.text import Name
 
 USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
 
@@ -25,13 +26,13 @@ class DepartmentCreate(BaseModel):
         pattern=r"^[A-Z][A-Z0-9_]*$",
         description="Short code, upper case, e.g. GAJ for 公安局",
     )
-    name: str = Field(min_length=2, max_length=100, description="Chinese name, e.g. 公安局")
-    name_en: str = Field(default="", max_length=200)
+    name: Name = Field(min_length=2, max_length=100, description="Chinese name, e.g. 公安局")
+    name_en: Name = Field(default="", max_length=200)
 
 
 class DepartmentUpdate(BaseModel):
-    name: str | None = Field(default=None, min_length=2, max_length=100)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: Name | None = Field(default=None, min_length=2, max_length=100)
+    name_en: Name | None = Field(default=None, max_length=200)
     active: bool | None = None
 
 
@@ -45,7 +46,7 @@ class DepartmentRead(ReadModel):
 
 class AccountCreate(BaseModel):
     username: str = Field(description="Lower case letters, digits, . _ -; 3 to 64 characters")
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Name = Field(min_length=1, max_length=100)
     kind: PrincipalKind
     department_code: str | None = Field(
         default=None, description="Required for staff, supervisors and system accounts"
@@ -64,7 +65,7 @@ class AccountCreate(BaseModel):
 
 
 class AccountUpdate(BaseModel):
-    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    display_name: Name | None = Field(default=None, min_length=1, max_length=100)
     roles: list[str] | None = None
     department_code: str | None = None
     active: bool | None = None
@@ -108,7 +109,7 @@ class TokenRead(BaseModel):
 
 class ApiKeyCreate(BaseModel):
     account: str = Field(description="User name of a system or device account")
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     expires_at: datetime | None = None
 
 
@@ -165,7 +166,7 @@ class CalendarEntryIn(BaseModel):
     start: date
     end: date | None = Field(default=None, description="Last day of a range; omit for one day")
     kind: Literal["holiday", "workday"]
-    name: str = Field(min_length=1, max_length=100, description="e.g. 春节, or 春节调休")
+    name: Name = Field(min_length=1, max_length=100, description="e.g. 春节, or 春节调休")
 
     @model_validator(mode="after")
     def _range(self) -> CalendarEntryIn:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import jwt
 import pyotp
@@ -32,6 +33,11 @@ from smartcity.core.uow import DbSession
 from smartcity.settings import Settings, get_settings
 
 SESSION_COOKIE = "sc_session"
+# A random id for a browser that has no session yet (the sign-in form), so its form token is
+# bound to something; the token is an HMAC of it, so a cookie an attacker sets is worthless.
+PRESESSION_COOKIE = "sc_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_KEY_HEADER = "X-API-Key"
 JWT_ALGORITHM = "HS256"
 JWT_AUDIENCE = "smartcity"
@@ -211,6 +217,67 @@ def split_api_key(key: str) -> str | None:
     return parts[1]
 
 
+# --- CSRF tokens bound to the browser's session ------------------------------------------
+
+
+class CsrfRefused(Forbidden):
+    status, slug, title = 403, "csrf-failed", "Cross-site request refused"
+
+
+def csrf_token_for(settings: Settings, *, session_token: str | None, presession: str | None) -> str:
+    """The CSRF token of a browser: an HMAC of its session (or pre-session) with the instance
+    secret. Nobody without the secret can make one for another browser's cookie."""
+    if session_token:
+        bound = "session:" + token_hash(session_token)
+    elif presession:
+        bound = "presession:" + presession
+    else:
+        return ""
+    mac = hmac.new(_csrf_key(settings.resolved_secret()), bound.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
+
+
+@lru_cache(maxsize=4)
+def _csrf_key(secret: bytes) -> bytes:
+    return derive_key(secret, "csrf")
+
+
+def request_csrf_token(request: Request) -> str:
+    """The token this request's browser must send back with an unsafe request."""
+    settings: Settings = request.app.state.settings
+    return csrf_token_for(
+        settings,
+        session_token=request.cookies.get(SESSION_COOKIE),
+        presession=request.cookies.get(PRESESSION_COOKIE),
+    )
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site. Without either header
+    (old browsers, non-browser clients) this proves nothing; the token still has to match."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    settings: Settings = request.app.state.settings
+    forwarded = request.headers.get("x-forwarded-host") if settings.trust_proxy_headers else None
+    host = forwarded or request.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+def check_csrf_token(request: Request, sent: str | None) -> None:
+    """Refuses an unsafe browser request from another site or without this browser's token."""
+    if not same_origin(request):
+        raise CsrfRefused("This request came from another site and was refused.")
+    expected = request_csrf_token(request)
+    if not expected or not sent or not same(expected, sent):
+        raise CsrfRefused(
+            f"A request signed in with the browser session must carry the {CSRF_HEADER} header."
+        )
+
+
 # --- resolving the caller ----------------------------------------------------------------
 
 
@@ -300,8 +367,10 @@ async def resolve_principal(request: Request, session: AsyncSession) -> Principa
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 
 
-def require_principal(*kinds: str | PrincipalKind) -> PrincipalDependency:
-    """Layer 1: admit only these principal kinds (or roles). Anonymous: 401; others: 403."""
+def require_principal(*kinds: str | PrincipalKind, csrf: bool = True) -> PrincipalDependency:
+    """Layer 1: admit only these principal kinds (or roles). Anonymous: 401; others: 403.
+    An unsafe call signed in by the session cookie must also carry the CSRF header; pages
+    pass ``csrf=False`` because their forms carry the token in a field instead."""
     allowed = frozenset(str(k) for k in kinds)
 
     async def dependency(request: Request, session: DbSession) -> Principal:
@@ -312,6 +381,8 @@ def require_principal(*kinds: str | PrincipalKind) -> PrincipalDependency:
             raise Forbidden(
                 f"This is for {', '.join(sorted(allowed))}; you are signed in as {principal.kind}."
             )
+        if csrf:
+            _check_api_csrf(request, principal)
         return principal
 
     dependency.__smartcity_kinds__ = allowed  # type: ignore[attr-defined]
@@ -320,7 +391,17 @@ def require_principal(*kinds: str | PrincipalKind) -> PrincipalDependency:
 
 async def optional_principal(request: Request, session: DbSession) -> Principal | None:
     """For public routes that show more to a signed-in caller."""
-    return await resolve_principal(request, session)
+    principal = await resolve_principal(request, session)
+    if principal is not None:
+        _check_api_csrf(request, principal)
+    return principal
+
+
+def _check_api_csrf(request: Request, principal: Principal) -> None:
+    # Bearer tokens and API keys are never sent by a browser on its own, so only the cookie
+    # needs the check.
+    if principal.via == "session" and request.method in UNSAFE_METHODS:
+        check_csrf_token(request, request.headers.get(CSRF_HEADER))
 
 
 def public() -> None:

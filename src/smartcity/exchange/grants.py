@@ -16,6 +16,7 @@ from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import clean_text
 from smartcity.exchange import events
 from smartcity.exchange.models import Grant, Resource, Subscription, WebhookDelivery
 from smartcity.exchange.schemas import GrantApproval, GrantRequest
@@ -371,6 +372,7 @@ async def refuse_grant(
 ) -> Grant:
     """The publisher refuses a request (不同意共享); the reason is required and shown."""
     grant, resource = await _decidable(session, principal, grant_id, "exchange.grant.decide")
+    reason = clean_text(reason, "reason")
     if not reason.strip():
         raise InvalidInput(_("Give the reason for refusing."), field="reason")
     if grant.status != "requested":
@@ -384,6 +386,7 @@ async def revoke_grant(
 ) -> Grant:
     """The publisher withdraws a grant (撤销授权); reads and deliveries stop at once."""
     grant, resource = await _decidable(session, principal, grant_id, "exchange.grant.revoke")
+    reason = clean_text(reason, "reason")
     if grant.status != "approved":
         raise Conflict(
             _("Only an approved grant can be revoked; this one is {status}.").format(

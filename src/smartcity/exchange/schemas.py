@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from smartcity.core.text import FreeText, Name
+
 # CKAN dataset names: lower-case letters, digits, - and _ (the resource code is the name).
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"
 FIELD_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -32,7 +34,7 @@ class FieldSpec(BaseModel):
     """One field of a resource (信息项)."""
 
     name: str = Field(pattern=FIELD_PATTERN, description="For registry resources: a data field")
-    title: str = Field(default="", max_length=100, description="Chinese name, e.g. 姓名")
+    title: Name = Field(default="", max_length=100, description="Chinese name, e.g. 姓名")
     type: FieldType | None = Field(
         default=None, description="Omit for registry resources: taken from the registry"
     )
@@ -54,8 +56,8 @@ def _keywords(value: list[str]) -> list[str]:
 
 class ResourceCreate(BaseModel):
     code: str = Field(pattern=CODE_PATTERN, description="Slug; also the CKAN dataset name")
-    title: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=5000)
+    title: Name = Field(min_length=1, max_length=200)
+    description: FreeText = Field(default="", max_length=5000)
     publisher: str | None = Field(
         default=None, description="Department code; default the caller's department"
     )
@@ -73,8 +75,8 @@ class ResourceCreate(BaseModel):
 
 
 class ResourceUpdate(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    title: Name | None = Field(default=None, min_length=1, max_length=200)
+    description: FreeText | None = Field(default=None, max_length=5000)
     fields: list[FieldSpec] | None = Field(default=None, min_length=1, max_length=200)
     update_cycle: UpdateCycle | None = None
     sharing_class: SharingClass | None = None
@@ -117,8 +119,8 @@ class ResourcePage(BaseModel):
 
 
 class GrantRequest(BaseModel):
-    purpose: str = Field(min_length=1, max_length=500, description="What the data is used for")
-    legal_basis: str = Field(default="", max_length=300, description="法律法规或政策依据")
+    purpose: FreeText = Field(min_length=1, max_length=500, description="What the data is used for")
+    legal_basis: FreeText = Field(default="", max_length=300, description="法律法规或政策依据")
     fields: list[str] = Field(min_length=1, max_length=200)
     expires_at: AwareDatetime | None = None
     consumer: str | None = Field(
@@ -131,15 +133,15 @@ class GrantApproval(BaseModel):
         default=None, description="Fewer fields than requested; default all requested"
     )
     expires_at: AwareDatetime | None = None
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class GrantRefusal(BaseModel):
-    reason: str = Field(max_length=500)
+    reason: FreeText = Field(max_length=500)
 
 
 class GrantRevocation(BaseModel):
-    reason: str = Field(default="", max_length=500)
+    reason: FreeText = Field(default="", max_length=500)
 
 
 class GrantRead(BaseModel):
@@ -171,7 +173,7 @@ class ExchangeQuery(BaseModel):
 
     filters: dict[str, str] = Field(default_factory=dict, max_length=20)
     fields: list[str] | None = Field(default=None, description="Default: all granted fields")
-    purpose: str = Field(min_length=1, max_length=500)
+    purpose: FreeText = Field(min_length=1, max_length=500)
     limit: int = Field(default=100, ge=1, le=1000)
 
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartcity.core.text import FreeText, Name
+
 PersonStatus = Literal["living", "deceased", "moved_out"]
 OrganizationType = Literal[
     "enterprise", "public_institution", "social_organization", "government_body"
@@ -20,17 +22,17 @@ class PersonCreate(BaseModel):
     """A new person; sex and birth date come from the ID number and, if given, must match it."""
 
     id_number: str = Field(description="公民身份号码 (GB 11643), 18 characters")
-    name: str = Field(min_length=1, max_length=50)
+    name: Name = Field(min_length=1, max_length=50)
     sex: Sex | None = Field(default=None, description="Optional; checked against the ID number")
     birth_date: date | None = Field(
         default=None, description="Optional; checked against the ID number"
     )
-    ethnicity: str = Field(default="", max_length=20, description="民族, e.g. 汉族")
+    ethnicity: Name = Field(default="", max_length=20, description="民族, e.g. 汉族")
     phone: str = Field(default="", max_length=20)
     hukou_division_code: str = Field(
         default="", max_length=6, description="户籍地: a six-digit GB/T 2260 code"
     )
-    residence_address: str = Field(default="", max_length=200)
+    residence_address: Name = Field(default="", max_length=200)
     residence_place_code: str | None = Field(
         default=None, max_length=32, description="The grid (网格) the residence resolves to"
     )
@@ -44,14 +46,14 @@ class OrganizationCreate(BaseModel):
     """A new organization; the legal representative is named by their ID number."""
 
     uscc: str = Field(description="统一社会信用代码 (GB 32100), 18 characters")
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     org_type: OrganizationType
     legal_representative_id_number: str | None = Field(
         default=None, description="ID number of the legal representative, a registered person"
     )
-    registered_address: str = Field(default="", max_length=200)
+    registered_address: Name = Field(default="", max_length=200)
     registered_place_code: str | None = Field(default=None, max_length=32)
-    industry: str = Field(default="", max_length=100, description="GB/T 4754 section or class")
+    industry: Name = Field(default="", max_length=100, description="GB/T 4754 section or class")
     established_on: date | None = None
     status: OrganizationStatus = "active"
 
@@ -63,7 +65,7 @@ class RecordUpdate(BaseModel):
         description="Field name to new value; only fields of the caller's own source groups",
         examples=[{"phone": "13800138000"}],
     )
-    reason: str = Field(default="", max_length=200, description="Why, e.g. 户籍迁入")
+    reason: FreeText = Field(default="", max_length=200, description="Why, e.g. 户籍迁入")
 
 
 class PersonRead(BaseModel):

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.limits import RowId
 from smartcity.core.security import require_principal
+from smartcity.core.text import FreeText, Name
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing import alerts, rules
 
@@ -28,7 +29,7 @@ class RuleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: Name
     kind: Literal["threshold", "rate", "silence", "n_of_m"]
     params: dict[str, Any]
     severity: Literal["info", "warning", "critical"] = "warning"
@@ -41,7 +42,7 @@ class RuleIn(BaseModel):
 class RulePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
+    name: Name | None = None
     params: dict[str, Any] | None = None
     severity: Literal["info", "warning", "critical"] | None = None
     datastream_id: RowId | None = None
@@ -92,7 +93,7 @@ class AlertOut(BaseModel):
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=alerts.NOTE_MAX)
+    note: FreeText | None = Field(default=None, max_length=alerts.NOTE_MAX)
 
 
 @router.get("/rules", summary="Rules, by datastream, observed property or active flag")

@@ -54,6 +54,7 @@ from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
+from smartcity.core.text import clean_name
 from smartcity.sensing import alerts
 from smartcity.sensing.models import STA_ID, StaDatastream, StaObservedProperty
 from smartcity.sensing.times import parse_time_value
@@ -671,7 +672,7 @@ async def get_rule(session: AsyncSession, principal: Principal, rule_id: int) ->
 
 
 def _name(value: Any) -> str:
-    text = value.strip() if isinstance(value, str) else ""
+    text = clean_name(value, "name") if isinstance(value, str) else ""
     if not text or len(text) > 200:
         raise InvalidInput(_("Give the rule a name of 1 to 200 characters."), field="name")
     return text

@@ -22,6 +22,7 @@ from smartcity.core import audit, bus, clock
 from smartcity.core.authz import SYSTEM, Principal, authorize, register_actions
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.models import Account
+from smartcity.core.text import text_problem
 from smartcity.sensing import models as m
 from smartcity.sensing.entities import (
     GEOJSON_TYPES,
@@ -84,7 +85,12 @@ def convert(etype: EntityType, prop: Prop, value: Any, data: dict[str, Any]) -> 
     if prop.kind == "string":
         if not isinstance(value, str):
             raise BadRequest(f"{where} must be a string.")
-        if "\x00" in value:
+        if prop.name in ("name", "description"):
+            # The platform's one rule for typed names and text (core.text).
+            problem = text_problem(value, multi_line=prop.name == "description")
+            if problem:
+                raise BadRequest(f"{where}: {problem}")
+        elif "\x00" in value:
             raise BadRequest(f"{where} contains a NUL character.")
         if prop.name == "name" and len(value) > 255:
             raise BadRequest(f"{where} is longer than 255 characters.")

@@ -20,6 +20,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.errors import TooManyRequests
 from smartcity.core.ratelimit import RateLimiter, client_ip
 from smartcity.core.security import public, require_principal
+from smartcity.core.text import FreeText
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.services import licences, notices, service, subscriptions
 from smartcity.services.models import Licence
@@ -88,6 +89,24 @@ class LicenceCheckRead(BaseModel):
     signature: SignatureInfo | None = None
 
 
+class LicencePublicRead(BaseModel):
+    """The public check by number (亮证核验): whether the licence holds and is in force, and
+    what it is, with the holder masked (张*三, 深圳市****有限公司). No case number, item or
+    identity number: anyone holding the full number may ask. Content fields are null when
+    the signature does not hold."""
+
+    number: str
+    status: str
+    reason: str
+    signature_valid: bool
+    title: str | None = None
+    holder_name_masked: str | None = None
+    department_name: str | None = None
+    issued_on: date | None = None
+    valid_until: date | None = None
+    revoked_at: datetime | None = None
+
+
 class LicenceRead(BaseModel):
     """A licence in its holder's (or department's) list."""
 
@@ -121,7 +140,7 @@ class LicenceFile(BaseModel):
 
 
 class Revocation(BaseModel):
-    reason: str = Field(max_length=2000)
+    reason: FreeText = Field(max_length=2000)
 
 
 class SubscriptionRead(BaseModel):
@@ -225,12 +244,28 @@ async def verify_licence_file(session: DbSession, data: LicenceFile) -> LicenceC
 
 @router.get(
     "/licences/{number}",
-    response_model=LicenceCheckRead,
+    response_model=LicencePublicRead,
     dependencies=[Depends(public), Depends(limit_verification)],
 )
-async def check_licence(session: DbSession, number: Number) -> LicenceCheckRead:
-    """The public check by number (亮证核验): status, masked holder, item, department, dates."""
-    return _check_read(await licences.check_licence(session, number))
+async def check_licence(session: DbSession, number: Number) -> LicencePublicRead:
+    """The public check by number (亮证核验): status, masked holder, department, dates. The
+    number must be whole, with its check part (the last five characters); a number from
+    before check parts is checked with its check part appended (shown to its holder)."""
+    check = await licences.check_licence(session, number)
+    doc = check.document or {}
+    shown = check.document is not None
+    return LicencePublicRead(
+        number=number.strip().upper(),
+        status=check.status,
+        reason=check.reason,
+        signature_valid=check.signature_valid,
+        title=doc.get("title"),
+        holder_name_masked=(licences.public_holder(check) or None) if shown else None,
+        department_name=(doc.get("department") or {}).get("name"),
+        issued_on=doc.get("issued_on"),
+        valid_until=doc.get("valid_until"),
+        revoked_at=check.licence.revoked_at if check.licence and shown else None,
+    )
 
 
 @router.get("/licences/{number}/document")
@@ -254,7 +289,9 @@ async def revoke_licence(
     """Revoke a licence (撤销) with a reason: staff of the issuing department or an
     administrator; 409 if already revoked. The holder is told."""
     await licences.revoke_licence(session, principal, number, data.reason)
-    return _check_read(await licences.check_licence(session, number))
+    return _check_read(
+        await licences.check_licence(session, licences.verification_number(number))
+    )
 
 
 # --- subscriptions and item changes ------------------------------------------------------

@@ -109,6 +109,7 @@ async def my_licences(request: Request, session: DbSession, principal: HolderPag
             "licences": [
                 (lic, licences.document_of(lic), licences.row_status(lic)) for lic in rows
             ],
+            "verification_number": licences.verification_number,
         },
         principal=principal,
     )
@@ -120,8 +121,8 @@ async def licence_print(
 ) -> Response:
     """The licence as a printable A4 sheet, with its QR code and signature fingerprint."""
     lic = await licences.get_licence(session, principal, number[:40])
-    check = await licences.check_licence(session, lic.number)
-    url = verify_url(request, lic.number)
+    check = await licences.check_licence(session, licences.verification_number(lic.number))
+    url = verify_url(request, licences.verification_number(lic.number))
     return render(
         request,
         "services/licence.html",
@@ -230,7 +231,13 @@ async def licence_public(
     return render(
         request,
         "services/licence_public.html",
-        {**_context(check), "verify_url": verify_url(request, number), "may_revoke": may_revoke},
+        {
+            **_context(check),
+            "public": True,
+            "holder_masked": licences.public_holder(check),
+            "verify_url": verify_url(request, number),
+            "may_revoke": may_revoke,
+        },
         principal=principal,
     )
 
@@ -277,7 +284,9 @@ async def revoke(
             status_code=exc.status,
             principal=principal,
         )
-    return RedirectResponse(f"/licences/{lic.number}", status_code=303)
+    return RedirectResponse(
+        f"/licences/{licences.verification_number(lic.number)}", status_code=303
+    )
 
 
 # --- following items (订阅事项) --------------------------------------------------------------

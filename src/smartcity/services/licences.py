@@ -19,6 +19,8 @@ other licence is valid until revoked.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -39,6 +41,8 @@ from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
+from smartcity.core.secrets import derive_key
+from smartcity.core.text import clean_text
 from smartcity.registry.models import Organization, Person
 from smartcity.registry.records import mask_id_number
 from smartcity.services.models import Application, Licence, ServiceItem
@@ -54,14 +58,21 @@ register_actions(ACTIONS)
 
 ALGORITHM = signing.SM2
 FORMAT = "smartcity-licence/v1"
-NUMBER_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,39}$"
+# A number as typed for a check: a stored number, or a stored number from before check parts
+# with its check part appended (46 characters at most).
+NUMBER_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,45}$"
 _NUMBER = re.compile(NUMBER_PATTERN)
 REASON_MAX = 500
 # A licence document is about a kilobyte; anything far larger is not one.
 DOCUMENT_MAX_BYTES = 16 * 1024
 SIGNATURE_MAX_BYTES = 4 * 1024
+# The check part of a number (核验码): 5 characters of Crockford's base 32 from an HMAC of
+# the rest with the instance secret, so 33 million guesses per number and no walking the
+# sequence. Letters that look like digits (I, L, O, U) are left out.
+CHECK_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHECK_LENGTH = 5
 # Number stem: the item code cut so the whole number fits the column (40).
-_CODE_IN_NUMBER = 40 - len("-2026-000000")
+_CODE_IN_NUMBER = 40 - len("-2026-000000-") - CHECK_LENGTH
 _ISSUE_ATTEMPTS = 5
 
 # Years of validity fixed by regulation, by a word of the licence's title.
@@ -229,24 +240,71 @@ async def _item_of(session: AsyncSession, case_: Case) -> ServiceItem | None:
     ).scalar_one_or_none()
 
 
+def check_part(base: str) -> str:
+    """The check part of a licence number whose other part is ``base``."""
+    key = derive_key(get_settings().resolved_secret(), "licence-number")
+    value = int.from_bytes(hmac.new(key, base.encode(), hashlib.sha256).digest()[:8], "big")
+    chars = []
+    for _position in range(CHECK_LENGTH):
+        value, index = divmod(value, len(CHECK_ALPHABET))
+        chars.append(CHECK_ALPHABET[index])
+    return "".join(chars)
+
+
+def _base_of(number: str) -> str | None:
+    """The part of a full number before a valid check part, or None."""
+    base, dash, check = number.rpartition("-")
+    if not dash or not base or len(check) != CHECK_LENGTH:
+        return None
+    return base if hmac.compare_digest(check, check_part(base)) else None
+
+
+def verification_number(number: str) -> str:
+    """The number to check a licence by: the number itself when it carries its check part;
+    a number issued before check parts existed, with its check part appended."""
+    return number if _base_of(number) is not None else f"{number}-{check_part(number)}"
+
+
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def _next_number(session: AsyncSession, item: ServiceItem, issued_on: date) -> str:
-    """``<item code>-<YYYY>-<6-digit sequence>``, the next after the highest issued."""
+    """``<item code>-<YYYY>-<6-digit sequence>-<check part>``, the sequence the next after
+    the highest issued (numbers from before check parts count too)."""
     stem = f"{item.code[:_CODE_IN_NUMBER]}-{issued_on:%Y}-"
-    # Exactly six characters after the stem, so an item whose code extends this one's
-    # (SCJGJ-003 and SCJGJ-003-2026) never counts in its sequence.
+    # Exactly six characters after the stem (and the check part), so an item whose code
+    # extends this one's (SCJGJ-003 and SCJGJ-003-2026) never counts in its sequence.
+    pattern = _escape_like(stem) + "______"
     highest = (
         await session.execute(
             select(func.max(Licence.number)).where(
-                Licence.number.like(_escape_like(stem) + "______", escape="\\")
+                Licence.number.like(pattern, escape="\\")
+                | Licence.number.like(pattern + "-" + "_" * CHECK_LENGTH, escape="\\")
             )
         )
     ).scalar_one_or_none()
-    seq = int(highest[-6:]) + 1 if highest and highest[-6:].isdigit() else 1
-    return f"{stem}{seq:06d}"
+    seq_text = highest[len(stem) : len(stem) + 6] if highest else ""
+    seq = int(seq_text) + 1 if seq_text.isdigit() else 1
+    base = f"{stem}{seq:06d}"
+    return f"{base}-{check_part(base)}"
+
+
+def mask_holder_name(name: str, identifier_type: str) -> str:
+    """The holder's name as the public check shows it: 张*三, 欧**明, 深圳市****有限公司."""
+    if not name:
+        return ""
+    if identifier_type == "uscc" and len(name) > 8:
+        return name[:3] + "****" + name[-4:]
+    if len(name) <= 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def public_holder(check: LicenceCheck) -> str:
+    """The masked holder of a checked licence ("" when the signature does not hold)."""
+    holder = (check.document or {}).get("holder") or {}
+    return mask_holder_name(str(holder.get("name") or ""), str(holder.get("identifier_type") or ""))
 
 
 def issuing_authority(department_name: str) -> str:
@@ -420,11 +478,18 @@ def check_number(number: str) -> str:
 
 async def check_licence(session: AsyncSession, number: str) -> LicenceCheck:
     """The public check by number (亮证核验): the stored signature against the stored
-    document, then revocation and expiry. Anyone may; 404 for an unknown number."""
+    document, then revocation and expiry. Anyone may; 404 for an unknown number, and for a
+    number without its right check part (so guessing a neighbour's number finds nothing)."""
     number = check_number(number)
-    licence = (
-        await session.execute(select(Licence).where(Licence.number == number))
-    ).scalar_one_or_none()
+    base = _base_of(number)
+    licence = None
+    if base is not None:
+        # A number with its check part, or one issued before check parts with it appended.
+        rows = (
+            await session.execute(select(Licence).where(Licence.number.in_((number, base))))
+        ).scalars()
+        by_number = {row.number: row for row in rows}
+        licence = by_number.get(number) or by_number.get(base)
     if licence is None:
         raise NotFound(_("There is no licence with this number."))
     try:
@@ -504,7 +569,7 @@ async def revoke_licence(
     case_ = await session.get(Case, licence.case_id)
     assert case_ is not None  # RESTRICT foreign key
     authorize(principal, "services.licence.revoke", _Issuer(case_.department_id))
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "", "reason").strip()
     if not reason or len(reason) > REASON_MAX:
         raise InvalidInput(
             _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},

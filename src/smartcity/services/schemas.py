@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from smartcity.core.text import FreeText, Name
+
 ApplicantKind = Literal["citizen", "enterprise"]
 FieldType = Literal["text", "textarea", "date", "number", "select", "id_number", "phone"]
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
@@ -17,7 +19,7 @@ class Material(BaseModel):
     """A material to hand in (申请材料); from_registry names a registry field that replaces it
     (免提交)."""
 
-    name: str = Field(min_length=1, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
     required: bool = True
     from_registry: str | None = Field(default=None, max_length=64)
 
@@ -26,7 +28,7 @@ class FormField(BaseModel):
     """A field of the application form (申请表); prefill names a registry field."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
-    label: str = Field(min_length=1, max_length=100)
+    label: Name = Field(min_length=1, max_length=100)
     type: FieldType = "text"
     required: bool = True
     prefill: str | None = Field(default=None, max_length=64)
@@ -38,10 +40,10 @@ class ServiceItemCreate(BaseModel):
     """A new service item (事项)."""
 
     code: str = Field(pattern=CODE_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
+    name: Name = Field(min_length=1, max_length=200)
+    description: FreeText = Field(default="", max_length=2000)
     department_code: str = Field(min_length=1, max_length=32)
-    legal_basis: str = Field(default="", max_length=2000)
+    legal_basis: FreeText = Field(default="", max_length=2000)
     statutory_days: int = Field(ge=1, le=365)
     promised_days: int = Field(ge=1, le=365)
     fee_fen: int = Field(default=0, ge=0)
@@ -95,14 +97,14 @@ class AnswersUpdate(BaseModel):
 class SupplementInput(BaseModel):
     """Send the supplement (补正) with an optional note."""
 
-    note: str = Field(default="", max_length=500)
+    note: FreeText = Field(default="", max_length=500)
 
 
 class RatingInput(BaseModel):
     """好差评: 1 (非常不满意) to 5 (非常满意), with an optional comment."""
 
     score: int
-    comment: str = Field(default="", max_length=500)
+    comment: FreeText = Field(default="", max_length=500)
 
 
 class SourceRead(BaseModel):

@@ -21,6 +21,7 @@ from smartcity.core.bus import emit
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
+from smartcity.core.text import FreeText, Name
 from smartcity.services import service
 from smartcity.services.models import ItemSubscription, ServiceItem
 from smartcity.services.schemas import Material
@@ -39,9 +40,9 @@ class ServiceItemUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
-    legal_basis: str | None = Field(default=None, max_length=2000)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
+    description: FreeText | None = Field(default=None, max_length=2000)
+    legal_basis: FreeText | None = Field(default=None, max_length=2000)
     statutory_days: int | None = Field(default=None, ge=1, le=365)
     promised_days: int | None = Field(default=None, ge=1, le=365)
     fee_fen: int | None = Field(default=None, ge=0, le=100_000_000)

@@ -17,6 +17,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
 from smartcity.core.security import public, require_principal, resolve_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.web import vendor
 from smartcity.web.render import render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -46,7 +47,7 @@ def safe_next(target: str | None) -> str:
 
 def require_page(*kinds: str) -> Callable[..., Awaitable[Principal]]:
     """Like require_principal, for pages: anonymous visitors are sent to the sign-in page."""
-    api_dependency = require_principal(*kinds)
+    api_dependency = require_principal(*kinds, csrf=False)  # forms carry the token instead
     allowed: frozenset[str] = api_dependency.__smartcity_kinds__  # type: ignore[attr-defined]
 
     async def dependency(request: Request, session: DbSession) -> Principal:
@@ -66,6 +67,17 @@ async def page_principal(request: Request, session: DbSession) -> Principal | No
 @router.get("/", dependencies=[Depends(public)])
 async def home(request: Request, principal: Principal | None = Depends(page_principal)) -> Response:
     return render(request, "home.html", principal=principal)
+
+
+@router.get("/static/vendor/plotly.css", dependencies=[Depends(public)])
+async def plotly_css() -> Response:
+    """The style rules plotly.js would otherwise insert as inline <style> elements, which
+    the Content-Security-Policy refuses (web/vendor.py); cached by browsers for a day."""
+    return Response(
+        vendor.plotly_css(),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/lang/{locale}", dependencies=[Depends(public)])

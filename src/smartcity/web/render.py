@@ -14,8 +14,16 @@ from starlette.responses import HTMLResponse
 from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
+from smartcity.core.security import (
+    PRESESSION_COOKIE,
+    SESSION_COOKIE,
+    csrf_token_for,
+    request_csrf_token,
+    same_origin,
+)
+from smartcity.web import vendor
 
-CSRF_COOKIE = "sc_csrf"
+CSRF_COOKIE = PRESESSION_COOKIE
 CSRF_FIELD = "csrf_token"
 WEB_DIR = Path(__file__).resolve().parent
 
@@ -31,14 +39,23 @@ def make_environment(template_dirs: list[Path]) -> jinja2.Environment:
     # Callables read the request's locale from a context variable, so one environment serves
     # both languages concurrently.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
     return env
 
 
 def csrf_token(request: Request) -> str:
+    """This browser's form token, bound to its session (or, before sign-in, to a pre-session
+    cookie minted here and set by app.PerRequest)."""
     token: str | None = getattr(request.state, "csrf_token", None)
     if token is None:
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        settings = request.app.state.settings
+        session_token = request.cookies.get(SESSION_COOKIE)
+        presession = request.cookies.get(CSRF_COOKIE)
+        if not session_token and not presession:
+            presession = secrets.token_urlsafe(24)
+            request.state.minted_presession = presession
+        token = csrf_token_for(settings, session_token=session_token, presession=presession)
         request.state.csrf_token = token
     return token
 
@@ -48,10 +65,16 @@ class CsrfFailed(Problem):
 
 
 def check_csrf(request: Request, form: FormData) -> None:
-    """Double-submit check: the form's hidden token must match the browser's cookie."""
-    cookie = request.cookies.get(CSRF_COOKIE)
+    """The form's hidden token must be the HMAC of this browser's session, and the browser
+    must not say the form was posted from another site."""
     sent = form.get(CSRF_FIELD)
-    if not cookie or not isinstance(sent, str) or not secrets.compare_digest(cookie, sent):
+    expected = request_csrf_token(request)
+    if (
+        not same_origin(request)
+        or not expected
+        or not isinstance(sent, str)
+        or not secrets.compare_digest(expected, sent)
+    ):
         raise CsrfFailed(i18n.gettext("This form has expired. Reload the page and try again."))
 
 

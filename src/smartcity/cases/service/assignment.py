@@ -15,6 +15,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
+from smartcity.core.text import clean_text
 
 REASON_MAX = 500
 
@@ -83,7 +84,7 @@ async def transfer(
     case_ = await get_case(session, principal, case_id)
     authorize(principal, "cases.case.transfer", case_)
     _closed_check(case_)
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "", "reason").strip()
     if not reason or len(reason) > REASON_MAX:
         raise InvalidInput(
             _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},

@@ -18,6 +18,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import clean_text
 
 COMMENT_MAX = 2000
 RATING_COMMENT_MAX = 500
@@ -99,7 +100,7 @@ async def comment(
     """A note on the case's timeline (办理意见) by staff who can read it, or a supervisor."""
     authorize(principal, "cases.case.comment")
     case_ = await get_case(session, principal, case_id)
-    text = (text or "").strip()
+    text = clean_text(text or "", "text").strip()
     if not text or len(text) > COMMENT_MAX:
         raise InvalidInput(
             _("A comment of 1 to %(max)s characters is needed.") % {"max": COMMENT_MAX},
@@ -151,7 +152,7 @@ async def rate(
         raise Conflict(_("You have rated this case already."))
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise InvalidInput(_("A rating is a whole number from 1 to 5."), field="score")
-    comment = (comment or "").strip()
+    comment = clean_text(comment or "", "comment").strip()
     if len(comment) > RATING_COMMENT_MAX:
         raise InvalidInput(
             _("A comment of at most %(max)s characters is needed.") % {"max": RATING_COMMENT_MAX},

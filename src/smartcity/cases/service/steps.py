@@ -23,6 +23,7 @@ from smartcity.core import clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import clean_text
 from smartcity.core.workdays import WorkCalendar, load_calendar
 
 
@@ -157,7 +158,7 @@ async def correct(
         raise InvalidInput(
             _("This case type has no state %(state)s.") % {"state": to_state}, field="to_state"
         ) from None
-    reason = (reason or "").strip()
+    reason = clean_text(reason or "", "reason").strip()
     if not reason or len(reason) > REASON_MAX:
         raise InvalidInput(
             _("A reason of 1 to %(max)s characters is needed.") % {"max": REASON_MAX},

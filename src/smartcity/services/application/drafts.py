@@ -17,6 +17,7 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import CONTROLS_IN_TEXT
 from smartcity.registry.validation import check_resident_id
 from smartcity.services.application.access import own_application, own_draft
 from smartcity.services.application.prefill import field_states, registry_record
@@ -28,7 +29,8 @@ TEXTAREA_MAX = 2000
 _PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")
 _NUMBER = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$")
 # Characters that cannot be stored in an answer or a file name.
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The platform's rule for typed text (core.text): controls, C1 and bidi overrides.
+CONTROL_CHARACTERS = CONTROLS_IN_TEXT
 
 
 # --- the answers ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Problem
 from smartcity.core.i18n import gettext as _
+from smartcity.core.text import CONTROLS_IN_NAME
 from smartcity.services.application.access import (
     APPLICANTS,
     case_awaiting_supplement,
@@ -28,7 +29,6 @@ from smartcity.services.application.access import (
     own_draft,
     readable_materials,
 )
-from smartcity.services.application.drafts import CONTROL_CHARACTERS
 from smartcity.services.application.prefill import registry_record
 from smartcity.services.models import Material
 
@@ -79,7 +79,7 @@ def detect_type(content: bytes) -> str | None:
 
 def _safe_filename(filename: str | None, content_type: str) -> str:
     name = PurePosixPath((filename or "").replace("\\", "/")).name
-    name = CONTROL_CHARACTERS.sub("", name).strip().strip(".") or "material"
+    name = CONTROLS_IN_NAME.sub("", name).strip().strip(".") or "material"
     if len(name) > FILENAME_MAX:
         stem, dot, ext = name.rpartition(".")
         name = (stem[: FILENAME_MAX - len(ext) - 1] + dot + ext) if dot else name[:FILENAME_MAX]
