@@ -1,9 +1,9 @@
 """A.7 Create Observations via MQTT, against the real Mosquitto: each create topic form,
 deep insert, dead letters for malformed messages, and a broker restart mid-stream.
 
-The shared broker at 127.0.0.1:1883 carries the topic tests; the restart test runs its own
-Mosquitto on a free port (started and stopped by its process id), so it never disturbs a
-broker other tests share. Tests skip with the reason when there is no broker.
+The broker this test process shares (tests/sensing/brokers.py) carries the topic tests; the
+restart test runs its own Mosquitto on a free port (started and stopped by its process id),
+so it never disturbs a broker other tests share. Tests skip with the reason when there is no broker.
 
 The bridge takes the standard's create topics here only because the tests turn on
 ``mqtt_standard_create_topics``: by default devices publish under ``devices/<account>/``, so
@@ -31,9 +31,10 @@ from smartcity.sensing import models as m
 from smartcity.sensing import mqtt
 from smartcity.sensing.mqtt import MqttBridge, Outcome
 from smartcity.settings import Settings
+from tests.sensing import brokers
 from tests.sensing.test_a5_multidatastream import multi_body
 
-BROKER = ("127.0.0.1", 1883)
+BROKER = brokers.SHARED  # this process's own (tests/sensing/brokers.py)
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
 WAIT = 15.0
 
@@ -47,8 +48,8 @@ def listening(host: str, port: int) -> bool:
 @pytest.fixture
 def shared_broker() -> str:
     if not listening(*BROKER):
-        pytest.skip("no MQTT broker listens on 127.0.0.1:1883 (start: mosquitto -d)")
-    return "mqtt://127.0.0.1:1883"
+        pytest.skip(f"no MQTT broker listens on {brokers.SHARED_URL} (start: mosquitto -d)")
+    return brokers.SHARED_URL
 
 
 async def forget_session(host: str, port: int, client_id: str) -> None:

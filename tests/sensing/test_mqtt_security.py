@@ -37,12 +37,13 @@ from tests.core.factories import ROOT
 from tests.sensing.test_a7_mqtt_create import (
     MOSQUITTO,
     WAIT,
+    PrivateBroker,
     arrived,
     device,
     free_port,
+    private_broker,  # noqa: F401  (fixture)
     running_bridge,
     send,
-    shared_broker,  # noqa: F401  (fixture)
 )
 from tests.sensing.test_a8_mqtt_receive import (
     relay,  # noqa: F401  (fixture)
@@ -56,7 +57,7 @@ HAS_PLUGIN = PLUGIN.exists()
 NOT_AUTHORIZED = 135  # MQTT 5 reason code 0x87
 
 
-class SecuredBroker:
+class SecuredBroker(PrivateBroker):
     """A Mosquitto of this test alone with dynamic security; ``admin`` may use $CONTROL."""
 
     def __init__(self, directory: Path) -> None:
@@ -83,12 +84,8 @@ class SecuredBroker:
         )
         self.process: asyncio.subprocess.Process | None = None
 
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
     async def start(self) -> None:
-        assert MOSQUITTO is not None and CTRL is not None
+        assert CTRL is not None
         init = await asyncio.create_subprocess_exec(
             CTRL,
             "dynsec",
@@ -100,23 +97,7 @@ class SecuredBroker:
             stderr=asyncio.subprocess.DEVNULL,
         )
         assert await init.wait() == 0
-        self.process = await asyncio.create_subprocess_exec(
-            MOSQUITTO,
-            "-c",
-            str(self.config),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert self.process.stderr is not None
-        async with asyncio.timeout(WAIT):
-            while b" running" not in await self.process.stderr.readline():
-                pass
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-        self.process = None
+        await super().start()
 
 
 @pytest.fixture
@@ -488,19 +469,21 @@ async def test_on_an_open_broker_readers_get_only_the_servers_entities(
     session: AsyncSession,
     database: Database,
     settings: Settings,
-    shared_broker: str,  # noqa: F811
+    private_broker: PrivateBroker,  # noqa: F811
     relay: Any,  # noqa: F811
 ) -> None:
     """Without authentication (development), the topic design alone keeps raw device messages
-    away from the standard topics: the first thing a reader gets is the server's entity."""
+    away from the standard topics: the first thing a reader gets is the server's entity. On an
+    open broker of this test alone: on the shared one, other tests publish raw payloads."""
+    host, port = "127.0.0.1", private_broker.port
     meter = await device_with_thing(sta, session, "水表 九号")
     entity_topic = f"v1.1/Datastreams({meter['datastream']})/Observations"
     async with (
         running_bridge(
-            settings, database, shared_broker, mqtt_standard_create_topics=False
+            settings, database, private_broker.url, mqtt_standard_create_topics=False
         ) as bridge,
-        subscriber(entity_topic, "v1.1/Observations") as reader,
-        device() as client,
+        subscriber(entity_topic, "v1.1/Observations", host=host, port=port) as reader,
+        device(host, port) as client,
     ):
         raw = await send(client, meter["topic"], {"result": 77})
         (outcome,) = await arrived(bridge, raw)

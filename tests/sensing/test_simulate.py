@@ -37,9 +37,10 @@ from smartcity.sensing.simulate_profiles import (
     Series,
 )
 from tests.core.factories import ROOT, create_account
+from tests.sensing import brokers
 
 NOW = datetime(2026, 11, 20, 3, 0, 0, tzinfo=UTC)  # 11:00 in Shenzhen
-BROKER = ("127.0.0.1", 1883)  # the shared Mosquitto of the MQTT tests
+BROKER = brokers.SHARED  # the Mosquitto this process's MQTT tests share
 
 
 # --- value profiles ------------------------------------------------------------------------------
@@ -462,7 +463,7 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
         probe.settimeout(0.5)
         up = probe.connect_ex(BROKER) == 0
     if not up:
-        pytest.skip("no MQTT broker listens on 127.0.0.1:1883 (start: mosquitto -d)")
+        pytest.skip(f"no MQTT broker listens on {brokers.SHARED_URL} (start: mosquitto -d)")
     base = 900_000_000 + random.randrange(1_000_000)  # topics no other test uses
     streams = [_stream(base + 1, 60), _stream(base + 2, 60)]
     readings = [simulate.make_reading(s, NOW, Context(1)) for s in streams]
@@ -473,7 +474,7 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
     async with aiomqtt.Client(*BROKER, identifier=f"sim-test-{base}") as listener:
         for topic in topics:
             await listener.subscribe(topic, qos=1)
-        sender = simulate.MqttSender("mqtt://127.0.0.1:1883", client_id=f"sim-sender-{base}")
+        sender = simulate.MqttSender(brokers.SHARED_URL, client_id=f"sim-sender-{base}")
         stats = simulate.Stats()
         try:
             assert await sender.send(readings, stats) == []
