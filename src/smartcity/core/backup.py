@@ -324,13 +324,7 @@ def _restore_sqlite(dump: Path, target: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(dump)
-    dst = sqlite3.connect(target)
-    try:
-        src.backup(dst, pages=-1)
-    finally:
-        dst.close()
-        src.close()
+    _copy_sqlite(dump, target)
 
 
 async def _restore_postgres(url: str, dump: Path) -> None:
