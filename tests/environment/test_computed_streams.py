@@ -124,6 +124,32 @@ class TestNoClientWritesAComputedStream:
         _forbidden(await client.delete(url, headers=gateway))
         assert await session.get(m.StaObservation, obs_id) is not None
 
+    async def test_the_stream_itself_cannot_be_changed_or_deleted(
+        self, client: httpx.AsyncClient, session: AsyncSession, city: City
+    ) -> None:
+        stream = await _hourly_stream(session, city.clean.thing)
+        name = stream.name
+        _account, gateway = await caller(session, "system")
+        url = f"{ROOT_URL}/Datastreams({stream.id})"
+        _forbidden(await client.patch(url, json={"name": "改名"}, headers=gateway))
+        _forbidden(
+            await client.patch(
+                url,
+                content=b'[{"op": "replace", "path": "/name", "value": "x"}]',
+                headers={**gateway, "Content-Type": "application/json-patch+json"},
+            )
+        )
+        _forbidden(await client.delete(url, headers=gateway))
+        await session.refresh(stream)
+        assert stream.name == name
+        # An ordinary pollutant Datastream of the same station stays the owner's to change.
+        pm25 = min(city.clean.streams.values())
+        response = await client.patch(
+            f"{ROOT_URL}/Datastreams({pm25})", json={"description": "PM2.5 (校准后)"},
+            headers=gateway,
+        )
+        assert response.status_code == 200, response.text
+
     async def test_an_observation_cannot_be_moved_into_it(
         self, client: httpx.AsyncClient, session: AsyncSession, city: City
     ) -> None:

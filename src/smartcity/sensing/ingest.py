@@ -241,8 +241,8 @@ def refuse_computed(principal: Principal, kind: str, stream: Any) -> None:
     beside the computed ones on every public page."""
     if kind == "Datastream" and getattr(stream, "computed", False) and not is_platform(principal):
         raise ComputedDatastream(
-            f"Datastream {stream.id} is computed by the platform; its Observations cannot be "
-            "written, changed or deleted by clients."
+            f"Datastream {stream.id} is computed by the platform; clients can neither change "
+            "or delete it nor write, change or delete its Observations."
         )
 
 

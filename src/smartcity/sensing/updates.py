@@ -40,6 +40,10 @@ async def _authorize_change(
     session: AsyncSession, principal: Principal, etype: EntityType, obj: Any
 ) -> None:
     authorize(principal, action_name(etype))
+    if etype.name == "Datastream":
+        # The computed Datastream itself is the platform's too: a client that renamed,
+        # re-pointed or deleted it would take the station's AQI off every public page.
+        refuse_computed(principal, "Datastream", obj)
     if etype.name == "Observation" and obj.datastream_id is not None:
         stream = await session.get(m.StaDatastream, obj.datastream_id)
         refuse_computed(principal, "Datastream", stream)
