@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
@@ -79,22 +79,23 @@ async def broker_password(
     return None
 
 
+async def _streams_of(session: AsyncSession, things: Select[Any]) -> tuple[list[int], list[int]]:
+    """The Datastreams and MultiDatastreams of the Things ``things`` selects, by id."""
+    found = []
+    for model in (m.StaDatastream, m.StaMultiDatastream):
+        ids = await session.scalars(
+            select(model.id).where(model.thing_id.in_(things)).order_by(model.id)
+        )
+        found.append(list(ids))
+    return found[0], found[1]
+
+
 async def owned_streams(
     session: AsyncSession, account_id: uuid.UUID
 ) -> tuple[list[int], list[int]]:
     """The Datastreams and MultiDatastreams of the Things the device owns."""
     owned = select(m.StaThing.id).where(m.StaThing.owner_account_id == account_id)
-    streams = await session.scalars(
-        select(m.StaDatastream.id)
-        .where(m.StaDatastream.thing_id.in_(owned))
-        .order_by(m.StaDatastream.id)
-    )
-    multis = await session.scalars(
-        select(m.StaMultiDatastream.id)
-        .where(m.StaMultiDatastream.thing_id.in_(owned))
-        .order_by(m.StaMultiDatastream.id)
-    )
-    return list(streams), list(multis)
+    return await _streams_of(session, owned)
 
 
 def publish_topics(username: str, streams: list[int], multis: list[int]) -> list[str]:
@@ -109,16 +110,7 @@ async def private_bases(session: AsyncSession) -> list[str]:
     their streams; each one and everything below it is closed to subscribers."""
     private = select(m.StaThing.id).where(m.StaThing.public.is_(False))
     things = await session.scalars(private.order_by(m.StaThing.id))
-    streams = await session.scalars(
-        select(m.StaDatastream.id)
-        .where(m.StaDatastream.thing_id.in_(private))
-        .order_by(m.StaDatastream.id)
-    )
-    multis = await session.scalars(
-        select(m.StaMultiDatastream.id)
-        .where(m.StaMultiDatastream.thing_id.in_(private))
-        .order_by(m.StaMultiDatastream.id)
-    )
+    streams, multis = await _streams_of(session, private)
     return (
         [f"{VERSION}/Things({i})" for i in things]
         + [f"{VERSION}/Datastreams({i})" for i in streams]
