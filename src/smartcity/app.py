@@ -20,11 +20,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import smartcity
 from smartcity.core import i18n
-from smartcity.core.authz import register_actions
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import PayloadTooLarge, install_problem_handlers, problem_response
 from smartcity.core.limits import JsonDepthLimit, bound_integer_parameters
-from smartcity.core.module import Module
+from smartcity.core.module import Module, install
 from smartcity.core.openapi import install_problem_openapi
 from smartcity.core.ratelimit import RateLimiter
 from smartcity.core.runtime import Runtime
@@ -195,8 +194,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_problem_handlers(app)
     web_pages.install_page_handlers(app)
 
+    install(mods)
     for module in mods:
-        register_actions(module.actions)
         if module.router is not None:
             _mount(app, module.router)
         if module.pages is not None:

@@ -133,10 +133,9 @@ def cli_principal() -> Principal:
 
 def _register_actions() -> None:
     from smartcity.app import modules
-    from smartcity.core.authz import register_actions
+    from smartcity.core.module import install
 
-    for module in modules():
-        register_actions(module.actions)
+    install(modules())
 
 
 def cli_locale() -> str:

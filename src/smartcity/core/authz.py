@@ -61,6 +61,16 @@ def register_rule(action: str, rule: ObjectRule) -> None:
     _RULES[action] = rule
 
 
+def replace_registrations(
+    actions: Mapping[str, Iterable[str]], rules: Mapping[str, ObjectRule]
+) -> None:
+    """What core.module.install registers: exactly these actions and rules, nothing older."""
+    # Until every module declares its rules in MODULE rather than at import, an import-time
+    # registration must survive (dropping an object rule would widen access).
+    register_actions(actions)
+    _RULES.update(rules)
+
+
 def known_actions() -> dict[str, frozenset[str]]:
     return dict(_ACTIONS)
 
