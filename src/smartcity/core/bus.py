@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
@@ -53,3 +54,29 @@ async def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> Ev
         OutboxEvent(id=event.id, topic=topic, payload=event.to_wire(), created_at=event.occurred_at)
     )
     return event
+
+
+class Payload(BaseModel):
+    """Base of a topic's payload. Unknown keys are kept, so an event published by a newer
+    version of the platform (or by an older one, relayed late) still reads."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+P = TypeVar("P", bound=Payload)
+
+
+@dataclass(frozen=True)
+class Topic(Generic[P]):
+    """A topic a module publishes, declared once in that module's ``events.py`` with the type
+    of its payload; publishers call ``emit`` and subscribers ``read``, so the name is written
+    once and the payload's shape is checked on both sides."""
+
+    name: str
+    payload: type[P]
+
+    async def emit(self, session: AsyncSession, payload: P) -> Event:
+        return await emit(session, self.name, payload.model_dump(mode="json"))
+
+    def read(self, event: Event) -> P:
+        return self.payload.model_validate(event.payload)
