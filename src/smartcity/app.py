@@ -261,7 +261,8 @@ def _template_dirs(mods: list[Module]) -> list[Path]:
 
     dirs = []
     for module in mods:
-        package = importlib.import_module(f"smartcity.{module.name}")
+        # a module outside the smartcity package (a test's own) names its package in extra
+        package = importlib.import_module(module.extra.get("package", f"smartcity.{module.name}"))
         path = Path(package.__file__ or "").parent / "templates"
         if path.is_dir():
             dirs.append(path)

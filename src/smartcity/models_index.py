@@ -10,8 +10,10 @@ def import_all_models() -> None:
 
     importlib.import_module("smartcity.core.models")
     for module in modules():
+        # a module outside the smartcity package (a test's own) names its package in extra
+        package = module.extra.get("package", f"smartcity.{module.name}")
         try:
-            importlib.import_module(f"smartcity.{module.name}.models")
+            importlib.import_module(f"{package}.models")
         except ModuleNotFoundError as exc:
-            if exc.name != f"smartcity.{module.name}.models":
+            if exc.name != f"{package}.models":
                 raise

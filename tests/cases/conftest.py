@@ -1,4 +1,4 @@
-"""Fixtures of the case engine's tests: the sample type, actions, English messages."""
+"""Fixtures of the case engine's tests: the platform with the sample type, English messages."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from smartcity.cases import MODULE
 from smartcity.core import i18n
-from smartcity.core.authz import register_actions
-from tests.cases.factories import application_type
+from tests.cases.factories import with_test_module
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +19,7 @@ def _english_messages() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _case_type() -> None:
-    register_actions(MODULE.actions)
-    application_type()
+def _case_type(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The platform plus a module declaring the sample type, installed here and by every
+    app or CLI command the test builds; the real platform again afterwards."""
+    yield from with_test_module(monkeypatch)

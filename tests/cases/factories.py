@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import service
 from smartcity.cases.models import Case
-from smartcity.cases.types import CaseType, Limits, State, Transition, register_case_type
+from smartcity.cases.types import CaseType, Limits, State, Transition
 from smartcity.core.authz import Principal
 from smartcity.core.models import Account, Department
+from smartcity.core.module import Module, install
 from tests.core import factories
 
 STAFF = frozenset({"department"})
@@ -67,8 +70,26 @@ def variant(**changes: Any) -> CaseType:
     return replace(APPLICATION, **changes)
 
 
-def application_type() -> CaseType:
-    return register_case_type(APPLICATION)
+def with_test_module(monkeypatch: pytest.MonkeyPatch, *declarations: object) -> Iterator[None]:
+    """Install the platform plus a test module declaring the sample type (and any other
+    declarations), also for every app or CLI command built meanwhile (they call
+    ``smartcity.app.modules()``); the real platform again afterwards."""
+    from smartcity import app
+
+    real = app.modules
+    extra = Module(
+        name="tests.cases", extends=(APPLICATION, *declarations), extra={"package": "tests.cases"}
+    )
+
+    def modules() -> list[Module]:
+        return [*real(), extra]
+
+    monkeypatch.setattr(app, "modules", modules)
+    install(modules())
+    try:
+        yield
+    finally:
+        install(real())
 
 
 async def department(session: AsyncSession, code: str) -> Department:

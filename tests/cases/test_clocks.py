@@ -108,10 +108,6 @@ class TestRecomputeProvisional:
     async def test_entering_next_year_moves_provisional_deadlines(
         self, session: AsyncSession
     ) -> None:
-        from smartcity.core.authz import register_actions
-        from smartcity.core.manifest import MODULE as CORE
-
-        register_actions(CORE.actions)
         w = await world(session)
         # 20 working days from Thursday 2026-12-10 reach into 2027, which no notice covers yet
         with clock.frozen(cst(12, 10, 9)):

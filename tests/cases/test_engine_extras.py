@@ -4,7 +4,6 @@ closing (with 调休), corrections (纠错), comments, ratings (好差评) and t
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -12,12 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import clocks, hooks, service
-from smartcity.cases.hooks import StepTaken
+from smartcity.cases.hooks import OnTransition, StepTaken
 from smartcity.cases.models import Case, CaseEvent, CaseFlag, CaseRating
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.models import AuditEntry
+from smartcity.core.module import Module, ModuleError, install
 from tests.cases.factories import APPLICATION, World, open_application, world
 
 CST = timezone(timedelta(hours=8))
@@ -389,14 +389,57 @@ class TestRate:
         assert info.value.extensions["field"] == "comment"
 
 
-@pytest.fixture
-def fresh_hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Hooks registered in a test stay in that test."""
-    monkeypatch.setattr(hooks, "_HOOKS", list(hooks._HOOKS))
-    yield
+def _install_hooks(*declared: OnTransition) -> None:
+    """The platform (with the sample type) plus a module declaring these hooks; the fixtures
+    install the platform again after the test."""
+    from smartcity.app import modules
+
+    install([*modules(), Module(name="tests.hooks", extends=declared)])
 
 
-@pytest.mark.usefixtures("fresh_hooks")
+async def _noop(s: AsyncSession, p: Principal, case: Case, step: StepTaken) -> None:
+    return None
+
+
+class TestHookOrder:
+    def test_after_and_before_order_the_hooks_else_declared_order(self) -> None:
+        ordered = hooks.order_hooks(
+            [
+                OnTransition("notice", "x.", _noop, after=("licence",)),
+                OnTransition("licence", "x.", _noop),
+                OnTransition("flag", "x.", _noop),
+                OnTransition("audit", "x.", _noop, before=("notice",)),
+            ]
+        )
+        assert [h.name for h in ordered] == ["licence", "flag", "audit", "notice"]
+
+    def test_a_cycle_an_unknown_name_or_a_name_twice_stops_the_start(self) -> None:
+        with pytest.raises(ModuleError, match="cycle"):
+            hooks.order_hooks(
+                [
+                    OnTransition("a", "x.", _noop, after=("b",)),
+                    OnTransition("b", "x.", _noop, after=("a",)),
+                ]
+            )
+        with pytest.raises(ModuleError, match="unknown hook 'nobody'"):
+            hooks.order_hooks([OnTransition("a", "x.", _noop, before=("nobody",))])
+        with pytest.raises(ModuleError, match="twice"):
+            hooks.order_hooks([OnTransition("a", "x.", _noop), OnTransition("a", "y.", _noop)])
+
+    def test_install_refuses_a_cycle(self) -> None:
+        from smartcity.app import modules
+
+        cyclic = Module(
+            name="tests.cyclic",
+            extends=(
+                OnTransition("a", "x.", _noop, after=("b",)),
+                OnTransition("b", "x.", _noop, after=("a",)),
+            ),
+        )
+        with pytest.raises(ModuleError, match="cycle"):
+            install([*modules(), cyclic])
+
+
 class TestHooks:
     async def test_hooks_run_in_order_inside_the_step(self, session: AsyncSession) -> None:
         w = await world(session)
@@ -411,10 +454,11 @@ class TestHooks:
         async def elsewhere(s: AsyncSession, p: Principal, case: Case, step: StepTaken) -> None:
             seen.append(("elsewhere", "", "", "", {}))
 
-        hooks.on_transition("test.", first)
-        hooks.on_transition("test.application", second)
-        hooks.on_transition("test.", first)  # registering twice runs it once
-        hooks.on_transition("hotline.", elsewhere)
+        _install_hooks(
+            OnTransition("tests.second", "test.application", second, after=("tests.first",)),
+            OnTransition("tests.first", "test.", first),
+            OnTransition("tests.elsewhere", "hotline.", elsewhere),
+        )
         case = await open_application(session, w)
         await service.transition(
             session, w.officer_p, case.id, "not_accept", fields={"reason": "不属本机关职权"}
@@ -431,7 +475,7 @@ class TestHooks:
             if step.name == "accept":
                 raise Conflict("证照库不可用")
 
-        hooks.on_transition("test.", refuse)
+        _install_hooks(OnTransition("tests.refuse", "test.", refuse))
         case = await open_application(session, w)
         with pytest.raises(Conflict):
             async with session.begin_nested():

@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags, service
 from smartcity.cases.models import Case, CaseFlag
-from smartcity.cases.types import register_case_type, unregister_case_type
 from smartcity.core import clock
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.models import AuditEntry, OutboxEvent
-from tests.cases.factories import APPLICATION, World, person, world
+from tests.cases.factories import APPLICATION, World, person, with_test_module, world
 from tests.core.factories import ROOT
 
 # The sample type with its two refusals (不予受理, 不予许可) declared as such.
@@ -32,10 +31,8 @@ REFUSING = replace(
 
 
 @pytest.fixture(autouse=True)
-def _refusing_type() -> Iterator[None]:
-    register_case_type(REFUSING)
-    yield
-    unregister_case_type(REFUSING.name)
+def _refusing_type(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from with_test_module(monkeypatch, REFUSING)
 
 
 async def _open(session: AsyncSession, w: World, case_type: str = REFUSING.name) -> Case:

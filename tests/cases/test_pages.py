@@ -38,6 +38,8 @@ PRESESSION = "desk-test-browser"
 
 def csrf() -> str:
     return csrf_token_for(get_settings(), session_token=None, presession=PRESESSION)
+
+
 # Monday 2026-03-02, 10:00 in Shenzhen: a plain working week.
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
@@ -577,10 +579,15 @@ class TestTimelineAndPanels:
         async def nothing(s: AsyncSession, principal: Principal, case: Case) -> Panel | None:
             return None
 
-        monkeypatch.setattr(hooks, "_PANELS", [])
-        hooks.add_case_panel("test.", shop_panel)
-        hooks.add_case_panel("test.", nothing)
-        hooks.add_case_panel("other.", shop_panel)
+        # the app is built: the engine's extension point takes these in place of the platform's
+        # (the fixtures install the platform again afterwards)
+        hooks.install_panels(
+            [
+                hooks.CasePanel("test.", shop_panel),
+                hooks.CasePanel("test.", nothing),
+                hooks.CasePanel("other.", shop_panel),
+            ]
+        )
         w = await world(session)
         case = await open_application(session, w)
         r = await client.get(f"/cases/{case.id}", headers=as_(client, w.officer))

@@ -17,14 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import clocks, flags, service, supervision
 from smartcity.cases.models import Case
-from smartcity.cases.supervision import BoardFilter, CaseQuery
+from smartcity.cases.supervision import BoardFilter, CaseQuery, CategoryNames
 from smartcity.core import clock
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.models import Account
+from smartcity.core.module import Module, install
 from smartcity.core.security import issue_access_token
 from smartcity.core.workdays import load_calendar
 from smartcity.settings import get_settings
-from tests.cases.factories import APPLICATION, World, world
+from tests.cases.factories import APPLICATION, World, with_test_module, world
 from tests.core.test_pages import HTML, csrf_of
 
 CST = timezone(timedelta(hours=8))
@@ -41,10 +42,8 @@ async def _names(session: AsyncSession, codes: Sequence[str]) -> Mapping[str, st
 
 
 @pytest.fixture(autouse=True)
-def _category_names() -> Iterator[None]:
-    supervision.register_category_names(_names)
-    yield
-    supervision.unregister_category_names(_names)
+def _category_names(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from with_test_module(monkeypatch, CategoryNames(_names))
 
 
 @dataclass
@@ -492,12 +491,16 @@ class TestCategoryNames:
         async def other(session: AsyncSession, codes: Sequence[str]) -> Mapping[str, str]:
             return {c: "别名" for c in codes}
 
-        supervision.register_category_names(other)
-        supervision.register_category_names(other)
+        from smartcity.app import modules
+
+        # declared twice, asked once; after the test's own (and the service hall's) resolvers
+        twice = Module(name="tests.other", extends=(CategoryNames(other), CategoryNames(other)))
+        install([*modules(), twice])
         try:
+            assert supervision.installed_category_names().count(other) == 1
             names = await supervision.category_names(session, ["SCJGJ-001", "HOTLINE-7", ""])
         finally:
-            supervision.unregister_category_names(other)
+            install(modules())
         assert names == {"SCJGJ-001": "个体工商户设立登记", "HOTLINE-7": "别名"}
         assert await supervision.category_names(session, ["HOTLINE-7"]) == {}
 

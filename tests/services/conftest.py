@@ -1,4 +1,4 @@
-"""Fixtures of the service hall's tests: actions registered, English messages."""
+"""Fixtures of the service hall's tests: the platform installed, English messages."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from smartcity.cases import MODULE as CASES
 from smartcity.core import i18n
-from smartcity.core.authz import register_actions
-from smartcity.services import MODULE
+from smartcity.core.module import install
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +19,9 @@ def _english_messages() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _actions() -> None:
-    register_actions(CASES.actions)
-    register_actions(MODULE.actions)
+def _platform() -> None:
+    """The platform's case types, hooks, panels, actions and rules, as the app installs them
+    (service tests that build no app need them too)."""
+    from smartcity.app import modules
+
+    install(modules())

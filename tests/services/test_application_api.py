@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import service as cases
 from smartcity.core import i18n
-from smartcity.core.authz import register_actions
 from smartcity.core.errors import PROBLEM_JSON
 from smartcity.core.models import Account
 from smartcity.core.security import issue_access_token
-from smartcity.services.application import access, materials
+from smartcity.services.application import materials
 from smartcity.settings import get_settings
 from tests.registry import factories as registry_factories
 from tests.services import factories as f
@@ -33,11 +32,6 @@ def _english(client: httpx.AsyncClient) -> Iterator[None]:
     token = i18n.current_locale.set("en")
     yield
     i18n.current_locale.reset(token)
-
-
-@pytest.fixture(autouse=True)
-def _application_actions() -> None:
-    register_actions(access.ACTIONS)
 
 
 @pytest.fixture(autouse=True)

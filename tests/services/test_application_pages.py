@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.cases import service as cases
 from smartcity.cases.models import Case
 from smartcity.core import i18n
-from smartcity.core.authz import register_actions
 from smartcity.core.models import Account
 from smartcity.core.security import PRESESSION_COOKIE, csrf_token_for, issue_access_token
-from smartcity.services.application import access, drafts, materials
+from smartcity.services.application import drafts, materials
 from smartcity.services.application.panel import case_panel
 from smartcity.services.models import Application, Material
 from smartcity.settings import get_settings
@@ -42,11 +41,6 @@ def _english(client: httpx.AsyncClient) -> Iterator[None]:
     token = i18n.current_locale.set("en")
     yield
     i18n.current_locale.reset(token)
-
-
-@pytest.fixture(autouse=True)
-def _application_actions() -> None:
-    register_actions(access.ACTIONS)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,6 @@ from smartcity.cases.hooks import panels_for
 from smartcity.cases.models import Case, CaseEvent
 from smartcity.cli import app, cli_principal
 from smartcity.core import clock
-from smartcity.core.authz import register_actions
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from smartcity.core.models import Account, Notification
@@ -30,7 +29,6 @@ from smartcity.core.workdays import load_calendar
 from smartcity.registry import organizations
 from smartcity.registry.models import AccessLog, Organization
 from smartcity.services.application import (
-    access,
     drafts,
     following,
     materials,
@@ -47,11 +45,6 @@ from tests.services import factories as f
 
 # Monday 2 March 2026, 10:00 in Shenzhen: a plain working week with no holiday near.
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _application_actions() -> None:
-    register_actions(access.ACTIONS)
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core.authz import register_actions
 from smartcity.core.errors import PROBLEM_JSON
-from smartcity.services.application import access
 from tests.core.test_pages import HTML, csrf_of, sign_in
 from tests.registry import factories as registry_factories
 from tests.services import factories as f
@@ -17,7 +15,6 @@ from tests.services.test_application_api import BASE, auth
 
 @pytest.fixture(autouse=True)
 async def _setup(session: AsyncSession) -> None:
-    register_actions(access.ACTIONS)
     await registry_factories.source_departments(session)
 
 

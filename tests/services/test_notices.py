@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import service as cases
-from smartcity.cases.hooks import hooks_for
+from smartcity.cases.hooks import OnTransition, hooks_for, order_hooks
 from smartcity.cases.models import Case
 from smartcity.core import clock, notifications
 from smartcity.core.models import Notification
 from smartcity.core.notifications import Outgoing
-from smartcity.services import licences, notices
+from smartcity.services import ISSUE_LICENCE, MODULE, licences, notices
 from smartcity.services.models import Application
 from smartcity.services.types import BASE_NAME
 from tests.cases.factories import World, world
@@ -85,6 +85,17 @@ def test_the_licence_is_issued_before_the_notice() -> None:
     hooks = hooks_for(BASE_NAME)
     assert licences.issue_on_approval in hooks and notices.notify_applicant in hooks
     assert hooks.index(licences.issue_on_approval) < hooks.index(notices.notify_applicant)
+
+
+def test_the_order_is_declared_not_imported() -> None:
+    """The notice follows the licence because its declaration says so: in any order of
+    declaration the engine puts the issue first."""
+    declared = [d for d in MODULE.extends if isinstance(d, OnTransition)]
+    [notice] = [d for d in declared if d.run is notices.notify_applicant]
+    assert notice.after == (ISSUE_LICENCE,)
+    for order in (declared, declared[::-1]):
+        runs = [h.run for h in order_hooks(order)]
+        assert runs.index(licences.issue_on_approval) < runs.index(notices.notify_applicant)
 
 
 class TestNotices:

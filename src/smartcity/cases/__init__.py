@@ -1,5 +1,8 @@
 """The case engine (办件引擎): declared case types, clocks in working days, queues, timeline,
-staff pages and electronic supervision (电子监察)."""
+staff pages and electronic supervision (电子监察).
+
+Its extension points: other modules list ``CaseType``s, ``OnTransition`` hooks, ``CasePanel``s
+and ``CategoryNames`` in their ``MODULE.extends`` (all importable from ``cases.contract``)."""
 
 from __future__ import annotations
 
@@ -10,12 +13,16 @@ from smartcity.cases import (
     cli,
     clocks,
     flags,
+    handlers,
+    hooks,
     pages,
     service,
+    supervision,
     supervision_api,
     supervision_pages,
+    types,
 )
-from smartcity.core.module import Handler, Job, Module
+from smartcity.core.module import ExtensionPoint, Handler, Job, Module
 from smartcity.core.workdays import YEAR_ENTERED_TOPIC
 
 _router = APIRouter()
@@ -30,8 +37,15 @@ MODULE = Module(
     router=_router,
     pages=_pages,
     actions=service.ACTIONS | flags.ACTIONS,
+    rules=dict(service.RULES),
     jobs=[Job("cases.warning_sweep", 60, clocks.warning_sweep_job)],
-    handlers=[Handler("cases.recompute_provisional", YEAR_ENTERED_TOPIC, clocks.on_year_entered)],
+    handlers=[Handler("cases.recompute_provisional", YEAR_ENTERED_TOPIC, handlers.on_year_entered)],
     cli=cli.cli,
     nav=[pages.NAV, supervision_pages.NAV],
+    extension_points=(
+        ExtensionPoint(types.CaseType, types.install_case_types),
+        ExtensionPoint(hooks.OnTransition, hooks.install_hooks),
+        ExtensionPoint(hooks.CasePanel, hooks.install_panels),
+        ExtensionPoint(supervision.CategoryNames, supervision.install_category_names),
+    ),
 )

@@ -9,16 +9,22 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases.events import (
+    CLOCK_RECOMPUTED,
+    WARNING_RAISED,
+    ClockRecomputed,
+    WarningRaised,
+)
 from smartcity.cases.models import Case, CaseEvent
 from smartcity.cases.service import compute_clocks
 from smartcity.cases.types import get_case_type
 from smartcity.core import audit, clock
 from smartcity.core.authz import SYSTEM
-from smartcity.core.bus import Event, emit
+from smartcity.core.bus import Event
 from smartcity.core.workdays import load_calendar
 
 CLOCKS = ("statutory", "promised", "step")
-WARNING_TOPIC = "cases.case.warning_raised"
+WARNING_TOPIC = WARNING_RAISED.name
 
 
 async def sweep_warnings(session: AsyncSession, *, now: datetime | None = None) -> int:
@@ -81,18 +87,17 @@ async def sweep_warnings(session: AsyncSession, *, now: datetime | None = None) 
         ],
     )
     for r in raised:
-        await emit(
+        await WARNING_RAISED.emit(
             session,
-            WARNING_TOPIC,
-            {
-                "case_id": str(r["case_id"]),
-                "number": r["number"],
-                "case_type": r["case_type"],
-                "department_id": str(r["department_id"]),
-                "clock": r["clock"],
-                "level": r["level"],
-                "due_at": r["due_at"].isoformat(),
-            },
+            WarningRaised(
+                case_id=str(r["case_id"]),
+                number=r["number"],
+                case_type=r["case_type"],
+                department_id=str(r["department_id"]),
+                clock=r["clock"],
+                level=r["level"],
+                due_at=r["due_at"].isoformat(),
+            ),
         )
     # One audit entry per sweep: the events above carry each warning.
     await audit.log(
@@ -142,17 +147,10 @@ async def recompute_provisional(session: AsyncSession, event: Event | None = Non
                 },
             )
         )
-        await emit(
-            session,
-            "cases.case.clock_recomputed",
-            {"case_id": str(case_.id), "number": case_.number},
+        await CLOCK_RECOMPUTED.emit(
+            session, ClockRecomputed(case_id=str(case_.id), number=case_.number)
         )
     if moved:
         await audit.log(session, SYSTEM, "cases.clock_recomputed", cases=moved)
     await session.flush()
     return moved
-
-
-async def on_year_entered(session: AsyncSession, event: Event) -> None:
-    """Handler of ``core.calendar.year_entered``."""
-    await recompute_provisional(session, event)

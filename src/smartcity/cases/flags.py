@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases.events import FLAGGED, CaseFlagged
+from smartcity.cases.hooks import CaseRecord
 from smartcity.cases.models import FLAG_KINDS, Case, CaseEvent, CaseFlag
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
-from smartcity.core.bus import emit
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.text import clean_text
@@ -25,9 +26,8 @@ from smartcity.core.text import clean_text
 ACTIONS: dict[str, frozenset[str]] = {
     "cases.flag.review": frozenset({"supervisor", "admin"}),
 }
-register_actions(ACTIONS)
 
-FLAGGED_TOPIC = "cases.case.flagged"
+FLAGGED_TOPIC = FLAGGED.name
 NOTE_MAX = 500
 # Reasons that say nothing (空洞理由): a refusal giving only these is flagged.
 EMPTY_REASONS = frozenset(
@@ -46,7 +46,7 @@ def is_empty_reason(reason: Any) -> bool:
 async def raise_flag(
     session: AsyncSession,
     principal: Principal,
-    case_: Case,
+    case_: CaseRecord,
     kind: str,
     detail: Mapping[str, Any] | None = None,
 ) -> CaseFlag:
@@ -76,17 +76,18 @@ async def raise_flag(
         )
     )
     await audit.log(session, principal, FLAGGED_TOPIC, target=case_.number, flag=kind, **data)
-    await emit(
+    await FLAGGED.emit(
         session,
-        FLAGGED_TOPIC,
-        {
-            "case_id": str(case_.id),
-            "number": case_.number,
-            "case_type": case_.case_type,
-            "department_id": str(case_.department_id),
-            "flag": kind,
-            **data,
-        },
+        CaseFlagged.model_validate(
+            {
+                "case_id": str(case_.id),
+                "number": case_.number,
+                "case_type": case_.case_type,
+                "department_id": str(case_.department_id),
+                "flag": kind,
+                **data,
+            }
+        ),
     )
     await session.flush()
     return flag
@@ -116,9 +117,7 @@ async def list_flags(
     query = readable_flags(principal)
     if kind is not None:
         if kind not in FLAG_KINDS:
-            raise InvalidInput(
-                _("There is no flag kind %(kind)s.") % {"kind": kind}, field="kind"
-            )
+            raise InvalidInput(_("There is no flag kind %(kind)s.") % {"kind": kind}, field="kind")
         query = query.where(CaseFlag.kind == kind)
     if open_only:
         query = query.where(CaseFlag.reviewed_at.is_(None))
@@ -133,9 +132,7 @@ async def review_flag(
 ) -> CaseFlag:
     """A supervisor's review (核查) of a flag, with what was found."""
     authorize(principal, "cases.flag.review")
-    found = (
-        await session.execute(readable_flags(principal).where(CaseFlag.id == flag_id))
-    ).first()
+    found = (await session.execute(readable_flags(principal).where(CaseFlag.id == flag_id))).first()
     if found is None:
         raise NotFound(_("There is no such flag."))
     flag: CaseFlag = found[0]

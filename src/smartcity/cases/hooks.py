@@ -1,22 +1,112 @@
-"""Hooks the modules owning a case type run inside a transition's transaction.
+"""What the modules owning a case type add to the engine: transition hooks, run inside a
+transition's transaction, and panels on the staff case page.
 
 A hook does what must happen together with the step or not at all, e.g. issuing the licence
 when an application is approved; what may follow later (notifications to other systems)
 belongs on the bus. A hook that raises undoes the step.
+
+Modules declare hooks (``OnTransition``) and panels (``CasePanel``) in their ``MODULE.extends``;
+``core.module.install`` hands them to ``install_hooks`` / ``install_panels`` (the case engine's
+extension points), which replace what was installed before. Importing a file registers nothing.
+Hooks run in the order their ``after``/``before`` names say, else in ``modules()`` order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import datetime as dt
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
+from smartcity.core.module import ModuleError
 
-if TYPE_CHECKING:
-    from smartcity.cases.models import Case
+
+class CaseRecord(Protocol):
+    """What a hook, a panel or a domain reads of a case (the engine's row satisfies it; a
+    domain never imports the engine's models)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def case_type(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def department_id(self) -> uuid.UUID: ...
+    @property
+    def applicant_account_id(self) -> uuid.UUID | None: ...
+    @property
+    def assignee_account_id(self) -> uuid.UUID | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def opened_at(self) -> dt.datetime: ...
+    @property
+    def closed_at(self) -> dt.datetime | None: ...
+    @property
+    def statutory_due_at(self) -> dt.datetime: ...
+    @property
+    def promised_due_at(self) -> dt.datetime | None: ...
+    @property
+    def step_due_at(self) -> dt.datetime | None: ...
+    @property
+    def paused_at(self) -> dt.datetime | None: ...
+    @property
+    def statutory_warning(self) -> str: ...
+    @property
+    def promised_warning(self) -> str: ...
+    @property
+    def step_warning(self) -> str: ...
+    @property
+    def handled_workdays(self) -> int | None: ...
+    @property
+    def on_time(self) -> bool | None: ...
+
+
+class CaseEventRecord(Protocol):
+    """One line of a case's timeline (办件日志), as a domain reads it."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def case_id(self) -> uuid.UUID: ...
+    @property
+    def at(self) -> dt.datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def from_state(self) -> str: ...
+    @property
+    def to_state(self) -> str: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+
+
+class CaseRatingRecord(Protocol):
+    """The applicant's rating of a finished case (好差评), as a domain reads it."""
+
+    @property
+    def case_id(self) -> uuid.UUID: ...
+    @property
+    def score(self) -> int: ...
+    @property
+    def comment(self) -> str: ...
+    @property
+    def rated_at(self) -> dt.datetime: ...
 
 
 @dataclass(frozen=True)
@@ -29,20 +119,68 @@ class StepTaken:
     fields: Mapping[str, Any]
 
 
-TransitionHook = Callable[[AsyncSession, Principal, "Case", StepTaken], Awaitable[None]]
-
-_HOOKS: list[tuple[str, TransitionHook]] = []
+TransitionHook = Callable[[AsyncSession, Principal, Any, StepTaken], Awaitable[None]]
 
 
-def on_transition(case_type_prefix: str, hook: TransitionHook) -> TransitionHook:
-    """Run ``hook`` after every step of case types whose name starts with the prefix."""
-    if (case_type_prefix, hook) not in _HOOKS:
-        _HOOKS.append((case_type_prefix, hook))
-    return hook
+@dataclass(frozen=True)
+class OnTransition:
+    """Run ``run`` after every step of case types whose name starts with ``case_type_prefix``.
+    ``name`` is unique across the platform; ``after``/``before`` name hooks this one must run
+    after or before (e.g. the applicant's notice after the licence is issued)."""
+
+    name: str
+    case_type_prefix: str
+    run: TransitionHook
+    after: tuple[str, ...] = ()
+    before: tuple[str, ...] = ()
+
+
+_HOOKS: list[OnTransition] = []
+
+
+def order_hooks(declared: Sequence[OnTransition]) -> list[OnTransition]:
+    """The hooks in an order that keeps every ``after``/``before``, ties in declared order;
+    ModuleError on a duplicate or unknown name, or a cycle."""
+    by_name: dict[str, OnTransition] = {}
+    for hook in declared:
+        if hook.name in by_name:
+            raise ModuleError(f"transition hook {hook.name!r} is declared twice")
+        by_name[hook.name] = hook
+    position = {name: i for i, name in enumerate(by_name)}
+    needs: dict[str, set[str]] = {name: set() for name in by_name}
+    for hook in declared:
+        for other in (*hook.after, *hook.before):
+            if other not in by_name:
+                raise ModuleError(
+                    f"transition hook {hook.name!r} is ordered against unknown hook {other!r}"
+                )
+        needs[hook.name].update(hook.after)
+        for other in hook.before:
+            needs[other].add(hook.name)
+    ordered: list[OnTransition] = []
+    placed: set[str] = set()
+    while len(ordered) < len(by_name):
+        ready = [n for n in by_name if n not in placed and needs[n] <= placed]
+        if not ready:
+            stuck = sorted(n for n in by_name if n not in placed)
+            raise ModuleError(f"transition hooks ordered in a cycle: {', '.join(stuck)}")
+        first = min(ready, key=position.__getitem__)
+        ordered.append(by_name[first])
+        placed.add(first)
+    return ordered
+
+
+def install_hooks(declared: Sequence[OnTransition]) -> None:
+    """The case engine's extension point for transition hooks (see core.module.install)."""
+    _HOOKS[:] = order_hooks(declared)
+
+
+def installed_hooks() -> list[OnTransition]:
+    return list(_HOOKS)
 
 
 def hooks_for(case_type: str) -> list[TransitionHook]:
-    return [hook for prefix, hook in _HOOKS if case_type.startswith(prefix)]
+    return [hook.run for hook in _HOOKS if case_type.startswith(hook.case_type_prefix)]
 
 
 @dataclass(frozen=True)
@@ -55,17 +193,29 @@ class Panel:
     context: Mapping[str, Any]
 
 
-CasePanel = Callable[[AsyncSession, Principal, "Case"], Awaitable[Panel | None]]
-
-_PANELS: list[tuple[str, CasePanel]] = []
+PanelBuilder = Callable[[AsyncSession, Principal, Any], Awaitable[Panel | None]]
 
 
-def add_case_panel(case_type_prefix: str, panel: CasePanel) -> CasePanel:
-    """Show ``panel`` on the staff page of cases whose type starts with the prefix."""
-    if (case_type_prefix, panel) not in _PANELS:
-        _PANELS.append((case_type_prefix, panel))
-    return panel
+@dataclass(frozen=True)
+class CasePanel:
+    """Show what ``build`` makes on the staff page of cases whose type starts with the prefix
+    (``build`` answers None to show nothing for a case)."""
+
+    case_type_prefix: str
+    build: PanelBuilder
 
 
-def panels_for(case_type: str) -> list[CasePanel]:
-    return [panel for prefix, panel in _PANELS if case_type.startswith(prefix)]
+_PANELS: list[CasePanel] = []
+
+
+def install_panels(declared: Sequence[CasePanel]) -> None:
+    """The case engine's extension point for case panels (see core.module.install)."""
+    _PANELS[:] = list(declared)
+
+
+def installed_panels() -> list[CasePanel]:
+    return list(_PANELS)
+
+
+def panels_for(case_type: str) -> list[PanelBuilder]:
+    return [p.build for p in _PANELS if case_type.startswith(p.case_type_prefix)]

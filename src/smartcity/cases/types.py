@@ -1,12 +1,14 @@
 """Declared case types (办件类型): states, transitions, who may take them, and time limits.
 
-A case type is data, not code: the engine (cases.service) runs any registered type, and
-``register_case_type`` refuses a definition that could strand a case or name unknown roles.
+A case type is data, not code: the engine (cases.service) runs any installed type. A module
+declares its types in ``MODULE.extends``; ``core.module.install`` hands them all to
+``install_case_types`` (the engine's extension point), which refuses a definition that could
+strand a case or name unknown roles. Importing a file registers nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -172,7 +174,8 @@ def validate_case_type(ct: CaseType) -> None:
 
 
 def register_case_type(ct: CaseType) -> CaseType:
-    """Validate and register a case type; a second type with the same name is an error."""
+    """Validate and add one case type to those installed; a second type with the same name
+    is an error. ``install_case_types`` is how the platform gets its types; this serves it."""
     validate_case_type(ct)
     existing = _REGISTRY.get(ct.name)
     if existing is not None and existing != ct:
@@ -181,9 +184,18 @@ def register_case_type(ct: CaseType) -> CaseType:
     return ct
 
 
-def unregister_case_type(name: str) -> None:
-    """Forget a type (tests declare their own)."""
-    _REGISTRY.pop(name, None)
+def install_case_types(declared: Sequence[CaseType]) -> None:
+    """The case engine's extension point for case types (see core.module.install): exactly
+    these types, each validated, replacing what was installed before."""
+    previous = dict(_REGISTRY)
+    _REGISTRY.clear()
+    try:
+        for ct in declared:
+            register_case_type(ct)
+    except CaseTypeError:
+        _REGISTRY.clear()
+        _REGISTRY.update(previous)
+        raise
 
 
 def get_case_type(name: str) -> CaseType:

@@ -22,11 +22,11 @@ from smartcity.core.ratelimit import RateLimiter, client_ip
 from smartcity.core.security import public, require_principal
 from smartcity.core.text import FreeText
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import licences, notices, service, subscriptions
+from smartcity.services import licences, service, subscriptions
 from smartcity.services.models import Licence
 from smartcity.services.schemas import CODE_PATTERN, ServiceItemRead
 
-__all__ = ["notices", "router"]  # importing notices registers the step notices
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["licences"])
 

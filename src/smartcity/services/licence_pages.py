@@ -18,12 +18,12 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import licences, notices, service, subscriptions
+from smartcity.services import licences, service, subscriptions
 from smartcity.services.licence_api import limit_verification
 from smartcity.web.pages import page_principal, require_page, safe_next
 from smartcity.web.render import check_csrf, render
 
-__all__ = ["notices", "router"]  # importing notices registers the step notices
+__all__ = ["router"]
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 

@@ -33,20 +33,18 @@ from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.hooks import StepTaken, on_transition
-from smartcity.cases.models import Case
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseRecord, StepTaken
 from smartcity.core import audit, clock, notifications, signatures, signing
-from smartcity.core.authz import Principal, authorize, register_actions, register_rule
-from smartcity.core.bus import emit
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
 from smartcity.core.secrets import derive_key
 from smartcity.core.text import clean_text
-from smartcity.registry.models import Organization, Person
-from smartcity.registry.records import mask_id_number
+from smartcity.registry import contract as registry
+from smartcity.services.events import LICENCE_ISSUED, LICENCE_REVOKED, LicenceIssued, LicenceRevoked
 from smartcity.services.models import Application, Licence, ServiceItem
-from smartcity.services.types import BASE_NAME
 from smartcity.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,6 @@ log = logging.getLogger(__name__)
 ACTIONS: dict[str, frozenset[str]] = {
     "services.licence.revoke": frozenset({"staff", "admin"}),
 }
-register_actions(ACTIONS)
 
 ALGORITHM = signing.SM2
 FORMAT = "smartcity-licence/v1"
@@ -112,7 +109,8 @@ def _issuing_department(principal: Principal, obj: Any) -> bool:
     return principal.department_id is not None and obj.department_id == principal.department_id
 
 
-register_rule("services.licence.revoke", _issuing_department)
+# Declared in MODULE.rules.
+RULES: dict[str, ObjectRule] = {"services.licence.revoke": _issuing_department}
 
 
 def readable_licences(principal: Principal) -> Select[Licence]:
@@ -122,9 +120,7 @@ def readable_licences(principal: Principal) -> Select[Licence]:
     if principal.is_("supervisor", "admin", "auditor"):
         return query
     if principal.kind == "staff" and principal.department_id is not None:
-        return query.join(Case, Case.id == Licence.case_id).where(
-            Case.department_id == principal.department_id
-        )
+        return query.where(Licence.case_id.in_(cases.department_case_ids(principal.department_id)))
     if principal.kind in ("citizen", "enterprise") and principal.id is not None:
         return query.where(Licence.holder_account_id == principal.id)
     return query.where(false())
@@ -212,21 +208,14 @@ async def _holder(session: AsyncSession, account_id: uuid.UUID | None) -> Holder
     """From the registries (the authoritative source), else the account's display name."""
     if account_id is None:
         return Holder("", "", "")
-    person = (
-        await session.execute(select(Person).where(Person.account_id == account_id))
-    ).scalar_one_or_none()
-    if person is not None:
-        return Holder(person.name, "resident_id", mask_id_number(person.id_number))
-    org = (
-        await session.execute(select(Organization).where(Organization.account_id == account_id))
-    ).scalar_one_or_none()
-    if org is not None:
-        return Holder(org.name, "uscc", org.uscc)
+    known = await registry.account_holder(session, account_id)
+    if known is not None:
+        return Holder(known.name, known.identifier_type, known.identifier)
     account = await session.get(Account, account_id)
     return Holder(account.display_name if account else "", "", "")
 
 
-async def _item_of(session: AsyncSession, case_: Case) -> ServiceItem | None:
+async def _item_of(session: AsyncSession, case_: CaseRecord) -> ServiceItem | None:
     """The item applied for: the application's, else the one the case's category names."""
     item_id = (
         await session.execute(select(Application.item_id).where(Application.case_id == case_.id))
@@ -319,7 +308,7 @@ def _document(
     item: ServiceItem,
     holder: Holder,
     department: Department,
-    case_: Case,
+    case_: CaseRecord,
     issued_on: date,
     valid_until: date | None,
 ) -> dict[str, Any]:
@@ -340,7 +329,9 @@ def _document(
     }
 
 
-async def issue_licence(session: AsyncSession, principal: Principal, case_: Case) -> Licence | None:
+async def issue_licence(
+    session: AsyncSession, principal: Principal, case_: CaseRecord
+) -> Licence | None:
     """Issue and sign the licence of an approved case (发证), once per case.
 
     The approving officer signs with the platform's SM2 key (core.signatures, audited). The
@@ -387,26 +378,20 @@ async def issue_licence(session: AsyncSession, principal: Principal, case_: Case
                 await session.flush()
         except IntegrityError:
             continue  # someone took this number meanwhile: take the next
-        await audit.log(
-            session, principal, "services.licence.issued", target=number, case=case_.number
-        )
-        await emit(
-            session,
-            "services.licence.issued",
-            {"number": number, "case_id": str(case_.id), "item": item.code},
+        await audit.log(session, principal, LICENCE_ISSUED.name, target=number, case=case_.number)
+        await LICENCE_ISSUED.emit(
+            session, LicenceIssued(number=number, case_id=str(case_.id), item=item.code)
         )
         return licence
     raise Conflict(_("No licence number could be reserved; try again."))
 
 
-async def _issue_on_approval(
-    session: AsyncSession, principal: Principal, case_: Case, step: StepTaken
+async def issue_on_approval(
+    session: AsyncSession, principal: Principal, case_: CaseRecord, step: StepTaken
 ) -> None:
+    """Transition hook ``services.licence.issue``: the licence of an approved application."""
     if step.name == "approve":
         await issue_licence(session, principal, case_)
-
-
-issue_on_approval = on_transition(BASE_NAME, _issue_on_approval)
 
 
 # --- checking (核验) ----------------------------------------------------------------------
@@ -566,7 +551,7 @@ async def revoke_licence(
     ).scalar_one_or_none()
     if licence is None:
         raise NotFound(_("There is no licence with this number."))
-    case_ = await session.get(Case, licence.case_id)
+    case_ = await cases.case_by_id(session, licence.case_id)
     assert case_ is not None  # RESTRICT foreign key
     authorize(principal, "services.licence.revoke", _Issuer(case_.department_id))
     reason = clean_text(reason or "", "reason").strip()
@@ -581,18 +566,16 @@ async def revoke_licence(
     licence.revoked_reason = reason
     licence.revoked_by = principal.name[:100]
     await session.flush()
-    await audit.log(session, principal, "services.licence.revoked", target=number, reason=reason)
-    await emit(
-        session,
-        "services.licence.revoked",
-        {"number": number, "case_id": str(licence.case_id), "reason": reason},
+    await audit.log(session, principal, LICENCE_REVOKED.name, target=number, reason=reason)
+    await LICENCE_REVOKED.emit(
+        session, LicenceRevoked(number=number, case_id=str(licence.case_id), reason=reason)
     )
     if licence.holder_account_id is not None:
         title = str(document_of(licence).get("title") or "证照")
         await notifications.notify(
             session,
             licence.holder_account_id,
-            topic="services.licence.revoked",
+            topic=LICENCE_REVOKED.name,
             title=f"您的{title}已被撤销",
             body=f"证照编号 {number} 已于 {clock.to_city(licence.revoked_at):%Y-%m-%d} "
             f"被撤销，撤销理由：{reason}。如有异议，可依法申请行政复议或者提起行政诉讼。",

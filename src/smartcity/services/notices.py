@@ -5,8 +5,8 @@ The texts are Chinese and stored as written: a message is read later, in the app
 inbox or by SMS, not in the officer's language at the moment of the step.
 
 Order matters: this hook must run after the licence hook so the approval notice can give the
-licence number. Importing ``licences`` first registers its hook first, and ``on_transition``
-keeps registration order (tests/services/test_notices.py checks it).
+licence number; its declaration in the service hall's MODULE says so (``after=``), and the
+case engine orders hooks by it (tests/services/test_notices.py checks it).
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.hooks import StepTaken, on_transition
-from smartcity.cases.models import Case
-from smartcity.cases.types import get_case_type
+from smartcity.cases.contract import CaseRecord, StepTaken, get_case_type
 from smartcity.core import clock, notifications
 from smartcity.core.authz import Principal
 from smartcity.services import licences
@@ -36,13 +34,13 @@ def _text(value: Any, fallback: str = "（未说明）") -> str:
     return text or fallback
 
 
-def _due(case_: Case) -> str:
+def _due(case_: CaseRecord) -> str:
     due = case_.promised_due_at or case_.statutory_due_at
     return f"{clock.to_city(due):%Y年%m月%d日}" if due else ""
 
 
 # Each step's notice: (title, body) from the case, the step's fields and the licence number.
-Notice = Callable[[Case, Mapping[str, Any], str | None], tuple[str, str]]
+Notice = Callable[[CaseRecord, Mapping[str, Any], str | None], tuple[str, str]]
 
 NOTICES: dict[str, Notice] = {
     "accept": lambda c, f, n: (
@@ -82,13 +80,13 @@ NOTICES: dict[str, Notice] = {
 }
 
 
-def _generic(case_: Case, step: StepTaken) -> tuple[str, str]:
+def _generic(case_: CaseRecord, step: StepTaken) -> tuple[str, str]:
     transition = get_case_type(case_.case_type).transition(step.name)
     label = transition.title if transition else step.name
     return f"办件进度：{case_.title}", f"您的办件 {case_.number} 已办理“{label}”。"
 
 
-async def application_link(session: AsyncSession, case_: Case) -> str:
+async def application_link(session: AsyncSession, case_: CaseRecord) -> str:
     """The applicant's page of the application behind the case."""
     app_id = (
         await session.execute(select(Application.id).where(Application.case_id == case_.id))
@@ -97,7 +95,7 @@ async def application_link(session: AsyncSession, case_: Case) -> str:
 
 
 async def notify_applicant(
-    session: AsyncSession, principal: Principal, case_: Case, step: StepTaken
+    session: AsyncSession, principal: Principal, case_: CaseRecord, step: StepTaken
 ) -> None:
     """Tell the applicant what the step means for them (every step of an application)."""
     if case_.applicant_account_id is None:
@@ -116,7 +114,3 @@ async def notify_applicant(
         body=body,
         link=await application_link(session, case_),
     )
-
-
-on_transition(BASE_NAME, licences.issue_on_approval)  # already there: keeps the order explicit
-on_transition(BASE_NAME, notify_applicant)

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import supervision
 from smartcity.core import audit
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
@@ -20,7 +19,6 @@ from smartcity.services.schemas import ServiceItemCreate, ServiceItemRead
 ACTIONS: dict[str, frozenset[str]] = {
     "services.item.create": frozenset({"admin"}),
 }
-register_actions(ACTIONS)
 
 APPLICANT_KINDS = ("citizen", "enterprise")
 
@@ -168,7 +166,3 @@ async def item_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, s
         select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(list(codes)))
     )
     return {row[0]: row[1] for row in rows}
-
-
-# The case engine imports no domain: the service hall tells the board what its codes mean.
-supervision.register_category_names(item_names)

@@ -16,13 +16,13 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock, notifications
-from smartcity.core.authz import Principal, authorize, register_actions
-from smartcity.core.bus import emit
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.text import FreeText, Name
 from smartcity.services import service
+from smartcity.services.events import ITEM_UPDATED, ItemUpdated
 from smartcity.services.models import ItemSubscription, ServiceItem
 from smartcity.services.schemas import Material
 
@@ -30,7 +30,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "services.item.subscribe": frozenset({"citizen", "enterprise"}),
     "services.item.update": frozenset({"admin"}),
 }
-register_actions(ACTIONS)
 
 SUBSCRIBER_KINDS = frozenset({"citizen", "enterprise"})
 
@@ -211,11 +210,9 @@ async def update_service_item(
     changed = sorted(f for f in values if f != "active") + (
         ["active"] if withdrawn or restored else []
     )
-    await audit.log(session, principal, "services.item.updated", target=item.code, fields=changed)
-    await emit(
-        session,
-        "services.item.updated",
-        {"code": item.code, "fields": changed, "active": item.active},
+    await audit.log(session, principal, ITEM_UPDATED.name, target=item.code, fields=changed)
+    await ITEM_UPDATED.emit(
+        session, ItemUpdated(code=item.code, fields=changed, active=item.active)
     )
     if withdrawn:
         lines.insert(0, f"该事项已于{clock.to_city(clock.now()):%Y年%m月%d日}停止办理")
@@ -234,7 +231,7 @@ async def _tell_followers(
     title = f"事项已停止办理：{item.name}" if withdrawn else f"您订阅的事项有变更：{item.name}"
     body = "；".join(lines) + "。"
     link = "/services" if not item.active else f"/services/{item.code}"
-    topic = "services.item.withdrawn" if withdrawn else "services.item.updated"
+    topic = "services.item.withdrawn" if withdrawn else ITEM_UPDATED.name
     for account_id in followers.scalars():
         await notifications.notify(
             session, account_id, topic=topic, title=title, body=body, link=link

@@ -25,7 +25,7 @@ The public names are re-exported here: callers use ``service.open_case(...)`` an
 
 from __future__ import annotations
 
-from smartcity.cases.service.access import ACTIONS, get_case, may_take, readable_cases
+from smartcity.cases.service.access import ACTIONS, RULES, get_case, may_take, readable_cases
 from smartcity.cases.service.assignment import REASON_MAX, assign, transfer
 from smartcity.cases.service.desk import (
     active_departments,
@@ -54,6 +54,7 @@ __all__ = [
     "QUEUE_TABS",
     "RATING_COMMENT_MAX",
     "REASON_MAX",
+    "RULES",
     "TITLE_MAX",
     "active_departments",
     "assign",

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases.models import Case
 from smartcity.cases.types import Transition
-from smartcity.core.authz import Principal, register_actions, register_rule
+from smartcity.core.authz import ObjectRule, Principal
 from smartcity.core.errors import NotFound
 from smartcity.core.i18n import gettext as _
 
@@ -29,7 +29,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     # flagged for supervisors, and never a citizen's.
     "cases.case.correct": frozenset({"staff", "admin"}),
 }
-register_actions(ACTIONS)
 
 
 def _own_department(principal: Principal, obj: Any) -> bool:
@@ -39,9 +38,12 @@ def _own_department(principal: Principal, obj: Any) -> bool:
     return principal.department_id is not None and obj.department_id == principal.department_id
 
 
-register_rule("cases.case.assign", _own_department)
-register_rule("cases.case.transfer", _own_department)
-register_rule("cases.case.correct", _own_department)
+# Declared in MODULE.rules: the object must pass these too.
+RULES: dict[str, ObjectRule] = {
+    "cases.case.assign": _own_department,
+    "cases.case.transfer": _own_department,
+    "cases.case.correct": _own_department,
+}
 
 _ALL_KINDS = frozenset({"supervisor", "admin", "auditor"})
 

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases import events
 from smartcity.cases.models import Case
 from smartcity.cases.service.access import get_case
 from smartcity.cases.service.events import record
@@ -61,7 +62,7 @@ async def assign(
         case_,
         "assignment",
         name="reassigned" if previous else "assigned",
-        topic="cases.case.assigned",
+        topic=events.ASSIGNED,
         data={"officer": officer.username},
     )
     await session.flush()
@@ -103,7 +104,7 @@ async def transfer(
         case_,
         "transfer",
         name="transferred",
-        topic="cases.case.transferred",
+        topic=events.TRANSFERRED,
         data={"from": old.code if old else "", "to": dep.code, "reason": reason},
     )
     await session.flush()

@@ -11,11 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases import events
+from smartcity.cases.events import CaseChanged
+from smartcity.cases.hooks import CaseRecord
 from smartcity.cases.models import Case, CaseEvent, CaseRating
 from smartcity.cases.service.access import get_case, readable_cases
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
-from smartcity.core.bus import emit
+from smartcity.core.bus import Topic
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.text import clean_text
@@ -27,13 +30,13 @@ RATING_COMMENT_MAX = 500
 async def record(
     session: AsyncSession,
     principal: Principal,
-    case_: Case,
+    case_: CaseRecord,
     kind: str,
     *,
     name: str = "",
     from_state: str = "",
     to_state: str = "",
-    topic: str,
+    topic: Topic[CaseChanged],
     data: Mapping[str, Any] | None = None,
 ) -> CaseEvent:
     """The timeline line, the audit entry and the bus event of one change."""
@@ -52,7 +55,7 @@ async def record(
     await audit.log(
         session,
         principal,
-        topic,
+        topic.name,
         target=case_.number,
         case_type=case_.case_type,
         name=name,
@@ -60,20 +63,21 @@ async def record(
         to_state=to_state,
         **detail,
     )
-    await emit(
+    await topic.emit(
         session,
-        topic,
-        {
-            "case_id": str(case_.id),
-            "number": case_.number,
-            "case_type": case_.case_type,
-            "kind": kind,
-            "name": name,
-            "from_state": from_state,
-            "to_state": to_state,
-            "department_id": str(case_.department_id),
-            **detail,
-        },
+        CaseChanged.model_validate(
+            {
+                "case_id": str(case_.id),
+                "number": case_.number,
+                "case_type": case_.case_type,
+                "kind": kind,
+                "name": name,
+                "from_state": from_state,
+                "to_state": to_state,
+                "department_id": str(case_.department_id),
+                **detail,
+            }
+        ),
     )
     return event
 
@@ -107,7 +111,7 @@ async def comment(
             field="text",
         )
     event = await record(
-        session, principal, case_, "comment", topic="cases.case.commented", data={"text": text}
+        session, principal, case_, "comment", topic=events.COMMENTED, data={"text": text}
     )
     await session.flush()
     return event
@@ -116,7 +120,7 @@ async def comment(
 async def record_attachment(
     session: AsyncSession,
     principal: Principal,
-    case_: Case,
+    case_: CaseRecord,
     *,
     name: str,
     filename: str,
@@ -132,7 +136,7 @@ async def record_attachment(
         case_,
         "attachment",
         name=name[:64],
-        topic="cases.case.attachment_added",
+        topic=events.ATTACHMENT_ADDED,
         data={"filename": filename, "sha256": sha256, "size": size},
     )
     await session.flush()
@@ -166,7 +170,7 @@ async def rate(
         case_,
         "rating",
         name=str(score),
-        topic="cases.case.rated",
+        topic=events.RATED,
         data={"score": score, "comment": comment},
     )
     await session.flush()

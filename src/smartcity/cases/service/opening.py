@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases import events
 from smartcity.cases.models import Case
 from smartcity.cases.service.assignment import department_by_code
 from smartcity.cases.service.events import record
@@ -128,7 +129,7 @@ async def open_case(
         "transition",
         name="open",
         to_state=ct.initial,
-        topic="cases.case.opened",
+        topic=events.OPENED,
         data={"department": dep.code},
     )
     await session.flush()

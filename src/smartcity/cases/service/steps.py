@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import flags
+from smartcity.cases import events, flags
 from smartcity.cases.hooks import StepTaken, hooks_for
 from smartcity.cases.models import Case
 from smartcity.cases.service.access import get_case, may_take
@@ -81,7 +81,7 @@ async def transition(
             case_,
             "clock",
             name="resumed",
-            topic="cases.case.clock_resumed",
+            topic=events.CLOCK_RESUMED,
             data={"paused_since": paused_since.isoformat(), "paused_workdays": paused_days},
         )
     _enter(case_, ct, calendar, target.name, now)
@@ -94,14 +94,12 @@ async def transition(
         name=name,
         from_state=before,
         to_state=target.name,
-        topic="cases.case.transitioned",
+        topic=events.TRANSITIONED,
         data={"fields": fields},
     )
     if target.kind == "waiting_applicant":
         case_.paused_at = now
-        await record(
-            session, principal, case_, "clock", name="paused", topic="cases.case.clock_paused"
-        )
+        await record(session, principal, case_, "clock", name="paused", topic=events.CLOCK_PAUSED)
     if step.refusal and flags.is_empty_reason(fields.get("reason")):
         await flags.raise_flag(
             session,
@@ -186,7 +184,7 @@ async def correct(
         name="correct",
         from_state=before,
         to_state=target.name,
-        topic="cases.case.corrected",
+        topic=events.CORRECTED,
         data={"reason": reason},
     )
     detail = {"from_state": before, "to_state": target.name, "reason": reason}

@@ -1,10 +1,11 @@
 """What the board calls things: the titles of flag kinds, clocks and warning levels, the
-states' declared titles (环节名称), and the categories' names, which the domains register (the
-engine imports no domain)."""
+states' declared titles (环节名称), and the categories' names, which the domains declare in their
+``MODULE.extends`` as ``CategoryNames`` (the engine imports no domain)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,26 +27,35 @@ CLOCK_TITLES: dict[str, str] = {
 LEVEL_TITLES: dict[str, str] = {"yellow": N_("yellow"), "red": N_("red")}
 
 
-CategoryNames = Callable[[AsyncSession, Sequence[str]], Awaitable[Mapping[str, str]]]
-_CATEGORY_NAMES: list[CategoryNames] = []
+CategoryResolver = Callable[[AsyncSession, Sequence[str]], Awaitable[Mapping[str, str]]]
 
 
-def register_category_names(names: CategoryNames) -> CategoryNames:
-    """Let a domain name its categories on the board, e.g. the service hall its items
-    (事项编码 → 事项名称). The engine imports no domain, so the domain registers this."""
-    if names not in _CATEGORY_NAMES:
-        _CATEGORY_NAMES.append(names)
-    return names
+@dataclass(frozen=True)
+class CategoryNames:
+    """A domain names its categories on the board, e.g. the service hall its items
+    (事项编码 → 事项名称): ``resolve`` answers the names of the codes it knows."""
+
+    resolve: CategoryResolver
 
 
-def unregister_category_names(names: CategoryNames) -> None:
-    """Forget a resolver (tests register their own)."""
-    if names in _CATEGORY_NAMES:
-        _CATEGORY_NAMES.remove(names)
+_CATEGORY_NAMES: list[CategoryResolver] = []
+
+
+def install_category_names(declared: Sequence[CategoryNames]) -> None:
+    """The case engine's extension point for category names (see core.module.install)."""
+    resolvers: list[CategoryResolver] = []
+    for names in declared:
+        if names.resolve not in resolvers:
+            resolvers.append(names.resolve)
+    _CATEGORY_NAMES[:] = resolvers
+
+
+def installed_category_names() -> list[CategoryResolver]:
+    return list(_CATEGORY_NAMES)
 
 
 async def category_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    """Names of the categories the registered resolvers know; the first answer wins."""
+    """Names of the categories the installed resolvers know; the first answer wins."""
     wanted = sorted({c for c in codes if c})
     found: dict[str, str] = {}
     for resolver in _CATEGORY_NAMES:

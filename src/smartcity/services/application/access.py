@@ -11,9 +11,9 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from smartcity.cases import service as cases
-from smartcity.cases.models import Case
-from smartcity.core.authz import Principal, authorize, register_actions, register_rule
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseRecord
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.services.models import Application, Material, ServiceItem
@@ -26,15 +26,14 @@ ACTIONS: dict[str, frozenset[str]] = {
     "services.application.supplement": APPLICANTS,
     "services.application.rate": APPLICANTS,
 }
-register_actions(ACTIONS)
 
 
 def _applicants_own(principal: Principal, obj: Any) -> bool:
     return principal.id is not None and getattr(obj, "applicant_account_id", None) == principal.id
 
 
-for _action in ACTIONS:
-    register_rule(_action, _applicants_own)
+# Declared in MODULE.rules: an applicant acts only on their own application.
+RULES: dict[str, ObjectRule] = dict.fromkeys(ACTIONS, _applicants_own)
 
 
 def readable_applications(principal: Principal) -> Select[Application]:
@@ -45,8 +44,8 @@ def readable_applications(principal: Principal) -> Select[Application]:
     if principal.kind in APPLICANTS and principal.id is not None:
         return query.where(Application.applicant_account_id == principal.id)
     if principal.kind == "staff" and principal.department_id is not None:
-        return query.join(Case, Case.id == Application.case_id).where(
-            Case.department_id == principal.department_id
+        return query.where(
+            Application.case_id.in_(cases.department_case_ids(principal.department_id))
         )
     if principal.kind == "supervisor":
         return query.where(Application.case_id.is_not(None))
@@ -121,7 +120,9 @@ async def files_of(
     return list(rows.scalars())
 
 
-async def case_of(session: AsyncSession, principal: Principal, application: Application) -> Case:
+async def case_of(
+    session: AsyncSession, principal: Principal, application: Application
+) -> CaseRecord:
     """The case a submitted application opened; 409 for a draft."""
     if application.case_id is None:
         raise Conflict(_("This application has not been submitted yet."))
@@ -130,7 +131,7 @@ async def case_of(session: AsyncSession, principal: Principal, application: Appl
 
 async def case_awaiting_supplement(
     session: AsyncSession, principal: Principal, application: Application
-) -> Case:
+) -> CaseRecord:
     """The application's case while the department waits for a supplement (补正), else 409."""
     case_ = await case_of(session, principal, application)
     if case_.state != "awaiting_supplement":

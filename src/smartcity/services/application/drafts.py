@@ -18,7 +18,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.text import CONTROLS_IN_TEXT
-from smartcity.registry.validation import check_resident_id
+from smartcity.registry.contract import check_resident_id
 from smartcity.services.application.access import own_application, own_draft
 from smartcity.services.application.prefill import field_states, registry_record
 from smartcity.services.models import Application, Material, ServiceItem

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import service as cases
-from smartcity.cases.models import Case, CaseEvent, CaseRating
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseEventRecord, CaseRatingRecord, CaseRecord
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput
@@ -72,7 +72,7 @@ class ApplicationView:
     application: Application | None
     item: ServiceItem
     department: Department
-    case: Case | None
+    case: CaseRecord | None
     state: str
     state_title: str
     fields: list[FieldState]
@@ -83,7 +83,7 @@ class ApplicationView:
     registry_note: str = ""
     timeline: list[TimelineLine] = field(default_factory=list)
     supplement_request: SupplementRequest | None = None
-    rating: CaseRating | None = None
+    rating: CaseRatingRecord | None = None
 
     @property
     def can_rate(self) -> bool:
@@ -167,7 +167,7 @@ async def describe_application(
         clock_view(case_, await load_calendar(session)),
         timeline=await applicant_timeline(session, principal, case_, events),
         supplement_request=_last_request(events) if case_.state == "awaiting_supplement" else None,
-        rating=await session.get(CaseRating, case_.id),
+        rating=await cases.rating_of(session, case_.id),
     )
 
 
@@ -182,7 +182,7 @@ def _source_of(data: Mapping[str, Any] | None) -> Source | None:
     )
 
 
-def submitted_fields(case_: Case) -> list[FieldState]:
+def submitted_fields(case_: CaseRecord) -> list[FieldState]:
     """The form as it was submitted, from the case's data."""
     return [
         FieldState(
@@ -197,7 +197,7 @@ def submitted_fields(case_: Case) -> list[FieldState]:
     ]
 
 
-def submitted_materials(case_: Case, files: Sequence[Material]) -> list[MaterialState]:
+def submitted_materials(case_: CaseRecord, files: Sequence[Material]) -> list[MaterialState]:
     """What was handed in at submission: files by material, and those the registries gave."""
     data = case_.data or {}
     from_registry = {str(m.get("name")): m for m in data.get("registry_materials", [])}
@@ -228,7 +228,7 @@ class ApplicationSummary:
 
     application: Application
     item: ServiceItem
-    case: Case | None
+    case: CaseRecord | None
     state_title: str
     clock: ClockView | None
 
@@ -236,36 +236,42 @@ class ApplicationSummary:
 async def list_my_applications(
     session: AsyncSession, principal: Principal
 ) -> list[ApplicationSummary]:
-    """The applicant's drafts and submitted applications, newest first, in one query."""
+    """The applicant's drafts and submitted applications, newest first: one query for them
+    with their items, one for all their cases."""
     authorize(principal, "services.application.draft")
-    rows = await session.execute(
-        readable_applications(principal)
-        .add_columns(ServiceItem, Case)
-        .join(ServiceItem, ServiceItem.id == Application.item_id)
-        .outerjoin(Case, Case.id == Application.case_id)
-        .order_by(
-            func.coalesce(Application.submitted_at, Application.created_at).desc(),
-            Application.id,
+    rows = (
+        await session.execute(
+            readable_applications(principal)
+            .add_columns(ServiceItem)
+            .join(ServiceItem, ServiceItem.id == Application.item_id)
+            .order_by(
+                func.coalesce(Application.submitted_at, Application.created_at).desc(),
+                Application.id,
+            )
         )
-    )
+    ).all()
+    found = await cases.cases_by_id(session, [application.case_id for application, _item in rows])
     calendar = await load_calendar(session)
     now = clock.now()
-    return [
-        ApplicationSummary(
-            application,
-            item,
-            case_,
-            state_title(case_),
-            clock_view(case_, calendar, now) if case_ is not None else None,
+    summaries = []
+    for application, item in rows:
+        case_ = found.get(application.case_id) if application.case_id else None
+        summaries.append(
+            ApplicationSummary(
+                application,
+                item,
+                case_,
+                state_title(case_),
+                clock_view(case_, calendar, now) if case_ is not None else None,
+            )
         )
-        for application, item, case_ in rows
-    ]
+    return summaries
 
 
 # --- 补正 (supplement) ----------------------------------------------------------------------
 
 
-def _last_request(events: Sequence[CaseEvent]) -> SupplementRequest | None:
+def _last_request(events: Sequence[CaseEventRecord]) -> SupplementRequest | None:
     for event in reversed(events):
         if event.kind == "transition" and event.name == "request_supplement":
             fields = (event.data or {}).get("fields") or {}
@@ -331,7 +337,7 @@ async def rate_application(
     application_id: uuid.UUID,
     score: int,
     comment: str = "",
-) -> CaseRating:
+) -> CaseRatingRecord:
     """The applicant's rating of the finished case (好差评), once."""
     application = await own_application(
         session, principal, application_id, "services.application.rate"

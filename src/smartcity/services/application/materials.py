@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from smartcity.cases import service as cases
-from smartcity.cases.models import Case
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseRecord
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Problem
@@ -132,7 +132,7 @@ async def upload_material(
     submitted application (then marked as a supplement and put on the case's timeline)."""
     application = await get_application(session, principal, application_id)
     name = (name or "").strip()
-    case_: Case | None = None
+    case_: CaseRecord | None = None
     if application.status == "draft":
         application, item = await own_draft(session, principal, application_id)
         state = next((m for m in item.materials if m["name"] == name), None)

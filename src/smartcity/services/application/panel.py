@@ -8,16 +8,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.hooks import Panel, add_case_panel
-from smartcity.cases.models import Case, CaseEvent
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseRecord, Panel
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
 from smartcity.services.application.access import files_of, readable_materials
 from smartcity.services.models import Application, Material
-from smartcity.services.types import BASE_NAME
 
 
-async def case_panel(session: AsyncSession, principal: Principal, case_: Case) -> Panel | None:
+async def case_panel(
+    session: AsyncSession, principal: Principal, case_: CaseRecord
+) -> Panel | None:
     """The application on the staff case page: the answers (免提交 ones with their source) and
     the materials with download links, supplements (补正) marked, new ones since the last
     request too."""
@@ -36,17 +37,7 @@ async def case_panel(session: AsyncSession, principal: Principal, case_: Case) -
             )
         ).scalars()
     )
-    events = (
-        await session.execute(
-            select(CaseEvent)
-            .where(
-                CaseEvent.case_id == case_.id,
-                CaseEvent.kind == "transition",
-                CaseEvent.name.in_(("request_supplement", "supplement")),
-            )
-            .order_by(CaseEvent.seq)
-        )
-    ).scalars()
+    events = await cases.supplement_steps(session, case_.id)
     requested = [e.at for e in events if e.name == "request_supplement"]
     last_request = requested[-1] if requested else None
     data = case_.data or {}
@@ -80,6 +71,3 @@ async def case_panel(session: AsyncSession, principal: Principal, case_: Case) -
             "missing_optional": list(data.get("missing_optional", [])),
         },
     )
-
-
-add_case_panel(BASE_NAME, case_panel)

@@ -19,11 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
-from smartcity.registry import organizations
-from smartcity.registry import service as registry
-from smartcity.registry.records import PERSONAL_FIELDS, snapshot
-from smartcity.registry.sources import source_of
-from smartcity.registry.stewardship import department_names
+from smartcity.registry import contract as registry
+from smartcity.registry.contract import PERSONAL_FIELDS, department_names, source_of
 from smartcity.services.models import Material, ServiceItem
 
 # Stored in the person's access log and shown to them: Chinese, as the citizen reads it.
@@ -101,19 +98,12 @@ async def registry_record(
     """The record the applicant's account is linked to; reading it here is not logged (the
     caller logs what it shows or uses)."""
     wanted = _wanted_fields(item)
-    if principal.kind == "enterprise":
-        record_type = "organization"
-        org = await organizations.my_organization(session, principal)
-        if org is None:
-            return RegistryRecord(record_type, None, {}, {}, _(NOT_LINKED_ORGANIZATION))
-        record_id, values = org.id, snapshot("organization", org)
-    else:
-        record_type = "person"
-        person = await registry.my_person(session, principal)
-        if person is None:
-            return RegistryRecord(record_type, None, {}, {}, _(NOT_LINKED_PERSON))
-        record_id = person.id
-        values = (await registry.present_person(session, principal, person)).data
+    record_type = "organization" if principal.kind == "enterprise" else "person"
+    own = await registry.own_record(session, principal)
+    if own is None:
+        note = NOT_LINKED_ORGANIZATION if record_type == "organization" else NOT_LINKED_PERSON
+        return RegistryRecord(record_type, None, {}, {}, _(note))
+    record_id, values = own.record_id, own.values
     codes: dict[str, str] = {}
     for name in wanted:
         try:

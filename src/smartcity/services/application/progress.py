@@ -9,13 +9,12 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.models import Case, CaseEvent
-from smartcity.cases.types import CaseType, get_case_type
+from smartcity.cases.contract import CaseEventRecord, CaseRecord, CaseType, get_case_type
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
 from smartcity.core.workdays import WorkCalendar
-from smartcity.registry.stewardship import department_names
+from smartcity.registry.contract import department_names
 
 
 @dataclass(frozen=True)
@@ -64,12 +63,12 @@ def _days(first: date, last: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
-def _worst(case_: Case) -> str:
+def _worst(case_: CaseRecord) -> str:
     levels = {case_.statutory_warning, case_.promised_warning, case_.step_warning}
     return "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
 
 
-def clock_view(case_: Case, calendar: WorkCalendar, now: datetime | None = None) -> ClockView:
+def clock_view(case_: CaseRecord, calendar: WorkCalendar, now: datetime | None = None) -> ClockView:
     """The case's time as the applicant sees it, ``now`` or the clock's now."""
     due = case_.promised_due_at or case_.statutory_due_at
     remaining = None
@@ -88,7 +87,7 @@ def clock_view(case_: Case, calendar: WorkCalendar, now: datetime | None = None)
     )
 
 
-def state_title(case_: Case | None) -> str:
+def state_title(case_: CaseRecord | None) -> str:
     """The case's state in the type's (Chinese) words; a draft is 草稿."""
     if case_ is None:
         return _("Draft")
@@ -99,7 +98,7 @@ def state_title(case_: Case | None) -> str:
 
 
 def _line(
-    event: CaseEvent, ct: CaseType, principal: Principal, dept_names: Mapping[str, str]
+    event: CaseEventRecord, ct: CaseType, principal: Principal, dept_names: Mapping[str, str]
 ) -> TimelineLine | None:
     data = event.data or {}
     fields = data.get("fields") or {}
@@ -154,7 +153,10 @@ def _line(
 
 
 async def applicant_timeline(
-    session: AsyncSession, principal: Principal, case_: Case, events: Sequence[CaseEvent]
+    session: AsyncSession,
+    principal: Principal,
+    case_: CaseRecord,
+    events: Sequence[CaseEventRecord],
 ) -> list[TimelineLine]:
     """The case's events the applicant is told of, in words, oldest first."""
     ct = get_case_type(case_.case_type)

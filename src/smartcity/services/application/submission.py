@@ -10,13 +10,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import flags
-from smartcity.cases import service as cases
-from smartcity.cases.hooks import StepTaken, on_transition
-from smartcity.cases.models import Case
+from smartcity.cases import contract as cases
+from smartcity.cases.contract import CaseRecord, StepTaken
 from smartcity.core import audit
 from smartcity.core.authz import Principal, authorize
-from smartcity.core.bus import emit
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
@@ -34,10 +31,11 @@ from smartcity.services.application.prefill import (
     registry_record,
     what_is_missing,
 )
+from smartcity.services.events import SUBMITTED, ApplicationSubmitted
 from smartcity.services.models import Application, ServiceItem
 from smartcity.services.types import BASE_NAME
 
-SUBMITTED_TOPIC = "services.application.submitted"
+SUBMITTED_TOPIC = SUBMITTED.name
 
 
 def _applicant_name(principal: Principal, record: RegistryRecord, account: Account | None) -> str:
@@ -110,16 +108,15 @@ async def submit_application(
         prefilled=sorted(data["prefilled"]),
         materials=[m["sha256"] for m in data["materials"]],
     )
-    await emit(
+    await SUBMITTED.emit(
         session,
-        SUBMITTED_TOPIC,
-        {
-            "application_id": str(application.id),
-            "case_id": str(case_.id),
-            "number": case_.number,
-            "item_code": item.code,
-            "department": department.code,
-        },
+        ApplicationSubmitted(
+            application_id=str(application.id),
+            case_id=str(case_.id),
+            number=case_.number,
+            item_code=item.code,
+            department=department.code,
+        ),
     )
     if principal.id is not None:
         await notify(
@@ -193,13 +190,13 @@ def _case_data(
 
 
 async def flag_qualifying_not_accepted(
-    session: AsyncSession, principal: Principal, case_: Case, step: StepTaken
+    session: AsyncSession, principal: Principal, case_: CaseRecord, step: StepTaken
 ) -> None:
     """应受理未受理: refusing to accept an application that was complete when submitted is
     flagged for supervisors, whatever the reason given."""
     if step.name != "not_accept" or (case_.data or {}).get("complete") is not True:
         return
-    await flags.raise_flag(
+    await cases.raise_flag(
         session,
         principal,
         case_,
@@ -210,6 +207,3 @@ async def flag_qualifying_not_accepted(
             "reason": str(step.fields.get("reason") or "")[:NOTE_MAX],
         },
     )
-
-
-on_transition(BASE_NAME, flag_qualifying_not_accepted)

@@ -1,0 +1,89 @@
+"""What a domain may use of the case engine (办件引擎), and nothing else: open a case and take
+its steps, read it, its timeline, clocks and rating, raise a supervision flag, and the
+declarations a domain lists in its ``MODULE.extends`` (case types, transition hooks, case
+panels, category names). Domains import the engine only from here (import-linter checks it).
+
+The engine's functions hand back its own rows; a domain reads them through the read-only
+protocols ``CaseRecord``, ``CaseEventRecord`` and ``CaseRatingRecord`` and never imports the
+engine's models.
+"""
+
+from __future__ import annotations
+
+from smartcity.cases.clocks import sweep_warnings
+from smartcity.cases.flags import raise_flag, review_flag
+from smartcity.cases.hooks import (
+    CaseEventRecord,
+    CasePanel,
+    CaseRatingRecord,
+    CaseRecord,
+    OnTransition,
+    Panel,
+    PanelBuilder,
+    StepTaken,
+    TransitionHook,
+)
+from smartcity.cases.service import (
+    TITLE_MAX,
+    correct,
+    get_case,
+    open_case,
+    rate,
+    record_attachment,
+    timeline,
+    transition,
+)
+from smartcity.cases.service.lookup import (
+    case_by_id,
+    cases_by_id,
+    department_case_ids,
+    rating_of,
+    supplement_steps,
+)
+from smartcity.cases.supervision.names import CategoryNames, CategoryResolver
+from smartcity.cases.types import (
+    CaseType,
+    CaseTypeError,
+    Limits,
+    State,
+    Transition,
+    case_types,
+    get_case_type,
+)
+
+__all__ = [
+    "TITLE_MAX",
+    "CaseEventRecord",
+    "CasePanel",
+    "CaseRatingRecord",
+    "CaseRecord",
+    "CaseType",
+    "CaseTypeError",
+    "CategoryNames",
+    "CategoryResolver",
+    "Limits",
+    "OnTransition",
+    "Panel",
+    "PanelBuilder",
+    "State",
+    "StepTaken",
+    "Transition",
+    "TransitionHook",
+    "case_by_id",
+    "case_types",
+    "cases_by_id",
+    "correct",
+    "department_case_ids",
+    "get_case",
+    "get_case_type",
+    "open_case",
+    "raise_flag",
+    "rate",
+    "rating_of",
+    "record_attachment",
+    "review_flag",
+    "supplement_steps",
+    "sweep_warnings",
+    "timeline",
+    "transition",
+]

@@ -1,0 +1,55 @@
+"""What a domain reads of the cases behind its own records, in batches (never one query per
+row): cases by id, the ids of a department's cases as a subquery to filter by, the supplement
+steps of a case's timeline and its rating. No authorization here: the domain has already
+decided the records are readable, and these read only cases those records point at."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.cases.models import Case, CaseEvent, CaseRating
+
+
+async def cases_by_id(
+    session: AsyncSession, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, Case]:
+    """The cases with these ids (None and unknown ids skipped), in one query."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Case).where(Case.id.in_(wanted)))
+    return {c.id: c for c in rows.scalars()}
+
+
+async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
+    """One case by id (the identity map first, like ``session.get``)."""
+    return await session.get(Case, case_id)
+
+
+def department_case_ids(department_id: uuid.UUID) -> Select[uuid.UUID]:
+    """The ids of the cases now with a department, as a subquery: a domain filters its own
+    rows with ``.where(Row.case_id.in_(department_case_ids(dept)))`` in the same query."""
+    return select(Case.id).where(Case.department_id == department_id)
+
+
+async def supplement_steps(session: AsyncSession, case_id: uuid.UUID) -> list[CaseEvent]:
+    """The 补正 requests and supplements on a case's timeline, oldest first."""
+    rows = await session.execute(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == case_id,
+            CaseEvent.kind == "transition",
+            CaseEvent.name.in_(("request_supplement", "supplement")),
+        )
+        .order_by(CaseEvent.seq)
+    )
+    return list(rows.scalars())
+
+
+async def rating_of(session: AsyncSession, case_id: uuid.UUID) -> CaseRating | None:
+    """The applicant's rating of the case (好差评), if given."""
+    return await session.get(CaseRating, case_id)
