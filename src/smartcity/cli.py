@@ -318,7 +318,7 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     created = await seed.seed_demo_accounts(session, principal)
     if created:
         await _link_demo_citizen(session, principal)
-    from smartcity.services.demo import seed_demo_cases
+    from smartcity.demo.services import seed_demo_cases
 
     cases = await seed_demo_cases(session, principal)
     if cases:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def _seed_demo(server: LiveServer) -> int:
     async def seed(session: Any) -> int:
         from smartcity.cli import cli_principal
-        from smartcity.services.demo import seed_demo_cases
+        from smartcity.demo.services import seed_demo_cases
         from smartcity.services.seed import seed_service_items
 
         await seed_service_items(session, cli_principal())

@@ -15,7 +15,7 @@ from smartcity.cases.models import Case, CaseEvent, CaseFlag, CaseRating
 from smartcity.core import clock
 from smartcity.core import seed as core_seed
 from smartcity.core.models import Account
-from smartcity.services.demo import seed_demo_cases
+from smartcity.demo.services import seed_demo_cases
 from smartcity.services.models import Application
 from smartcity.services.seed import seed_service_items
 from smartcity.services.types import BASE_NAME

@@ -34,9 +34,11 @@ from smartcity.cases.service import (
     transition,
 )
 from smartcity.cases.service.lookup import (
+    OpenFlag,
     case_by_id,
     cases_by_id,
     department_case_ids,
+    open_flags,
     rating_of,
     supplement_steps,
 )
@@ -63,6 +65,7 @@ __all__ = [
     "CategoryResolver",
     "Limits",
     "OnTransition",
+    "OpenFlag",
     "Panel",
     "PanelBuilder",
     "State",
@@ -77,6 +80,7 @@ __all__ = [
     "get_case",
     "get_case_type",
     "open_case",
+    "open_flags",
     "raise_flag",
     "rate",
     "rating_of",

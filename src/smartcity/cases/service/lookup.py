@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.models import Case, CaseEvent, CaseRating
+from smartcity.cases.models import Case, CaseEvent, CaseFlag, CaseRating
 
 
 async def cases_by_id(
@@ -53,3 +55,23 @@ async def supplement_steps(session: AsyncSession, case_id: uuid.UUID) -> list[Ca
 async def rating_of(session: AsyncSession, case_id: uuid.UUID) -> CaseRating | None:
     """The applicant's rating of the case (好差评), if given."""
     return await session.get(CaseRating, case_id)
+
+
+@dataclass(frozen=True)
+class OpenFlag:
+    """A supervision flag not yet reviewed (未核查异常)."""
+
+    id: uuid.UUID
+    kind: str
+    raised_at: datetime
+
+
+async def open_flags(session: AsyncSession) -> list[OpenFlag]:
+    """Every flag not yet reviewed, newest first (for the demo's supervisor, who reviews
+    them through ``flags.review_flag``)."""
+    rows = await session.execute(
+        select(CaseFlag.id, CaseFlag.kind, CaseFlag.raised_at)
+        .where(CaseFlag.reviewed_at.is_(None))
+        .order_by(CaseFlag.raised_at.desc())
+    )
+    return [OpenFlag(*row) for row in rows.all()]

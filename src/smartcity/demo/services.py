@@ -22,9 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases import clocks, flags
-from smartcity.cases import service as cases
-from smartcity.cases.models import Case, CaseFlag
+from smartcity.cases import contract as cases
 from smartcity.core import accounts, audit, clock
 from smartcity.core.authz import Principal
 from smartcity.core.ids import make_resident_id, make_uscc
@@ -32,13 +30,13 @@ from smartcity.core.models import Account, Department
 from smartcity.core.schemas import AccountCreate
 from smartcity.core.security import principal_of
 from smartcity.core.workdays import WorkCalendar, load_calendar
-from smartcity.registry.models import Organization, Person
+from smartcity.registry import contract as registry
+from smartcity.services.events import SUBMITTED
 from smartcity.services.models import Application, ServiceItem
 from smartcity.services.types import BASE_NAME
 
 DEMO_SEED = 20261124
 DAYS_BACK = 182
-SUBMITTED_TOPIC = "services.application.submitted"
 
 # Background applicants of the demo; their passwords are generated and never shown.
 CITIZENS = [
@@ -398,33 +396,32 @@ async def _applicants(
     # The demo's own accounts apply too, so signing in as them shows applications.
     own_citizen = await _own(session, "citizen")
     if own_citizen is not None:
-        person = (
-            await session.execute(select(Person).where(Person.account_id == own_citizen.id))
-        ).scalar_one_or_none()
+        own = principal_of(own_citizen, "session")
+        person = await registry.own_record(session, own)  # their own record: unmasked
+        values = person.values if person else {}
         citizens.append(
             Applicant(
-                principal_of(own_citizen, "session"),
+                own,
                 "citizen",
-                person.name if person else own_citizen.display_name,
-                person.id_number if person else make_resident_id("440304", date(1990, 5, 5), 77),
-                (person.phone if person else "") or "13800138000",
+                str(values["name"]) if person else own_citizen.display_name,
+                str(values["id_number"])
+                if person
+                else make_resident_id("440304", date(1990, 5, 5), 77),
+                str(values.get("phone") or "") or "13800138000",
             )
         )
     own_enterprise = await _own(session, "enterprise")
     if own_enterprise is not None:
-        org = (
-            await session.execute(
-                select(Organization).where(Organization.account_id == own_enterprise.id)
-            )
-        ).scalar_one_or_none()
+        own = principal_of(own_enterprise, "session")
+        org = await registry.own_record(session, own)
         enterprises.append(
             Applicant(
-                principal_of(own_enterprise, "session"),
+                own,
                 "enterprise",
-                org.name if org else own_enterprise.display_name,
+                str(org.values["name"]) if org else own_enterprise.display_name,
                 "",
                 "0755-86668888",
-                org.uscc if org else make_uscc("9", "1", "440300", "MA5DEM10"),
+                str(org.values["uscc"]) if org else make_uscc("9", "1", "440300", "MA5DEM10"),
             )
         )
     rng.shuffle(citizens)
@@ -603,7 +600,7 @@ async def _run(
     await _sweep_until(session, swept, clock.to_city(now).date())
     await _corrections(session, plans, officers, now)
     await _reviews(session, principal, now)
-    await clocks.sweep_warnings(session, now=now)
+    await cases.sweep_warnings(session, now=now)
 
 
 async def _sweep_until(session: AsyncSession, after: date, day: date) -> date:
@@ -611,7 +608,7 @@ async def _sweep_until(session: AsyncSession, after: date, day: date) -> date:
     current = after
     while current < day:
         current += timedelta(days=1)
-        await clocks.sweep_warnings(session, now=_city(current, 0.1))
+        await cases.sweep_warnings(session, now=_city(current, 0.1))
     return current
 
 
@@ -646,7 +643,7 @@ async def _open(session: AsyncSession, plan: Plan) -> None:
     await audit.log(
         session,
         applicant.principal,
-        SUBMITTED_TOPIC,
+        SUBMITTED.name,
         str(application_id),
         case=case_.number,
         item=item.code,
@@ -656,9 +653,9 @@ async def _open(session: AsyncSession, plan: Plan) -> None:
 
 async def _rate(session: AsyncSession, plan: Plan, when: datetime, rng: random.Random) -> None:
     assert plan.case_id is not None
-    on_time = (
-        await session.execute(select(Case.on_time).where(Case.id == plan.case_id))
-    ).scalar_one()
+    case_ = await cases.case_by_id(session, plan.case_id)
+    assert case_ is not None
+    on_time = case_.on_time
     score = _rating(rng, plan.fate, on_time is False)
     comment = rng.choice(COMMENTS[score]) if rng.random() < 0.5 else ""
     with clock.frozen(when):
@@ -703,16 +700,10 @@ async def _reviews(session: AsyncSession, principal: Principal, now: datetime) -
         )
     ).scalar_one_or_none()
     reviewer = principal_of(supervisor, "session") if supervisor is not None else principal
-    rows = (
-        await session.execute(
-            select(CaseFlag.id, CaseFlag.kind, CaseFlag.raised_at)
-            .where(CaseFlag.reviewed_at.is_(None))
-            .order_by(CaseFlag.raised_at.desc())
-        )
-    ).all()
+    rows = [(f.id, f.kind, f.raised_at) for f in await cases.open_flags(session)]
     latest = {kind: flag_id for flag_id, kind, _raised in reversed(rows)}
     for flag_id, kind, raised_at in reversed(rows):
         if flag_id == latest[kind] or raised_at >= now - timedelta(days=14):
             continue
         with clock.frozen(min(now, raised_at + timedelta(days=3, hours=2))):
-            await flags.review_flag(session, reviewer, flag_id, REVIEW_NOTES[kind])
+            await cases.review_flag(session, reviewer, flag_id, REVIEW_NOTES[kind])
