@@ -300,11 +300,10 @@ def prepare(database_url: str, name: str) -> tuple[str, dict[str, uuid.UUID]]:
 async def sweep(url: str, now: datetime) -> tuple[int, float]:
     from smartcity.app import modules
     from smartcity.cases import clocks
-    from smartcity.core.authz import register_actions
     from smartcity.core.db import Database, make_engine
+    from smartcity.core.module import install
 
-    for module in modules():
-        register_actions(module.actions)
+    install(modules())
     db = Database(make_engine(url))
     try:
         started = time.perf_counter()

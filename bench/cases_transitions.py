@@ -34,20 +34,21 @@ async def run(url: str, cases: int) -> None:
 
     from smartcity.app import modules
     from smartcity.cases import service as engine
-    from smartcity.cases.types import get_case_type, register_case_type
+    from smartcity.cases.types import get_case_type
     from smartcity.cli import cli_principal
     from smartcity.core import accounts
-    from smartcity.core.authz import register_actions
     from smartcity.core.db import Database, make_engine
+    from smartcity.core.module import Module, install
     from smartcity.core.schemas import AccountCreate
     from smartcity.core.security import principal_of
     from smartcity.services.models import ServiceItem
     from smartcity.services.seed import seed_service_items
     from smartcity.services.types import BASE_NAME
 
-    for module in modules():
-        register_actions(module.actions)
-    bare = register_case_type(replace(get_case_type(BASE_NAME), name="bench.application"))
+    install(modules())
+    # the application type without its hooks: a module of the benchmark's own declares it
+    bare = replace(get_case_type(BASE_NAME), name="bench.application")
+    install([*modules(), Module(name="bench", extends=(bare,))])
     db = Database(make_engine(url))
     try:
         async with db.session_scope() as session:
