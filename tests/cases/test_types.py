@@ -93,3 +93,30 @@ class TestValidateCaseType:
     def test_unknown_type_lookup(self) -> None:
         with pytest.raises(LookupError):
             get_case_type("no.such.type")
+
+
+class TestInstall:
+    def test_a_module_declares_its_types_and_install_replaces_the_old_ones(self) -> None:
+        from smartcity.app import modules
+        from smartcity.core.module import Module, install
+
+        other = variant(name="test.other")
+        install([*modules(), Module(name="tests.other", extends=(other,))])
+        assert get_case_type("test.other") is other
+        assert get_case_type("test.application") is APPLICATION  # the fixtures' module
+        install(modules())
+        with pytest.raises(LookupError):
+            get_case_type("test.other")
+
+    def test_an_unrunnable_type_stops_the_start_and_leaves_the_platform_as_it_was(
+        self,
+    ) -> None:
+        from smartcity.app import modules
+        from smartcity.core.module import Module, install
+
+        broken = variant(name="test.broken", initial="ghost")
+        with pytest.raises(CaseTypeError, match="initial state 'ghost'"):
+            install([*modules(), Module(name="tests.broken", extends=(broken,))])
+        assert get_case_type("test.application") is APPLICATION
+        with pytest.raises(LookupError):
+            get_case_type("test.broken")

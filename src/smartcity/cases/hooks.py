@@ -119,7 +119,7 @@ class StepTaken:
     fields: Mapping[str, Any]
 
 
-TransitionHook = Callable[[AsyncSession, Principal, Any, StepTaken], Awaitable[None]]
+TransitionHook = Callable[[AsyncSession, Principal, CaseRecord, StepTaken], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class Panel:
     context: Mapping[str, Any]
 
 
-PanelBuilder = Callable[[AsyncSession, Principal, Any], Awaitable[Panel | None]]
+PanelBuilder = Callable[[AsyncSession, Principal, CaseRecord], Awaitable[Panel | None]]
 
 
 @dataclass(frozen=True)
