@@ -107,8 +107,10 @@ async def test_catch_up_is_idempotent_and_moves_on(session: AsyncSession) -> Non
     starts = [h.phenomenon_time_start for h in hours]
     assert len(starts) == len(set(starts)) == 30
     assert found.hourly is not None
-    mark = datetime.fromisoformat((found.hourly.properties or {})[compute.WATERMARK])
-    assert mark == city(2026, 3, 5, 5)
+    marks = await compute.watermarks(session, [found])
+    assert datetime.fromisoformat(marks[found.hourly.id]) == city(2026, 3, 5, 5)
+    assert found.daily is not None and marks[found.daily.id] == "2026-03-04"
+    assert "aqiComputedThrough" not in (found.hourly.properties or {})
 
 
 async def test_a_range_fills_only_the_hours_missing(session: AsyncSession) -> None:

@@ -10,8 +10,9 @@ history keeps the index it was published with.
 
 An hour is computed once it is complete and ``REPORT_DELAY`` has passed (late readings of
 the hour still count); a day likewise. Nothing is ever written twice: the hours already
-stored are skipped, and the AQI Datastream's ``properties.aqiComputedThrough`` remembers how
-far the periodic job got, so an hour without any AQI (no valid data) is not tried again.
+stored are skipped, and the environment's own table (models.AqiWatermark) remembers how far
+the periodic job got per AQI Datastream, so an hour without any AQI (no valid data) is not
+tried again.
 Results go through sensing.ingest as the platform, so the bus event fires and the rules
 (alert_rules.py) see every AQI like any other reading.
 """
@@ -34,6 +35,7 @@ from smartcity.core.clock import CITY_TZ
 from smartcity.core.errors import Problem
 from smartcity.environment import streams
 from smartcity.environment.aqi import AirQualityInputError, Pollutant
+from smartcity.environment.models import AqiWatermark
 from smartcity.environment.reports import (
     HOUR,
     AirQualityReport,
@@ -56,8 +58,6 @@ CATCH_UP_DAYS = 8
 """How far back the periodic job looks for hours and days not yet computed."""
 MAX_RANGE_DAYS = 400
 """The longest range ``smartcity environment reports`` computes in one go."""
-WATERMARK = "aqiComputedThrough"
-"""Datastream property: the last hour (ISO instant) or day (ISO date) the job computed."""
 DAY = timedelta(days=1)
 
 Means = dict[Pollutant, dict[datetime, float]]
@@ -202,15 +202,25 @@ def report_parameters(report: AirQualityReport) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------
 
 
-def _watermark(stream: m.StaDatastream | None) -> str | None:
-    props = stream.properties if stream is not None else None
-    value = (props or {}).get(WATERMARK)
-    return value if isinstance(value, str) else None
+async def watermarks(session: AsyncSession, stations: Sequence[Station]) -> dict[int, str]:
+    """The last hour (ISO instant) or day (ISO date) the job computed, by AQI Datastream id."""
+    ids = [s.id for st in stations for s in (st.hourly, st.daily) if s is not None]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AqiWatermark.datastream_id, AqiWatermark.computed_through).where(
+            AqiWatermark.datastream_id.in_(ids)
+        )
+    )
+    return {int(stream_id): str(value) for stream_id, value in rows.all()}
 
 
-def _set_watermark(stream: m.StaDatastream, value: str) -> None:
-    # A new dict: the JSON column notices reassignment, not mutation.
-    stream.properties = {**(stream.properties or {}), WATERMARK: value}
+async def _set_watermark(session: AsyncSession, stream_id: int, value: str) -> None:
+    found = await session.get(AqiWatermark, stream_id)
+    if found is None:
+        session.add(AqiWatermark(datastream_id=stream_id, computed_through=value))
+    else:
+        found.computed_through = value
 
 
 def _data_span(station: Station) -> tuple[datetime, datetime] | None:
@@ -237,6 +247,7 @@ def _plan(
     now: datetime,
     since: date | None,
     until: date | None,
+    marks: dict[int, str],
 ) -> _Plan | None:
     span = _data_span(station)
     if span is None:
@@ -248,7 +259,7 @@ def _plan(
     last_hour = min(last_complete_hour(now), last_data + 23 * HOUR)
     if job:
         first_hour = floor_hour(now - timedelta(days=CATCH_UP_DAYS))
-        mark = _watermark(station.hourly)
+        mark = marks.get(station.hourly.id) if station.hourly is not None else None
         if mark is not None:
             first_hour = max(first_hour, datetime.fromisoformat(mark) + HOUR)
     else:
@@ -265,7 +276,7 @@ def _plan(
     last_day = min(last_complete_day(now), city_day(last_data))
     if job:
         first_day = city_day(now) - timedelta(days=CATCH_UP_DAYS)
-        day_mark_text = _watermark(station.daily)
+        day_mark_text = marks.get(station.daily.id) if station.daily is not None else None
         if day_mark_text is not None:
             first_day = max(first_day, date.fromisoformat(day_mark_text) + DAY)
     else:
@@ -340,7 +351,8 @@ async def compute_reports(
             raise Problem(f"The range is longer than {MAX_RANGE_DAYS} days.", field="to")
     now = clock.now()
     stations = [s for s in await find_stations(session, SYSTEM, ids=station_ids) if s.pollutants]
-    plans = [p for s in stations if (p := _plan(s, now, since, until)) is not None]
+    marks = await watermarks(session, stations) if since is None else {}
+    plans = [p for s in stations if (p := _plan(s, now, since, until, marks)) is not None]
     plans = [p for p in plans if p.hours or p.days]
     outcome = Outcome(stations=len(plans))
     if not plans:
@@ -374,7 +386,7 @@ async def compute_reports(
                     rows.append(_row(hourly_stream.id, hour, hour + HOUR, report, now))
                     outcome.hours += 1
             if plan.hour_mark is not None:
-                _set_watermark(hourly_stream, plan.hour_mark.isoformat())
+                await _set_watermark(session, hourly_stream.id, plan.hour_mark.isoformat())
         if plan.days:
             done = await _stored_starts(
                 session, daily_stream, day_start(plan.days[0]), day_start(plan.days[-1])
@@ -392,7 +404,7 @@ async def compute_reports(
                     rows.append(_row(daily_stream.id, start, start + DAY, report, now))
                     outcome.days += 1
             if plan.day_mark is not None:
-                _set_watermark(daily_stream, plan.day_mark.isoformat())
+                await _set_watermark(session, daily_stream.id, plan.day_mark.isoformat())
     if rows:
         # Oldest first: the rules judge each stream's AQI in time order.
         rows.sort(key=lambda r: r.phenomenon_time.start if r.phenomenon_time else now)
