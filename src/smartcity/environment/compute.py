@@ -13,7 +13,7 @@ the hour still count); a day likewise. Nothing is ever written twice: the hours 
 stored are skipped, and the environment's own table (models.AqiWatermark) remembers how far
 the periodic job got per AQI Datastream, so an hour without any AQI (no valid data) is not
 tried again.
-Results go through sensing.ingest as the platform, so the bus event fires and the rules
+Results go through the sensing contract's ingestion as the platform, so the bus event fires and the rules
 (alert_rules.py) see every AQI like any other reading.
 """
 
@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
@@ -44,10 +44,8 @@ from smartcity.environment.reports import (
     realtime_report,
 )
 from smartcity.environment.service import Station, find_stations
-from smartcity.sensing import ingest
-from smartcity.sensing import models as m
-from smartcity.sensing.extras import NUMERIC_KINDS, epoch_seconds
-from smartcity.sensing.times import Interval
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import Datastream, Interval, ObservationRow
 
 log = logging.getLogger(__name__)
 
@@ -110,29 +108,11 @@ async def hourly_means(
     """Per Datastream, the mean of its numeric results per hour for the hours starting in
     [start, end). A negative mean (an analyser's zero drift) is not a valid concentration and
     is left out, as a missing hour (缺测); so are readings beyond ±MAX_READING."""
-    if not stream_ids:
-        return {}
-    obs = m.StaObservation
-    epoch = epoch_seconds(session.get_bind().dialect.name, obs.phenomenon_time_start)
-    hour = (epoch // 3600 * 3600).label("hour")
-    rows = await session.execute(
-        select(obs.datastream_id, hour, func.avg(obs.result_number))
-        .where(
-            obs.datastream_id.in_(list(stream_ids)),
-            obs.phenomenon_time_start >= start,
-            obs.phenomenon_time_start < end,
-            obs.result_kind.in_(NUMERIC_KINDS),
-            func.abs(obs.result_number) < MAX_READING,
-        )
-        .group_by(obs.datastream_id, hour)
-    )
-    means: dict[int, dict[datetime, float]] = {}
-    for stream_id, bucket, mean in rows.all():
-        if mean is None or float(mean) < 0:
-            continue
-        at = datetime.fromtimestamp(int(bucket), UTC)
-        means.setdefault(int(stream_id), {})[at] = float(mean)
-    return means
+    means = await sensing.hourly_means(session, stream_ids, start, end, bound=MAX_READING)
+    for series in means.values():
+        for at in [at for at, mean in series.items() if mean < 0]:
+            del series[at]
+    return {stream_id: series for stream_id, series in means.items() if series}
 
 
 def _window(means: Means, first: datetime, hours: int) -> dict[Pollutant, dict[datetime, float]]:
@@ -298,26 +278,18 @@ def _plan(
 
 
 async def _stored_starts(
-    session: AsyncSession, stream: m.StaDatastream | None, start: datetime, end: datetime
+    session: AsyncSession, stream: Datastream | None, start: datetime, end: datetime
 ) -> set[datetime]:
     if stream is None:
         return set()
-    obs = m.StaObservation
-    rows = await session.scalars(
-        select(obs.phenomenon_time_start).where(
-            obs.datastream_id == stream.id,
-            obs.phenomenon_time_start >= start,
-            obs.phenomenon_time_start <= end,
-        )
-    )
-    return set(rows)
+    return await sensing.observation_starts(session, stream.id, start, end)
 
 
 def _row(
     stream_id: int, start: datetime, end: datetime, report: AirQualityReport, now: datetime
-) -> ingest.ObservationRow:
+) -> ObservationRow:
     assert report.aqi is not None
-    return ingest.ObservationRow(
+    return ObservationRow(
         datastream_id=stream_id,
         phenomenon_time=Interval(start, end),
         result_time=now,
@@ -364,7 +336,7 @@ async def compute_reports(
     ends += [day_start(p.days[-1] + DAY) for p in plans if p.days]
     stream_ids = [s.id for p in plans for s in p.station.pollutants.values()]
     by_stream = await hourly_means(session, stream_ids, min(starts), max(ends))
-    rows: list[ingest.ObservationRow] = []
+    rows: list[ObservationRow] = []
     for plan in plans:
         station = plan.station
         means: Means = {
@@ -408,7 +380,7 @@ async def compute_reports(
     if rows:
         # Oldest first: the rules judge each stream's AQI in time order.
         rows.sort(key=lambda r: r.phenomenon_time.start if r.phenomenon_time else now)
-        outcomes = await ingest.ingest_observations(session, SYSTEM, rows)
+        outcomes = await sensing.ingest_observations(session, SYSTEM, rows)
         refused = [o for o in outcomes if isinstance(o, Problem)]
         if refused:
             outcome.refused = len(refused)

@@ -21,7 +21,7 @@ import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import accounts, clock
@@ -29,9 +29,8 @@ from smartcity.core.authz import Principal
 from smartcity.core.ids import SHENZHEN_DISTRICTS
 from smartcity.core.models import Account, ApiKey
 from smartcity.core.schemas import AccountCreate
-from smartcity.sensing import demo
-from smartcity.sensing import models as m
-from smartcity.sensing.simulate import (
+from smartcity.demo import sensing as demo
+from smartcity.demo.simulate import (
     STA,
     Feed,
     HttpSender,
@@ -71,7 +70,7 @@ def check_http_url(url: str) -> str:
 
 
 def check_mqtt_url(url: str) -> str:
-    from smartcity.sensing.mqtt import broker_address
+    from smartcity.sensing.contract import broker_address
 
     try:
         broker_address(url)
@@ -134,12 +133,7 @@ async def ensure_devices(session: AsyncSession, principal: Principal, n: int) ->
     have = len({s.thing_id for s in streams})
     if have < n:
         account = await _simulator_account(session, principal)
-        made = await session.scalar(
-            select(func.count())
-            .select_from(m.StaThing)
-            .where(m.StaThing.owner_account_id == account.id)
-        )
-        start = int(made or 0) + 1
+        start = await sensing.count_things_owned(session, account.id) + 1
         rng = random.Random(start)  # noqa: S311 - positions of test devices
         plans = [(load_test_plan(i, rng), account) for i in range(start, start + n - have)]
         await demo.create_devices(session, principal, plans)

@@ -36,9 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import accounts, clock
 from smartcity.core.authz import Principal
 from smartcity.core.models import Account, ApiKey
-from smartcity.sensing import models as m
-from smartcity.sensing.simulate_profiles import DEFAULT_SEED, PROFILES, Context, Profile, Series
-from smartcity.sensing.times import format_datetime
+from smartcity.demo.simulate_profiles import DEFAULT_SEED, PROFILES, Context, Profile, Series
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -103,13 +103,13 @@ def _number(value: Any, default: float) -> float:
 
 
 def stream_for(
-    thing: m.StaThing, owner: str, datastream_id: int, definition: str
+    thing: sensing.Thing, owner: str, datastream_id: int, definition: str
 ) -> SimStream | None:
     """How to simulate one Datastream of a simulated Thing (None: no profile for it)."""
     profile = PROFILES.get(definition)
     if profile is None:
         return None
-    props = thing.properties or {}
+    props = thing.properties
     kind = str(props.get("kind", ""))
     scale = _number(props.get("lanes"), 0) or _number(props.get("nominalFlow"), 0) or 1.0
     device = str(props.get("deviceCode") or f"thing-{thing.id}")
@@ -128,22 +128,11 @@ def stream_for(
 
 async def load_streams(session: AsyncSession) -> list[SimStream]:
     """Every simulated Datastream, by Thing id then Datastream id."""
-    rows = await session.execute(
-        select(m.StaThing, Account.username, m.StaDatastream.id, m.StaObservedProperty.definition)
-        .join(Account, Account.id == m.StaThing.owner_account_id)
-        .join(m.StaDatastream, m.StaDatastream.thing_id == m.StaThing.id)
-        .join(
-            m.StaObservedProperty,
-            m.StaObservedProperty.id == m.StaDatastream.observed_property_id,
-        )
-        .where(Account.kind == "device", Account.active.is_(True))
-        .order_by(m.StaThing.id, m.StaDatastream.id)
-    )
     streams = []
-    for thing, owner, datastream_id, definition in rows.all():
-        if (thing.properties or {}).get("simulated") is not True:
+    for row in await sensing.device_datastreams(session):
+        if row.thing.properties.get("simulated") is not True:
             continue
-        stream = stream_for(thing, owner, datastream_id, definition)
+        stream = stream_for(row.thing, row.owner, row.datastream_id, row.definition)
         if stream is not None:
             streams.append(stream)
     return streams
@@ -350,12 +339,12 @@ class HttpSender:
 
 class MqttSender:
     """PUBLISH each reading to ``devices/<owner>/v1.1/Datastreams(id)/Observations`` (the
-    device namespace, mqtt_topics.py) at QoS 1, on a broker without authentication. The broker
+    device namespace, sensing/mqtt/topics.py) at QoS 1, on a broker without authentication. The broker
     acknowledges delivery, not acceptance: a refused reading becomes a dead letter on the
     server (sta_mqtt_dead_letter), so here every acknowledged reading counts as accepted."""
 
     def __init__(self, url: str, *, client_id: str = "smartcity-simulator") -> None:
-        from smartcity.sensing.mqtt import broker_address
+        from smartcity.sensing.contract import broker_address
 
         self.host, self.port = broker_address(url)
         self.client_id = client_id
@@ -381,7 +370,7 @@ class MqttSender:
     async def send(self, readings: list[Reading], stats: Stats) -> list[Reading]:
         import aiomqtt
 
-        from smartcity.sensing.mqtt_topics import device_topic
+        from smartcity.sensing.contract import device_topic
 
         for index, r in enumerate(readings):
             started = time.perf_counter()

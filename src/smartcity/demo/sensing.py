@@ -19,10 +19,9 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import accounts, audit, clock
@@ -30,22 +29,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.ids import SHENZHEN_DISTRICTS, DivisionInfo
 from smartcity.core.models import Account
 from smartcity.core.schemas import AccountCreate
-from smartcity.environment.aqi import Pollutant
-from smartcity.environment.stations import POLLUTANT_DEFINITIONS, station_properties
-from smartcity.registry.demo import DISTRICT_BOXES
-from smartcity.sensing import models as m
-from smartcity.sensing import service
-from smartcity.sensing.entities import TYPES
-from smartcity.sensing.ingest import (
-    CREATED,
-    copy_rows,
-    emit_all,
-    feature_hash,
-    result_columns,
-    widen,
-)
-from smartcity.sensing.serialize import plain
-from smartcity.sensing.simulate_profiles import (
+from smartcity.demo.simulate_profiles import (
     DEFAULT_SEED,
     MEAN_SPEED,
     PROFILES,
@@ -56,6 +40,10 @@ from smartcity.sensing.simulate_profiles import (
     Episode,
     Series,
 )
+from smartcity.environment.aqi import Pollutant
+from smartcity.environment.stations import POLLUTANT_DEFINITIONS, station_properties
+from smartcity.registry.demo import DISTRICT_BOXES
+from smartcity.sensing import contract as sensing
 
 AIR_STATION, TRAFFIC_DETECTOR, WATER_METER = "air-station", "traffic-detector", "water-meter"
 GATEWAY_PREFIX = "gateway."
@@ -272,38 +260,28 @@ def history_times(kind: str, now: datetime) -> list[datetime]:
 async def _sensor_ids(session: AsyncSession, principal: Principal) -> dict[str, int]:
     ids: dict[str, int] = {}
     for key, info in SENSORS.items():
-        metadata = f"https://smartcity.invalid/sensors/{key}"
-        found = await session.scalar(
-            select(m.StaSensor.id)
-            .where(m.StaSensor.name == info["name"], m.StaSensor.encoding_type == "text/html")
-            .order_by(m.StaSensor.id)
-            .limit(1)
+        ids[key] = await sensing.ensure_sensor(
+            session,
+            name=info["name"],
+            description=info["description"],
+            encoding_type="text/html",
+            metadata=f"https://smartcity.invalid/sensors/{key}",
+            same_encoding=True,
+            principal=principal,
         )
-        if found is None:
-            body = {**info, "encodingType": "text/html", "metadata": metadata}
-            found = (await service.create_entity(session, principal, TYPES["Sensor"], body)).id
-        ids[key] = int(found)
     return ids
 
 
 async def _observed_property_ids(session: AsyncSession, principal: Principal) -> dict[str, int]:
     ids: dict[str, int] = {}
     for definition, profile in PROFILES.items():
-        found = await session.scalar(
-            select(m.StaObservedProperty.id)
-            .where(m.StaObservedProperty.definition == definition)
-            .order_by(m.StaObservedProperty.id)
-            .limit(1)
+        ids[definition], _made = await sensing.ensure_observed_property(
+            session,
+            definition,
+            name=profile.name,
+            description=profile.description,
+            principal=principal,
         )
-        if found is None:
-            body = {
-                "name": profile.name,
-                "definition": definition,
-                "description": profile.description,
-            }
-            etype = TYPES["ObservedProperty"]
-            found = (await service.create_entity(session, principal, etype, body)).id
-        ids[definition] = int(found)
     return ids
 
 
@@ -323,138 +301,53 @@ async def _gateway(session: AsyncSession, principal: Principal, district: Divisi
     return account
 
 
-async def _insert(session: AsyncSession, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """One executemany; the new ids in the order of ``rows``."""
-    if not rows:
-        return []
-    result = await session.execute(
-        insert(model).returning(model.id, sort_by_parameter_order=True), rows
-    )
-    return [int(i) for i in result.scalars()]
-
-
-async def _announce(
-    session: AsyncSession, entity: str, ids: list[int], rows: list[dict[str, Any]]
-) -> None:
-    """The ``sensing.entity.created`` events a POST would emit (MQTT subscribers, rules)."""
-    etype = TYPES[entity]
-    await emit_all(
-        session,
-        CREATED,
-        [
-            {
-                "entity_set": etype.set_name,
-                "id": new_id,
-                "entity": plain(etype, SimpleNamespace(id=new_id, **row)),
-            }
-            for new_id, row in zip(ids, rows, strict=True)
-        ],
-    )
-
-
-async def _features(
-    session: AsyncSession, locations: list[dict[str, Any]]
-) -> list[tuple[int, Any]]:
-    """Per Location the FeatureOfInterest ingestion would derive from it (reused when an
-    identical one exists, as ingest._derive_feature does): (id, GeoJSON)."""
-    hashes = [feature_hash(loc["encoding_type"], loc["location"]) for loc in locations]
-    known: dict[str, int] = {}
-    for digest, feature_id in (
-        await session.execute(
-            select(m.StaFeatureOfInterest.feature_hash, m.StaFeatureOfInterest.id)
-            .where(m.StaFeatureOfInterest.feature_hash.in_(set(hashes)))
-            .order_by(m.StaFeatureOfInterest.id.desc())
-        )
-    ).all():
-        known[digest] = int(feature_id)  # descending: the lowest id wins, as in ingest
-    new_rows: list[dict[str, Any]] = []
-    for loc, digest in zip(locations, hashes, strict=True):
-        if digest in known or any(r["feature_hash"] == digest for r in new_rows[-1:]):
-            continue
-        new_rows.append(
-            {
-                "name": loc["name"],
-                "description": loc["description"],
-                "encoding_type": loc["encoding_type"],
-                "feature": loc["location"],
-                "properties": None,
-                "feature_hash": digest,
-            }
-        )
-    new_ids = await _insert(session, m.StaFeatureOfInterest, new_rows)
-    await _announce(session, "FeatureOfInterest", new_ids, new_rows)
-    for row, new_id in zip(new_rows, new_ids, strict=True):
-        known.setdefault(row["feature_hash"], new_id)
-    return [(known[d], loc["location"]) for loc, d in zip(locations, hashes, strict=True)]
-
-
-async def _write_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (ingest.copy_rows); elsewhere an executemany on the Table, not the
-    mapped class, whose bulk path costs more per row than the insert itself."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    for start in range(0, len(rows), 10_000):
-        chunk = rows[start : start + 10_000]
-        if postgres:
-            await copy_rows(session, chunk)
-        else:
-            await session.execute(insert(cast(Table, m.StaObservation.__table__)), chunk)
-
-
 def _history(
-    plan: ThingPlan, definition: str, feature_id: int, context: Context, now: datetime
-) -> list[dict[str, Any]]:
-    """The back-filled Observations of one stream (without its id yet)."""
+    plan: ThingPlan, definition: str, context: Context, now: datetime
+) -> list[sensing.NewReading]:
+    """The back-filled Observations of one stream."""
     profile = PROFILES[definition]
     series = Series(f"{plan.code}/{profile.key}", plan.district.code, plan.scale)
     interval = timedelta(seconds=INTERVALS[plan.kind])
-    rows = []
+    readings = []
     for at in history_times(plan.kind, now):
         value = profile.value(context, series, at)
         start, end = (at - interval, at) if profile.over_interval else (at, None)
-        rows.append(
-            {
-                "phenomenon_time_start": start,
-                "phenomenon_time_end": end,
-                "result_time": at,
-                "result_quality": None,
-                "valid_time_start": None,
-                "valid_time_end": None,
-                "parameters": None,
-                "multi_datastream_id": None,
-                "feature_of_interest_id": feature_id,
-                **result_columns(value),
-            }
-        )
-    return rows
+        readings.append(sensing.NewReading(start, end, at, value))
+    return readings
 
 
-def _datastream_row(
-    plan: ThingPlan, definition: str, thing_id: int, sensor_id: int, property_id: int
-) -> dict[str, Any]:
-    profile = PROFILES[definition]
-    return {
-        "name": f"{plan.body['name']} {profile.title}",
-        "description": profile.description,
-        "observation_type": profile.observation_type,
-        "unit_of_measurement": profile.unit,
-        "observed_area": None,
-        "phenomenon_time_start": None,
-        "phenomenon_time_end": None,
-        "result_time_start": None,
-        "result_time_end": None,
-        "properties": {"reportingIntervalSeconds": INTERVALS[plan.kind]},
-        "retention_days": None,
-        "thing_id": thing_id,
-        "sensor_id": sensor_id,
-        "observed_property_id": property_id,
-    }
-
-
-@dataclass(frozen=True)
-class Created:
-    things: int
-    datastreams: int
-    observations: int
+def _new_thing(
+    plan: ThingPlan,
+    owner: Account,
+    sensors: dict[str, int],
+    properties: dict[str, int],
+    context: Context | None,
+    now: datetime,
+) -> sensing.NewThing:
+    location = plan.body["Locations"][0]
+    return sensing.NewThing(
+        name=plan.body["name"],
+        description=plan.body["description"],
+        properties=plan.body["properties"],
+        owner_account_id=owner.id,
+        location_name=location["name"],
+        location_description=location["description"],
+        encoding_type=location["encodingType"],
+        location=location["location"],
+        datastreams=[
+            sensing.NewDatastream(
+                name=f"{plan.body['name']} {PROFILES[definition].title}",
+                description=PROFILES[definition].description,
+                observation_type=PROFILES[definition].observation_type,
+                unit_of_measurement=PROFILES[definition].unit,
+                properties={"reportingIntervalSeconds": INTERVALS[plan.kind]},
+                sensor_id=sensors[sensor],
+                observed_property_id=properties[definition],
+                history=_history(plan, definition, context, now) if context else (),
+            )
+            for definition, sensor in plan.streams
+        ],
+    )
 
 
 async def create_devices(
@@ -464,85 +357,15 @@ async def create_devices(
     *,
     context: Context | None = None,
     now: datetime | None = None,
-) -> Created:
+) -> sensing.Created:
     """Create the planned Things (each owned by its device account) in bulk, with the rows a
     deep insert makes; with a ``context``, also their back-filled history up to ``now``."""
     authorize(principal, "sensing.entity.write")
     now = now or clock.now()
     sensors = await _sensor_ids(session, principal)
     properties = await _observed_property_ids(session, principal)
-    # Things, their Locations and HistoricalLocations.
-    thing_rows = [
-        {
-            "name": p.body["name"],
-            "description": p.body["description"],
-            "properties": p.body["properties"],
-            "owner_account_id": owner.id,
-            "public": True,
-        }
-        for p, owner in plans
-    ]
-    thing_ids = await _insert(session, m.StaThing, thing_rows)
-    location_rows = [
-        {
-            "name": loc["name"],
-            "description": loc["description"],
-            "encoding_type": loc["encodingType"],
-            "location": loc["location"],
-            "properties": None,
-        }
-        for loc in (p.body["Locations"][0] for p, _owner in plans)
-    ]
-    location_ids = await _insert(session, m.StaLocation, location_rows)
-    if thing_ids:
-        await session.execute(
-            insert(m.thing_location),
-            [
-                {"thing_id": t, "location_id": loc}
-                for t, loc in zip(thing_ids, location_ids, strict=True)
-            ],
-        )
-    history_rows: list[dict[str, Any]] = [{"time": now, "thing_id": t} for t in thing_ids]
-    history_ids = await _insert(session, m.StaHistoricalLocation, history_rows)
-    if history_ids:
-        await session.execute(
-            insert(m.historical_location_location),
-            [
-                {"historical_location_id": h, "location_id": loc}
-                for h, loc in zip(history_ids, location_ids, strict=True)
-            ],
-        )
-    # Datastreams, with the ranges of their history, and the history itself.
-    features = await _features(session, location_rows) if context else []
-    stream_rows: list[dict[str, Any]] = []
-    observations: list[list[dict[str, Any]]] = []
-    for index, ((plan, _owner), thing_id) in enumerate(zip(plans, thing_ids, strict=True)):
-        for definition, sensor in plan.streams:
-            row = _datastream_row(
-                plan, definition, thing_id, sensors[sensor], properties[definition]
-            )
-            history: list[dict[str, Any]] = []
-            if context is not None:
-                feature_id, feature = features[index]
-                history = _history(plan, definition, feature_id, context, now)
-                ranges = SimpleNamespace(**row)
-                widen(ranges, history, {feature_id: feature})
-                row = vars(ranges)
-            stream_rows.append(row)
-            observations.append(history)
-    stream_ids = await _insert(session, m.StaDatastream, stream_rows)
-    flat = [
-        {**obs, "datastream_id": stream_id}
-        for stream_id, rows in zip(stream_ids, observations, strict=True)
-        for obs in rows
-    ]
-    await _write_history(session, flat)
-    await _announce(session, "Thing", thing_ids, thing_rows)
-    await _announce(session, "Location", location_ids, location_rows)
-    await _announce(session, "HistoricalLocation", history_ids, history_rows)
-    await _announce(session, "Datastream", stream_ids, stream_rows)
-    await session.flush()
-    return Created(len(thing_ids), len(stream_ids), len(flat))
+    things = [_new_thing(p, owner, sensors, properties, context, now) for p, owner in plans]
+    return await sensing.create_things(session, principal, things, now=now)
 
 
 async def seed_demo_city(
