@@ -9,7 +9,7 @@ import pytest
 from smartcity.core.authz import register_actions
 from smartcity.environment import MODULE
 from smartcity.sensing import MODULE as SENSING
-from smartcity.sensing import rules
+from smartcity.sensing.rules import service as rules
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from smartcity.core import clock
 from smartcity.core.authz import SYSTEM
 from smartcity.environment import service
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt import MqttBridge
+from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.settings import Settings
 from tests.environment.city import NOW, City, make_city
 from tests.sensing.factories import ROOT_URL, caller

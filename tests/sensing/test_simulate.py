@@ -457,7 +457,7 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
 
     import aiomqtt
 
-    from smartcity.sensing.mqtt_topics import device_topic
+    from smartcity.sensing.mqtt.topics import device_topic
 
     with socket.socket() as probe:
         probe.settimeout(0.5)

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.models import Department
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
-from smartcity.sensing import rules
-from smartcity.sensing.rules import SensingRule
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.service import SensingRule
 
 DEPARTMENT_CODE = "STHJJ"
 HYSTERESIS = 10.0

@@ -42,10 +42,10 @@ from smartcity.environment.reports import (
     realtime_report,
 )
 from smartcity.environment.service import Station, find_stations
-from smartcity.sensing import ingest
 from smartcity.sensing import models as m
-from smartcity.sensing.extras import NUMERIC_KINDS, epoch_seconds
-from smartcity.sensing.times import Interval
+from smartcity.sensing.service import NUMERIC_KINDS, epoch_seconds
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.times import Interval
 
 log = logging.getLogger(__name__)
 

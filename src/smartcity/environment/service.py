@@ -30,7 +30,7 @@ from smartcity.environment.stations import (
 )
 from smartcity.sensing import access
 from smartcity.sensing import models as m
-from smartcity.sensing.pyfilter import to_geometry
+from smartcity.sensing.sta.pyfilter import to_geometry
 
 POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
 AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)

@@ -13,8 +13,8 @@ from smartcity.core.authz import SYSTEM
 from smartcity.environment.service import Station
 from smartcity.environment.stations import AQI_DAILY_DEFINITION, AQI_HOURLY_DEFINITION
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM_MEASUREMENT, TYPES
-from smartcity.sensing.service import create_computed_datastream, create_entity
+from smartcity.sensing.sta.entities import OM_MEASUREMENT, TYPES
+from smartcity.sensing.sta.service import create_computed_datastream, create_entity
 
 AQI_SENSOR_NAME = "HJ 633 AQI calculation"
 """The Sensor of the AQI Datastreams: the platform's calculation, not an instrument."""

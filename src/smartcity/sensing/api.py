@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from smartcity.core.authz import Principal
 from smartcity.core.security import OptionalPrincipal, public, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing import extras, retention
+from smartcity.sensing import jobs as retention
+from smartcity.sensing import service as extras
 
 router = APIRouter(prefix="/api/v1/sensing", route_class=UnitOfWorkRoute, tags=["sensing"])
 

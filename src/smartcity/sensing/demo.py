@@ -34,17 +34,6 @@ from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import POLLUTANT_DEFINITIONS, station_properties
 from smartcity.registry.demo import DISTRICT_BOXES
 from smartcity.sensing import models as m
-from smartcity.sensing import service
-from smartcity.sensing.entities import TYPES
-from smartcity.sensing.ingest import (
-    CREATED,
-    copy_rows,
-    emit_all,
-    feature_hash,
-    result_columns,
-    widen,
-)
-from smartcity.sensing.serialize import plain
 from smartcity.sensing.simulate_profiles import (
     DEFAULT_SEED,
     MEAN_SPEED,
@@ -56,6 +45,17 @@ from smartcity.sensing.simulate_profiles import (
     Episode,
     Series,
 )
+from smartcity.sensing.sta import service
+from smartcity.sensing.sta.entities import TYPES
+from smartcity.sensing.sta.ingest import (
+    CREATED,
+    copy_rows,
+    emit_all,
+    feature_hash,
+    result_columns,
+    widen,
+)
+from smartcity.sensing.sta.serialize import plain
 
 AIR_STATION, TRAFFIC_DETECTOR, WATER_METER = "air-station", "traffic-detector", "water-meter"
 GATEWAY_PREFIX = "gateway."

@@ -32,9 +32,9 @@ from smartcity.core.authz import Principal, authorize, register_actions
 from smartcity.core.errors import InvalidInput, NotFound, Problem
 from smartcity.sensing import access
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM_COUNT, OM_MEASUREMENT, OM_OBSERVATION
-from smartcity.sensing.query import result_of
-from smartcity.sensing.times import format_datetime, format_interval, parse_datetime
+from smartcity.sensing.sta.entities import OM_COUNT, OM_MEASUREMENT, OM_OBSERVATION
+from smartcity.sensing.sta.query import result_of
+from smartcity.sensing.sta.times import format_datetime, format_interval, parse_datetime
 
 ACTIONS: dict[str, frozenset[str]] = {
     "sensing.datastream.set_retention": frozenset({"staff", "admin"}),

@@ -38,7 +38,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.models import Account, ApiKey
 from smartcity.sensing import models as m
 from smartcity.sensing.simulate_profiles import DEFAULT_SEED, PROFILES, Context, Profile, Series
-from smartcity.sensing.times import format_datetime
+from smartcity.sensing.sta.times import format_datetime
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ class MqttSender:
     server (sta_mqtt_dead_letter), so here every acknowledged reading counts as accepted."""
 
     def __init__(self, url: str, *, client_id: str = "smartcity-simulator") -> None:
-        from smartcity.sensing.mqtt import broker_address
+        from smartcity.sensing.mqtt.bridge import broker_address
 
         self.host, self.port = broker_address(url)
         self.client_id = client_id
@@ -381,7 +381,7 @@ class MqttSender:
     async def send(self, readings: list[Reading], stats: Stats) -> list[Reading]:
         import aiomqtt
 
-        from smartcity.sensing.mqtt_topics import device_topic
+        from smartcity.sensing.mqtt.topics import device_topic
 
         for index, r in enumerate(readings):
             started = time.perf_counter()

@@ -71,7 +71,7 @@ def check_http_url(url: str) -> str:
 
 
 def check_mqtt_url(url: str) -> str:
-    from smartcity.sensing.mqtt import broker_address
+    from smartcity.sensing.mqtt.bridge import broker_address
 
     try:
         broker_address(url)

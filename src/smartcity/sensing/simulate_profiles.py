@@ -23,7 +23,7 @@ from smartcity.core.clock import CITY_TZ
 from smartcity.core.ids import SHENZHEN_DISTRICTS
 from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import POLLUTANT_DEFINITIONS, POLLUTANT_UCUM
-from smartcity.sensing.entities import OM_COUNT, OM_MEASUREMENT
+from smartcity.sensing.sta.entities import OM_COUNT, OM_MEASUREMENT
 
 _DEF = "https://smartcity.invalid/def/"
 VEHICLE_COUNT = f"{_DEF}traffic/vehicleCount"

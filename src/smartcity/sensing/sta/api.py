@@ -13,10 +13,10 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.security import OptionalPrincipal, public, require_principal
 from smartcity.core.uow import DbSession
-from smartcity.sensing import batch, service
-from smartcity.sensing.backpressure import GatedRoute
-from smartcity.sensing.entities import BadRequest
-from smartcity.sensing.handlers import JSON, Reply, handle
+from smartcity.sensing.sta import batch, service
+from smartcity.sensing.sta.backpressure import GatedRoute
+from smartcity.sensing.sta.dispatch import JSON, Reply, handle
+from smartcity.sensing.sta.entities import BadRequest
 from smartcity.settings import get_settings
 
 _REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"

@@ -24,7 +24,7 @@ from smartcity.core.errors import NotFound, Problem
 from smartcity.core.models import Account
 from smartcity.core.text import text_problem
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     GEOJSON_TYPES,
     MAX_ID,
     OM_COMPLEX,
@@ -35,7 +35,7 @@ from smartcity.sensing.entities import (
     Prop,
     nav_target,
 )
-from smartcity.sensing.ingest import (
+from smartcity.sensing.sta.ingest import (
     CREATED,
     ObservationRow,
     feature_hash,
@@ -43,9 +43,9 @@ from smartcity.sensing.ingest import (
     parse_row,
     refuse_computed,
 )
-from smartcity.sensing.pyfilter import to_geometry
-from smartcity.sensing.serialize import plain
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.pyfilter import to_geometry
+from smartcity.sensing.sta.serialize import plain
+from smartcity.sensing.sta.times import (
     Interval,
     check_range,
     horizon,
