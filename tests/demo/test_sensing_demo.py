@@ -15,14 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.ids import SHENZHEN_DISTRICTS
 from smartcity.core.models import Account, AuditEntry
+from smartcity.demo import sensing as demo
+from smartcity.demo.simulate_profiles import PROFILES
 from smartcity.environment.aqi import Pollutant, check_unit
 from smartcity.environment.stations import AIR_STATION_KIND, POLLUTANT_DEFINITIONS, POLLUTANT_UCUM
 from smartcity.registry.demo import DISTRICT_BOXES
-from smartcity.sensing import demo, service
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import TYPES
-from smartcity.sensing.serialize import plain
-from smartcity.sensing.simulate_profiles import PROFILES
+from smartcity.sensing.sta import service
+from smartcity.sensing.sta.entities import TYPES
+from smartcity.sensing.sta.serialize import plain
 from tests.core.factories import ROOT, create_account
 
 NOW = datetime(2026, 11, 20, 3, 7, 30, tzinfo=UTC)  # 11:07 in Shenzhen

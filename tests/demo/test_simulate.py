@@ -23,11 +23,9 @@ from typer.testing import CliRunner
 from smartcity.core import clock
 from smartcity.core.ids import SHENZHEN_DISTRICTS
 from smartcity.core.models import Account, ApiKey
-from smartcity.environment.aqi import Pollutant
-from smartcity.environment.stations import POLLUTANT_DEFINITIONS
-from smartcity.sensing import demo, simulate, simulate_load
-from smartcity.sensing import models as m
-from smartcity.sensing.simulate_profiles import (
+from smartcity.demo import sensing as demo
+from smartcity.demo import simulate, simulate_load
+from smartcity.demo.simulate_profiles import (
     DEFAULT_SEED,
     MEAN_SPEED,
     PROFILES,
@@ -36,6 +34,9 @@ from smartcity.sensing.simulate_profiles import (
     Episode,
     Series,
 )
+from smartcity.environment.aqi import Pollutant
+from smartcity.environment.stations import POLLUTANT_DEFINITIONS
+from smartcity.sensing import models as m
 from tests.core.factories import ROOT, create_account
 from tests.sensing import brokers
 
@@ -457,7 +458,7 @@ async def test_mqtt_sender_publishes_each_reading_to_its_datastream_topic() -> N
 
     import aiomqtt
 
-    from smartcity.sensing.mqtt_topics import device_topic
+    from smartcity.sensing.mqtt.topics import device_topic
 
     with socket.socket() as probe:
         probe.settimeout(0.5)

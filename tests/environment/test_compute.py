@@ -17,8 +17,9 @@ from smartcity.core.errors import Forbidden, Problem
 from smartcity.environment import alert_rules, compute, service
 from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
-from smartcity.sensing import alerts, rules
 from smartcity.sensing import models as m
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
 from tests.core import factories
 from tests.environment.factories import air_station, report, steady
 from tests.sensing.rule_helpers import deliver

@@ -19,7 +19,7 @@ from smartcity.core.authz import SYSTEM
 from smartcity.environment import service
 from smartcity.environment.models import AqiWatermark
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt import MqttBridge
+from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.settings import Settings
 from tests.environment.city import NOW, City, make_city
 from tests.sensing.factories import ROOT_URL, caller
@@ -42,7 +42,9 @@ async def city(session: AsyncSession) -> City:
 async def _hourly_stream(session: AsyncSession, thing_id: int) -> m.StaDatastream:
     station = await service.get_station(session, SYSTEM, thing_id)
     assert station.hourly is not None
-    return station.hourly
+    stream = await session.get(m.StaDatastream, station.hourly.id)
+    assert stream is not None
+    return stream
 
 
 async def _count(session: AsyncSession, stream_id: int) -> int:

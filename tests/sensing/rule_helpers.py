@@ -13,9 +13,10 @@ from smartcity.core import clock
 from smartcity.core.authz import SYSTEM
 from smartcity.core.bus import Event
 from smartcity.core.models import OutboxEvent
-from smartcity.sensing import ingest, rules
 from smartcity.sensing import models as m
-from smartcity.sensing.times import Interval
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.times import Interval
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import Account, AuditEntry, Department, OutboxEvent
 from smartcity.core.security import issue_access_token
-from smartcity.sensing import alerts, rules
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of, get_form, sign_in

@@ -27,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import accounts, clock
 from smartcity.core.db import Database, make_engine
 from smartcity.core.models import Account
-from smartcity.sensing import dynsec, extras, service
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt import MqttBridge
-from smartcity.sensing.mqtt_topics import device_topic
+from smartcity.sensing import service as extras
+from smartcity.sensing.mqtt import dynsec
+from smartcity.sensing.mqtt.bridge import MqttBridge
+from smartcity.sensing.mqtt.topics import device_topic
+from smartcity.sensing.sta import service
 from smartcity.settings import Settings, configure
 from tests.core import factories
 from tests.core.factories import ROOT

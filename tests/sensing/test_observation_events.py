@@ -20,9 +20,12 @@ from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.models import OutboxEvent, ProcessedEvent
 from smartcity.core.runtime import Runtime
-from smartcity.sensing import MODULE, alerts, ingest, rules
+from smartcity.sensing import MODULE
 from smartcity.sensing import models as m
-from smartcity.sensing.times import Interval
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.times import Interval
 from smartcity.settings import Settings
 from tests.sensing.factories import ROOT_URL
 from tests.sensing.rule_helpers import deliver, feed, observed_property, station

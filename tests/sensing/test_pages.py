@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import Account, Department
 from smartcity.sensing import models as m
-from smartcity.sensing import pages, rules
+from smartcity.sensing import pages
+from smartcity.sensing.rules import service as rules
 from tests.core import factories
 from tests.core.test_pages import HTML, get_form, sign_in
 from tests.sensing.rule_helpers import feed

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.models import Department
-from smartcity.sensing import rules
-from smartcity.sensing.rules import SensingRule
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.service import SensingRule
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of
 from tests.sensing.rule_helpers import observed_property, station

@@ -15,7 +15,8 @@ from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput
 from smartcity.core.models import AuditEntry, Notification, OutboxEvent
-from smartcity.sensing import alerts, rules
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
 from tests.core import factories
 from tests.sensing.rule_helpers import feed, observed_property, station
 

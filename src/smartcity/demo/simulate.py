@@ -339,8 +339,8 @@ class HttpSender:
 
 class MqttSender:
     """PUBLISH each reading to ``devices/<owner>/v1.1/Datastreams(id)/Observations`` (the
-    device namespace, sensing/mqtt/topics.py) at QoS 1, on a broker without authentication. The broker
-    acknowledges delivery, not acceptance: a refused reading becomes a dead letter on the
+    device namespace, sensing/mqtt/topics.py) at QoS 1, on a broker without authentication.
+    The broker acknowledges delivery, not acceptance: a refused reading becomes a dead letter on the
     server (sta_mqtt_dead_letter), so here every acknowledged reading counts as accepted."""
 
     def __init__(self, url: str, *, client_id: str = "smartcity-simulator") -> None:

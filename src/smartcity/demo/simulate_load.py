@@ -43,6 +43,7 @@ from smartcity.demo.simulate import (
     issue_keys,
     load_streams,
 )
+from smartcity.sensing import contract as sensing
 
 SIMULATOR = "simulator"  # the device account owning the load-test devices
 KEY_NAME = "simulate-cli"

@@ -12,9 +12,8 @@ An hour is computed once it is complete and ``REPORT_DELAY`` has passed (late re
 the hour still count); a day likewise. Nothing is ever written twice: the hours already
 stored are skipped, and the environment's own table (models.AqiWatermark) remembers how far
 the periodic job got per AQI Datastream, so an hour without any AQI (no valid data) is not
-tried again.
-Results go through the sensing contract's ingestion as the platform, so the bus event fires and the rules
-(alert_rules.py) see every AQI like any other reading.
+tried again. Results go through the sensing contract's ingestion as the platform, so the bus
+event fires and the rules (alert_rules.py) see every AQI like any other reading.
 """
 
 from __future__ import annotations

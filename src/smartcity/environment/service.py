@@ -3,8 +3,8 @@
 A station is a Thing with ``properties.kind = "air-station"`` (stations.py); its pollutant
 Datastreams are recognised by their ObservedProperty's definition, and its computed reports
 are Observations of its AQI-1h and AQI-24h Datastreams (compute.py writes them). Every read
-here goes through sensing.contract, under the sensing engine's access rules: an anonymous reader sees public stations only, and a
-station it may not read does not exist for it (404).
+here goes through sensing.contract, under the sensing engine's access rules: an anonymous
+reader sees public stations only, and a station it may not read does not exist for it (404).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound
-from smartcity.core.geo import to_geometry
 from smartcity.core.i18n import gettext as _
 from smartcity.environment.aqi import Pollutant, WrongUnit, check_unit
 from smartcity.environment.stations import (
@@ -29,7 +28,7 @@ from smartcity.environment.stations import (
     POLLUTANT_DEFINITIONS,
 )
 from smartcity.sensing import contract as sensing
-from smartcity.sensing.contract import Datastream
+from smartcity.sensing.contract import Datastream, to_geometry
 
 POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
 AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)

@@ -7,8 +7,9 @@ tables, the ingestion internals or the rules' rows.
   made through the SensorThings service as the platform, so they are ordinary entities
   (created events, audit) that any client reads.
 - **Reading**: the Things a caller may read with a given ``properties`` value, with their
-  locations; the Datastreams of device-owned Things; their Datastreams by ObservedProperty definition; Observations of a Datastream
-  (newest, in a period, their start times); hourly means in SQL.
+  locations; their Datastreams by ObservedProperty definition; the Datastreams of
+  device-owned Things; Observations of a Datastream (newest, in a period, their start
+  times); hourly means in SQL.
 - **Writing**: ``ingest_observations`` with ``ObservationRow``s, the path every client's
   Observations take (bus event, rules, MQTT); for seeders, ``create_things``: many Things
   with their Datastreams and history in bulk (sensing/bulk.py).
@@ -18,7 +19,7 @@ tables, the ingestion internals or the rules' rows.
   as it is: only a missing one is made again).
 
 Devices reach MQTT at ``broker_address(SMARTCITY_MQTT_URL)`` under ``device_topic``.
-Geometry (``to_geometry`` and friends) lives in ``smartcity.core.geo``; times are the
+Geometry: ``to_geometry`` (GeoJSON to shapely; its home is ``smartcity.core.geo``); times are the
 standard's (``Interval``, ``format_datetime``).
 """
 
@@ -39,15 +40,16 @@ from smartcity.core.models import Account, Department
 from smartcity.core.module import ExtensionPoint, ModuleError
 from smartcity.sensing import access
 from smartcity.sensing import models as m
+from smartcity.sensing.bulk import Created, NewDatastream, NewReading, NewThing, create_things
 from smartcity.sensing.mqtt.bridge import broker_address
 from smartcity.sensing.mqtt.topics import device_topic
-from smartcity.sensing.bulk import Created, NewDatastream, NewReading, NewThing, create_things
 from smartcity.sensing.rules import service as rules
-from smartcity.sensing.rules.models import SensingRule
+from smartcity.sensing.rules.service import SensingRule
 from smartcity.sensing.service import NUMERIC_KINDS, epoch_seconds
 from smartcity.sensing.sta import service as sta
 from smartcity.sensing.sta.entities import OM_COUNT, OM_MEASUREMENT, TYPES
 from smartcity.sensing.sta.ingest import ObservationRow, ingest_observations
+from smartcity.sensing.sta.pyfilter import to_geometry
 from smartcity.sensing.sta.times import Interval, format_datetime
 
 __all__ = [
@@ -60,8 +62,6 @@ __all__ = [
     "RESULT_NULL",
     "RESULT_NUMBER",
     "THRESHOLD",
-    "broker_address",
-    "device_topic",
     "Created",
     "Datastream",
     "DeclaredRule",
@@ -74,11 +74,13 @@ __all__ = [
     "ObservationRow",
     "Rule",
     "Thing",
+    "broker_address",
     "count_things_owned",
     "create_computed_datastream",
     "create_things",
     "datastreams_of",
     "device_datastreams",
+    "device_topic",
     "ensure_declared_rules",
     "ensure_observed_property",
     "ensure_sensor",
@@ -90,6 +92,7 @@ __all__ = [
     "observation_starts",
     "observations_between",
     "observed_property_id",
+    "to_geometry",
 ]
 
 # How an Observation's result is stored (Observation.result_kind).
@@ -387,7 +390,9 @@ async def device_datastreams(session: AsyncSession) -> list[DeviceDatastream]:
 async def count_things_owned(session: AsyncSession, account_id: uuid.UUID) -> int:
     """How many Things the account owns."""
     found = await session.scalar(
-        select(func.count()).select_from(m.StaThing).where(m.StaThing.owner_account_id == account_id)
+        select(func.count())
+        .select_from(m.StaThing)
+        .where(m.StaThing.owner_account_id == account_id)
     )
     return int(found or 0)
 
@@ -554,9 +559,7 @@ async def ensure_declared_rules(
     """Make the declared rules (of one ObservedProperty definition, or all) that are missing,
     in declaration order; a rule whose ObservedProperty does not exist yet waits for it.
     Idempotent; returns the rules made now."""
-    wanted = [
-        d for d in _declared if observed_property is None or d.observed_property == observed_property
-    ]
+    wanted = [d for d in _declared if observed_property in (None, d.observed_property)]
     made: list[Rule] = []
     # The params of the rules of each (property, kind) there are, read once.
     existing: dict[tuple[int, str], list[Mapping[str, Any]]] = {}

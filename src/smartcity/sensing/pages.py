@@ -24,9 +24,13 @@ from smartcity.core.ids import DIVISIONS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.registry import places
 from smartcity.registry.models import Place
-from smartcity.sensing import alert_pages, alerts, extras, rule_pages, rules, status
+from smartcity.sensing import service as extras
+from smartcity.sensing import status
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
-from smartcity.sensing.times import parse_datetime
+from smartcity.sensing.rules import alert_pages, alerts
+from smartcity.sensing.rules import pages as rule_pages
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.sta.times import parse_datetime
 from smartcity.web.maps import Bounds, Projection, point_bounds, union_bounds
 from smartcity.web.pages import require_page
 from smartcity.web.render import render

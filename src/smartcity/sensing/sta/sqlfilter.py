@@ -40,7 +40,7 @@ from sqlalchemy import (
 
 from smartcity.core.db import UTCDateTime
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     MAX_ID,
     BadRequest,
     EntityType,
@@ -49,7 +49,7 @@ from smartcity.sensing.entities import (
     join_step,
     resolve_path,
 )
-from smartcity.sensing.odata import (
+from smartcity.sensing.sta.odata import (
     COMPARISONS,
     GEO_FUNCTIONS,
     MAX_DATETIME,
@@ -64,7 +64,7 @@ from smartcity.sensing.odata import (
     Path,
     walk,
 )
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.times import (
     Interval,
 )
 
@@ -133,7 +133,7 @@ class Compiler:
             nav = parent_type.navs[prefix[-1]]
             alias, extra, joins = join_step(nav, self.aliases[prefix[:-1]])
             self.aliases[prefix] = alias
-            from smartcity.sensing.entities import nav_target
+            from smartcity.sensing.sta.entities import nav_target
 
             types[prefix] = nav_target(nav)
             froms.extend(extra)

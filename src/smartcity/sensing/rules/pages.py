@@ -19,10 +19,11 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing import alerts, rules
-from smartcity.sensing.alert_pages import KIND_LABELS, SEVERITY_LABELS
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
-from smartcity.sensing.rules import SensingRule
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.alert_pages import KIND_LABELS, SEVERITY_LABELS
+from smartcity.sensing.rules.service import SensingRule
 from smartcity.web.pages import require_page
 from smartcity.web.render import check_csrf, render
 

@@ -16,7 +16,8 @@ from smartcity.core.limits import RowId
 from smartcity.core.security import require_principal
 from smartcity.core.text import FreeText, Name
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing import alerts, rules
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
 
 router = APIRouter(prefix="/api/v1/sensing", route_class=UnitOfWorkRoute, tags=["sensing"])
 

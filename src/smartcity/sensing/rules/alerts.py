@@ -36,7 +36,7 @@ from smartcity.core.notifications import notify
 from smartcity.sensing.models import STA_ID, StaDatastream
 
 if TYPE_CHECKING:
-    from smartcity.sensing.rules import SensingRule
+    from smartcity.sensing.rules.service import SensingRule
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from smartcity.sensing.entities import BadRequest, NotImplementedOption, QueryTooCostly
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.entities import BadRequest, NotImplementedOption, QueryTooCostly
+from smartcity.sensing.sta.times import (
     _DATETIME,
     Interval,
     parse_datetime,

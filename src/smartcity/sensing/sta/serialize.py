@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     TYPES,
     BadRequest,
     EntityType,
@@ -18,13 +18,13 @@ from smartcity.sensing.entities import (
     QueryTooCostly,
     related_condition,
 )
-from smartcity.sensing.entities import nav_target as target_of
-from smartcity.sensing.odata import (
+from smartcity.sensing.sta.entities import nav_target as target_of
+from smartcity.sensing.sta.odata import (
     QueryOptions,
     render_options,
 )
-from smartcity.sensing.query import Page, default_order_for, python_value, result_of, run
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.query import Page, default_order_for, python_value, result_of, run
+from smartcity.sensing.sta.times import (
     Interval,
     format_datetime,
     format_interval,

@@ -14,8 +14,9 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing import alerts, rules
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import service as rules
 from smartcity.web.pages import require_page
 from smartcity.web.render import check_csrf, render
 

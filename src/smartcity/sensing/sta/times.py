@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from smartcity.core import clock
-from smartcity.sensing.entities import BadRequest
+from smartcity.sensing.sta.entities import BadRequest
 
 # Years outside 1000–9999 have no four-digit ISO 8601 form (and Python prints year 1 as "1").
 FIRST_YEAR, LAST_YEAR = 1000, 9999

@@ -55,9 +55,9 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.text import clean_name
-from smartcity.sensing import alerts
 from smartcity.sensing.models import STA_ID, StaDatastream, StaObservedProperty
-from smartcity.sensing.times import parse_time_value
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.sta.times import parse_time_value
 
 THRESHOLD, RATE, SILENCE, N_OF_M = "threshold", "rate", "silence", "n_of_m"
 KINDS = (THRESHOLD, RATE, SILENCE, N_OF_M)

@@ -19,7 +19,7 @@ from smartcity.core.errors import NotFound, Unauthenticated
 from smartcity.core.secrets import same
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing import broker_acl
+from smartcity.sensing.mqtt import acl as broker_acl
 from smartcity.settings import get_settings
 
 router = APIRouter(prefix="/api/v1/sensing/mqtt", route_class=UnitOfWorkRoute, tags=["sensing"])

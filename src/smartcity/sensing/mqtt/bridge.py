@@ -50,11 +50,9 @@ from smartcity.core.errors import Forbidden, Problem
 from smartcity.core.limits import check_json_depth
 from smartcity.core.models import Account
 from smartcity.core.security import principal_of
-from smartcity.sensing import access, service
+from smartcity.sensing import access
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import BY_SET, TYPES, BadRequest
-from smartcity.sensing.ingest import ObservationRow, ingest_observations, parse_row
-from smartcity.sensing.mqtt_topics import (
+from smartcity.sensing.mqtt.topics import (
     SYS_SUBSCRIBE,
     SYS_UNSUBSCRIBE,
     SelectRegistry,
@@ -63,6 +61,9 @@ from smartcity.sensing.mqtt_topics import (
     publications,
     split_device_topic,
 )
+from smartcity.sensing.sta import service
+from smartcity.sensing.sta.entities import BY_SET, TYPES, BadRequest
+from smartcity.sensing.sta.ingest import ObservationRow, ingest_observations, parse_row
 from smartcity.settings import Settings
 
 # Whoever publishes to the broker: not the platform itself, so what only the platform may

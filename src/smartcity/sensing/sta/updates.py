@@ -14,8 +14,8 @@ from smartcity.core import audit, bus
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Forbidden, NotFound
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM_COMPLEX, TYPES, BadRequest, EntityType, nav_target
-from smartcity.sensing.ingest import (
+from smartcity.sensing.sta.entities import OM_COMPLEX, TYPES, BadRequest, EntityType, nav_target
+from smartcity.sensing.sta.ingest import (
     DELETED,
     UPDATED,
     feature_hash,
@@ -25,8 +25,8 @@ from smartcity.sensing.ingest import (
     result_columns,
     result_problem,
 )
-from smartcity.sensing.serialize import plain
-from smartcity.sensing.service import (
+from smartcity.sensing.sta.serialize import plain
+from smartcity.sensing.sta.service import (
     Writer,
     action_name,
     assign,
@@ -273,7 +273,7 @@ async def _update_observation(
 
 
 async def _check_observation(session: AsyncSession, obj: m.StaObservation) -> None:
-    from smartcity.sensing.query import result_of
+    from smartcity.sensing.sta.query import result_of
 
     value = result_of(obj)
     if obj.datastream_id is not None:

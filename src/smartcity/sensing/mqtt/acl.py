@@ -26,7 +26,7 @@ from smartcity.core.models import MACHINE_KINDS, Account, ApiKey
 from smartcity.core.secrets import same, token_hash
 from smartcity.core.security import derived_api_key
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt_topics import DEVICE_ROOT, VERSION, device_topic
+from smartcity.sensing.mqtt.topics import DEVICE_ROOT, VERSION, device_topic
 from smartcity.settings import Settings
 
 # The entity sets whose topics belong to one Thing, and so are closed when it is private.

@@ -37,9 +37,11 @@ from smartcity.core import clock
 from smartcity.core.accounts import ACCOUNT_ACTIVE_CHANGED, API_KEY_ISSUED, API_KEY_REVOKED
 from smartcity.core.bus import Event
 from smartcity.core.models import ApiKey
-from smartcity.sensing import broker_acl, extras, ingest, service
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt_topics import DEVICE_ROOT, SYS_SUBSCRIBE, VERSION
+from smartcity.sensing import service as extras
+from smartcity.sensing.mqtt import acl as broker_acl
+from smartcity.sensing.mqtt.topics import DEVICE_ROOT, SYS_SUBSCRIBE, VERSION
+from smartcity.sensing.sta import ingest, service
 from smartcity.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -100,7 +102,7 @@ class Control:
     topic and matched by ``correlationData``."""
 
     def __init__(self, settings: Settings, *, client_id: str | None = None) -> None:
-        from smartcity.sensing.mqtt import broker_address
+        from smartcity.sensing.mqtt.bridge import broker_address
 
         self.host, self.port = broker_address(settings.mqtt_url)
         self.username = settings.mqtt_username or None

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem, Unauthenticated
-from smartcity.sensing import access, paths, query, serialize, service, updates
-from smartcity.sensing.entities import SET_ORDER, TYPES, BadRequest, EntityType
-from smartcity.sensing.odata import (
+from smartcity.sensing import access
+from smartcity.sensing.sta import paths, query, serialize, service, updates
+from smartcity.sensing.sta.entities import SET_ORDER, TYPES, BadRequest, EntityType
+from smartcity.sensing.sta.odata import (
     QueryOptions,
     parse_options,
 )
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.times import (
     format_interval,
 )
 

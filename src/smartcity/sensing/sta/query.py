@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.sensing import access
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     TYPES,
     BadRequest,
     EntityType,
@@ -29,16 +29,16 @@ from smartcity.sensing.entities import (
     related_condition,
     resolve_path,
 )
-from smartcity.sensing.odata import (
+from smartcity.sensing.sta.odata import (
     Binary,
     Node,
     OrderItem,
     Path,
     QueryOptions,
 )
-from smartcity.sensing.pyfilter import evaluate, matches, sort_key
-from smartcity.sensing.sqlfilter import Compiler, NotSQL
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.pyfilter import evaluate, matches, sort_key
+from smartcity.sensing.sta.sqlfilter import Compiler, NotSQL
+from smartcity.sensing.sta.times import (
     Interval,
 )
 from smartcity.settings import get_settings
@@ -75,7 +75,7 @@ def page_size(options: QueryOptions) -> int:
 
 def validate(etype: EntityType, options: QueryOptions) -> None:
     """400 for names the entity type does not have, before any SQL runs."""
-    from smartcity.sensing.odata import walk
+    from smartcity.sensing.sta.odata import walk
 
     nodes = ([options.filter] if options.filter is not None else []) + [
         o.expr for o in options.orderby
@@ -191,7 +191,7 @@ def _key_at(index: int, pair: tuple[list[tuple[int, Any]], Any]) -> tuple[int, A
 
 
 def _paths(node: Node) -> list[Path]:
-    from smartcity.sensing.odata import walk
+    from smartcity.sensing.sta.odata import walk
 
     return list(dict.fromkeys(n for n in walk(node) if isinstance(n, Path)))
 

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
-from smartcity.sensing.entities import BadRequest
-from smartcity.sensing.handlers import JSON, Reply, handle
+from smartcity.sensing.sta.dispatch import JSON, Reply, handle
+from smartcity.sensing.sta.entities import BadRequest
 
 log = logging.getLogger(__name__)
 MAX_PARTS = 1000

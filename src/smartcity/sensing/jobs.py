@@ -1,21 +1,33 @@
-"""Retention per Datastream (数据保留期限, not part of the SensorThings standard): Observations
+"""Periodic jobs of the sensing engine (the rules' silence check is in rules/jobs.py).
+
+Retention per Datastream (数据保留期限, not part of the SensorThings standard): Observations
 older than a stream's ``retention_days`` are deleted by the daily job ``sensing.retention``
-and by ``smartcity sensing retention``, which share ``apply_retention``."""
+and by ``smartcity sensing retention``, which share ``apply_retention``.
+
+Monthly partitions of the Observations table on PostgreSQL (migration 0006 makes the table
+range-partitioned by phenomenon_time_start, with a DEFAULT partition for anything else):
+``sensing.observation_partitions`` creates the partitions of this month and the next
+MONTHS_AHEAD months before data for them arrives. Rows outside the prepared months
+(back-filled history) land in the default partition: correct, only without pruning. A month
+whose rows already sit in the default partition cannot get its own partition (PostgreSQL
+refuses); that month is skipped and logged."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.sensing import models as m
-from smartcity.sensing.ingest import recompute_stream
+from smartcity.sensing.sta.ingest import recompute_stream
 
 RETENTION_BATCH = 5_000
 # Rows one run deletes at most: the daily job catches up over several days after a
@@ -138,3 +150,41 @@ async def retention_job(session: AsyncSession) -> None:
     from smartcity.core.authz import SYSTEM
 
     await apply_retention(session, SYSTEM)
+
+
+# --- monthly partitions of the Observations table (PostgreSQL) ---
+
+log = logging.getLogger(__name__)
+MONTHS_AHEAD = 2
+TABLE = "sta_observation"
+
+
+def month_start(year: int, month: int) -> datetime:
+    while month > 12:
+        year, month = year + 1, month - 12
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def partition_ddl(year: int, month: int) -> str:
+    start, end = month_start(year, month), month_start(year, month + 1)
+    name = f"{TABLE}_y{start.year:04d}m{start.month:02d}"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {TABLE} "
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+    )
+
+
+async def ensure_partitions(session: AsyncSession) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    now = clock.now()
+    for offset in range(MONTHS_AHEAD + 1):
+        start = month_start(now.year, now.month + offset)
+        try:
+            async with session.begin_nested():
+                await session.execute(text(partition_ddl(start.year, start.month)))
+        except DBAPIError:
+            log.warning(
+                "no partition for %s: its rows are already in the default partition",
+                start.strftime("%Y-%m"),
+            )

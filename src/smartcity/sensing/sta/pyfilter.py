@@ -21,8 +21,8 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from smartcity.core import clock
-from smartcity.sensing.entities import BadRequest
-from smartcity.sensing.odata import (
+from smartcity.sensing.sta.entities import BadRequest
+from smartcity.sensing.sta.odata import (
     ARITHMETIC,
     COMPARISONS,
     MAX_DATETIME,
@@ -36,7 +36,7 @@ from smartcity.sensing.odata import (
     Path,
     walk,
 )
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.times import (
     Interval,
 )
 

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from smartcity.sensing.entities import BY_SET, TYPES, BadRequest, EntityType
+from smartcity.sensing.sta.entities import BY_SET, TYPES, BadRequest, EntityType
 
 VERSION = "v1.1"
 # MQTT wildcards cover whole levels only, so ``Datastreams(+)`` is no valid filter: the bridge

@@ -27,7 +27,7 @@ from smartcity.core.authz import SYSTEM, Principal, authorize
 from smartcity.core.errors import Forbidden, Problem
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     GEOJSON_TYPES,
     MAX_ID,
     OM_CATEGORY,
@@ -37,8 +37,8 @@ from smartcity.sensing.entities import (
     TYPES,
     BadRequest,
 )
-from smartcity.sensing.pyfilter import to_geometry
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.pyfilter import to_geometry
+from smartcity.sensing.sta.times import (
     Interval,
     check_range,
     format_interval,
@@ -398,7 +398,7 @@ class Ingest:
         self.session.add(feature)
         await self.session.flush()
         self.features[feature.id] = feature.feature
-        from smartcity.sensing.serialize import plain
+        from smartcity.sensing.sta.serialize import plain
 
         await bus.emit(
             self.session,
@@ -490,7 +490,7 @@ async def copy_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> list[i
     """COPY (binary) into the partitioned parent on the session's own connection, so it is
     part of the request's transaction and savepoints. COPY returns no ids: they are taken from
     the table's sequence first, all in one round trip. PostgreSQL routes each row to its
-    month's partition (or DEFAULT, see partitions.py)."""
+    month's partition (or DEFAULT, see jobs.py)."""
     # COPY bypasses the ORM: anything pending (a deep insert's new Datastream or feature)
     # must be in the database before the foreign keys are checked.
     await session.flush()

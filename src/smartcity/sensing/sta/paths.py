@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.errors import NotFound
 from smartcity.sensing import access
-from smartcity.sensing.entities import (
+from smartcity.sensing.sta.entities import (
     BY_SET,
     EntityType,
     Nav,
