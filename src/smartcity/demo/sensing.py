@@ -3,13 +3,12 @@ district IoT gateway (区级物联网关, a ``device`` account) owning two air s
 traffic detectors and sixteen water meters, about 300 Things, with their history back-filled
 so charts and the air quality index have data at once.
 
-Things, Locations, HistoricalLocations and Datastreams are created through the SensorThings
-service's deep insert (the same rows, events and audit entries as POST /sta/v1.1/Things);
-Sensors and ObservedProperties are shared, one per instrument and phenomenon. The history
-(tens of thousands of Observations) is written in bulk, not as bus events, which would flood
-the outbox: one FeatureOfInterest per Thing, derived from its Location exactly as ingestion
-derives it, one executemany of the Observations, then each stream's phenomenonTime and
-observedArea widened once. Idempotent: a district whose gateway exists is skipped.
+Everything goes through the sensing contract: Sensors and ObservedProperties are ensured
+(shared, one per instrument and phenomenon), and the Things with their Locations,
+HistoricalLocations, Datastreams and history are made by ``contract.create_things``
+(sensing/bulk.py: the rows and ``sensing.entity.created`` events a deep insert makes, the
+tens of thousands of Observations of history in bulk rather than as bus events, which would
+flood the outbox). Idempotent: a district whose gateway exists is skipped.
 """
 
 from __future__ import annotations
