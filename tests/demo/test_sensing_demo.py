@@ -1,4 +1,4 @@
-"""The demo's simulated city of sensors (sensing/demo.py): what it seeds, that it seeds once,
+"""The demo's simulated city of sensors (demo/sensing.py): what it seeds, that it seeds once,
 that air stations follow the environment module's contract, that the rows are those the
 SensorThings API would make, and that the back-filled history is readable through the API."""
 

@@ -1,4 +1,4 @@
-"""The simulated city feed (sensing/simulate.py, simulate_profiles.py, simulate_load.py):
+"""The simulated city feed (demo/simulate.py, simulate_profiles.py, simulate_load.py):
 deterministic value profiles in range, the schedules, a round sent over HTTP to the app in
 process with a frozen clock, refused rows counted, network errors retried with back-off,
 keys replaced, and `smartcity sensing simulate` (bad input, and a short run)."""
