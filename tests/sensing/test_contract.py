@@ -80,6 +80,20 @@ async def test_declared_rules_wait_for_their_property_then_are_made_once(
     ]
     assert all(r.observed_property_id == prop_id and r.active for r in first)
     assert await contract.ensure_declared_rules(session, SYSTEM) == []
+    assert await contract.DECLARED_RULES_SEEDER.run(session, SYSTEM) == 0
+    assert await _count(session, prop_id) == 2
+
+
+async def test_the_seeder_makes_the_declared_rules(session: AsyncSession) -> None:
+    from smartcity.sensing import MODULE
+
+    assert contract.DECLARED_RULES_SEEDER in MODULE.reference_data
+    assert contract.DECLARED_RULES in MODULE.extension_points
+    contract.install_declared_rules(TOY)
+    prop_id, _made = await contract.ensure_observed_property(
+        session, DEFINITION, name="玩具水位", description=""
+    )
+    assert await contract.DECLARED_RULES_SEEDER.run(session, SYSTEM) == 2
     assert await _count(session, prop_id) == 2
 
 

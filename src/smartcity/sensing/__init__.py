@@ -78,4 +78,5 @@ MODULE = Module(
     tasks=[mqtt_bridge.run_bridge],
     # Rules other modules declare (contract.DeclaredRule), made by ensure_declared_rules.
     extension_points=(sensing_contract.DECLARED_RULES,),
+    reference_data=(sensing_contract.DECLARED_RULES_SEEDER,),
 )

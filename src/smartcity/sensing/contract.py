@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import SYSTEM, Principal
 from smartcity.core.errors import Problem
 from smartcity.core.models import Account, Department
-from smartcity.core.module import ExtensionPoint, ModuleError
+from smartcity.core.module import ExtensionPoint, ModuleError, Seeder
 from smartcity.sensing import access
 from smartcity.sensing import models as m
 from smartcity.sensing.bulk import Created, NewDatastream, NewReading, NewThing, create_things
@@ -56,6 +56,7 @@ __all__ = [
     "ABOVE",
     "BELOW",
     "DECLARED_RULES",
+    "DECLARED_RULES_SEEDER",
     "OM_COUNT",
     "OM_MEASUREMENT",
     "RESULT_INTEGER",
@@ -596,3 +597,12 @@ async def ensure_declared_rules(
         have.append(dict(rule.params or {}))
         made.append(_rule(rule))
     return made
+
+
+async def _seed_declared_rules(session: AsyncSession, principal: Principal) -> int:
+    return len(await ensure_declared_rules(session, principal))
+
+
+DECLARED_RULES_SEEDER = Seeder("sensing.declared_rules", _seed_declared_rules)
+"""Reference data: the declared rules whose ObservedProperty exists (sensing's
+MODULE.reference_data), so a domain's rules are there after ``smartcity db seed``."""
