@@ -20,7 +20,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.models import Department
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
 from smartcity.sensing.rules import service as rules
-from smartcity.sensing.rules.service import SensingRule
+from smartcity.sensing.rules.models import SensingRule
 
 DEPARTMENT_CODE = "STHJJ"
 HYSTERESIS = 10.0

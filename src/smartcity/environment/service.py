@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound
+from smartcity.core.geo import to_geometry
 from smartcity.core.i18n import gettext as _
 from smartcity.environment.aqi import Pollutant, WrongUnit, check_unit
 from smartcity.environment.stations import (
@@ -30,7 +31,6 @@ from smartcity.environment.stations import (
 )
 from smartcity.sensing import access
 from smartcity.sensing import models as m
-from smartcity.sensing.sta.pyfilter import to_geometry
 
 POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
 AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)

@@ -34,6 +34,7 @@ from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import POLLUTANT_DEFINITIONS, station_properties
 from smartcity.registry.demo import DISTRICT_BOXES
 from smartcity.sensing import models as m
+from smartcity.sensing.events import ENTITY_CREATED
 from smartcity.sensing.simulate_profiles import (
     DEFAULT_SEED,
     MEAN_SPEED,
@@ -48,7 +49,6 @@ from smartcity.sensing.simulate_profiles import (
 from smartcity.sensing.sta import service
 from smartcity.sensing.sta.entities import TYPES
 from smartcity.sensing.sta.ingest import (
-    CREATED,
     copy_rows,
     emit_all,
     feature_hash,
@@ -340,7 +340,7 @@ async def _announce(
     etype = TYPES[entity]
     await emit_all(
         session,
-        CREATED,
+        ENTITY_CREATED.name,
         [
             {
                 "entity_set": etype.set_name,
