@@ -69,7 +69,7 @@ def next_times(n: int) -> list[datetime]:
 
 async def add_rules(url: str, city: City) -> None:
     from smartcity.core.db import Database, make_engine
-    from smartcity.sensing.rules.service import SensingRule
+    from smartcity.sensing.rules.models import SensingRule
 
     db = Database(make_engine(url))
     try:

@@ -19,7 +19,7 @@ from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
 from smartcity.sensing import models as m
 from smartcity.sensing.rules import alerts
-from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from tests.core import factories
 from tests.environment.factories import air_station, report, steady
 from tests.sensing.rule_helpers import deliver
@@ -231,7 +231,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     )
     made = (
         await session.scalars(
-            select(rules.SensingRule).where(rules.SensingRule.observed_property_id == prop)
+            select(SensingRule).where(SensingRule.observed_property_id == prop)
         )
     ).all()
     assert sorted((r.params["value"], r.severity) for r in made) == [
@@ -243,7 +243,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     assert found.hourly is not None
     raised = (
         await session.scalars(
-            select(alerts.SensingAlert).where(alerts.SensingAlert.datastream_id == found.hourly.id)
+            select(SensingAlert).where(SensingAlert.datastream_id == found.hourly.id)
         )
     ).all()
     assert len(raised) == 1
@@ -255,7 +255,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     assert await alert_rules.ensure_alert_rules(session, SYSTEM) == []
     count = await session.scalar(
         select(func.count())
-        .select_from(rules.SensingRule)
-        .where(rules.SensingRule.observed_property_id == prop)
+        .select_from(SensingRule)
+        .where(SensingRule.observed_property_id == prop)
     )
     assert count == 2

@@ -14,7 +14,8 @@ from smartcity.core.authz import SYSTEM
 from smartcity.core.bus import Event
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
-from smartcity.sensing.rules import service as rules
+from smartcity.sensing.events import ENTITY_CREATED, OBSERVATIONS_CREATED
+from smartcity.sensing.rules import handlers as rule_handlers
 from smartcity.sensing.sta import ingest
 from smartcity.sensing.sta.times import Interval
 
@@ -62,8 +63,8 @@ async def station(
 
 
 HANDLERS = {
-    ingest.CREATED: rules.on_observation_created,
-    ingest.OBSERVATIONS_CREATED: rules.on_observations_created,
+    ENTITY_CREATED.name: rule_handlers.on_observation_created,
+    OBSERVATIONS_CREATED.name: rule_handlers.on_observations_created,
 }
 
 

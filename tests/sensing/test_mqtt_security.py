@@ -30,6 +30,7 @@ from smartcity.core.models import Account
 from smartcity.sensing import models as m
 from smartcity.sensing import service as extras
 from smartcity.sensing.mqtt import dynsec
+from smartcity.sensing.mqtt import jobs as mqtt_jobs
 from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.sensing.mqtt.topics import device_topic
 from smartcity.sensing.sta import service
@@ -439,10 +440,10 @@ async def test_an_expired_key_leaves_the_broker_at_the_next_job_run(
     await relay()
     assert not await refused_at_connect(broker, meter["username"], short)
     with clock.frozen(start + timedelta(minutes=30)):
-        await dynsec.expire_keys(session)  # nothing expired yet: no change
+        await mqtt_jobs.expire_keys(session)  # nothing expired yet: no change
     assert not await refused_at_connect(broker, meter["username"], short)
     with clock.frozen(start + timedelta(hours=1, minutes=5)):
-        await dynsec.expire_keys(session)
+        await mqtt_jobs.expire_keys(session)
     # The older key, still in force, is the broker password again.
     assert await refused_at_connect(broker, meter["username"], short)
     assert not await refused_at_connect(broker, meter["username"], meter["key"])

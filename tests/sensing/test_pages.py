@@ -5,7 +5,6 @@ and bad input marked on its field with the values kept."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,12 +24,6 @@ from tests.sensing.test_status import device
 
 EN = {**HTML, "Accept-Language": "en"}
 
-
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
 
 
 async def signed_in(

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound
+from smartcity.core.geo import to_geometry
 from smartcity.core.i18n import gettext as _
 from smartcity.environment.aqi import Pollutant, WrongUnit, check_unit
 from smartcity.environment.stations import (
@@ -28,7 +29,7 @@ from smartcity.environment.stations import (
     POLLUTANT_DEFINITIONS,
 )
 from smartcity.sensing import contract as sensing
-from smartcity.sensing.contract import Datastream, to_geometry
+from smartcity.sensing.contract import Datastream
 
 POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
 AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.sensing import models as m
+from smartcity.sensing.events import ENTITY_CREATED
 from smartcity.sensing.sta.entities import TYPES
 from smartcity.sensing.sta.ingest import (
-    CREATED,
     copy_rows,
     emit_all,
     feature_hash,
@@ -94,7 +94,7 @@ async def _announce(
     etype = TYPES[entity]
     await emit_all(
         session,
-        CREATED,
+        ENTITY_CREATED.name,
         [
             {
                 "entity_set": etype.set_name,

@@ -19,8 +19,8 @@ tables, the ingestion internals or the rules' rows.
   as it is: only a missing one is made again).
 
 Devices reach MQTT at ``broker_address(SMARTCITY_MQTT_URL)`` under ``device_topic``.
-Geometry: ``to_geometry`` (GeoJSON to shapely; its home is ``smartcity.core.geo``); times are the
-standard's (``Interval``, ``format_datetime``).
+Geometry is ``smartcity.core.geo``'s (``to_geometry``…), which domains import directly;
+times are the standard's (``Interval``, ``format_datetime``).
 """
 
 from __future__ import annotations
@@ -44,12 +44,11 @@ from smartcity.sensing.bulk import Created, NewDatastream, NewReading, NewThing,
 from smartcity.sensing.mqtt.bridge import broker_address
 from smartcity.sensing.mqtt.topics import device_topic
 from smartcity.sensing.rules import service as rules
-from smartcity.sensing.rules.service import SensingRule
+from smartcity.sensing.rules.models import SensingRule
 from smartcity.sensing.service import NUMERIC_KINDS, epoch_seconds
 from smartcity.sensing.sta import service as sta
 from smartcity.sensing.sta.entities import OM_COUNT, OM_MEASUREMENT, TYPES
 from smartcity.sensing.sta.ingest import ObservationRow, ingest_observations
-from smartcity.sensing.sta.pyfilter import to_geometry
 from smartcity.sensing.sta.times import Interval, format_datetime
 
 __all__ = [
@@ -93,7 +92,6 @@ __all__ = [
     "observation_starts",
     "observations_between",
     "observed_property_id",
-    "to_geometry",
 ]
 
 # How an Observation's result is stored (Observation.result_kind).

@@ -27,11 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from smartcity.core import audit, bus, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core import audit, clock
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound, Problem
 from smartcity.sensing import access
 from smartcity.sensing import models as m
+from smartcity.sensing.events import VISIBILITY_CHANGED, VisibilityChanged
 from smartcity.sensing.sta.entities import OM_COUNT, OM_MEASUREMENT, OM_OBSERVATION
 from smartcity.sensing.sta.query import result_of
 from smartcity.sensing.sta.times import format_datetime, format_interval, parse_datetime
@@ -40,9 +41,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sensing.datastream.set_retention": frozenset({"staff", "admin"}),
     "sensing.thing.set_visibility": frozenset({"staff", "admin"}),
 }
-register_actions(ACTIONS)
 
-VISIBILITY_CHANGED = "sensing.thing.visibility_changed"
 
 # --- latest Observation per Datastream (最新观测) -----------------------------------------------
 
@@ -413,5 +412,7 @@ async def set_visibility(
     )
     if before != public:
         # The MQTT bridge and caches care: what they publish for this Thing changes.
-        await bus.emit(session, VISIBILITY_CHANGED, {"thing_id": thing_id, "public": public})
+        await VISIBILITY_CHANGED.emit(
+            session, VisibilityChanged(thing_id=thing_id, public=public)
+        )
     return thing

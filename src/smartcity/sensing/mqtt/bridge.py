@@ -484,15 +484,3 @@ async def run_bridge(runtime: Any) -> None:
     finally:
         if active is bridge:
             active = None
-
-
-async def handle_event(session: AsyncSession, event: Event) -> None:
-    """Bus handler of ``sensing.entity.created`` / ``updated``: publish to subscribers."""
-    if active is not None:
-        await active.on_event(session, event)
-
-
-async def handle_observations(session: AsyncSession, event: Event) -> None:
-    """Bus handler of ``sensing.observations.created``: publish each Observation."""
-    if active is not None:
-        await active.on_observations(session, event)

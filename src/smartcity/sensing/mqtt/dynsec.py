@@ -25,23 +25,14 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import aiomqtt
 import orjson
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
-from smartcity.core.accounts import ACCOUNT_ACTIVE_CHANGED, API_KEY_ISSUED, API_KEY_REVOKED
-from smartcity.core.bus import Event
-from smartcity.core.models import ApiKey
-from smartcity.sensing import models as m
-from smartcity.sensing import service as extras
 from smartcity.sensing.mqtt import acl as broker_acl
 from smartcity.sensing.mqtt.topics import DEVICE_ROOT, SYS_SUBSCRIBE, VERSION
-from smartcity.sensing.sta import ingest, service
 from smartcity.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -371,95 +362,7 @@ async def sync_all(session: AsyncSession, control: Control, settings: Settings) 
     return SyncReport(done, control.sent)
 
 
-# --- bus handlers (after commit: a rolled-back change syncs nothing) -----------------------------
-
-
-def _enabled() -> Settings | None:
+def enabled() -> Settings | None:
+    """The settings when the dynamic-security sync is on (SMARTCITY_MQTT_DYNSEC and a broker)."""
     settings = get_settings()
     return settings if settings.mqtt_dynsec and settings.mqtt_url else None
-
-
-async def on_key_or_account(session: AsyncSession, event: Event) -> None:
-    """``core.api_key.issued`` / ``revoked``, ``core.account.active_changed``."""
-    settings = _enabled()
-    if settings is None:
-        return
-    raw = event.payload.get("account_id") or event.payload.get("id")
-    async with Control(settings) as control:
-        await sync_account(session, control, settings, uuid.UUID(str(raw)), password=True)
-
-
-async def on_owner_assigned(session: AsyncSession, event: Event) -> None:
-    settings = _enabled()
-    if settings is None:
-        return
-    async with Control(settings) as control:
-        for raw in (event.payload.get("before"), event.payload.get("owner_id")):
-            if raw:
-                await sync_account(session, control, settings, uuid.UUID(str(raw)), password=False)
-
-
-async def on_visibility_changed(session: AsyncSession, event: Event) -> None:
-    settings = _enabled()
-    if settings is None:
-        return
-    async with Control(settings) as control:
-        await sync_reader(session, control)
-
-
-STREAM_SETS = ("Datastreams", "MultiDatastreams")
-
-
-async def on_stream_changed(session: AsyncSession, event: Event) -> None:
-    """A Datastream or MultiDatastream created, moved to another Thing or deleted: its owner
-    may publish to it (or no longer), and a private Thing's topics grew or shrank."""
-    entity_set = event.payload.get("entity_set")
-    if entity_set not in STREAM_SETS:
-        return
-    if event.topic == ingest.UPDATED and "Thing" not in (event.payload.get("changed") or []):
-        return
-    settings = _enabled()
-    if settings is None:
-        return
-    model: Any = m.StaDatastream if entity_set == "Datastreams" else m.StaMultiDatastream
-    stream = await session.get(model, int(event.payload["id"]))
-    async with Control(settings) as control:
-        await sync_reader(session, control)
-        thing = await session.get(m.StaThing, stream.thing_id) if stream is not None else None
-        if thing is not None and thing.owner_account_id is not None:
-            await sync_account(session, control, settings, thing.owner_account_id, password=False)
-
-
-# --- the job: keys that expired -------------------------------------------------------------------
-
-EXPIRY_EVERY = 15 * 60  # seconds between runs of sensing.mqtt.key_expiry
-
-
-async def expire_keys(session: AsyncSession) -> None:
-    """Job ``sensing.mqtt.key_expiry``: an expiry is no event, so every quarter hour the
-    accounts whose key expired since about the last run get their broker password again
-    (the next key in force) or are disabled. The window overlaps the previous one by a
-    minute, so a late run misses none (at worst a device is disconnected twice)."""
-    settings = _enabled()
-    if settings is None:
-        return
-    now = clock.now()
-    since = now - timedelta(seconds=EXPIRY_EVERY + 60)
-    expired = await session.scalars(
-        select(ApiKey.account_id)
-        .where(ApiKey.revoked_at.is_(None), ApiKey.expires_at > since, ApiKey.expires_at <= now)
-        .distinct()
-    )
-    account_ids = list(expired)
-    if not account_ids:
-        return
-    async with Control(settings) as control:
-        for account_id in account_ids:
-            await sync_account(session, control, settings, account_id, password=True)
-
-
-# The topics these handlers follow (imported by the MODULE descriptor).
-KEY_TOPICS = (API_KEY_ISSUED, API_KEY_REVOKED, ACCOUNT_ACTIVE_CHANGED)
-OWNER_TOPIC = service.OWNER_ASSIGNED
-VISIBILITY_TOPIC = extras.VISIBILITY_CHANGED
-STREAM_TOPICS = (ingest.CREATED, ingest.UPDATED, ingest.DELETED)

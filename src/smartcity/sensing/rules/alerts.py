@@ -10,88 +10,34 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
     Select,
-    String,
-    Text,
     select,
-    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from smartcity.core import audit, bus, clock
-from smartcity.core.authz import Principal, authorize, register_rule
-from smartcity.core.db import Base, UTCDateTime
+from smartcity.core import audit, clock
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account
 from smartcity.core.notifications import notify
-from smartcity.sensing.models import STA_ID, StaDatastream
-
-if TYPE_CHECKING:
-    from smartcity.sensing.rules.service import SensingRule
+from smartcity.sensing.models import StaDatastream
+from smartcity.sensing.rules.events import (
+    ALERT_ACKNOWLEDGED,
+    ALERT_OPENED,
+    ALERT_RESOLVED,
+    AlertChanged,
+    AlertResolved,
+)
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
 NOTE_MAX = 1000
 
-OPENED_TOPIC = "sensing.alert.opened"
-ACKNOWLEDGED_TOPIC = "sensing.alert.acknowledged"
-RESOLVED_TOPIC = "sensing.alert.resolved"
-
-
-class SensingAlert(Base):
-    """An alert (告警) a rule raised on one datastream."""
-
-    __tablename__ = "sensing_alert"
-    __table_args__ = (
-        # One unresolved alert per rule and datastream, also against concurrent deliveries.
-        Index(
-            "ux_sensing_alert_active",
-            "rule_id",
-            "datastream_id",
-            unique=True,
-            sqlite_where=text("status <> 'resolved'"),
-            postgresql_where=text("status <> 'resolved'"),
-        ),
-        Index("ix_sensing_alert_status_opened", "status", "opened_at"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(STA_ID, primary_key=True, autoincrement=True)
-    rule_id: Mapped[int] = mapped_column(
-        STA_ID, ForeignKey("sensing_rule.id", ondelete="CASCADE"), index=True
-    )
-    datastream_id: Mapped[int] = mapped_column(
-        STA_ID, ForeignKey("sta_datastream.id", ondelete="CASCADE"), index=True
-    )
-    status: Mapped[str] = mapped_column(String(16))
-    severity: Mapped[str] = mapped_column(String(16))
-    department_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("department.id", ondelete="SET NULL")
-    )
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # The measure that breached: the result (threshold, N of M), the rate per minute (rate of
-    # change) or the minutes without data (silence).
-    first_value: Mapped[float | None] = mapped_column(Float)
-    last_value: Mapped[float | None] = mapped_column(Float)
-    last_time: Mapped[datetime] = mapped_column(UTCDateTime())
-    breach_count: Mapped[int] = mapped_column(Integer, default=1)
-    message: Mapped[str] = mapped_column(Text, default="")
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resolved_by: Mapped[str | None] = mapped_column(String(100))
-    # "auto" when the rule's own condition cleared it, "manual" when staff closed it.
-    resolution: Mapped[str | None] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text, default="")
 
 
 def _may_act(principal: Principal, obj: Any) -> bool:
@@ -107,8 +53,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sensing.alert.acknowledge": frozenset({"staff", "admin"}),
     "sensing.alert.resolve": frozenset({"staff", "admin"}),
 }
-register_rule("sensing.alert.acknowledge", _may_act)
-register_rule("sensing.alert.resolve", _may_act)
+# Object rules (core.authz), declared in MODULE.rules through service.RULES.
+RULES: dict[str, ObjectRule] = {
+    "sensing.alert.acknowledge": _may_act,
+    "sensing.alert.resolve": _may_act,
+}
 
 
 def event_payload(alert: SensingAlert) -> dict[str, Any]:
@@ -181,13 +130,13 @@ async def raise_alert(
     await audit.log(
         session,
         principal,
-        OPENED_TOPIC,
+        ALERT_OPENED.name,
         f"sensing_alert:{alert.id}",
         rule_id=rule.id,
         datastream_id=datastream_id,
         value=value,
     )
-    await bus.emit(session, OPENED_TOPIC, event_payload(alert))
+    await ALERT_OPENED.emit(session, AlertChanged.model_validate(event_payload(alert)))
     if rule.department_id is not None:
         await _tell_department(session, rule, alert)
     return alert
@@ -208,7 +157,7 @@ async def _tell_department(session: AsyncSession, rule: SensingRule, alert: Sens
         await notify(
             session,
             account_id,
-            topic=OPENED_TOPIC,
+            topic=ALERT_OPENED.name,
             title=_("Sensor alert: %(rule)s") % {"rule": rule.name},
             body=f"{stream_name or alert.datastream_id}: {alert.message}",
             link=f"/sensing/alerts#alert-{alert.id}",
@@ -242,12 +191,14 @@ async def _resolve(
     await audit.log(
         session,
         principal,
-        RESOLVED_TOPIC,
+        ALERT_RESOLVED.name,
         f"sensing_alert:{alert.id}",
         resolution=resolution,
         note=note,
     )
-    await bus.emit(session, RESOLVED_TOPIC, {**event_payload(alert), "resolution": resolution})
+    await ALERT_RESOLVED.emit(
+        session, AlertResolved.model_validate({**event_payload(alert), "resolution": resolution})
+    )
     return alert
 
 
@@ -331,8 +282,11 @@ async def acknowledge(
     if text:
         alert.note = text
     await session.flush()
-    await audit.log(session, principal, ACKNOWLEDGED_TOPIC, f"sensing_alert:{alert.id}", note=text)
-    await bus.emit(session, ACKNOWLEDGED_TOPIC, event_payload(alert))
+    await audit.log(
+        session, principal, ALERT_ACKNOWLEDGED.name, f"sensing_alert:{alert.id}", note=text
+    )
+    payload = AlertChanged.model_validate(event_payload(alert))
+    await ALERT_ACKNOWLEDGED.emit(session, payload)
     return alert
 
 

@@ -23,7 +23,7 @@ from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThin
 from smartcity.sensing.rules import alerts
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.alert_pages import KIND_LABELS, SEVERITY_LABELS
-from smartcity.sensing.rules.service import SensingRule
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from smartcity.web.pages import require_page
 from smartcity.web.render import check_csrf, render
 
@@ -129,9 +129,9 @@ async def scope_names(
 async def _open_alerts(session: DbSession, principal: Principal) -> dict[int, int]:
     query = (
         alerts.readable_alerts(principal)
-        .with_only_columns(alerts.SensingAlert.rule_id, func.count())
-        .where(alerts.SensingAlert.status != alerts.RESOLVED)
-        .group_by(alerts.SensingAlert.rule_id)
+        .with_only_columns(SensingAlert.rule_id, func.count())
+        .where(SensingAlert.status != alerts.RESOLVED)
+        .group_by(SensingAlert.rule_id)
     )
     return {rule_id: n for rule_id, n in (await session.execute(query)).all()}
 

@@ -1,4 +1,5 @@
-"""Rules on sensor data (监测规则) and their evaluation as Observations arrive.
+"""Rules on sensor data (监测规则): their kinds and parameters, who may change them, the
+cached index of which datastreams have rules, and reading and changing the rules.
 
 Four kinds, each on one datastream or on every datastream of an observed property:
 
@@ -8,20 +9,13 @@ Four kinds, each on one datastream or on every datastream of an observed propert
 - ``rate``: raise when |Δresult/Δt| between the new reading and the oldest one inside the
   last ``window_minutes`` exceeds ``limit`` (per minute); resolve when it no longer does.
 - ``silence``: raise when a datastream has no Observation for ``minutes`` (a job every
-  minute, the only kind that needs a clock); resolve when data arrives again.
+  minute, jobs.py, the only kind that needs a clock); resolve when data arrives again.
 - ``n_of_m``: raise when at least ``n`` of the last ``m`` results breach the threshold;
   resolve when fewer do.
 
-Evaluation is a bus handler on ``sensing.observations.created`` (the Observations of one
-ingestion call, up to 500 per event), never a poll of the observations table. The little
-state a rule needs (the last time seen, the rate window, the last M breach flags) lives in
-``sensing_rule_state``, one row per rule and datastream read by its primary key: that is one
-indexed lookup per rule instead of re-reading the last M Observations of a stream whose index
-is shared with every writer. Handlers run once per event
-id (core.runtime), in the transaction that records the event as processed, so the state moves
-exactly once per Observation. A cached index of which datastreams have rules makes an
-Observation of a stream with none cost no query at all; a batch reads the rules, states and
-open alerts of all its streams once (``evaluate_many``).
+How Observations are judged is evaluation.py; the tables are models.py. A cached index of
+which datastreams have rules (here) makes an Observation of a stream with none cost no query
+at all.
 """
 
 from __future__ import annotations
@@ -29,35 +23,27 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    ForeignKey,
     Select,
-    String,
     delete,
     select,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import SYSTEM, Principal, authorize, register_rule
-from smartcity.core.bus import Event
-from smartcity.core.db import Base, UTCDateTime
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.text import clean_name
-from smartcity.sensing.models import STA_ID, StaDatastream, StaObservedProperty
+from smartcity.sensing.models import StaDatastream, StaObservedProperty
 from smartcity.sensing.rules import alerts
-from smartcity.sensing.sta.times import parse_time_value
+from smartcity.sensing.rules.models import SensingAlert, SensingRule, SensingRuleState
 
 THRESHOLD, RATE, SILENCE, N_OF_M = "threshold", "rate", "silence", "n_of_m"
 KINDS = (THRESHOLD, RATE, SILENCE, N_OF_M)
@@ -75,52 +61,6 @@ MAX_WINDOW_MINUTES = 24 * 60
 MAX_SILENCE_MINUTES = 7 * 24 * 60
 
 
-class SensingRule(Base):
-    """A rule (监测规则) on one datastream or on all datastreams of an observed property."""
-
-    __tablename__ = "sensing_rule"
-    __table_args__ = (
-        CheckConstraint(
-            "(datastream_id IS NULL) <> (observed_property_id IS NULL)", name="one_scope"
-        ),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(STA_ID, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16))
-    params: Mapped[dict[str, Any]] = mapped_column(JSON)
-    severity: Mapped[str] = mapped_column(String(16))
-    datastream_id: Mapped[int | None] = mapped_column(
-        STA_ID, ForeignKey("sta_datastream.id", ondelete="CASCADE"), index=True
-    )
-    observed_property_id: Mapped[int | None] = mapped_column(
-        STA_ID, ForeignKey("sta_observed_property.id", ondelete="CASCADE"), index=True
-    )
-    department_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("department.id", ondelete="SET NULL")
-    )
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
-
-
-class SensingRuleState(Base):
-    """What a rule remembers of one datastream between Observations."""
-
-    __tablename__ = "sensing_rule_state"
-
-    rule_id: Mapped[int] = mapped_column(
-        STA_ID, ForeignKey("sensing_rule.id", ondelete="CASCADE"), primary_key=True
-    )
-    datastream_id: Mapped[int] = mapped_column(
-        STA_ID, ForeignKey("sta_datastream.id", ondelete="CASCADE"), primary_key=True
-    )
-    last_time: Mapped[datetime] = mapped_column(UTCDateTime())
-    # rate: {"points": [[iso time, result], ...]} inside the window; n_of_m: {"flags": [...]}
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
 def _own_department(principal: Principal, obj: Any) -> bool:
     # The platform itself (jobs such as the air-quality reports) keeps rules for any
     # department; a department's machine account only for its own.
@@ -135,7 +75,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sensing.rule.write": frozenset({"staff", "admin", "system"}),
     **alerts.ACTIONS,
 }
-register_rule("sensing.rule.write", _own_department)
+# Object rules (core.authz), declared in MODULE.rules.
+RULES: dict[str, ObjectRule] = {"sensing.rule.write": _own_department, **alerts.RULES}
+
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -255,7 +197,7 @@ def _changed(session: AsyncSession) -> None:
     invalidate_index()
 
 
-async def _load_index(session: AsyncSession) -> _Index:
+async def load_index(session: AsyncSession) -> _Index:
     global _index
     if _index is not None and time.monotonic() - _index.loaded_at < INDEX_TTL_SECONDS:
         return _index
@@ -281,7 +223,7 @@ async def _load_index(session: AsyncSession) -> _Index:
 
 async def rules_for(session: AsyncSession, datastream_id: int) -> list[SensingRule]:
     """The active rules that apply to a datastream (its own and its observed property's)."""
-    index = await _load_index(session)
+    index = await load_index(session)
     ids = set(index.by_stream.get(datastream_id, ()))
     if index.by_property:
         property_id = await session.scalar(
@@ -303,339 +245,6 @@ async def rules_for(session: AsyncSession, datastream_id: int) -> list[SensingRu
     if len(found) != len(ids):
         invalidate_index()  # a rule went away in another process (or transaction)
     return found
-
-
-# --- evaluation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A numeric Observation of a datastream, as the rules see it."""
-
-    datastream_id: int
-    time: datetime
-    value: float
-
-
-def breaches(op: str, limit: float, value: float) -> bool:
-    return value > limit if op == ABOVE else value < limit
-
-
-def clears(op: str, limit: float, hysteresis: float, value: float) -> bool:
-    """Back past the threshold by the hysteresis (at or beyond ``limit ∓ hysteresis``)."""
-    return value <= limit - hysteresis if op == ABOVE else value >= limit + hysteresis
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
-async def evaluate(
-    session: AsyncSession, reading: Reading, rules: list[SensingRule] | None = None
-) -> None:
-    """Run the datastream's rules on one new reading; open, update and resolve alerts."""
-    if rules is None:
-        rules = await rules_for(session, reading.datastream_id)
-    if not rules:
-        return
-    ids = [r.id for r in rules]
-    stream = reading.datastream_id
-    open_alerts = {
-        (stream, rule_id): alert
-        for rule_id, alert in (await alerts.active_alerts(session, stream, ids)).items()
-    }
-    states = {
-        (stream, s.rule_id): s
-        for s in (
-            await session.scalars(
-                select(SensingRuleState).where(
-                    SensingRuleState.datastream_id == stream,
-                    SensingRuleState.rule_id.in_(ids),
-                )
-            )
-        )
-    }
-    await _apply(session, reading, rules, open_alerts, states)
-    await session.flush()
-
-
-async def evaluate_many(session: AsyncSession, readings: list[Reading]) -> None:
-    """Run the rules on a batch of new readings, one after the other in the given order,
-    exactly as ``evaluate`` would one reading at a time; but the rules, their states and the
-    open alerts of all the batch's streams are read once (three queries, plus one for the
-    streams' observed properties when a rule is scoped to one), and a batch of streams
-    without rules costs no query at all. States and open alerts are carried in memory from
-    one reading to the next, so a breach and its clearing inside one batch behave as if they
-    had arrived one by one."""
-    if not readings:
-        return
-    index = await _load_index(session)
-    streams = list(dict.fromkeys(r.datastream_id for r in readings))
-    ids_of: dict[int, set[int]] = {s: set(index.by_stream.get(s, ())) for s in streams}
-    if index.by_property:
-        for stream_id, property_id in await session.execute(
-            select(StaDatastream.id, StaDatastream.observed_property_id).where(
-                StaDatastream.id.in_(streams)
-            )
-        ):
-            ids_of[stream_id] |= index.by_property.get(property_id, frozenset())
-    ids_of = {s: ids for s, ids in ids_of.items() if ids}
-    if not ids_of:
-        return
-    wanted = set().union(*ids_of.values())
-    found = {
-        r.id: r
-        for r in (
-            await session.scalars(
-                select(SensingRule)
-                .where(SensingRule.id.in_(wanted), SensingRule.active.is_(True))
-                .order_by(SensingRule.id)
-            )
-        )
-    }
-    if len(found) != len(wanted):
-        invalidate_index()  # a rule went away in another process (or transaction)
-    rules_of = {s: [found[i] for i in sorted(ids) if i in found] for s, ids in ids_of.items()}
-    ruled = [s for s, rules in rules_of.items() if rules]
-    if not ruled:
-        return
-    # Superset queries (every rule of the batch × every ruled stream): fewer, simpler
-    # statements; the pairs that do not apply are simply never looked up.
-    open_alerts = {
-        (a.datastream_id, a.rule_id): a
-        for a in await session.scalars(
-            select(alerts.SensingAlert).where(
-                alerts.SensingAlert.datastream_id.in_(ruled),
-                alerts.SensingAlert.rule_id.in_(list(found)),
-                alerts.SensingAlert.status != alerts.RESOLVED,
-            )
-        )
-    }
-    states = {
-        (s.datastream_id, s.rule_id): s
-        for s in await session.scalars(
-            select(SensingRuleState).where(
-                SensingRuleState.datastream_id.in_(ruled),
-                SensingRuleState.rule_id.in_(list(found)),
-            )
-        )
-    }
-    for reading in readings:
-        rules = rules_of.get(reading.datastream_id)
-        if rules:
-            await _apply(session, reading, rules, open_alerts, states)
-    await session.flush()
-
-
-async def _apply(
-    session: AsyncSession,
-    reading: Reading,
-    rules: list[SensingRule],
-    open_alerts: dict[tuple[int, int], alerts.SensingAlert],
-    states: dict[tuple[int, int], SensingRuleState],
-) -> None:
-    """One reading through its stream's rules. ``open_alerts`` and ``states`` (by stream and
-    rule) are read and kept up to date, so the next reading of a batch sees what this one
-    changed."""
-    stream = reading.datastream_id
-    for rule in rules:
-        key = (stream, rule.id)
-        alert = open_alerts.get(key)
-        if rule.kind == SILENCE:
-            minutes = rule.params["minutes"]
-            if alert is not None and reading.time > clock.now() - timedelta(minutes=minutes):
-                await alerts.auto_resolve(
-                    session,
-                    SYSTEM,
-                    alert,
-                    value=0.0,
-                    at=reading.time,
-                    reason=_("Data arrived again."),
-                )
-                del open_alerts[key]
-            continue
-        state = states.get(key)
-        if state is not None and reading.time < state.last_time:
-            # A late Observation: the rule has already judged newer data of this stream.
-            continue
-        if state is None:
-            state = SensingRuleState(
-                rule_id=rule.id,
-                datastream_id=stream,
-                last_time=reading.time,
-                data={},
-            )
-            session.add(state)
-            states[key] = state
-        state.last_time = reading.time
-        after = await _judge(session, rule, state, alert, reading)
-        if after is None:
-            open_alerts.pop(key, None)
-        else:
-            open_alerts[key] = after
-
-
-async def _judge(
-    session: AsyncSession,
-    rule: SensingRule,
-    state: SensingRuleState,
-    alert: alerts.SensingAlert | None,
-    reading: Reading,
-) -> alerts.SensingAlert | None:
-    """Judge one reading by a threshold, rate or N-of-M rule; the rule's unresolved alert on
-    the stream afterwards (None once resolved or when there is none)."""
-    p = rule.params
-    at, value = reading.time, reading.value
-    if rule.kind == THRESHOLD:
-        if breaches(p["op"], p["value"], value):
-            message = _("%(value)s is %(op)s the threshold %(limit)s.") % {
-                "value": _fmt(value),
-                "op": _(op_word(p)),
-                "limit": _fmt(p["value"]),
-            }
-            return await alerts.raise_alert(
-                session, SYSTEM, rule, reading.datastream_id, alert, value=value, at=at,
-                message=message,
-            )  # fmt: skip
-        if alert is not None and clears(p["op"], p["value"], p["hysteresis"], value):
-            await alerts.auto_resolve(
-                session, SYSTEM, alert, value=value, at=at,
-                reason=_("Back past the threshold and its hysteresis."),
-            )  # fmt: skip
-            return None
-        return alert
-    if rule.kind == RATE:
-        window = timedelta(minutes=p["window_minutes"])
-        points = [
-            (datetime.fromisoformat(t), v)
-            for t, v in state.data.get("points", [])
-            if datetime.fromisoformat(t) >= at - window
-        ]
-        earlier = [(t, v) for t, v in points if t < at]
-        state.data = {"points": [[t.isoformat(), v] for t, v in [*points, (at, value)]]}
-        if not earlier:
-            return alert  # nothing to compare with yet: no verdict either way
-        t0, v0 = earlier[0]
-        rate = abs(value - v0) / ((at - t0).total_seconds() / 60)
-        if rate > p["limit"]:
-            message = _("Changing by %(rate)s per minute; the limit is %(limit)s.") % {
-                "rate": _fmt(round(rate, 4)),
-                "limit": _fmt(p["limit"]),
-            }
-            return await alerts.raise_alert(
-                session, SYSTEM, rule, reading.datastream_id, alert, value=rate, at=at,
-                message=message,
-            )  # fmt: skip
-        if alert is not None:
-            await alerts.auto_resolve(
-                session, SYSTEM, alert, value=rate, at=at,
-                reason=_("The rate of change is back within the limit."),
-            )  # fmt: skip
-        return None
-    # N of M
-    flag = breaches(p["op"], p["value"], value)
-    flags = [*state.data.get("flags", []), flag][-p["m"] :]
-    state.data = {"flags": flags}
-    count = sum(1 for f in flags if f)
-    if count >= p["n"]:
-        message = _("%(count)s of the last %(m)s readings are %(op)s %(limit)s.") % {
-            "count": count,
-            "m": len(flags),
-            "op": _(op_word(p)),
-            "limit": _fmt(p["value"]),
-        }
-        if alert is None or flag:
-            return await alerts.raise_alert(
-                session, SYSTEM, rule, reading.datastream_id, alert, value=value, at=at,
-                message=message,
-            )  # fmt: skip
-        return alert
-    if alert is not None:
-        await alerts.auto_resolve(
-            session, SYSTEM, alert, value=value, at=at,
-            reason=_("Fewer than %(n)s of the last %(m)s readings breach.") % p,
-        )  # fmt: skip
-    return None
-
-
-def reading_of(event: Event) -> Reading | None:
-    """The numeric reading in a ``sensing.entity.created`` event of an Observation, if any."""
-    return reading_in(event.payload)
-
-
-def reading_in(payload: dict[str, Any]) -> Reading | None:
-    """The numeric reading of one Observation's event payload (entity_set, id, entity,
-    stream), if any."""
-    if payload.get("entity_set") != "Observations":
-        return None
-    stream = payload.get("stream") or {}
-    if stream.get("kind") != "Datastream":
-        return None  # MultiDatastream results are arrays: rules do not cover them yet
-    entity = payload.get("entity") or {}
-    value = entity.get("result")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    when = entity.get("phenomenonTime")
-    if not isinstance(when, str):
-        return None
-    return Reading(int(stream["id"]), parse_time_value(when).last, float(value))
-
-
-async def on_observation_created(session: AsyncSession, event: Event) -> None:
-    """The bus handler of ``sensing.entity.created``: evaluate the rules of one Observation's
-    datastream. Ingestion announces Observations in batches now (below); this still takes
-    per-Observation events, e.g. those in an outbox written before that change."""
-    reading = reading_of(event)
-    if reading is not None:
-        await evaluate(session, reading)
-
-
-async def on_observations_created(session: AsyncSession, event: Event) -> None:
-    """The bus handler of ``sensing.observations.created``: the Observations of one ingestion
-    call (up to ingest.OBSERVATIONS_PER_EVENT), judged one after the other in their order,
-    in the one transaction that records the event as processed."""
-    items = event.payload.get("observations") or []
-    readings = [r for r in (reading_in(p) for p in items if isinstance(p, dict)) if r]
-    await evaluate_many(session, readings)
-
-
-# --- silence: the one kind that needs a clock ------------------------------------------------
-
-
-async def check_silence(session: AsyncSession) -> None:
-    """The every-minute job: open an alert for each datastream silent past its rule's limit,
-    and resolve those that reported since (also done as data arrives, in ``evaluate``)."""
-    now = clock.now()
-    rules = (
-        await session.scalars(
-            select(SensingRule).where(SensingRule.kind == SILENCE, SensingRule.active.is_(True))
-        )
-    ).all()
-    for rule in rules:
-        query = select(StaDatastream.id, StaDatastream.phenomenon_time_end)
-        if rule.datastream_id is not None:
-            query = query.where(StaDatastream.id == rule.datastream_id)
-        else:
-            query = query.where(StaDatastream.observed_property_id == rule.observed_property_id)
-        streams = (await session.execute(query)).all()
-        for stream_id, last in streams:
-            open_alerts = await alerts.active_alerts(session, stream_id, [rule.id])
-            alert = open_alerts.get(rule.id)
-            # A stream that never reported has been silent since the rule began watching it.
-            since = max(last, rule.created_at) if last is not None else rule.created_at
-            silent = (now - since).total_seconds() / 60
-            if silent >= rule.params["minutes"]:
-                await alerts.raise_alert(
-                    session, SYSTEM, rule, stream_id, alert, value=round(silent, 1), at=now,
-                    message=_("No data for %(minutes)s minutes.") % {"minutes": int(silent)},
-                    count=False,
-                )  # fmt: skip
-            elif alert is not None:
-                await alerts.auto_resolve(
-                    session, SYSTEM, alert, value=round(silent, 1), at=now,
-                    reason=_("Data arrived again."),
-                )  # fmt: skip
-    await session.flush()
 
 
 # --- the rules themselves: reads and changes ---------------------------------------------------
@@ -809,7 +418,7 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int)
     """Remove a rule with its state and alerts (to keep the history, deactivate it instead)."""
     rule = await get_rule(session, principal, rule_id)
     authorize(principal, "sensing.rule.write", rule)
-    await session.execute(delete(alerts.SensingAlert).where(alerts.SensingAlert.rule_id == rule.id))
+    await session.execute(delete(SensingAlert).where(SensingAlert.rule_id == rule.id))
     await session.execute(delete(SensingRuleState).where(SensingRuleState.rule_id == rule.id))
     await session.delete(rule)
     await session.flush()

@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import bus, clock
 from smartcity.core.authz import SYSTEM, Principal, authorize
 from smartcity.core.errors import Forbidden, Problem
+from smartcity.core.geo import envelope, to_geometry
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
+from smartcity.sensing.events import ENTITY_CREATED, OBSERVATIONS_CREATED, EntityCreated
 from smartcity.sensing.sta.entities import (
     GEOJSON_TYPES,
     MAX_ID,
@@ -37,7 +39,6 @@ from smartcity.sensing.sta.entities import (
     TYPES,
     BadRequest,
 )
-from smartcity.sensing.sta.pyfilter import to_geometry
 from smartcity.sensing.sta.times import (
     Interval,
     check_range,
@@ -82,13 +83,10 @@ COPY_COLUMNS = (
     "feature_of_interest_id",
 )
 JSON_COLUMNS = frozenset({"result_json", "result_quality", "parameters"})
-CREATED = "sensing.entity.created"
-UPDATED = "sensing.entity.updated"
-DELETED = "sensing.entity.deleted"
-# The Observations one ingestion call created, announced together: one outbox row, one relay
-# delivery and one handler transaction per chunk instead of per Observation (the relay runs
-# each handler of each event in its own transaction, which held handling to ~100/s).
-OBSERVATIONS_CREATED = "sensing.observations.created"
+# The Observations one ingestion call created are announced together (events.OBSERVATIONS_CREATED,
+# written in bulk by emit_all): one outbox row, one relay delivery and one handler transaction
+# per chunk instead of per Observation (the relay runs each handler of each event in its own
+# transaction, which held handling to ~100/s).
 # At most this many Observations per event, and about this many bytes of their JSON: a
 # typical reading is ~200 bytes, so 500 make ~100 KB, far below NATS's 1 MB default
 # max_payload; the byte budget keeps Observations with large parameters/resultQuality apart.
@@ -400,14 +398,13 @@ class Ingest:
         self.features[feature.id] = feature.feature
         from smartcity.sensing.sta.serialize import plain
 
-        await bus.emit(
+        await ENTITY_CREATED.emit(
             self.session,
-            CREATED,
-            {
-                "entity_set": "FeaturesOfInterest",
-                "id": feature.id,
-                "entity": plain(TYPES["FeatureOfInterest"], feature),
-            },
+            EntityCreated(
+                entity_set="FeaturesOfInterest",
+                id=feature.id,
+                entity=plain(TYPES["FeatureOfInterest"], feature),
+            ),
         )
         return feature.id
 
@@ -626,17 +623,9 @@ async def emit_observations(session: AsyncSession, payloads: list[dict[str, Any]
     order of the call's rows."""
     await emit_all(
         session,
-        OBSERVATIONS_CREATED,
+        OBSERVATIONS_CREATED.name,
         [{"observations": chunk} for chunk in observation_chunks(payloads)],
     )
-
-
-def envelope(min_x: float, min_y: float, max_x: float, max_y: float) -> dict[str, Any]:
-    """The bounding box as GeoJSON: a Polygon, or a Point when all features are one point."""
-    if min_x == max_x and min_y == max_y:
-        return {"type": "Point", "coordinates": [min_x, min_y]}
-    ring = [[min_x, min_y], [max_x, min_y], [max_x, max_y], [min_x, max_y], [min_x, min_y]]
-    return {"type": "Polygon", "coordinates": [ring]}
 
 
 async def recompute_stream(session: AsyncSession, kind: str, stream_id: int) -> None:

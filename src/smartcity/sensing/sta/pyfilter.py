@@ -16,11 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from shapely.errors import ShapelyError
-from shapely.geometry import shape
-from shapely.geometry.base import BaseGeometry
-from shapely.ops import unary_union
 
 from smartcity.core import clock
+from smartcity.core.geo import to_geometry
 from smartcity.sensing.sta.entities import BadRequest
 from smartcity.sensing.sta.odata import (
     ARITHMETIC,
@@ -42,25 +40,6 @@ from smartcity.sensing.sta.times import (
 
 # A path's values for one entity and whether it went through a navigation (then "any").
 Resolve = Callable[[Path], Awaitable[tuple[list[Any], bool]]]
-
-
-def to_geometry(value: Any) -> BaseGeometry | None:
-    """GeoJSON (a geometry, a Feature or a FeatureCollection) as a shapely geometry."""
-    if isinstance(value, BaseGeometry):
-        return value
-    if not isinstance(value, dict):
-        return None
-    try:
-        kind = value.get("type")
-        if kind == "Feature":
-            return to_geometry(value.get("geometry"))
-        if kind == "FeatureCollection":
-            parts = [to_geometry(f) for f in value.get("features") or []]
-            shapes = [p for p in parts if p is not None]
-            return unary_union(shapes) if shapes else None
-        return shape(value)
-    except (ShapelyError, ValueError, TypeError, KeyError, AttributeError, IndexError):
-        return None
 
 
 def _number(value: Any) -> float | int | None:

@@ -18,12 +18,14 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit, bus, clock
-from smartcity.core.authz import SYSTEM, Principal, authorize, register_actions
+from smartcity.core import audit, clock
+from smartcity.core.authz import SYSTEM, Principal, authorize
 from smartcity.core.errors import NotFound, Problem
+from smartcity.core.geo import to_geometry
 from smartcity.core.models import Account
 from smartcity.core.text import text_problem
 from smartcity.sensing import models as m
+from smartcity.sensing.events import ENTITY_CREATED, OWNER_ASSIGNED, EntityCreated, OwnerAssigned
 from smartcity.sensing.sta.entities import (
     GEOJSON_TYPES,
     MAX_ID,
@@ -36,14 +38,12 @@ from smartcity.sensing.sta.entities import (
     nav_target,
 )
 from smartcity.sensing.sta.ingest import (
-    CREATED,
     ObservationRow,
     feature_hash,
     ingest_observations,
     parse_row,
     refuse_computed,
 )
-from smartcity.sensing.sta.pyfilter import to_geometry
 from smartcity.sensing.sta.serialize import plain
 from smartcity.sensing.sta.times import (
     Interval,
@@ -60,8 +60,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sensing.observation.write": frozenset({"device", "staff", "admin", "system"}),
     "sensing.thing.assign_owner": frozenset({"staff", "admin"}),
 }
-register_actions(ACTIONS)
-OWNER_ASSIGNED = "sensing.thing.owner_assigned"
 
 
 def action_name(etype: EntityType) -> str:
@@ -150,14 +148,9 @@ class Writer:
     async def finish(self) -> None:
         await self.session.flush()
         for etype, obj in self.created:
-            await bus.emit(
+            await ENTITY_CREATED.emit(
                 self.session,
-                CREATED,
-                {
-                    "entity_set": etype.set_name,
-                    "id": obj.id,
-                    "entity": plain(etype, obj),
-                },
+                EntityCreated(entity_set=etype.set_name, id=obj.id, entity=plain(etype, obj)),
             )
             await audit.log(
                 self.session,
@@ -420,14 +413,13 @@ async def assign_thing_owner(
     )
     if before != owner_id:
         # The MQTT broker's ACLs of both devices change (sensing/dynsec.py).
-        await bus.emit(
+        await OWNER_ASSIGNED.emit(
             session,
-            OWNER_ASSIGNED,
-            {
-                "thing_id": thing_id,
-                "owner_id": str(owner_id) if owner_id else None,
-                "before": str(before) if before else None,
-            },
+            OwnerAssigned(
+                thing_id=thing_id,
+                owner_id=str(owner_id) if owner_id else None,
+                before=str(before) if before else None,
+            ),
         )
     return thing
 

@@ -10,14 +10,13 @@ import jsonpointer
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit, bus
+from smartcity.core import audit
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Forbidden, NotFound
 from smartcity.sensing import models as m
+from smartcity.sensing.events import ENTITY_DELETED, ENTITY_UPDATED, EntityDeleted, EntityUpdated
 from smartcity.sensing.sta.entities import OM_COMPLEX, TYPES, BadRequest, EntityType, nav_target
 from smartcity.sensing.sta.ingest import (
-    DELETED,
-    UPDATED,
     feature_hash,
     parse_row,
     recompute_stream,
@@ -118,15 +117,9 @@ async def update_entity(
     changed += sorted(links)
     await writer.finish()
     if changed:
-        await bus.emit(
+        await ENTITY_UPDATED.emit(
             session,
-            UPDATED,
-            {
-                "entity_set": etype.set_name,
-                "id": obj.id,
-                "entity": after,
-                "changed": changed,
-            },
+            EntityUpdated(entity_set=etype.set_name, id=obj.id, entity=after, changed=changed),
         )
         if etype.name != "Observation":
             await audit.log(
@@ -371,7 +364,7 @@ async def delete_entity(
         session.expunge(stale)
     if stream is not None and stream[1] is not None:
         await recompute_stream(session, stream[0], stream[1])
-    await bus.emit(session, DELETED, {"entity_set": etype.set_name, "id": entity_id})
+    await ENTITY_DELETED.emit(session, EntityDeleted(entity_set=etype.set_name, id=entity_id))
     if etype.name != "Observation":
         await audit.log(
             session, principal, audit_action(etype, "delete"), f"{etype.set_name}({entity_id})"
