@@ -44,7 +44,7 @@ async def seed_city(url: str, streams: int) -> City:
     """One Thing with a Location, ``streams`` OM_Measurement Datastreams, one feature."""
     from smartcity.core.db import Database, make_engine
     from smartcity.sensing import models as m
-    from smartcity.sensing.ingest import feature_hash
+    from smartcity.sensing.sta.ingest import feature_hash
 
     point = {"type": "Point", "coordinates": [114.06, 22.54]}
     db = Database(make_engine(url))

@@ -69,7 +69,7 @@ def next_times(n: int) -> list[datetime]:
 
 async def add_rules(url: str, city: City) -> None:
     from smartcity.core.db import Database, make_engine
-    from smartcity.sensing.rules import SensingRule
+    from smartcity.sensing.rules.models import SensingRule
 
     db = Database(make_engine(url))
     try:
@@ -185,8 +185,8 @@ def ceiling(url: str, city: City, n: int) -> float:
 async def in_process(url: str, city: City, n: int, mode: str) -> float:
     from smartcity.core.authz import SYSTEM
     from smartcity.core.db import Database, make_engine
-    from smartcity.sensing import ingest
-    from smartcity.sensing.times import Interval
+    from smartcity.sensing.sta import ingest
+    from smartcity.sensing.sta.times import Interval
 
     saved = (ingest.COPY_MIN_ROWS, ingest.emit_all)
     if mode == "executemany" and url.startswith("postgresql"):

@@ -47,7 +47,7 @@ async def load_postgres(url: str, city: City, count: int, end: datetime) -> None
     import asyncpg  # type: ignore[import-untyped]
     from sqlalchemy.engine import make_url
 
-    from smartcity.sensing.partitions import month_start, partition_ddl
+    from smartcity.sensing.jobs import month_start, partition_ddl
 
     minutes = count // len(city.datastreams)
     start = end - timedelta(minutes=minutes)
@@ -168,7 +168,7 @@ def _pct(samples: list[float], q: float) -> float:
 
 async def measure(url: str, city: City, end: datetime, runs: int) -> dict[str, Any]:
     from smartcity.core.db import Database, make_engine
-    from smartcity.sensing import extras
+    from smartcity.sensing import service as extras
 
     db = Database(make_engine(url))
     try:

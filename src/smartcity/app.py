@@ -39,13 +39,14 @@ def modules() -> list[Module]:
     """Every module of the platform, in menu order. Adding a module is adding one line."""
     from smartcity.cases import MODULE as cases
     from smartcity.core.manifest import MODULE as core
+    from smartcity.demo import MODULE as demo
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, registry, exchange, cases, services, sensing, environment]
+    return [core, registry, exchange, cases, services, sensing, environment, demo]
 
 
 class RequestSizeLimit:

@@ -281,7 +281,7 @@ def demo(
         console.print("The demo city is already seeded; its accounts are unchanged.")
     if not no_serve:
         if not no_feed:
-            # The simulated devices report to this server (sensing/simulate.py), so pages move.
+            # The simulated devices report to this server (demo/simulate.py), so pages move.
             local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
             local = f"[{local}]" if ":" in local else local  # an IPv6 address in a URL
             from smartcity.settings import configure
@@ -323,13 +323,13 @@ async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
     cases = await seed_demo_cases(session, principal)
     if cases:
         console.print(f"{cases} demo applications in every state, some of them overdue")
-    from smartcity.sensing.demo import seed_demo_city
+    from smartcity.demo.sensing import seed_demo_city
 
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())
     # After the city: the air stations and their history must exist for the reports.
-    from smartcity.environment.demo import seed_demo as seed_air_quality
+    from smartcity.demo.air import seed_demo as seed_air_quality
 
     air = await seed_air_quality(session, principal)
     if air.hours or air.days:

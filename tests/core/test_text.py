@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from smartcity.core.errors import InvalidInput
 from smartcity.core.text import FreeText, Name, clean_name, clean_text
-from smartcity.sensing import rules
+from smartcity.sensing.rules import service as rules
 from smartcity.services.application.drafts import clean_answer
 from tests.core.test_api import PROBLEM, admin_headers
 from tests.core.test_pages import HTML, TestAdminPages, get_form

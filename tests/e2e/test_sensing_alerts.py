@@ -21,7 +21,7 @@ def _seed(server: LiveServer) -> int:
 
         from smartcity.core.authz import Principal
         from smartcity.core.models import Department
-        from smartcity.sensing import rules
+        from smartcity.sensing.rules import service as rules
         from tests.sensing.rule_helpers import station
 
         department = await session.scalar(select(Department).where(Department.code == "STHJJ"))
@@ -46,9 +46,9 @@ def _ingest(server: LiveServer, stream: int, values: list[float]) -> None:
         from sqlalchemy import select
 
         from smartcity.core.authz import SYSTEM
-        from smartcity.sensing import ingest
         from smartcity.sensing import models as m
-        from smartcity.sensing.times import Interval
+        from smartcity.sensing.sta import ingest
+        from smartcity.sensing.sta.times import Interval
 
         feature = await session.scalar(
             select(m.StaFeatureOfInterest.id).where(m.StaFeatureOfInterest.name == "e2e 福田站")
@@ -75,7 +75,7 @@ def _wait_for_alert(server: LiveServer, stream: int) -> int:
     async def find(session: Any) -> int | None:
         from sqlalchemy import select
 
-        from smartcity.sensing.alerts import SensingAlert
+        from smartcity.sensing.rules.alerts import SensingAlert
 
         found: int | None = await session.scalar(
             select(SensingAlert.id).where(SensingAlert.datastream_id == stream)

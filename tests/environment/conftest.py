@@ -1,4 +1,5 @@
-"""Fixtures of the environment tests: the modules' actions, and a fresh rules index."""
+"""Fixtures of the environment tests: the platform as the app installs it (actions and every
+module's declarations, the AQI alert rules among them), and a fresh rules index."""
 
 from __future__ import annotations
 
@@ -6,16 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from smartcity.core.authz import register_actions
-from smartcity.environment import MODULE
-from smartcity.sensing import MODULE as SENSING
-from smartcity.sensing import rules
+from smartcity.app import modules
+from smartcity.core.module import install
+from smartcity.sensing.rules import service as rules
 
 
 @pytest.fixture(autouse=True)
 def _actions() -> Iterator[None]:
-    register_actions(SENSING.actions)
-    register_actions(MODULE.actions)
+    install(modules())
     # Each test's rules are rolled back with it: the cached index must not outlive them.
     rules.invalidate_index()
     yield

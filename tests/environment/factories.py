@@ -18,11 +18,11 @@ from smartcity.environment.stations import (
     POLLUTANT_UCUM,
     station_properties,
 )
-from smartcity.sensing import ingest
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM_MEASUREMENT, TYPES
-from smartcity.sensing.service import create_entity
-from smartcity.sensing.times import Interval
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.entities import OM_MEASUREMENT, TYPES
+from smartcity.sensing.sta.service import create_entity
+from smartcity.sensing.sta.times import Interval
 
 
 @dataclass(frozen=True)

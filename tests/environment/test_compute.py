@@ -17,8 +17,9 @@ from smartcity.core.errors import Forbidden, Problem
 from smartcity.environment import alert_rules, compute, service
 from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
-from smartcity.sensing import alerts, rules
 from smartcity.sensing import models as m
+from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from tests.core import factories
 from tests.environment.factories import air_station, report, steady
 from tests.sensing.rule_helpers import deliver
@@ -107,8 +108,10 @@ async def test_catch_up_is_idempotent_and_moves_on(session: AsyncSession) -> Non
     starts = [h.phenomenon_time_start for h in hours]
     assert len(starts) == len(set(starts)) == 30
     assert found.hourly is not None
-    mark = datetime.fromisoformat((found.hourly.properties or {})[compute.WATERMARK])
-    assert mark == city(2026, 3, 5, 5)
+    marks = await compute.watermarks(session, [found])
+    assert datetime.fromisoformat(marks[found.hourly.id]) == city(2026, 3, 5, 5)
+    assert found.daily is not None and marks[found.daily.id] == "2026-03-04"
+    assert "aqiComputedThrough" not in (found.hourly.properties or {})
 
 
 async def test_a_range_fills_only_the_hours_missing(session: AsyncSession) -> None:
@@ -228,7 +231,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     )
     made = (
         await session.scalars(
-            select(rules.SensingRule).where(rules.SensingRule.observed_property_id == prop)
+            select(SensingRule).where(SensingRule.observed_property_id == prop)
         )
     ).all()
     assert sorted((r.params["value"], r.severity) for r in made) == [
@@ -240,7 +243,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     assert found.hourly is not None
     raised = (
         await session.scalars(
-            select(alerts.SensingAlert).where(alerts.SensingAlert.datastream_id == found.hourly.id)
+            select(SensingAlert).where(SensingAlert.datastream_id == found.hourly.id)
         )
     ).all()
     assert len(raised) == 1
@@ -252,7 +255,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
     assert await alert_rules.ensure_alert_rules(session, SYSTEM) == []
     count = await session.scalar(
         select(func.count())
-        .select_from(rules.SensingRule)
-        .where(rules.SensingRule.observed_property_id == prop)
+        .select_from(SensingRule)
+        .where(SensingRule.observed_property_id == prop)
     )
     assert count == 2

@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.authz import SYSTEM
 from smartcity.environment import service
+from smartcity.environment.models import AqiWatermark
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt import MqttBridge
+from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.settings import Settings
 from tests.environment.city import NOW, City, make_city
 from tests.sensing.factories import ROOT_URL, caller
@@ -41,7 +42,9 @@ async def city(session: AsyncSession) -> City:
 async def _hourly_stream(session: AsyncSession, thing_id: int) -> m.StaDatastream:
     station = await service.get_station(session, SYSTEM, thing_id)
     assert station.hourly is not None
-    return station.hourly
+    stream = await session.get(m.StaDatastream, station.hourly.id)
+    assert stream is not None
+    return stream
 
 
 async def _count(session: AsyncSession, stream_id: int) -> int:
@@ -57,6 +60,21 @@ def _forbidden(response: httpx.Response) -> None:
     assert response.status_code == 403, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"] == "/problems/computed-datastream"
+
+
+class TestTheWatermarkIsTheModulesOwn:
+    async def test_sensorthings_clients_do_not_see_it(
+        self, client: httpx.AsyncClient, session: AsyncSession, city: City
+    ) -> None:
+        hourly = await _hourly_stream(session, city.clean.thing)
+        mark = await session.get(AqiWatermark, hourly.id)
+        assert mark is not None and mark.computed_through  # the job did run
+        _system, headers = await caller(session, "system")
+        response = await client.get(f"{ROOT_URL}/Datastreams({hourly.id})", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["properties"] == {"aqi": "1h"}
+        assert "aqiComputedThrough" not in response.text
 
 
 class TestNoClientWritesAComputedStream:
@@ -145,7 +163,8 @@ class TestNoClientWritesAComputedStream:
         # An ordinary pollutant Datastream of the same station stays the owner's to change.
         pm25 = min(city.clean.streams.values())
         response = await client.patch(
-            f"{ROOT_URL}/Datastreams({pm25})", json={"description": "PM2.5 (校准后)"},
+            f"{ROOT_URL}/Datastreams({pm25})",
+            json={"description": "PM2.5 (校准后)"},
             headers=gateway,
         )
         assert response.status_code == 200, response.text
@@ -175,9 +194,7 @@ class TestNoClientWritesAComputedStream:
             settings.model_copy(update={"mqtt_url": "mqtt://127.0.0.1:1883"}), database
         )
         payload = orjson.dumps({"result": 5, "phenomenonTime": "2026-03-05T03:00:00Z"})
-        [outcome] = await bridge.store(
-            [(f"v1.1/Datastreams({stream.id})/Observations", payload)]
-        )
+        [outcome] = await bridge.store([(f"v1.1/Datastreams({stream.id})/Observations", payload)])
         assert outcome.observation_id is None
         assert outcome.reason is not None and "computed" in outcome.reason
         assert await _count(session, stream.id) == before

@@ -13,9 +13,11 @@ from smartcity.core import clock
 from smartcity.core.authz import SYSTEM
 from smartcity.core.bus import Event
 from smartcity.core.models import OutboxEvent
-from smartcity.sensing import ingest, rules
 from smartcity.sensing import models as m
-from smartcity.sensing.times import Interval
+from smartcity.sensing.events import ENTITY_CREATED, OBSERVATIONS_CREATED
+from smartcity.sensing.rules import handlers as rule_handlers
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.times import Interval
 
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
 
@@ -61,8 +63,8 @@ async def station(
 
 
 HANDLERS = {
-    ingest.CREATED: rules.on_observation_created,
-    ingest.OBSERVATIONS_CREATED: rules.on_observations_created,
+    ENTITY_CREATED.name: rule_handlers.on_observation_created,
+    OBSERVATIONS_CREATED.name: rule_handlers.on_observations_created,
 }
 
 

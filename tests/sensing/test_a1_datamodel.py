@@ -201,7 +201,7 @@ async def test_observations_are_partitioned_by_month_on_postgresql(sta, session,
     from sqlalchemy import text
 
     from smartcity.core import clock
-    from smartcity.sensing.partitions import ensure_partitions
+    from smartcity.sensing.jobs import ensure_partitions
 
     if backend != "postgresql":
         pytest.skip("SQLite keeps one plain table")

@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.db import Database
 from smartcity.sensing import models as m
-from smartcity.sensing import mqtt
-from smartcity.sensing.mqtt import MqttBridge, Outcome
+from smartcity.sensing.mqtt import bridge as mqtt
+from smartcity.sensing.mqtt.bridge import MqttBridge, Outcome
 from smartcity.settings import Settings
 from tests.sensing import brokers
 from tests.sensing.test_a5_multidatastream import multi_body

@@ -3,7 +3,6 @@ do what, bad input as 422, and the staff page with its forms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import Account, AuditEntry, Department, OutboxEvent
 from smartcity.core.security import issue_access_token
-from smartcity.sensing import alerts, rules
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of, get_form, sign_in
@@ -25,12 +24,6 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 RULES = "/api/v1/sensing/rules"
 ALERTS = "/api/v1/sensing/alerts"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
 
 
 def bearer(account: Account) -> dict[str, str]:
@@ -80,7 +73,7 @@ async def open_alert(client: httpx.AsyncClient, session: AsyncSession, city: Cit
     r = await client.post(RULES, json=threshold_body(city), headers=bearer(city.officer))
     assert r.status_code == 201, r.text
     await feed(session, city.stream, [(T0, 90)])
-    [alert] = (await session.scalars(select(alerts.SensingAlert))).all()
+    [alert] = (await session.scalars(select(SensingAlert))).all()
     return alert.id
 
 
@@ -129,7 +122,7 @@ class TestRulesApi:
         )
         assert r.status_code == 422, r.text
         assert r.json()["field"] == field
-        assert (await session.scalars(select(rules.SensingRule))).all() == []
+        assert (await session.scalars(select(SensingRule))).all() == []
 
     async def test_kind_and_extra_fields_are_checked_by_the_schema(
         self, client: httpx.AsyncClient, city: City
@@ -268,7 +261,7 @@ class TestPage:
             f"/sensing/alerts/{alert_id}/acknowledge", headers=HTML, data={"csrf_token": token}
         )
         assert r.status_code == 303
-        alert = await session.get(alerts.SensingAlert, alert_id)
+        alert = await session.get(SensingAlert, alert_id)
         assert alert is not None
         await session.refresh(alert)
         assert alert.status == "acknowledged"

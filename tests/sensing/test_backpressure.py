@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.sensing import backpressure
-from smartcity.sensing.mqtt import MqttBridge, Outcome
+from smartcity.sensing.mqtt.bridge import MqttBridge, Outcome
+from smartcity.sensing.sta import backpressure
 from smartcity.settings import Settings
 from tests.sensing.factories import Sta, caller
 

@@ -18,9 +18,11 @@ from smartcity.core import clock
 from smartcity.core.authz import SYSTEM, Principal
 from smartcity.core.db import Database, make_engine
 from smartcity.core.models import AuditEntry
-from smartcity.sensing import extras, retention, service
+from smartcity.sensing import jobs as retention
 from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM, TYPES
+from smartcity.sensing import service as extras
+from smartcity.sensing.sta import service
+from smartcity.sensing.sta.entities import OM, TYPES
 from tests.sensing.factories import Sta, caller, thing_body
 
 API = "/api/v1/sensing"

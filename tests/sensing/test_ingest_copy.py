@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import SYSTEM
 from smartcity.core.errors import Problem
-from smartcity.sensing import ingest
 from smartcity.sensing import models as m
-from smartcity.sensing.ingest import ingest_observations, parse_row
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.ingest import ingest_observations, parse_row
 from tests.sensing.factories import Sta, caller
 
 OM_OBSERVATION = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Observation"

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.sensing.times import format_datetime
+from smartcity.sensing.sta.times import format_datetime
 from smartcity.settings import Settings, configure
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)

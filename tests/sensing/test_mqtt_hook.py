@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import accounts
-from smartcity.sensing import extras
+from smartcity.sensing import service as extras
 from smartcity.settings import Settings, configure
 from tests.core.factories import ROOT
 from tests.sensing.test_mqtt_security import device_with_thing

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from smartcity.sensing import mqtt
-from smartcity.sensing.mqtt import MqttBridge
+from smartcity.sensing.mqtt import bridge as mqtt
+from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.settings import Settings
 
 

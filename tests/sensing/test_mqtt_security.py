@@ -27,10 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import accounts, clock
 from smartcity.core.db import Database, make_engine
 from smartcity.core.models import Account
-from smartcity.sensing import dynsec, extras, service
 from smartcity.sensing import models as m
-from smartcity.sensing.mqtt import MqttBridge
-from smartcity.sensing.mqtt_topics import device_topic
+from smartcity.sensing import service as extras
+from smartcity.sensing.mqtt import dynsec
+from smartcity.sensing.mqtt import jobs as mqtt_jobs
+from smartcity.sensing.mqtt.bridge import MqttBridge
+from smartcity.sensing.mqtt.topics import device_topic
+from smartcity.sensing.sta import service
 from smartcity.settings import Settings, configure
 from tests.core import factories
 from tests.core.factories import ROOT
@@ -437,10 +440,10 @@ async def test_an_expired_key_leaves_the_broker_at_the_next_job_run(
     await relay()
     assert not await refused_at_connect(broker, meter["username"], short)
     with clock.frozen(start + timedelta(minutes=30)):
-        await dynsec.expire_keys(session)  # nothing expired yet: no change
+        await mqtt_jobs.expire_keys(session)  # nothing expired yet: no change
     assert not await refused_at_connect(broker, meter["username"], short)
     with clock.frozen(start + timedelta(hours=1, minutes=5)):
-        await dynsec.expire_keys(session)
+        await mqtt_jobs.expire_keys(session)
     # The older key, still in force, is the broker password again.
     assert await refused_at_connect(broker, meter["username"], short)
     assert not await refused_at_connect(broker, meter["username"], meter["key"])

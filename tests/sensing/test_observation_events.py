@@ -5,11 +5,9 @@ exactly as they judged the same readings one event at a time."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +18,15 @@ from smartcity.core.bus import Event
 from smartcity.core.db import Database
 from smartcity.core.models import OutboxEvent, ProcessedEvent
 from smartcity.core.runtime import Runtime
-from smartcity.sensing import MODULE, alerts, ingest, rules
+from smartcity.sensing import MODULE
 from smartcity.sensing import models as m
-from smartcity.sensing.times import Interval
+from smartcity.sensing.events import ENTITY_CREATED, OBSERVATIONS_CREATED
+from smartcity.sensing.rules import evaluation
+from smartcity.sensing.rules import jobs as rule_jobs
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.models import SensingAlert, SensingRule, SensingRuleState
+from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta.times import Interval
 from smartcity.settings import Settings
 from tests.sensing.factories import ROOT_URL
 from tests.sensing.rule_helpers import deliver, feed, observed_property, station
@@ -35,17 +39,11 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
-
 
 async def observation_events(session: AsyncSession) -> list[dict[str, Any]]:
     rows = await session.scalars(
         select(OutboxEvent.payload)
-        .where(OutboxEvent.topic == ingest.OBSERVATIONS_CREATED)
+        .where(OutboxEvent.topic == OBSERVATIONS_CREATED.name)
         .order_by(OutboxEvent.seq)
     )
     return [row["payload"] for row in rows]
@@ -53,7 +51,7 @@ async def observation_events(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def per_observation_events(session: AsyncSession) -> int:
     rows = await session.scalars(
-        select(OutboxEvent.payload).where(OutboxEvent.topic == ingest.CREATED)
+        select(OutboxEvent.payload).where(OutboxEvent.topic == ENTITY_CREATED.name)
     )
     return sum(1 for row in rows if row["payload"].get("entity_set") == "Observations")
 
@@ -206,11 +204,11 @@ SEQUENCE = [
 async def _summary(session: AsyncSession, world: str) -> list[tuple[Any, ...]]:
     """Everything the rules left: alerts, their transitions on the bus, the rules' states."""
     rows = await session.execute(
-        select(alerts.SensingAlert, rules.SensingRule.kind, m.StaDatastream.name)
-        .join(rules.SensingRule, rules.SensingRule.id == alerts.SensingAlert.rule_id)
-        .join(m.StaDatastream, m.StaDatastream.id == alerts.SensingAlert.datastream_id)
-        .where(rules.SensingRule.name.like(f"{world} %"))
-        .order_by(alerts.SensingAlert.id)
+        select(SensingAlert, SensingRule.kind, m.StaDatastream.name)
+        .join(SensingRule, SensingRule.id == SensingAlert.rule_id)
+        .join(m.StaDatastream, m.StaDatastream.id == SensingAlert.datastream_id)
+        .where(SensingRule.name.like(f"{world} %"))
+        .order_by(SensingAlert.id)
     )
     out: list[tuple[Any, ...]] = []
     alert_ids = {}
@@ -239,11 +237,11 @@ async def _summary(session: AsyncSession, world: str) -> list[tuple[Any, ...]]:
         if t["payload"]["id"] in alert_ids:
             out.append((t["topic"], alert_ids[t["payload"]["id"]], t["payload"]["status"]))
     states = await session.execute(
-        select(rules.SensingRuleState, rules.SensingRule.kind, m.StaDatastream.name)
-        .join(rules.SensingRule, rules.SensingRule.id == rules.SensingRuleState.rule_id)
-        .join(m.StaDatastream, m.StaDatastream.id == rules.SensingRuleState.datastream_id)
-        .where(rules.SensingRule.name.like(f"{world} %"))
-        .order_by(rules.SensingRule.kind, m.StaDatastream.name)
+        select(SensingRuleState, SensingRule.kind, m.StaDatastream.name)
+        .join(SensingRule, SensingRule.id == SensingRuleState.rule_id)
+        .join(m.StaDatastream, m.StaDatastream.id == SensingRuleState.datastream_id)
+        .where(SensingRule.name.like(f"{world} %"))
+        .order_by(SensingRule.kind, m.StaDatastream.name)
     )
     for state, kind, stream in states:
         out.append((kind, stream.split("-")[1].split(" ")[0], state.last_time, state.data))
@@ -272,7 +270,7 @@ async def test_a_batch_raises_and_resolves_what_one_by_one_delivery_would(
         # Silent for 10 minutes: both worlds' silence rules open an alert, which the first
         # reading resolves.
         advance(timedelta(minutes=10))
-        await rules.check_silence(session)
+        await rule_jobs.check_silence(session)
 
         streams = {"X": one_x, "Y": one_y}
         for which, minute, value in SEQUENCE:
@@ -329,7 +327,7 @@ async def test_redelivering_a_batch_event_changes_nothing(
     ]
     await ingest.ingest_observations(session, SYSTEM, rows)
     row = await session.scalar(
-        select(OutboxEvent).where(OutboxEvent.topic == ingest.OBSERVATIONS_CREATED)
+        select(OutboxEvent).where(OutboxEvent.topic == OBSERVATIONS_CREATED.name)
     )
     assert row is not None
     event = Event.from_wire(row.payload)
@@ -341,7 +339,7 @@ async def test_redelivering_a_batch_event_changes_nothing(
     assert await runtime.deliver(handler, event) is False  # by event id: not judged again
 
     async with database.session_scope() as check:
-        [alert] = (await check.scalars(select(alerts.SensingAlert))).all()
+        [alert] = (await check.scalars(select(SensingAlert))).all()
         assert (alert.breach_count, alert.last_value) == (3, 95)
         done = await check.scalars(
             select(ProcessedEvent.consumer).where(ProcessedEvent.event_id == event.id)
@@ -360,9 +358,9 @@ async def test_streams_without_rules_cost_no_query(session):
         params={"op": "above", "value": 75},
         datastream_id=other[0],
     )
-    readings = [rules.Reading(stream[0], at(i), 99.0) for i in range(10)]
+    readings = [evaluation.Reading(stream[0], at(i), 99.0) for i in range(10)]
     await session.flush()
-    await rules._load_index(session)  # cached, as between deliveries
+    await rules.load_index(session)  # cached, as between deliveries
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -372,9 +370,9 @@ async def test_streams_without_rules_cost_no_query(session):
     assert connection is not None
     sa_event.listen(connection, "before_cursor_execute", record)
     try:
-        await rules.evaluate_many(session, readings)
+        await evaluation.evaluate_many(session, readings)
         assert statements == []
-        await rules.evaluate_many(session, [rules.Reading(other[0], at(0), 99.0)])
+        await evaluation.evaluate_many(session, [evaluation.Reading(other[0], at(0), 99.0)])
         assert statements  # the control: a stream with a rule is judged
     finally:
         sa_event.remove(connection, "before_cursor_execute", record)

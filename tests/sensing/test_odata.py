@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from smartcity.sensing.entities import TYPES, BadRequest, NotImplementedOption
-from smartcity.sensing.odata import (
+from smartcity.sensing.sta.entities import TYPES, BadRequest, NotImplementedOption
+from smartcity.sensing.sta.odata import (
     Binary,
     Call,
     Literal,
@@ -18,9 +18,9 @@ from smartcity.sensing.odata import (
     parse_expression,
     parse_options,
 )
-from smartcity.sensing.pyfilter import compare, matches
-from smartcity.sensing.query import Loader
-from smartcity.sensing.times import (
+from smartcity.sensing.sta.pyfilter import compare, matches
+from smartcity.sensing.sta.query import Loader
+from smartcity.sensing.sta.times import (
     Interval,
     format_datetime,
     parse_datetime,

@@ -5,7 +5,6 @@ and bad input marked on its field with the values kept."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import Account, Department
 from smartcity.sensing import models as m
-from smartcity.sensing import pages, rules
+from smartcity.sensing import pages
+from smartcity.sensing.rules import service as rules
 from tests.core import factories
 from tests.core.test_pages import HTML, get_form, sign_in
 from tests.sensing.rule_helpers import feed
@@ -24,12 +24,6 @@ from tests.sensing.test_status import device
 
 EN = {**HTML, "Accept-Language": "en"}
 
-
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
 
 
 async def signed_in(

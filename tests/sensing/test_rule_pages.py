@@ -4,7 +4,6 @@ nothing typed lost), editing, switching off and on, deleting, and who may do it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.models import Department
-from smartcity.sensing import rules
-from smartcity.sensing.rules import SensingRule
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.models import SensingRule
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of
 from tests.sensing.rule_helpers import observed_property, station
@@ -22,12 +21,6 @@ from tests.sensing.test_pages import EN, signed_in
 
 ADMIN = Principal(id=None, kind="admin", name="t")
 
-
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
 
 
 @pytest.fixture

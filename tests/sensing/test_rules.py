@@ -3,7 +3,6 @@ the events, the rules' bus handler runs on them as the relay would after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,9 @@ from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput
 from smartcity.core.models import AuditEntry, Notification, OutboxEvent
-from smartcity.sensing import alerts, rules
+from smartcity.sensing.rules import jobs as rule_jobs
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from tests.core import factories
 from tests.sensing.rule_helpers import feed, observed_property, station
 
@@ -26,13 +27,6 @@ ADMIN = Principal(id=None, kind="admin", name="管理员")
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_index() -> Iterator[None]:
-    # Each test's rules are rolled back with it: the cached index must not outlive them.
-    rules.invalidate_index()
-    yield
-    rules.invalidate_index()
 
 
 async def make_rule(session: AsyncSession, stream: int | None, kind: str, **kw: Any) -> Any:
@@ -48,13 +42,13 @@ async def make_rule(session: AsyncSession, stream: int | None, kind: str, **kw: 
     )
 
 
-async def alerts_of(session: AsyncSession, rule_id: int) -> list[alerts.SensingAlert]:
+async def alerts_of(session: AsyncSession, rule_id: int) -> list[SensingAlert]:
     return list(
         (
             await session.scalars(
-                select(alerts.SensingAlert)
-                .where(alerts.SensingAlert.rule_id == rule_id)
-                .order_by(alerts.SensingAlert.id)
+                select(SensingAlert)
+                .where(SensingAlert.rule_id == rule_id)
+                .order_by(SensingAlert.id)
             )
         ).all()
     )
@@ -254,21 +248,21 @@ class TestSilence:
             rule = await make_rule(session, stream[0], "silence", params={"minutes": 10})
             await feed(session, stream, [(at(0), 30)])
             advance(timedelta(minutes=9, seconds=59))
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             assert await alerts_of(session, rule.id) == []
             advance(timedelta(seconds=1))
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             [alert] = await alerts_of(session, rule.id)
             assert (alert.status, alert.last_value) == ("open", 10)
             advance(timedelta(minutes=5))
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             assert len(await alerts_of(session, rule.id)) == 1
             assert (alert.breach_count, alert.last_value) == (1, 15)
             # Data again: resolved as it arrives, not at the next tick.
             await feed(session, stream, [(at(15), 31)])
             assert (alert.status, alert.resolution) == ("resolved", "auto")
             advance(timedelta(minutes=1))
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             assert len(await alerts_of(session, rule.id)) == 1
 
     async def test_a_stream_that_never_reported_is_silent_since_the_rule(
@@ -277,10 +271,10 @@ class TestSilence:
         stream = await station(session)
         with clock.frozen(at(0)) as advance:
             rule = await make_rule(session, stream[0], "silence", params={"minutes": 5})
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             assert await alerts_of(session, rule.id) == []
             advance(timedelta(minutes=5))
-            await rules.check_silence(session)
+            await rule_jobs.check_silence(session)
             assert len(await alerts_of(session, rule.id)) == 1
 
 
@@ -311,7 +305,7 @@ class TestBadRules:
             await make_rule(session, stream[0], kind, params=params)
         assert caught.value.status == 422
         assert caught.value.extensions["field"] == field
-        assert (await session.scalar(select(func.count()).select_from(rules.SensingRule))) == 0
+        assert (await session.scalar(select(func.count()).select_from(SensingRule))) == 0
 
     async def test_scope_must_be_one_existing_thing(self, session: AsyncSession) -> None:
         stream = await station(session)

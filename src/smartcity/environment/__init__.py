@@ -4,17 +4,18 @@
 of the data); ``reports`` turns series of hourly concentrations into the real-time (实时报)
 and daily (日报) reports with the data validity rules of GB 3095-2012 and HJ 663-2013. Both
 are pure functions over numbers. ``compute`` feeds them from the air stations' Observations
-in the sensing engine and stores the reports back as AQI Observations (a job every five
-minutes); ``alert_rules`` raises alerts at the category thresholds; ``api`` and ``pages``
-publish it (/api/v1/environment/air, /air). See docs/environment.md.
+in the sensing engine (through ``sensing.contract`` only) and stores the reports back as AQI
+Observations (a job every five minutes); ``alert_rules`` declares the sensing rules that
+raise alerts at the category thresholds; ``api`` and ``pages`` publish it
+(/api/v1/environment/air, /air). See docs/environment.md.
 """
 
 from __future__ import annotations
 
-from smartcity.core.authz import register_actions
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.environment import api, pages
+from smartcity.environment.alert_rules import DECLARED_RULES
 from smartcity.environment.cli import cli
 from smartcity.environment.jobs import JOBS
 
@@ -23,7 +24,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "environment.air.compute": frozenset({"admin", "system"}),
     "environment.air.alert_rules": frozenset({"admin", "system"}),
 }
-register_actions(ACTIONS)
 
 MODULE = Module(
     name="environment",
@@ -33,4 +33,6 @@ MODULE = Module(
     jobs=JOBS,
     cli=cli,
     nav=[NavItem("/air", N_("Air quality"))],
+    # the AQI alert rules, made by the sensing engine (sensing.contract.DeclaredRule)
+    extends=DECLARED_RULES,
 )

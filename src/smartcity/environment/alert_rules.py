@@ -6,21 +6,21 @@ staff page /sensing/alerts and notify 生态环境局 (STHJJ) when that departme
 - AQI above 200 (重度污染及以上): critical;
 
 each resolving only once the AQI is back at or below the line minus ``HYSTERESIS``, so an
-hour hovering at 100 does not raise and resolve an alert every hour.
+hour hovering at 100 does not raise and resolve an alert every hour. They are declared
+(``DECLARED_RULES``, in the module's ``MODULE.extends``) and made through the sensing
+contract's ``ensure_declared_rules``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal, authorize
-from smartcity.core.models import Department
 from smartcity.environment.stations import AQI_HOURLY_DEFINITION
-from smartcity.sensing import rules
-from smartcity.sensing.rules import SensingRule
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import DeclaredRule
 
 DEPARTMENT_CODE = "STHJJ"
 HYSTERESIS = 10.0
@@ -38,41 +38,29 @@ THRESHOLDS = (
     Threshold(200.0, "critical", "空气质量指数超过200（重度污染及以上）"),
 )
 
+DECLARED_RULES = tuple(
+    DeclaredRule(
+        observed_property=AQI_HOURLY_DEFINITION,
+        kind=sensing.THRESHOLD,
+        params={"op": sensing.ABOVE, "value": threshold.value, "hysteresis": HYSTERESIS},
+        name=threshold.name,
+        severity=threshold.severity,
+        department_code=DEPARTMENT_CODE,
+        key=("op", "value"),  # a rule at the same line is this one, whatever its hysteresis
+    )
+    for threshold in THRESHOLDS
+)
+"""The environment's rules in the sensing engine, listed in its MODULE.extends."""
 
-async def ensure_alert_rules(session: AsyncSession, principal: Principal) -> list[SensingRule]:
+
+async def ensure_alert_rules(session: AsyncSession, principal: Principal) -> list[sensing.Rule]:
     """The two threshold rules on the hourly AQI, made when missing (idempotent). A rule an
     operator deactivated stays as it is: only a missing one is made again. Returns the rules
     made now."""
     authorize(principal, "environment.air.alert_rules")
     from smartcity.environment.streams import ensure_observed_property
 
-    prop_id = await ensure_observed_property(session, AQI_HOURLY_DEFINITION)
-    existing = (
-        await session.scalars(
-            select(SensingRule).where(
-                SensingRule.observed_property_id == prop_id,
-                SensingRule.kind == rules.THRESHOLD,
-            )
-        )
-    ).all()
-    have = {(r.params.get("op"), float(r.params.get("value", -1))) for r in existing}
-    department_id = await session.scalar(
-        select(Department.id).where(Department.code == DEPARTMENT_CODE)
+    await ensure_observed_property(session, AQI_HOURLY_DEFINITION)
+    return await sensing.ensure_declared_rules(
+        session, principal, observed_property=AQI_HOURLY_DEFINITION
     )
-    made = []
-    for threshold in THRESHOLDS:
-        if (rules.ABOVE, threshold.value) in have:
-            continue
-        made.append(
-            await rules.create_rule(
-                session,
-                principal,
-                name=threshold.name,
-                kind=rules.THRESHOLD,
-                params={"op": rules.ABOVE, "value": threshold.value, "hysteresis": HYSTERESIS},
-                severity=threshold.severity,
-                observed_property_id=prop_id,
-                department_id=department_id,
-            )
-        )
-    return made

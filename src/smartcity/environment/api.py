@@ -11,7 +11,7 @@ from smartcity.core import clock
 from smartcity.core.security import OptionalPrincipal, public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.environment import schemas, service, views
-from smartcity.sensing.times import format_datetime
+from smartcity.sensing.contract import format_datetime
 
 router = APIRouter(
     prefix="/api/v1/environment/air", route_class=UnitOfWorkRoute, tags=["environment"]

@@ -11,7 +11,6 @@ from typing import Any
 
 from shapely.geometry import mapping, shape
 from shapely.ops import unary_union
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.clock import to_city
@@ -19,7 +18,7 @@ from smartcity.core.ids import district_of
 from smartcity.environment.aqi import CATEGORIES, Category
 from smartcity.environment.service import StoredReport
 from smartcity.environment.views import StationView, category_of
-from smartcity.registry.models import Place
+from smartcity.registry import contract as registry
 from smartcity.web.maps import Projection, point_bounds, union_bounds
 
 NO_DATA_COLOUR = "#b1b4b6"
@@ -71,16 +70,9 @@ _outlines: tuple[float, tuple[Any, ...], list[tuple[str, dict[str, Any]]]] | Non
 async def district_shapes(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
     """(district code, GeoJSON) of each district: registry Places of kind "district" when
     there are any, else the union of each district's street outlines, else none. Outlines of
-    the city are public geography, read straight from the table (no personal data)."""
+    the city are public geography (no personal data), read through the registry contract."""
     global _outlines
-    key_row = (
-        await session.execute(
-            select(Place.kind, func.count(), func.max(Place.updated_at))
-            .where(Place.kind.in_(("district", "street")), Place.geometry.is_not(None))
-            .group_by(Place.kind)
-        )
-    ).all()
-    key = tuple(sorted((str(k), int(n), str(t)) for k, n, t in key_row))
+    key = await registry.outline_versions(session, ("district", "street"))
     if (
         _outlines is not None
         and _outlines[1] == key
@@ -91,20 +83,15 @@ async def district_shapes(session: AsyncSession) -> list[tuple[str, dict[str, An
     kind = "district" if "district" in kinds else "street" if "street" in kinds else None
     found: list[tuple[str, dict[str, Any]]] = []
     if kind is not None:
-        rows = await session.execute(
-            select(Place.district_code, Place.code, Place.geometry).where(
-                Place.kind == kind, Place.geometry.is_not(None)
-            )
-        )
         grouped: dict[str, list[Any]] = {}
-        for district_code, code, geometry in rows.all():
+        for place in await registry.place_outlines(session, kind):
             try:
-                geom = shape(geometry)
+                geom = shape(place.geometry)
             except (ValueError, TypeError, AttributeError, KeyError):
                 continue
             if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
                 continue
-            target = code if kind == "district" else district_code
+            target = place.code if kind == "district" else place.district_code
             grouped.setdefault(str(target), []).append(geom.buffer(0))
         for code, shapes in sorted(grouped.items()):
             merged = unary_union(shapes).simplify(0.001)

@@ -10,10 +10,10 @@ history keeps the index it was published with.
 
 An hour is computed once it is complete and ``REPORT_DELAY`` has passed (late readings of
 the hour still count); a day likewise. Nothing is ever written twice: the hours already
-stored are skipped, and the AQI Datastream's ``properties.aqiComputedThrough`` remembers how
-far the periodic job got, so an hour without any AQI (no valid data) is not tried again.
-Results go through sensing.ingest as the platform, so the bus event fires and the rules
-(alert_rules.py) see every AQI like any other reading.
+stored are skipped, and the environment's own table (models.AqiWatermark) remembers how far
+the periodic job got per AQI Datastream, so an hour without any AQI (no valid data) is not
+tried again. Results go through the sensing contract's ingestion as the platform, so the bus
+event fires and the rules (alert_rules.py) see every AQI like any other reading.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
@@ -34,6 +34,7 @@ from smartcity.core.clock import CITY_TZ
 from smartcity.core.errors import Problem
 from smartcity.environment import streams
 from smartcity.environment.aqi import AirQualityInputError, Pollutant
+from smartcity.environment.models import AqiWatermark
 from smartcity.environment.reports import (
     HOUR,
     AirQualityReport,
@@ -42,10 +43,8 @@ from smartcity.environment.reports import (
     realtime_report,
 )
 from smartcity.environment.service import Station, find_stations
-from smartcity.sensing import ingest
-from smartcity.sensing import models as m
-from smartcity.sensing.extras import NUMERIC_KINDS, epoch_seconds
-from smartcity.sensing.times import Interval
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import Datastream, Interval, ObservationRow
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,6 @@ CATCH_UP_DAYS = 8
 """How far back the periodic job looks for hours and days not yet computed."""
 MAX_RANGE_DAYS = 400
 """The longest range ``smartcity environment reports`` computes in one go."""
-WATERMARK = "aqiComputedThrough"
-"""Datastream property: the last hour (ISO instant) or day (ISO date) the job computed."""
 DAY = timedelta(days=1)
 
 Means = dict[Pollutant, dict[datetime, float]]
@@ -110,29 +107,11 @@ async def hourly_means(
     """Per Datastream, the mean of its numeric results per hour for the hours starting in
     [start, end). A negative mean (an analyser's zero drift) is not a valid concentration and
     is left out, as a missing hour (缺测); so are readings beyond ±MAX_READING."""
-    if not stream_ids:
-        return {}
-    obs = m.StaObservation
-    epoch = epoch_seconds(session.get_bind().dialect.name, obs.phenomenon_time_start)
-    hour = (epoch // 3600 * 3600).label("hour")
-    rows = await session.execute(
-        select(obs.datastream_id, hour, func.avg(obs.result_number))
-        .where(
-            obs.datastream_id.in_(list(stream_ids)),
-            obs.phenomenon_time_start >= start,
-            obs.phenomenon_time_start < end,
-            obs.result_kind.in_(NUMERIC_KINDS),
-            func.abs(obs.result_number) < MAX_READING,
-        )
-        .group_by(obs.datastream_id, hour)
-    )
-    means: dict[int, dict[datetime, float]] = {}
-    for stream_id, bucket, mean in rows.all():
-        if mean is None or float(mean) < 0:
-            continue
-        at = datetime.fromtimestamp(int(bucket), UTC)
-        means.setdefault(int(stream_id), {})[at] = float(mean)
-    return means
+    means = await sensing.hourly_means(session, stream_ids, start, end, bound=MAX_READING)
+    for series in means.values():
+        for at in [at for at, mean in series.items() if mean < 0]:
+            del series[at]
+    return {stream_id: series for stream_id, series in means.items() if series}
 
 
 def _window(means: Means, first: datetime, hours: int) -> dict[Pollutant, dict[datetime, float]]:
@@ -202,15 +181,25 @@ def report_parameters(report: AirQualityReport) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------
 
 
-def _watermark(stream: m.StaDatastream | None) -> str | None:
-    props = stream.properties if stream is not None else None
-    value = (props or {}).get(WATERMARK)
-    return value if isinstance(value, str) else None
+async def watermarks(session: AsyncSession, stations: Sequence[Station]) -> dict[int, str]:
+    """The last hour (ISO instant) or day (ISO date) the job computed, by AQI Datastream id."""
+    ids = [s.id for st in stations for s in (st.hourly, st.daily) if s is not None]
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AqiWatermark.datastream_id, AqiWatermark.computed_through).where(
+            AqiWatermark.datastream_id.in_(ids)
+        )
+    )
+    return {int(stream_id): str(value) for stream_id, value in rows.all()}
 
 
-def _set_watermark(stream: m.StaDatastream, value: str) -> None:
-    # A new dict: the JSON column notices reassignment, not mutation.
-    stream.properties = {**(stream.properties or {}), WATERMARK: value}
+async def _set_watermark(session: AsyncSession, stream_id: int, value: str) -> None:
+    found = await session.get(AqiWatermark, stream_id)
+    if found is None:
+        session.add(AqiWatermark(datastream_id=stream_id, computed_through=value))
+    else:
+        found.computed_through = value
 
 
 def _data_span(station: Station) -> tuple[datetime, datetime] | None:
@@ -237,6 +226,7 @@ def _plan(
     now: datetime,
     since: date | None,
     until: date | None,
+    marks: dict[int, str],
 ) -> _Plan | None:
     span = _data_span(station)
     if span is None:
@@ -248,7 +238,7 @@ def _plan(
     last_hour = min(last_complete_hour(now), last_data + 23 * HOUR)
     if job:
         first_hour = floor_hour(now - timedelta(days=CATCH_UP_DAYS))
-        mark = _watermark(station.hourly)
+        mark = marks.get(station.hourly.id) if station.hourly is not None else None
         if mark is not None:
             first_hour = max(first_hour, datetime.fromisoformat(mark) + HOUR)
     else:
@@ -265,7 +255,7 @@ def _plan(
     last_day = min(last_complete_day(now), city_day(last_data))
     if job:
         first_day = city_day(now) - timedelta(days=CATCH_UP_DAYS)
-        day_mark_text = _watermark(station.daily)
+        day_mark_text = marks.get(station.daily.id) if station.daily is not None else None
         if day_mark_text is not None:
             first_day = max(first_day, date.fromisoformat(day_mark_text) + DAY)
     else:
@@ -287,26 +277,18 @@ def _plan(
 
 
 async def _stored_starts(
-    session: AsyncSession, stream: m.StaDatastream | None, start: datetime, end: datetime
+    session: AsyncSession, stream: Datastream | None, start: datetime, end: datetime
 ) -> set[datetime]:
     if stream is None:
         return set()
-    obs = m.StaObservation
-    rows = await session.scalars(
-        select(obs.phenomenon_time_start).where(
-            obs.datastream_id == stream.id,
-            obs.phenomenon_time_start >= start,
-            obs.phenomenon_time_start <= end,
-        )
-    )
-    return set(rows)
+    return await sensing.observation_starts(session, stream.id, start, end)
 
 
 def _row(
     stream_id: int, start: datetime, end: datetime, report: AirQualityReport, now: datetime
-) -> ingest.ObservationRow:
+) -> ObservationRow:
     assert report.aqi is not None
-    return ingest.ObservationRow(
+    return ObservationRow(
         datastream_id=stream_id,
         phenomenon_time=Interval(start, end),
         result_time=now,
@@ -340,7 +322,8 @@ async def compute_reports(
             raise Problem(f"The range is longer than {MAX_RANGE_DAYS} days.", field="to")
     now = clock.now()
     stations = [s for s in await find_stations(session, SYSTEM, ids=station_ids) if s.pollutants]
-    plans = [p for s in stations if (p := _plan(s, now, since, until)) is not None]
+    marks = await watermarks(session, stations) if since is None else {}
+    plans = [p for s in stations if (p := _plan(s, now, since, until, marks)) is not None]
     plans = [p for p in plans if p.hours or p.days]
     outcome = Outcome(stations=len(plans))
     if not plans:
@@ -352,7 +335,7 @@ async def compute_reports(
     ends += [day_start(p.days[-1] + DAY) for p in plans if p.days]
     stream_ids = [s.id for p in plans for s in p.station.pollutants.values()]
     by_stream = await hourly_means(session, stream_ids, min(starts), max(ends))
-    rows: list[ingest.ObservationRow] = []
+    rows: list[ObservationRow] = []
     for plan in plans:
         station = plan.station
         means: Means = {
@@ -374,7 +357,7 @@ async def compute_reports(
                     rows.append(_row(hourly_stream.id, hour, hour + HOUR, report, now))
                     outcome.hours += 1
             if plan.hour_mark is not None:
-                _set_watermark(hourly_stream, plan.hour_mark.isoformat())
+                await _set_watermark(session, hourly_stream.id, plan.hour_mark.isoformat())
         if plan.days:
             done = await _stored_starts(
                 session, daily_stream, day_start(plan.days[0]), day_start(plan.days[-1])
@@ -392,11 +375,11 @@ async def compute_reports(
                     rows.append(_row(daily_stream.id, start, start + DAY, report, now))
                     outcome.days += 1
             if plan.day_mark is not None:
-                _set_watermark(daily_stream, plan.day_mark.isoformat())
+                await _set_watermark(session, daily_stream.id, plan.day_mark.isoformat())
     if rows:
         # Oldest first: the rules judge each stream's AQI in time order.
         rows.sort(key=lambda r: r.phenomenon_time.start if r.phenomenon_time else now)
-        outcomes = await ingest.ingest_observations(session, SYSTEM, rows)
+        outcomes = await sensing.ingest_observations(session, SYSTEM, rows)
         refused = [o for o in outcomes if isinstance(o, Problem)]
         if refused:
             outcome.refused = len(refused)

@@ -18,7 +18,7 @@ from smartcity.environment.views import (
     explanation,
     indicator_label,
 )
-from smartcity.sensing.times import format_datetime
+from smartcity.sensing.contract import format_datetime
 
 
 class CategoryOut(BaseModel):

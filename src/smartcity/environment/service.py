@@ -3,8 +3,8 @@
 A station is a Thing with ``properties.kind = "air-station"`` (stations.py); its pollutant
 Datastreams are recognised by their ObservedProperty's definition, and its computed reports
 are Observations of its AQI-1h and AQI-24h Datastreams (compute.py writes them). Every read
-here goes through sensing.access: an anonymous reader sees public stations only, and a
-station it may not read does not exist for it (404).
+here goes through sensing.contract, under the sensing engine's access rules: an anonymous
+reader sees public stations only, and a station it may not read does not exist for it (404).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound
+from smartcity.core.geo import to_geometry
 from smartcity.core.i18n import gettext as _
 from smartcity.environment.aqi import Pollutant, WrongUnit, check_unit
 from smartcity.environment.stations import (
@@ -28,9 +28,8 @@ from smartcity.environment.stations import (
     AQI_HOURLY_DEFINITION,
     POLLUTANT_DEFINITIONS,
 )
-from smartcity.sensing import access
-from smartcity.sensing import models as m
-from smartcity.sensing.pyfilter import to_geometry
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import Datastream
 
 POLLUTANT_OF_DEFINITION = {definition: p for p, definition in POLLUTANT_DEFINITIONS.items()}
 AQI_DEFINITIONS = (AQI_HOURLY_DEFINITION, AQI_DAILY_DEFINITION)
@@ -47,16 +46,11 @@ class Station:
     public: bool
     lon: float | None = None
     lat: float | None = None
-    pollutants: dict[Pollutant, m.StaDatastream] = field(default_factory=dict)
-    hourly: m.StaDatastream | None = None
-    daily: m.StaDatastream | None = None
+    pollutants: dict[Pollutant, Datastream] = field(default_factory=dict)
+    hourly: Datastream | None = None
+    daily: Datastream | None = None
     # Pollutant Datastreams left out because their unit is not the tables' (µg/m³, mg/m³).
     wrong_units: list[str] = field(default_factory=list)
-
-
-def is_air_station() -> Any:
-    """The SQL condition that makes a Thing an air station (JSON ``properties.kind``)."""
-    return m.StaThing.properties["kind"].as_string() == AIR_STATION_KIND
 
 
 def unit_fits(pollutant: Pollutant, unit: Any) -> bool:
@@ -93,49 +87,31 @@ async def find_stations(
 ) -> list[Station]:
     """The air stations the caller may read (all of them for staff and the platform), in
     the order of their station codes, with their Datastreams."""
-    query = select(m.StaThing).where(is_air_station())
-    condition = access.thing_condition(principal)
-    if condition is not None:
-        query = query.where(condition)
-    if ids is not None:
-        query = query.where(m.StaThing.id.in_(list(ids)))
-    things = list((await session.scalars(query)).all())
+    things = await sensing.find_things(
+        session, principal, properties={"kind": AIR_STATION_KIND}, ids=ids
+    )
     if not things:
         return []
     stations: dict[int, Station] = {}
     for thing in things:
-        props = thing.properties or {}
+        props = thing.properties
         stations[thing.id] = Station(
             id=thing.id,
             name=thing.name,
             code=str(props.get("stationCode") or ""),
             district_code=str(props.get("districtCode") or ""),
-            public=bool(thing.public),
+            public=thing.public,
         )
-    located = await session.execute(
-        select(m.thing_location.c.thing_id, m.StaLocation.location)
-        .join(m.StaLocation, m.StaLocation.id == m.thing_location.c.location_id)
-        .where(m.thing_location.c.thing_id.in_(list(stations)))
-        .order_by(m.StaLocation.id)
+        for location in thing.locations:
+            point = _point(location)
+            if point is not None:
+                stations[thing.id].lon, stations[thing.id].lat = point
+                break
+    streams = await sensing.datastreams_of(
+        session, list(stations), definitions=[*POLLUTANT_OF_DEFINITION, *AQI_DEFINITIONS]
     )
-    for thing_id, location in located.all():
-        station = stations[thing_id]
-        point = _point(location)
-        if station.lon is None and point is not None:
-            station.lon, station.lat = point
-    streams = await session.execute(
-        select(m.StaDatastream, m.StaObservedProperty.definition)
-        .join(
-            m.StaObservedProperty,
-            m.StaObservedProperty.id == m.StaDatastream.observed_property_id,
-        )
-        .where(
-            m.StaDatastream.thing_id.in_(list(stations)),
-            m.StaObservedProperty.definition.in_([*POLLUTANT_OF_DEFINITION, *AQI_DEFINITIONS]),
-        )
-        .order_by(m.StaDatastream.id)
-    )
-    for stream, definition in streams.all():
+    for stream in streams:
+        definition = stream.definition
         station = stations[stream.thing_id]
         if definition in AQI_DEFINITIONS:
             # Only the platform's own AQI streams count: one a client made with the AQI's
@@ -248,13 +224,13 @@ def _sound_parameters(parameters: Any) -> bool:
     )
 
 
-def _stored(station_id: int, obs: m.StaObservation) -> StoredReport | None:
+def _stored(station_id: int, obs: sensing.Observation) -> StoredReport | None:
     """The report an AQI Observation holds; None when it cannot be read (a time outside
     1970–9999, an index that is not a finite number in 0–10000, parameters of the wrong
     shape), so a page skips that one row instead of failing for everyone."""
     start, end = obs.phenomenon_time_start, obs.phenomenon_time_end or obs.phenomenon_time_start
     aqi = obs.result_number
-    if obs.result_kind not in (m.RESULT_NUMBER, m.RESULT_INTEGER) or aqi is None:
+    if obs.result_kind not in (sensing.RESULT_NUMBER, sensing.RESULT_INTEGER) or aqi is None:
         return None
     if not (math.isfinite(aqi) and 0 <= aqi <= MAX_AQI):
         return None
@@ -280,19 +256,12 @@ async def latest_reports(
     backward probe of the (datastream, time) index per station. Stations whose newest
     report could not be read are added to ``unreadable`` (the older one is shown)."""
     found: dict[int, StoredReport] = {}
-    obs = m.StaObservation
     for station in stations:
         stream = station.daily if daily else station.hourly
         if stream is None:
             continue
-        rows = await session.scalars(
-            select(obs)
-            .where(obs.datastream_id == stream.id)
-            .order_by(obs.phenomenon_time_start.desc(), obs.id.desc())
-            .limit(LATEST_PROBE)
-        )
-        for row in rows:
-            if row.result_kind == m.RESULT_NULL:
+        for row in await sensing.newest_observations(session, stream.id, LATEST_PROBE):
+            if row.result_kind == sensing.RESULT_NULL:
                 break  # the platform's own "no index for this hour"
             stored = _stored(station.id, row)
             if stored is not None:
@@ -315,16 +284,7 @@ async def reports_between(
     stream = station.daily if daily else station.hourly
     if stream is None:
         return []
-    obs = m.StaObservation
-    rows = await session.scalars(
-        select(obs)
-        .where(
-            obs.datastream_id == stream.id,
-            obs.phenomenon_time_start >= start,
-            obs.phenomenon_time_start < end,
-        )
-        .order_by(obs.phenomenon_time_start, obs.id)
-    )
+    rows = await sensing.observations_between(session, [stream.id], start, end)
     reports = (_stored(station.id, row) for row in rows)
     return [r for r in reports if r is not None]
 
@@ -336,13 +296,10 @@ async def reports_at(
     ids = {s.hourly.id: s.id for s in stations if s.hourly is not None}
     if not ids:
         return {}
-    obs = m.StaObservation
-    rows = await session.scalars(
-        select(obs).where(obs.datastream_id.in_(list(ids)), obs.phenomenon_time_start == start)
-    )
+    rows = await sensing.observations_between(session, list(ids), start, start, include_end=True)
     found: dict[int, StoredReport] = {}
     for row in rows:
-        stored = _stored(ids[row.datastream_id], row) if row.datastream_id is not None else None
+        stored = _stored(ids[row.datastream_id], row)
         if stored is not None:
             found.setdefault(stored.station_id, stored)
     return found

@@ -1,20 +1,18 @@
 """The AQI Datastreams of an air station (AQI-1h, AQI-24h), made on first need through the
-sensing service as the platform, so they are ordinary SensorThings entities (created events,
+sensing contract as the platform, so they are ordinary SensorThings entities (created events,
 audit) that any client can read, and the rules engine sees their Observations."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import SYSTEM
 from smartcity.environment.service import Station
 from smartcity.environment.stations import AQI_DAILY_DEFINITION, AQI_HOURLY_DEFINITION
-from smartcity.sensing import models as m
-from smartcity.sensing.entities import OM_MEASUREMENT, TYPES
-from smartcity.sensing.service import create_computed_datastream, create_entity
+from smartcity.sensing import contract as sensing
+from smartcity.sensing.contract import Datastream
 
 AQI_SENSOR_NAME = "HJ 633 AQI calculation"
 """The Sensor of the AQI Datastreams: the platform's calculation, not an instrument."""
@@ -33,59 +31,34 @@ _PROPERTIES = {
 
 
 async def observed_property_id(session: AsyncSession, definition: str) -> int | None:
-    found = await session.scalar(
-        select(m.StaObservedProperty.id)
-        .where(m.StaObservedProperty.definition == definition)
-        .order_by(m.StaObservedProperty.id)
-        .limit(1)
-    )
-    return int(found) if found is not None else None
+    return await sensing.observed_property_id(session, definition)
 
 
 async def ensure_observed_property(session: AsyncSession, definition: str) -> int:
     """The AQI ObservedProperty of the definition; made (with the alert rules on the hourly
     one, alert_rules.py) when it does not exist yet."""
-    found = await observed_property_id(session, definition)
-    if found is not None:
-        return found
     name, description = _PROPERTIES[definition]
-    prop = await create_entity(
-        session,
-        SYSTEM,
-        TYPES["ObservedProperty"],
-        {"name": name, "definition": definition, "description": description},
+    prop_id, made = await sensing.ensure_observed_property(
+        session, definition, name=name, description=description
     )
-    if definition == AQI_HOURLY_DEFINITION:
+    if made and definition == AQI_HOURLY_DEFINITION:
         from smartcity.environment.alert_rules import ensure_alert_rules
 
         await ensure_alert_rules(session, SYSTEM)
-    return int(prop.id)
+    return prop_id
 
 
 async def _sensor_id(session: AsyncSession) -> int:
-    found = await session.scalar(
-        select(m.StaSensor.id)
-        .where(m.StaSensor.name == AQI_SENSOR_NAME)
-        .order_by(m.StaSensor.id)
-        .limit(1)
-    )
-    if found is not None:
-        return int(found)
-    sensor = await create_entity(
+    return await sensing.ensure_sensor(
         session,
-        SYSTEM,
-        TYPES["Sensor"],
-        {
-            "name": AQI_SENSOR_NAME,
-            "description": "环境空气质量指数计算（HJ 633-2012 / HJ 633-2026）",
-            "encodingType": "text/html",
-            "metadata": "/docs/environment",
-        },
+        name=AQI_SENSOR_NAME,
+        description="环境空气质量指数计算（HJ 633-2012 / HJ 633-2026）",
+        encoding_type="text/html",
+        metadata="/docs/environment",
     )
-    return int(sensor.id)
 
 
-async def _datastream(session: AsyncSession, station: Station, definition: str) -> m.StaDatastream:
+async def _datastream(session: AsyncSession, station: Station, definition: str) -> Datastream:
     prop_id = await ensure_observed_property(session, definition)
     hourly = definition == AQI_HOURLY_DEFINITION
     data: dict[str, Any] = {
@@ -95,7 +68,7 @@ async def _datastream(session: AsyncSession, station: Station, definition: str) 
             if hourly
             else "日报空气质量指数（HJ 633），每自然日"
         ),
-        "observationType": OM_MEASUREMENT,
+        "observationType": sensing.OM_MEASUREMENT,
         "unitOfMeasurement": AQI_UNIT,
         "properties": {"aqi": "1h" if hourly else "24h"},
         "Thing": {"@iot.id": station.id},
@@ -103,12 +76,12 @@ async def _datastream(session: AsyncSession, station: Station, definition: str) 
         "ObservedProperty": {"@iot.id": prop_id},
     }
     # Computed: no gateway's key may write an AQI beside the platform's own.
-    return await create_computed_datastream(session, data)
+    return await sensing.create_computed_datastream(session, data)
 
 
 async def ensure_aqi_streams(
     session: AsyncSession, station: Station
-) -> tuple[m.StaDatastream, m.StaDatastream]:
+) -> tuple[Datastream, Datastream]:
     """The station's AQI-1h and AQI-24h Datastreams, made when missing."""
     if station.hourly is None:
         station.hourly = await _datastream(session, station, AQI_HOURLY_DEFINITION)

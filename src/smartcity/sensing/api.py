@@ -1,182 +1,117 @@
-"""HTTP of the SensorThings API v1.1 at /sta/v1.1 (and the owner of a Thing at
-/api/v1/sensing). Reading is public; writing needs a device, system, staff or admin key or
-token. Errors are problem+json, 400 for bad requests as the standard's clients expect."""
+"""HTTP of the extensions beyond the SensorThings standard, at /api/v1/sensing (outside the
+standard's namespace: ``/sta/v1.1/Datastreams/latest`` would clash with its path grammar).
+Reads are public and see only what the caller may read (access.py); changes are staff's."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from starlette.responses import Response
 
 from smartcity.core.authz import Principal
 from smartcity.core.security import OptionalPrincipal, public, require_principal
-from smartcity.core.uow import DbSession
-from smartcity.sensing import batch, service
-from smartcity.sensing.backpressure import GatedRoute
-from smartcity.sensing.entities import BadRequest
-from smartcity.sensing.handlers import JSON, Reply, handle
-from smartcity.settings import get_settings
+from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.sensing import jobs as retention
+from smartcity.sensing import service as extras
 
-_REQ = "http://www.opengis.net/spec/iot_sensing/1.1/req/"
-MQTT_CREATE = _REQ + "create-observations-via-mqtt"
-MQTT_RECEIVE = _REQ + "receive-updates-via-mqtt"
-MQTT_CREATE_TEST = MQTT_CREATE + "/observations-creation"
-MQTT_RECEIVE_TEST = MQTT_RECEIVE + "/receive-updates"
-ROOT = "/sta/v1.1"  # also spelled out in the route paths below
-# GatedRoute: the UnitOfWorkRoute with back-pressure for Observation writes.
-router = APIRouter(route_class=GatedRoute, tags=["sensing"])
+router = APIRouter(prefix="/api/v1/sensing", route_class=UnitOfWorkRoute, tags=["sensing"])
 
-Writer = Annotated[Principal, Depends(require_principal("device", "system", "staff", "admin"))]
 Staff = Annotated[Principal, Depends(require_principal("staff", "admin"))]
 
 
 def service_root(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + ROOT
-
-
-def query_params(request: Request) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for name, value in request.query_params.multi_items():
-        if name in params:
-            raise BadRequest(f"The query option {name} is given more than once.")
-        params[name] = value
-    return params
-
-
-def respond(reply: Reply) -> Response:
-    return Response(
-        reply.content(),
-        status_code=reply.status,
-        headers=reply.headers,
-        media_type=reply.media_type if reply.body is not None else None,
-    )
+    return str(request.base_url).rstrip("/") + "/sta/v1.1"
 
 
 @router.get(
-    "/sta/v1.1",
+    "/latest",
+    response_model=extras.LatestPage,
     dependencies=[Depends(public)],
-    summary="The service root: entity sets and conformance",
+    summary="The latest Observation of each Datastream, in one call",
 )
-async def landing(request: Request, session: DbSession, principal: OptionalPrincipal) -> Response:
-    reply = await handle(session, principal, "GET", "", {}, base=service_root(request))
-    configured = get_settings()
-    mqtt_url = configured.mqtt_url
-    if mqtt_url:
-        # The MQTT extension (A.7, A.8) is there only when a broker is configured; A.7's
-        # topics only when the bridge takes Observations on them (docs/sensing.md, MQTT).
-        settings = reply.body["serverSettings"]
-        settings["conformance"] = [*settings["conformance"], MQTT_RECEIVE]
-        settings[MQTT_RECEIVE_TEST] = {"endpoints": [mqtt_url]}
-        if configured.mqtt_standard_create_topics:
-            settings["conformance"].append(MQTT_CREATE)
-            settings[MQTT_CREATE_TEST] = {"endpoints": [mqtt_url]}
-    return respond(reply)
-
-
-@router.post("/sta/v1.1/$batch", summary="Batch requests with atomic change sets (A.4)")
-async def batch_requests(request: Request, session: DbSession, principal: Writer) -> Response:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/mixed"):
-        raise BadRequest("A $batch request is multipart/mixed with a boundary.")
-    parts = batch.parse_batch(await request.body(), content_type)
-    results = await batch.run_batch(session, principal, parts, service_root(request))
-    body, media_type = batch.render(results)
-    return Response(body, status_code=200, media_type=media_type)
-
-
-@router.get(
-    "/sta/v1.1/{resource_path:path}",
-    dependencies=[Depends(public)],
-    summary="Read entities, properties and references (A.1, A.2, A.6)",
-)
-async def read(
-    resource_path: str, request: Request, session: DbSession, principal: OptionalPrincipal
-) -> Response:
-    return respond(
-        await handle(
-            session,
-            principal,
-            "GET",
-            resource_path,
-            query_params(request),
-            base=service_root(request),
-            if_match=request.headers.get("if-match"),
-        )
-    )
-
-
-async def _write(
-    method: str, resource_path: str, request: Request, session: DbSession, principal: Principal
-) -> Response:
-    reply = await handle(
+async def latest(
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    datastream: Annotated[str | None, Query(description="Datastream ids, e.g. 1,2,3")] = None,
+    thing: Annotated[str | None, Query(description="Thing ids")] = None,
+    observed_property: Annotated[str | None, Query(description="ObservedProperty ids")] = None,
+    after: Annotated[int, Query(ge=0, description="Datastream id the page starts after")] = 0,
+    limit: Annotated[int, Query(ge=1, le=extras.LATEST_MAX)] = extras.LATEST_DEFAULT,
+) -> extras.LatestPage:
+    return await extras.latest_observations(
         session,
         principal,
-        method,
-        resource_path,
-        query_params(request),
-        base=service_root(request),
-        body=await request.body(),
-        content_type=request.headers.get("content-type", JSON),
-        # ETags (handlers.entity_tag): a write against a stale one is a 412, not lost.
-        if_match=request.headers.get("if-match"),
+        service_root(request),
+        datastreams=extras.parse_ids(datastream, "datastream"),
+        things=extras.parse_ids(thing, "thing"),
+        observed_properties=extras.parse_ids(observed_property, "observed_property"),
+        after=after,
+        limit=limit,
     )
-    return respond(reply)
 
 
-@router.post(
-    "/sta/v1.1/{resource_path:path}",
-    summary="Create an entity with deep insert, or CreateObservations (A.3, A.6)",
+@router.get(
+    "/datastreams/{datastream_id}/aggregates",
+    response_model=extras.Aggregates,
+    dependencies=[Depends(public)],
+    summary="avg/min/max/count/sum of a Datastream per 1min, 5min, 1h or 1d bucket",
 )
-async def create(
-    resource_path: str, request: Request, session: DbSession, principal: Writer
-) -> Response:
-    return await _write("POST", resource_path, request, session, principal)
+async def aggregates(
+    datastream_id: int,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+    interval: str = "1h",
+    functions: str | None = None,
+) -> extras.Aggregates:
+    request = extras.parse_aggregate_request(start, end, interval, functions)
+    return await extras.aggregates(session, principal, datastream_id, request)
 
 
-@router.patch(
-    "/sta/v1.1/{resource_path:path}",
-    summary="Update an entity: merge, or JSON-Patch (application/json-patch+json)",
-)
-async def patch(
-    resource_path: str, request: Request, session: DbSession, principal: Writer
-) -> Response:
-    return await _write("PATCH", resource_path, request, session, principal)
+class RetentionUpdate(BaseModel):
+    """How many days a Datastream's Observations are kept; null keeps them for ever."""
+
+    days: int | None = Field(ge=1, le=retention.MAX_RETENTION_DAYS)
 
 
-@router.put("/sta/v1.1/{resource_path:path}", summary="Replace an entity")
-async def put(
-    resource_path: str, request: Request, session: DbSession, principal: Writer
-) -> Response:
-    return await _write("PUT", resource_path, request, session, principal)
-
-
-@router.delete("/sta/v1.1/{resource_path:path}", summary="Delete an entity, with its cascades")
-async def remove(
-    resource_path: str, request: Request, session: DbSession, principal: Writer
-) -> Response:
-    return await _write("DELETE", resource_path, request, session, principal)
-
-
-class OwnerUpdate(BaseModel):
-    """The device account that may write the Thing's Observations; null for none."""
-
-    username: str | None = Field(default=None, max_length=64)
-
-
-class OwnerRead(BaseModel):
-    thing_id: int
-    username: str | None
+class RetentionRead(BaseModel):
+    datastream_id: int
+    days: int | None
 
 
 @router.put(
-    "/api/v1/sensing/things/{thing_id}/owner",
-    response_model=OwnerRead,
-    summary="Name the device that may write a Thing's Observations",
+    "/datastreams/{datastream_id}/retention",
+    response_model=RetentionRead,
+    summary="Set how long a Datastream's Observations are kept",
 )
-async def set_owner(
-    thing_id: int, body: OwnerUpdate, session: DbSession, principal: Staff
-) -> OwnerRead:
-    await service.assign_thing_owner(session, principal, thing_id, body.username)
-    return OwnerRead(thing_id=thing_id, username=body.username)
+async def set_retention(
+    datastream_id: int, body: RetentionUpdate, session: DbSession, principal: Staff
+) -> RetentionRead:
+    stream = await retention.set_retention(session, principal, datastream_id, body.days)
+    return RetentionRead(datastream_id=stream.id, days=stream.retention_days)
+
+
+class VisibilityUpdate(BaseModel):
+    """Whether anyone may read the Thing, or only staff and its owner device."""
+
+    public: bool
+
+
+class VisibilityRead(BaseModel):
+    thing_id: int
+    public: bool
+
+
+@router.put(
+    "/things/{thing_id}/visibility",
+    response_model=VisibilityRead,
+    summary="Make a Thing and everything under it public or restricted",
+)
+async def set_visibility(
+    thing_id: int, body: VisibilityUpdate, session: DbSession, principal: Staff
+) -> VisibilityRead:
+    thing = await extras.set_visibility(session, principal, thing_id, body.public)
+    return VisibilityRead(thing_id=thing.id, public=thing.public)

@@ -30,7 +30,7 @@ def retention(
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from smartcity.cli import cli_principal, console, run
-    from smartcity.sensing import retention
+    from smartcity.sensing import jobs as retention
 
     async def work(session: AsyncSession) -> list[retention.RetentionItem]:
         return await retention.apply_retention(session, cli_principal(), dry_run=dry_run)
@@ -69,8 +69,8 @@ def simulate(
     import asyncio
 
     from smartcity.cli import cli_principal, console, run
-    from smartcity.sensing import simulate_load as load
-    from smartcity.sensing.simulate import Stats
+    from smartcity.demo import simulate_load as load
+    from smartcity.demo.simulate import Stats
 
     if devices <= 0:
         raise typer.BadParameter("must be at least 1.", param_hint="--devices")
@@ -129,7 +129,7 @@ def mqtt_sync(database_url: str | None = DatabaseUrl) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from smartcity.cli import console, run
-    from smartcity.sensing import dynsec
+    from smartcity.sensing.mqtt import dynsec
     from smartcity.settings import get_settings
 
     async def work(session: AsyncSession) -> dynsec.SyncReport:

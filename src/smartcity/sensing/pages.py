@@ -24,9 +24,14 @@ from smartcity.core.ids import DIVISIONS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.registry import places
 from smartcity.registry.models import Place
-from smartcity.sensing import alert_pages, alerts, extras, rule_pages, rules, status
+from smartcity.sensing import service as extras
+from smartcity.sensing import status
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
-from smartcity.sensing.times import parse_datetime
+from smartcity.sensing.rules import alert_pages, alerts
+from smartcity.sensing.rules import pages as rule_pages
+from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules.models import SensingAlert, SensingRule
+from smartcity.sensing.sta.times import parse_datetime
 from smartcity.web.maps import Bounds, Projection, point_bounds, union_bounds
 from smartcity.web.pages import require_page
 from smartcity.web.render import render
@@ -279,17 +284,17 @@ async def thing_page(
     assert thing is not None
     streams = await status.thing_datastreams(session, thing_id)
     rows = await _stream_rows(session, principal, streams)
-    open_alerts: list[alerts.SensingAlert] = []
+    open_alerts: list[SensingAlert] = []
     if streams:
         open_alerts = list(
             (
                 await session.scalars(
                     alerts.readable_alerts(principal)
                     .where(
-                        alerts.SensingAlert.datastream_id.in_([s.id for s in streams]),
-                        alerts.SensingAlert.status != alerts.RESOLVED,
+                        SensingAlert.datastream_id.in_([s.id for s in streams]),
+                        SensingAlert.status != alerts.RESOLVED,
                     )
-                    .order_by(alerts.SensingAlert.opened_at.desc())
+                    .order_by(SensingAlert.opened_at.desc())
                 )
             ).all()
         )
@@ -298,8 +303,8 @@ async def thing_page(
     rule_names = dict(
         (
             await session.execute(
-                select(rules.SensingRule.id, rules.SensingRule.name).where(
-                    rules.SensingRule.id.in_({a.rule_id for a in open_alerts})
+                select(SensingRule.id, SensingRule.name).where(
+                    SensingRule.id.in_({a.rule_id for a in open_alerts})
                 )
             )
         ).all()

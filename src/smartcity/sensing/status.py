@@ -21,7 +21,8 @@ from sqlalchemy import ColumnElement, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
+from smartcity.core.geo import point_of
 from smartcity.core.i18n import N_
 from smartcity.sensing import models as m
 
@@ -30,7 +31,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Dead letters carry what devices sent, verbatim: not for supervisors' overviews.
     "sensing.dead_letter.read": frozenset({"staff", "admin"}),
 }
-register_actions(ACTIONS)
 
 REPORTING, SILENT, NO_DATA = "reporting", "silent", "no_data"
 STATUSES = (REPORTING, SILENT, NO_DATA)
@@ -108,25 +108,6 @@ class Device:
     threshold: timedelta
     lon: float | None = None
     lat: float | None = None
-
-
-def point_of(location: Any) -> tuple[float, float] | None:
-    """A lon/lat for a GeoJSON location: a Point, a Feature's Point, or any geometry's
-    representative point; None for what is not GeoJSON."""
-    if not isinstance(location, dict):
-        return None
-    if location.get("type") == "Feature":
-        return point_of(location.get("geometry"))
-    coords = location.get("coordinates")
-    try:
-        if location.get("type") == "Point" and isinstance(coords, list | tuple):
-            return float(coords[0]), float(coords[1])
-        from shapely.geometry import shape
-
-        point = shape(location).representative_point()
-        return float(point.x), float(point.y)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError):
-        return None
 
 
 async def devices(
