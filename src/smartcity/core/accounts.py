@@ -13,7 +13,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.bus import emit
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import N_
@@ -57,7 +57,6 @@ ACTIONS = {
     "core.calendar.manage": {"admin"},
 }
 # Registered at import, so every caller of these services (API, pages, CLI, bus) has them.
-register_actions(ACTIONS)
 
 
 # --- departments -------------------------------------------------------------------------

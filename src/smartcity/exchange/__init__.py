@@ -22,6 +22,7 @@ MODULE = Module(
     router=router,
     pages=pages.router,
     actions={k: frozenset(v) for k, v in service.ACTIONS.items()},
+    rules=service.RULES,
     jobs=jobs.JOBS,
     handlers=events.HANDLERS,
     nav=[

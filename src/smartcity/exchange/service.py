@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
 from smartcity.core.accounts import department_by_code, readable_departments
-from smartcity.core.authz import Principal, authorize, register_actions, register_rule
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
@@ -39,7 +39,6 @@ ACTIONS = {
     "exchange.subscription.create": {"staff", "system"},
     "exchange.subscription.cancel": {"staff", "system", "admin"},
 }
-register_actions(ACTIONS)
 
 
 def _publisher_staff(principal: Principal, resource: Any) -> bool:
@@ -51,13 +50,16 @@ def _publisher_staff(principal: Principal, resource: Any) -> bool:
     )
 
 
-for _action in (
-    "exchange.resource.create",
-    "exchange.resource.update",
-    "exchange.grant.decide",
-    "exchange.grant.revoke",
-):
-    register_rule(_action, _publisher_staff)
+# object rules of the actions above, installed through the exchange's MODULE
+RULES: dict[str, ObjectRule] = {
+    action: _publisher_staff
+    for action in (
+        "exchange.resource.create",
+        "exchange.resource.update",
+        "exchange.grant.decide",
+        "exchange.grant.revoke",
+    )
+}
 
 
 SHARING_CLASSES = {

@@ -12,7 +12,7 @@ from sqlalchemy import Select, false, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account
@@ -63,7 +63,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "registry.organization.update": WRITERS,
     "registry.organization.read": READERS,
 }
-register_actions(ACTIONS)
 
 
 # Stored in the access log and shown to the person: Chinese, as the citizen reads it.
