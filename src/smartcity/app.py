@@ -41,11 +41,12 @@ def modules() -> list[Module]:
     from smartcity.core.manifest import MODULE as core
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
+    from smartcity.portal import MODULE as portal
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, registry, exchange, cases, services, sensing, environment]
+    return [core, portal, registry, exchange, cases, services, sensing, environment]
 
 
 class RequestSizeLimit:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from typer._click.core import Command, Context
     from typer._click.formatting import HelpFormatter
 
-    from smartcity.core.authz import Principal
     from smartcity.core.module import Module
     from smartcity.settings import Settings
 
@@ -189,7 +188,9 @@ def demo(
     with the simulated devices reporting to it."""
     settings = _settings(database_url)
     _upgrade(settings)
-    created = run(_seed_demo, database_url)
+    from smartcity import demo as demo_city
+
+    created = run(lambda session: demo_city.seed_demo(session, cli_principal()), database_url)
     if created:
         table = Table(title="Demo accounts (shown once: keep them)")
         for column in ("user name", "kind", "password"):
@@ -230,105 +231,6 @@ def demo(
         _serve(settings, host, port)
 
 
-async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
-    from smartcity.core import seed
-
-    principal = cli_principal()
-    await seed.seed_divisions(session)
-    await seed.seed_departments(session, principal)
-    from smartcity.registry import demo as registry_demo
-
-    counts = await registry_demo.seed_demo(session, principal)
-    if counts.persons:
-        console.print(counts.describe())
-    from smartcity.exchange.seed import seed_demo_catalog
-
-    await seed_demo_catalog(session, principal)
-    from smartcity.services.seed import seed_service_items
-
-    await seed_service_items(session, principal)
-    created = await seed.seed_demo_accounts(session, principal)
-    if created:
-        await _link_demo_citizen(session, principal)
-    from smartcity.services.demo import seed_demo_cases
-
-    cases = await seed_demo_cases(session, principal)
-    if cases:
-        console.print(f"{cases} demo applications in every state, some of them overdue")
-    from smartcity.sensing.demo import seed_demo_city
-
-    city = await seed_demo_city(session, principal)
-    if city.things:
-        console.print(city.describe())
-    # After the city: the air stations and their history must exist for the reports.
-    from smartcity.environment.demo import seed_demo as seed_air_quality
-
-    air = await seed_air_quality(session, principal)
-    if air.hours or air.days:
-        console.print(f"Air quality: {air.hours} hourly and {air.days} daily reports")
-    return created
-
-
-async def _link_demo_citizen(session: AsyncSession, principal: Principal) -> None:
-    """The demo citizen is one of the demo's persons, so 我的数据 has a record to show."""
-    from sqlalchemy import select
-
-    from smartcity.core.models import Account
-    from smartcity.registry import service as registry_service
-    from smartcity.registry.models import Person
-
-    person = (
-        await session.execute(
-            select(Person)
-            .where(Person.account_id.is_(None), Person.status == "living")
-            .order_by(Person.id_number)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    account = (
-        await session.execute(select(Account).where(Account.username == "citizen"))
-    ).scalar_one_or_none()
-    if person is None or account is None:
-        return
-    await registry_service.link_account(
-        session, principal, person_id=person.id, username=account.username
-    )
-    account.display_name = person.name
-    await _link_demo_enterprise(session, principal)
-
-
-async def _link_demo_enterprise(session: AsyncSession, principal: Principal) -> None:
-    """The demo enterprise is one of the demo's organizations, so applying online shows
-    what the legal-person registry fills in (免提交)."""
-    from sqlalchemy import select
-
-    from smartcity.core.models import Account
-    from smartcity.registry import organizations
-    from smartcity.registry.models import Organization
-
-    org = (
-        await session.execute(
-            select(Organization)
-            .where(
-                Organization.account_id.is_(None),
-                Organization.org_type == "enterprise",
-                Organization.status == "active",
-            )
-            .order_by(Organization.uscc)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    account = (
-        await session.execute(select(Account).where(Account.username == "enterprise"))
-    ).scalar_one_or_none()
-    if org is None or account is None:
-        return
-    await organizations.link_account(
-        session, principal, organization_id=org.id, username="enterprise"
-    )
-    account.display_name = org.name
-
-
 # --- db ----------------------------------------------------------------------------------
 
 
@@ -339,10 +241,10 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     _upgrade(settings)
 
     async def reference(session: AsyncSession) -> None:
-        from smartcity.core import seed
+        from smartcity.app import modules
+        from smartcity.demo import seed_reference_data
 
-        await seed.seed_divisions(session)
-        await seed.seed_departments(session, cli_principal())
+        await seed_reference_data(session, cli_principal(), modules())
 
     run(reference, database_url)
     console.print("The database is at the newest schema.")

@@ -1,0 +1,68 @@
+"""The demo city (示例城市) that `smartcity demo` seeds: the reference data every city needs,
+then Shenzhen's registries, the exchange's catalog, service items, the demo accounts (the
+citizen and the enterprise linked to records of the registries), applications in every
+state, the sensing city and its air-quality history. Generated, never real people; each part
+seeds once, so a second run adds nothing. The engines are seeded through their contracts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from smartcity.core import seed
+from smartcity.core.cli import console
+from smartcity.exchange import contract as exchange
+from smartcity.registry import contract as registry
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from smartcity.core.authz import Principal
+    from smartcity.core.module import Module
+
+
+async def seed_reference_data(
+    session: AsyncSession, principal: Principal, mods: Sequence[Module]
+) -> int:
+    """Every module's reference data (divisions, departments, ...), in ``modules()`` order;
+    answers how many rows were made."""
+    made = 0
+    for module in mods:
+        for seeder in module.reference_data:
+            made += await seeder.run(session, principal)
+    return made
+
+
+async def seed_demo(session: AsyncSession, principal: Principal) -> list[tuple[str, str, str]]:
+    """Seed the demo city once; returns (username, kind, password) of the demo accounts made
+    now (none when the city was seeded before)."""
+    from smartcity.app import modules
+
+    await seed_reference_data(session, principal, modules())
+    counts = await registry.seed_demo(session, principal)
+    if counts.persons:
+        console.print(counts.describe())
+    await exchange.seed_demo_catalog(session, principal)
+    from smartcity.services.seed import seed_service_items
+
+    await seed_service_items(session, principal)
+    created = await seed.seed_demo_accounts(session, principal)
+    if created:
+        await registry.link_demo_citizen(session, principal)
+    from smartcity.services.demo import seed_demo_cases
+
+    cases = await seed_demo_cases(session, principal)
+    if cases:
+        console.print(f"{cases} demo applications in every state, some of them overdue")
+    from smartcity.sensing.demo import seed_demo_city
+
+    city = await seed_demo_city(session, principal)
+    if city.things:
+        console.print(city.describe())
+    # After the city: the air stations and their history must exist for the reports.
+    from smartcity.environment.demo import seed_demo as seed_air_quality
+
+    air = await seed_air_quality(session, principal)
+    if air.hours or air.days:
+        console.print(f"Air quality: {air.hours} hourly and {air.days} daily reports")
+    return created
