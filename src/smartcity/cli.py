@@ -190,7 +190,9 @@ def demo(
     _upgrade(settings)
     from smartcity import demo as demo_city
 
-    created = run(lambda session: demo_city.seed_demo(session, cli_principal()), database_url)
+    created = run(
+        lambda session: demo_city.seed_demo(session, cli_principal(), _modules()), database_url
+    )
     if created:
         table = Table(title="Demo accounts (shown once: keep them)")
         for column in ("user name", "kind", "password"):
@@ -241,10 +243,9 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     _upgrade(settings)
 
     async def reference(session: AsyncSession) -> None:
-        from smartcity.app import modules
-        from smartcity.demo import seed_reference_data
+        from smartcity.core.seed import seed_reference_data
 
-        await seed_reference_data(session, cli_principal(), modules())
+        await seed_reference_data(session, cli_principal(), _modules())
 
     run(reference, database_url)
     console.print("The database is at the newest schema.")

@@ -2,7 +2,9 @@
 then Shenzhen's registries, the exchange's catalog, service items, the demo accounts (the
 citizen and the enterprise linked to records of the registries), applications in every
 state, the sensing city and its air-quality history. Generated, never real people; each part
-seeds once, so a second run adds nothing. The engines are seeded through their contracts."""
+seeds once, so a second run adds nothing. The registries and the exchange are seeded through
+their contracts; the service hall, sensing and air quality through their own demo files,
+which move here next."""
 
 from __future__ import annotations
 
@@ -21,24 +23,13 @@ if TYPE_CHECKING:
     from smartcity.core.module import Module
 
 
-async def seed_reference_data(
+async def seed_demo(
     session: AsyncSession, principal: Principal, mods: Sequence[Module]
-) -> int:
-    """Every module's reference data (divisions, departments, ...), in ``modules()`` order;
-    answers how many rows were made."""
-    made = 0
-    for module in mods:
-        for seeder in module.reference_data:
-            made += await seeder.run(session, principal)
-    return made
-
-
-async def seed_demo(session: AsyncSession, principal: Principal) -> list[tuple[str, str, str]]:
-    """Seed the demo city once; returns (username, kind, password) of the demo accounts made
-    now (none when the city was seeded before)."""
-    from smartcity.app import modules
-
-    await seed_reference_data(session, principal, modules())
+) -> list[tuple[str, str, str]]:
+    """Seed the demo city once, after the reference data of ``mods`` (the app's modules);
+    returns (username, kind, password) of the demo accounts made now (none when the city was
+    seeded before)."""
+    await seed.seed_reference_data(session, principal, mods)
     counts = await registry.seed_demo(session, principal)
     if counts.persons:
         console.print(counts.describe())
