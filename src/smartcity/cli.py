@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
-import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
+
+from smartcity.core import cli as core_cli
+from smartcity.core.cli import cli_principal, console, err, run
+from smartcity.core.cli import settings as _settings
 
 # The platform (FastAPI, SQLAlchemy, every module) is imported inside the commands, so
 # `smartcity --help` and the commands that need little start at once.
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
     from sqlalchemy.ext.asyncio import AsyncSession
 
     # Typer carries its own copy of Click; these are its types.
     from typer._click.core import Command, Context
     from typer._click.formatting import HelpFormatter
 
-    from smartcity.core.authz import Principal
+    from smartcity.core.module import Module
     from smartcity.settings import Settings
 
 # Each module's own command group (Module.cli), loaded when it is used. The help texts are
@@ -91,8 +91,19 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 
-console = Console()
-err = Console(stderr=True)
+
+@app.callback()
+def _start() -> None:
+    # Every command, a module group's too, installs the platform's modules before its work.
+    core_cli.use_modules(_modules)
+
+
+def _modules() -> list[Module]:
+    from smartcity.app import modules
+
+    return modules()
+
+
 T = TypeVar("T")
 
 DatabaseUrl = Annotated[
@@ -103,86 +114,6 @@ DatabaseUrl = Annotated[
         help="postgresql+asyncpg://user@host/db; default: embedded SQLite in ./var",
     ),
 ]
-
-
-def _settings(database_url: str | None = None) -> Settings:
-    from smartcity.settings import configure, get_settings
-
-    settings = get_settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return configure(settings)
-
-
-def cli_principal() -> Principal:
-    """Whoever runs the CLI on the server acts as an administrator, named in the audit trail."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    from smartcity.core.authz import Principal
-
-    return Principal(
-        id=None,
-        kind="admin",
-        name=f"cli:{user}",
-        roles=frozenset({"security", "auditor"}),
-        via="cli",
-    )
-
-
-def _register_actions() -> None:
-    from smartcity.app import modules
-    from smartcity.core.module import install
-
-    install(modules())
-
-
-def cli_locale() -> str:
-    """Messages in the operator's language: SMARTCITY_LOCALE, else LANG (en_* is English)."""
-    from smartcity.core import i18n
-
-    chosen = os.environ.get("SMARTCITY_LOCALE")
-    if chosen in i18n.LOCALES:
-        return chosen
-    return i18n.negotiate(None, os.environ.get("LANG", "").replace("_", "-"))
-
-
-def run(work: Callable[[AsyncSession], Awaitable[T]], database_url: str | None = None) -> T:
-    """Run one unit of work against the configured database; problems exit with code 1."""
-    from smartcity.core import i18n
-    from smartcity.core.db import Database, make_engine
-    from smartcity.core.errors import Problem
-
-    settings = _settings(database_url)
-    _register_actions()
-    i18n.current_locale.set(cli_locale())
-
-    async def main() -> T:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(make_engine(settings.effective_database_url))
-        try:
-            async with db.engine.connect() as connection:
-                await connection.run_sync(_require_schema)
-            async with db.session_scope() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except NeverMigrated as exc:
-        err.print(
-            f"The database {_shown_url(settings.effective_database_url)} was never migrated; "
-            "run `smartcity db upgrade` first (with the same --database-url).",
-            soft_wrap=True,
-            markup=False,
-            highlight=False,
-        )
-        raise typer.Exit(1) from exc
-    except Problem as exc:
-        err.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
 
 
 def _upgrade(settings: Settings) -> None:
@@ -257,7 +188,11 @@ def demo(
     with the simulated devices reporting to it."""
     settings = _settings(database_url)
     _upgrade(settings)
-    created = run(_seed_demo, database_url)
+    from smartcity import demo as demo_city
+
+    created = run(
+        lambda session: demo_city.seed_demo(session, cli_principal(), _modules()), database_url
+    )
     if created:
         table = Table(title="Demo accounts (shown once: keep them)")
         for column in ("user name", "kind", "password"):
@@ -298,105 +233,6 @@ def demo(
         _serve(settings, host, port)
 
 
-async def _seed_demo(session: AsyncSession) -> list[tuple[str, str, str]]:
-    from smartcity.core import seed
-
-    principal = cli_principal()
-    await seed.seed_divisions(session)
-    await seed.seed_departments(session, principal)
-    from smartcity.registry import demo as registry_demo
-
-    counts = await registry_demo.seed_demo(session, principal)
-    if counts.persons:
-        console.print(counts.describe())
-    from smartcity.exchange.seed import seed_demo_catalog
-
-    await seed_demo_catalog(session, principal)
-    from smartcity.services.seed import seed_service_items
-
-    await seed_service_items(session, principal)
-    created = await seed.seed_demo_accounts(session, principal)
-    if created:
-        await _link_demo_citizen(session, principal)
-    from smartcity.demo.services import seed_demo_cases
-
-    cases = await seed_demo_cases(session, principal)
-    if cases:
-        console.print(f"{cases} demo applications in every state, some of them overdue")
-    from smartcity.demo.sensing import seed_demo_city
-
-    city = await seed_demo_city(session, principal)
-    if city.things:
-        console.print(city.describe())
-    # After the city: the air stations and their history must exist for the reports.
-    from smartcity.demo.air import seed_demo as seed_air_quality
-
-    air = await seed_air_quality(session, principal)
-    if air.hours or air.days:
-        console.print(f"Air quality: {air.hours} hourly and {air.days} daily reports")
-    return created
-
-
-async def _link_demo_citizen(session: AsyncSession, principal: Principal) -> None:
-    """The demo citizen is one of the demo's persons, so 我的数据 has a record to show."""
-    from sqlalchemy import select
-
-    from smartcity.core.models import Account
-    from smartcity.registry import service as registry_service
-    from smartcity.registry.models import Person
-
-    person = (
-        await session.execute(
-            select(Person)
-            .where(Person.account_id.is_(None), Person.status == "living")
-            .order_by(Person.id_number)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    account = (
-        await session.execute(select(Account).where(Account.username == "citizen"))
-    ).scalar_one_or_none()
-    if person is None or account is None:
-        return
-    await registry_service.link_account(
-        session, principal, person_id=person.id, username=account.username
-    )
-    account.display_name = person.name
-    await _link_demo_enterprise(session, principal)
-
-
-async def _link_demo_enterprise(session: AsyncSession, principal: Principal) -> None:
-    """The demo enterprise is one of the demo's organizations, so applying online shows
-    what the legal-person registry fills in (免提交)."""
-    from sqlalchemy import select
-
-    from smartcity.core.models import Account
-    from smartcity.registry import organizations
-    from smartcity.registry.models import Organization
-
-    org = (
-        await session.execute(
-            select(Organization)
-            .where(
-                Organization.account_id.is_(None),
-                Organization.org_type == "enterprise",
-                Organization.status == "active",
-            )
-            .order_by(Organization.uscc)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    account = (
-        await session.execute(select(Account).where(Account.username == "enterprise"))
-    ).scalar_one_or_none()
-    if org is None or account is None:
-        return
-    await organizations.link_account(
-        session, principal, organization_id=org.id, username="enterprise"
-    )
-    account.display_name = org.name
-
-
 # --- db ----------------------------------------------------------------------------------
 
 
@@ -407,10 +243,9 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     _upgrade(settings)
 
     async def reference(session: AsyncSession) -> None:
-        from smartcity.core import seed
+        from smartcity.core.seed import seed_reference_data
 
-        await seed.seed_divisions(session)
-        await seed.seed_departments(session, cli_principal())
+        await seed_reference_data(session, cli_principal(), _modules())
 
     run(reference, database_url)
     console.print("The database is at the newest schema.")
@@ -434,7 +269,6 @@ def users_list(
 ) -> None:
     """List accounts."""
     from smartcity.core import accounts
-
 
     async def work(session: AsyncSession) -> None:
         rows, total = await accounts.list_accounts(
@@ -584,7 +418,6 @@ def departments_list(database_url: DatabaseUrl = None) -> None:
     """List departments."""
     from smartcity.core import accounts
 
-
     async def work(session: AsyncSession) -> None:
         table = Table()
         for column in ("code", "name", "English name", "status"):
@@ -628,7 +461,6 @@ def keys_issue(
     """Issue an API key to a system or device account; the key is printed once."""
     from smartcity.core import accounts
 
-
     async def work(session: AsyncSession) -> str:
         _row, key = await accounts.issue_api_key(
             session, cli_principal(), username=username, name=name
@@ -652,7 +484,6 @@ def keys_revoke(prefix: str, database_url: DatabaseUrl = None) -> None:
 def keys_list(database_url: DatabaseUrl = None) -> None:
     """List API keys (never the keys themselves)."""
     from smartcity.core import accounts
-
 
     async def work(session: AsyncSession) -> None:
         table = Table()
@@ -794,9 +625,7 @@ def restore_command(
     from smartcity.core import backup
     from smartcity.settings import get_settings
 
-    report = _core_work(
-        lambda: backup.restore(manifest, get_settings(), force=force), database_url
-    )
+    report = _core_work(lambda: backup.restore(manifest, get_settings(), force=force), database_url)
     console.print(
         f"restored the backup of {report.manifest['at']} in {report.seconds} s; "
         f"{len(report.advanced)} id counters moved past the newest known positions."
@@ -1040,25 +869,8 @@ def signing_keys_rotate(
     console.print(f"New {algorithm} key {key.fingerprint}.")
 
 
-class NeverMigrated(Exception):
-    """The database has no schema yet: the command cannot run until it is upgraded."""
-
-
-def _require_schema(sync_connection: Connection) -> None:
-    from sqlalchemy import inspect
-
-    if not inspect(sync_connection).has_table("alembic_version"):
-        raise NeverMigrated
-
-
 def main() -> None:
     app()
-
-
-def _shown_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     request_statement_timeout_seconds: float = 30.0
     # How long `smartcity serve` lets requests in flight finish after SIGTERM.
     shutdown_grace_seconds: float = 5.0
-    # The simulated city feed (sensing/simulate.py): `smartcity demo` turns it on, `serve`
+    # The simulated city feed (demo/simulate.py): `smartcity demo` turns it on, `serve`
     # does not. It posts to this server at simulate_base_url (default http://127.0.0.1:8000),
     # one round of due readings every simulate_tick_seconds.
     simulate_feed: bool = False

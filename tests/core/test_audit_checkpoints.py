@@ -76,7 +76,7 @@ class TestHonestTrail:
         assert checkpoint.body["positions"]["audit_entry"] >= head.seq
         published = (
             await session.execute(
-                select(OutboxEvent).where(OutboxEvent.topic == events.CHAIN_CHECKPOINTED)
+                select(OutboxEvent).where(OutboxEvent.topic == events.CHAIN_CHECKPOINTED.name)
             )
         ).scalar_one()
         assert published.payload["payload"] == orjson.loads(checkpoint.line())

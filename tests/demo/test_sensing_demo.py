@@ -19,7 +19,7 @@ from smartcity.demo import sensing as demo
 from smartcity.demo.simulate_profiles import PROFILES
 from smartcity.environment.aqi import Pollutant, check_unit
 from smartcity.environment.stations import AIR_STATION_KIND, POLLUTANT_DEFINITIONS, POLLUTANT_UCUM
-from smartcity.registry.demo import DISTRICT_BOXES
+from smartcity.registry.contract import DISTRICT_BOXES
 from smartcity.sensing import models as m
 from smartcity.sensing.sta import service
 from smartcity.sensing.sta.entities import TYPES

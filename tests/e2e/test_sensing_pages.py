@@ -25,7 +25,7 @@ def _seed(server: LiveServer) -> dict[str, int]:
     async def seed(session: Any) -> dict[str, int]:
         from sqlalchemy import select
 
-        from smartcity.registry.demo import DISTRICT_BOXES
+        from smartcity.registry.contract import DISTRICT_BOXES
         from smartcity.sensing import models as m
         from tests.sensing.test_status import device
 

@@ -19,7 +19,7 @@ def sweep(database_url: str | None = DatabaseUrl) -> None:
     """Raise the yellow and red warnings due now (the job does this every minute)."""
     # Imported here: smartcity.cli imports every module's CLI while it is being imported.
     from smartcity.cases import clocks
-    from smartcity.cli import console, run
+    from smartcity.core.cli import console, run
 
     raised = run(lambda s: clocks.sweep_warnings(s), database_url)
     console.print(f"{raised} warnings raised.")
@@ -33,8 +33,8 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
     from smartcity.cases import service
     from smartcity.cases.models import Case
     from smartcity.cases.types import get_case_type
-    from smartcity.cli import cli_principal, console, run
     from smartcity.core import clock
+    from smartcity.core.cli import cli_principal, console, run
 
     async def load(session: AsyncSession) -> list[str] | None:
         principal = cli_principal()
@@ -84,8 +84,8 @@ def open_flags(database_url: str | None = DatabaseUrl) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from smartcity.cases import flags
-    from smartcity.cli import cli_principal, console, run
     from smartcity.core import clock
+    from smartcity.core.cli import cli_principal, console, run
 
     async def load(session: AsyncSession) -> list[str]:
         rows = await flags.list_flags(session, cli_principal(), limit=1000)

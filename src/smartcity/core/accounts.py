@@ -12,9 +12,8 @@ from enum import StrEnum
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
-from smartcity.core.bus import emit
+from smartcity.core import audit, clock, events
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
@@ -45,9 +44,10 @@ DEPARTMENT_KINDS = frozenset({PrincipalKind.staff, PrincipalKind.supervisor, Pri
 KNOWN_ROLES = frozenset({"auditor", "security"})
 MAX_LOCKOUT = timedelta(hours=24)
 # Events of machine credentials; payloads carry ids and key prefixes, never a key.
-API_KEY_ISSUED = "core.api_key.issued"
-API_KEY_REVOKED = "core.api_key.revoked"
-ACCOUNT_ACTIVE_CHANGED = "core.account.active_changed"
+# The topics' names, for subscribers not yet moved to core.events (declared there once).
+API_KEY_ISSUED = events.API_KEY_ISSUED.name
+API_KEY_REVOKED = events.API_KEY_REVOKED.name
+ACCOUNT_ACTIVE_CHANGED = events.ACCOUNT_ACTIVE_CHANGED.name
 
 ACTIONS = {
     "core.department.manage": {"admin"},
@@ -57,7 +57,6 @@ ACTIONS = {
     "core.calendar.manage": {"admin"},
 }
 # Registered at import, so every caller of these services (API, pages, CLI, bus) has them.
-register_actions(ACTIONS)
 
 
 # --- departments -------------------------------------------------------------------------
@@ -92,7 +91,9 @@ async def create_department(
     session.add(department)
     await session.flush()
     await audit.log(session, principal, "core.department.create", data.code, name=data.name)
-    await emit(session, "core.department.created", {"id": str(department.id), "code": data.code})
+    await events.DEPARTMENT_CREATED.emit(
+        session, events.DepartmentCreated(id=str(department.id), code=data.code)
+    )
     return department
 
 
@@ -220,7 +221,9 @@ async def create_account(
         roles=account.roles,
         department=data.department_code,
     )
-    await emit(session, "core.account.created", {"id": str(account.id), "kind": kind.value})
+    await events.ACCOUNT_CREATED.emit(
+        session, events.AccountCreated(id=str(account.id), kind=kind.value)
+    )
     return account, generated
 
 
@@ -248,7 +251,9 @@ async def update_account(
         if not data.active:
             await session.execute(delete(WebSession).where(WebSession.account_id == account.id))
         # Brokers that hold the account's credentials (sensing/dynsec.py) follow this.
-        await emit(session, ACCOUNT_ACTIVE_CHANGED, {"id": str(account.id), "active": data.active})
+        await events.ACCOUNT_ACTIVE_CHANGED.emit(
+            session, events.AccountActiveChanged(id=str(account.id), active=data.active)
+        )
     await audit.log(session, principal, "core.account.update", username, changes=changes)
     return account
 
@@ -555,7 +560,9 @@ async def issue_api_key(
     session.add(row)
     await session.flush()
     await audit.log(session, principal, "core.api_key.issue", username, key=prefix, name=name)
-    await emit(session, API_KEY_ISSUED, {"account_id": str(account.id), "prefix": prefix})
+    await events.API_KEY_ISSUED.emit(
+        session, events.ApiKeyChanged(account_id=str(account.id), prefix=prefix)
+    )
     return row, key
 
 
@@ -569,5 +576,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, prefix: st
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         await audit.log(session, principal, "core.api_key.revoke", prefix)
-        await emit(session, API_KEY_REVOKED, {"account_id": str(row.account_id), "prefix": prefix})
+        await events.API_KEY_REVOKED.emit(
+            session, events.ApiKeyChanged(account_id=str(row.account_id), prefix=prefix)
+        )
     return row

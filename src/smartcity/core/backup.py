@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 import smartcity
-from smartcity.core import bus, checkpoints, clock, events, migrate
+from smartcity.core import checkpoints, clock, events, migrate
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import Conflict, InvalidInput
 from smartcity.settings import Settings, get_settings
@@ -219,16 +219,15 @@ async def backup(
         manifest_path = directory / (name + MANIFEST_SUFFIX)
         manifest_path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         async with db.session_scope() as session:
-            await bus.emit(
+            await events.BACKUP_WRITTEN.emit(
                 session,
-                events.BACKUP_WRITTEN,
-                {
-                    "path": str(dump),
-                    "manifest": str(manifest_path),
-                    "at": manifest["at"],
-                    "database": kind,
-                    "checkpoint": checkpoint.number,
-                },
+                events.BackupWritten(
+                    path=str(dump),
+                    manifest=str(manifest_path),
+                    at=manifest["at"],
+                    database=kind,
+                    checkpoint=checkpoint.number,
+                ),
             )
         removed = prune(directory, settings.backup_keep)
         return BackupResult(dump, manifest_path, manifest, removed)

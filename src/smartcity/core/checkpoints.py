@@ -27,7 +27,7 @@ import orjson
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import bus, chain, clock, events, signatures, signing
+from smartcity.core import chain, clock, events, signatures, signing
 from smartcity.core.models import AuditHead, SigningKey
 from smartcity.settings import Settings, get_settings
 
@@ -205,7 +205,9 @@ async def take(session: AsyncSession, *, settings: Settings | None = None) -> Ch
         return Checkpoint(body, signature)
 
     checkpoint = _append_numbered(path(settings), build)
-    await bus.emit(session, events.CHAIN_CHECKPOINTED, orjson.loads(checkpoint.line()))
+    await events.CHAIN_CHECKPOINTED.emit(
+        session, events.ChainCheckpointed.model_validate(orjson.loads(checkpoint.line()))
+    )
     return checkpoint
 
 

@@ -1,8 +1,10 @@
-"""The foundation as a module: its routers, pages, actions, jobs and menu entries."""
+"""The foundation as a module: its API routers, actions and jobs (its pages are the
+portal's, smartcity.portal)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import (
     accounts,
@@ -10,25 +12,27 @@ from smartcity.core import (
     backup,
     checkpoints,
     notification_api,
-    notification_pages,
     notifications,
-    pages,
+    seed,
     signatures,
 )
-from smartcity.core.i18n import N_
-from smartcity.core.module import Job, Module, NavItem
+from smartcity.core.authz import Principal
+from smartcity.core.module import Job, Module, Seeder
 
 # The inbox has its own full-path router; api.router carries the /api/v1 prefix, so it is
 # mounted beside it rather than inside.
 _router = APIRouter()
 _router.include_router(api.router)
 _router.include_router(notification_api.router)
-pages.router.include_router(notification_pages.router)
+
+
+async def _divisions(session: AsyncSession, principal: Principal) -> int:
+    return await seed.seed_divisions(session)
+
 
 MODULE = Module(
     name="core",
     router=_router,
-    pages=pages.router,
     actions={
         k: frozenset(v)
         for k, v in (accounts.ACTIONS | signatures.ACTIONS | notifications.ACTIONS).items()
@@ -39,9 +43,9 @@ MODULE = Module(
         Job("core.chains.checkpoint", 60, checkpoints.run_checkpoint_job),
         Job("core.backup.scheduled", 300, backup.run_backup_job),
     ],
-    nav=[
-        NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),
-        NavItem("/admin/departments", N_("Departments"), frozenset({"admin"})),
-        NavItem("/admin/calendar", N_("Working-day calendar"), frozenset({"admin"})),
-    ],
+    # the divisions (Shenzhen and its districts) and the city's departments
+    reference_data=(
+        Seeder("core.divisions", _divisions),
+        Seeder("core.departments", seed.seed_departments),
+    ),
 )

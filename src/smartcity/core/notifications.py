@@ -18,7 +18,7 @@ from sqlalchemy import Select, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Notification, PrincipalKind
@@ -33,7 +33,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Everyone with an account has an inbox; the rows themselves are filtered by owner.
     "core.notification.mark_read": frozenset(k.value for k in PrincipalKind),
 }
-register_actions(ACTIONS)
 
 
 @dataclass(frozen=True)

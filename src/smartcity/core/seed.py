@@ -3,7 +3,9 @@ adds nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +15,9 @@ from smartcity.core.authz import Principal
 from smartcity.core.ids import SHENZHEN_CITY, SHENZHEN_DISTRICTS
 from smartcity.core.models import Account, Department, Division
 from smartcity.core.schemas import AccountCreate, DepartmentCreate
+
+if TYPE_CHECKING:
+    from smartcity.core.module import Module
 
 # The city's bureaus (委办局) the plan's systems belong to; codes are pinyin initials.
 DEPARTMENTS: list[tuple[str, str, str]] = [
@@ -42,6 +47,18 @@ GUANGDONG = Division(
     parent_code=None,
     gb_code=True,
 )
+
+
+async def seed_reference_data(
+    session: AsyncSession, principal: Principal, mods: Sequence[Module]
+) -> int:
+    """Every module's reference data (``Module.reference_data``: core's divisions and
+    departments, ...), in the order of ``mods``; answers how many rows were made."""
+    made = 0
+    for module in mods:
+        for seeder in module.reference_data:
+            made += await seeder.run(session, principal)
+    return made
 
 
 async def seed_divisions(session: AsyncSession) -> int:

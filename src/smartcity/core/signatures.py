@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock, signing
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput
 from smartcity.core.models import SigningKey
 from smartcity.settings import get_settings
@@ -19,7 +19,6 @@ ACTIONS = {
     "core.signature.sign": {"staff", "supervisor", "admin", "system"},
     "core.signing_key.manage": {"admin", "security"},
 }
-register_actions(ACTIONS)
 
 UNKNOWN_KEY = "signed by a key this platform does not know"
 

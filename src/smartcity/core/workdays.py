@@ -19,9 +19,8 @@ import chinese_calendar
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit, clock
+from smartcity.core import audit, clock, events
 from smartcity.core.authz import Principal, authorize
-from smartcity.core.bus import emit
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import CalendarDay, CalendarYear
@@ -38,7 +37,8 @@ MAX_WORKDAYS = 2000
 NAME_MAX = 100
 NOTICE_MAX = 200
 
-YEAR_ENTERED_TOPIC = "core.calendar.year_entered"
+# The topic's name, for subscribers not yet moved to core.events (declared there once).
+YEAR_ENTERED_TOPIC = events.YEAR_ENTERED.name
 
 
 @dataclass(frozen=True)
@@ -430,7 +430,7 @@ async def enter_year(
         workdays=len(days) - holidays,
         replaced=replaced,
     )
-    await emit(session, YEAR_ENTERED_TOPIC, {"year": year})
+    await events.YEAR_ENTERED.emit(session, events.YearEntered(year=year))
     return row
 
 

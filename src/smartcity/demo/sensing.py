@@ -41,7 +41,7 @@ from smartcity.demo.simulate_profiles import (
 )
 from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import POLLUTANT_DEFINITIONS, station_properties
-from smartcity.registry.demo import DISTRICT_BOXES
+from smartcity.registry.contract import DISTRICT_BOXES
 from smartcity.sensing import contract as sensing
 
 AIR_STATION, TRAFFIC_DETECTOR, WATER_METER = "air-station", "traffic-detector", "water-meter"

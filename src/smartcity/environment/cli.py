@@ -23,7 +23,7 @@ def _day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        from smartcity.cli import err
+        from smartcity.core.cli import err
 
         err.print(f"[red]error:[/red] {option} must be a date such as 2026-03-01, not {text!r}.")
         raise typer.Exit(2) from None
@@ -35,7 +35,7 @@ def air(database_url: str | None = DatabaseUrl) -> None:
     # Imported here: smartcity.cli imports every module's CLI while it is being imported.
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.core.clock import to_city
     from smartcity.environment import views
 
@@ -70,13 +70,13 @@ def reports(
     """Compute the hourly and daily reports of a range of days that are not stored yet."""
     first, last = _day(since, "--from"), _day(until, "--to")
     if first > last:
-        from smartcity.cli import err
+        from smartcity.core.cli import err
 
         err.print("[red]error:[/red] --from must not be after --to.")
         raise typer.Exit(2)
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.environment import compute
 
     async def work(session: AsyncSession) -> compute.Outcome:
@@ -95,7 +95,7 @@ def alert_rules(database_url: str | None = DatabaseUrl) -> None:
     """Make the AQI threshold rules (above 100 warning, above 200 critical) when missing."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.environment import alert_rules as rules_
 
     async def work(session: AsyncSession) -> int:

@@ -18,7 +18,7 @@ def verify_log(
 ) -> None:
     """Check the whole exchange message log; exit 1 naming the first altered entry."""
     # Imported here: smartcity.cli imports every module's CLI while it is being imported.
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.exchange import evidence
 
     verdict = run(lambda s: evidence.verify_log(s, cli_principal()), database_url)
@@ -41,7 +41,7 @@ def seed_demo(
     ),
 ) -> None:
     """Add the demo catalog and its grant (needs the seeded departments)."""
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.exchange.seed import seed_demo_catalog
 
     added = run(lambda s: seed_demo_catalog(s, cli_principal()), database_url)

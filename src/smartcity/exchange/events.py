@@ -1,67 +1,51 @@
-"""Events the exchange publishes, and the registry events it subscribes to.
+"""Topics the exchange publishes, each with its payload.
 
-The registries announce a changed record as ``registry.<record_type>.changed`` with
-``{"id": <record id>, "version": <int>, "change": "created" | "updated", "fields": [<changed
-field>, ...]}`` (a dict of new values is accepted too). For every subscription whose grant
-covers one of those fields (every granted field for a created record) the exchange publishes
-``exchange.resource.<code>.changed`` and queues a signed webhook delivery, both carrying only
-the granted fields with their current values, read through the registry so that the
-disclosure lands in the person's access log.
+A grant's life (requested, approved, refused, revoked) is published on ``exchange.grant.*``.
+For every subscription whose grant covers a changed registry field (see handlers.py) the
+exchange publishes ``exchange.resource.<code>.changed``, carrying only the granted fields
+with their current values; the same body is what the subscription's webhook receives.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from smartcity.core.bus import Event
-from smartcity.core.module import Handler
-
-GRANT_REQUESTED = "exchange.grant.requested"
-GRANT_APPROVED = "exchange.grant.approved"
-GRANT_REFUSED = "exchange.grant.refused"
-GRANT_REVOKED = "exchange.grant.revoked"
-
-REGISTRY_CHANGED = {
-    "person": "registry.person.changed",
-    "organization": "registry.organization.changed",
-    "place": "registry.place.changed",
-}
-REGISTRY_CHANGED_PATTERN = "registry.*.changed"
+from smartcity.core.bus import Payload, Topic
 
 
-def resource_changed(code: str) -> str:
-    """The bus topic of changes to a resource: ``exchange.resource.<code>.changed``."""
-    return f"exchange.resource.{code}.changed"
+class GrantChanged(Payload):
+    """A grant as its decision left it; ``fields`` are the granted fields (the requested ones
+    while it has none)."""
+
+    id: str
+    resource: str
+    consumer_department_id: str
+    status: str
+    fields: list[str]
 
 
-def _changed_fields(raw: Any) -> tuple[list[str], dict[str, Any]]:
-    if isinstance(raw, dict):
-        return list(raw), dict(raw)
-    if isinstance(raw, list):
-        return [str(name) for name in raw], {}
-    return [], {}
+GRANT_REQUESTED = Topic("exchange.grant.requested", GrantChanged)
+GRANT_APPROVED = Topic("exchange.grant.approved", GrantChanged)
+GRANT_REFUSED = Topic("exchange.grant.refused", GrantChanged)
+GRANT_REVOKED = Topic("exchange.grant.revoked", GrantChanged)
 
 
-async def on_registry_change(session: AsyncSession, event: Event) -> None:
-    """Fan a changed registry record out to the subscriptions that may see it."""
-    from smartcity.exchange import webhooks
+class ResourceChanged(Payload):
+    """A record of a subscribed resource changed, as the subscribing department may see it."""
 
-    record_type = event.topic.split(".")[1]
-    if record_type not in REGISTRY_CHANGED:
-        return
-    names, values = _changed_fields(event.payload.get("fields"))
-    await webhooks.fan_out_change(
-        session,
-        record_type=record_type,
-        record_id=str(event.payload.get("id", "")),
-        version=event.payload.get("version"),
-        created=event.payload.get("change") == "created",
-        changed=names,
-        values=values,
-        event_id=event.id,
-    )
+    event_id: str
+    topic: str
+    resource: str
+    record_type: str
+    record_id: str
+    version: Any = None
+    fields: list[str]
+    values: dict[str, Any]
+    occurred_at: str
+    subscription: str
+    consumer: str
 
 
-HANDLERS = [Handler("exchange.registry_changes", REGISTRY_CHANGED_PATTERN, on_registry_change)]
+def resource_changed(code: str) -> Topic[ResourceChanged]:
+    """The topic of changes to a resource: ``exchange.resource.<code>.changed``."""
+    return Topic(f"exchange.resource.{code}.changed", ResourceChanged)

@@ -41,6 +41,7 @@ from smartcity.core.models import Department
 from smartcity.exchange import grants, service
 from smartcity.exchange.models import ExchangeMessage, Resource
 from smartcity.exchange.schemas import ExchangeQuery
+from smartcity.registry import contract as registry
 from smartcity.settings import get_settings
 
 SIGNATURE_ALGORITHM = signing.SM2
@@ -148,8 +149,6 @@ async def _registry_read(
     fields: list[str],
     case_number: str,
 ) -> list[dict[str, Any]]:
-    from smartcity.registry import service as registry
-
     return await registry.exchange_read(
         session,
         principal,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import audit, clock
 from smartcity.core.accounts import department_by_code
 from smartcity.core.authz import Principal, authorize, can
-from smartcity.core.bus import emit
+from smartcity.core.bus import Topic
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
@@ -152,17 +152,18 @@ def effective_fields(grant: Grant, resource: Resource) -> list[str]:
     return [f for f in grant.granted_fields if f in present]
 
 
-async def _grant_event(session: AsyncSession, topic: str, grant: Grant, resource: Resource) -> None:
-    await emit(
+async def _grant_event(
+    session: AsyncSession, topic: Topic[events.GrantChanged], grant: Grant, resource: Resource
+) -> None:
+    await topic.emit(
         session,
-        topic,
-        {
-            "id": str(grant.id),
-            "resource": resource.code,
-            "consumer_department_id": str(grant.consumer_department_id),
-            "status": grant.status,
-            "fields": list(grant.granted_fields or grant.requested_fields),
-        },
+        events.GrantChanged(
+            id=str(grant.id),
+            resource=resource.code,
+            consumer_department_id=str(grant.consumer_department_id),
+            status=grant.status,
+            fields=list(grant.granted_fields or grant.requested_fields),
+        ),
     )
 
 
@@ -416,3 +417,28 @@ async def revoke_grant(
     )
     await _grant_event(session, events.GRANT_REVOKED, grant, resource)
     return grant
+
+
+async def registry_fields_granted(
+    session: AsyncSession, department_id: uuid.UUID, record_type: str
+) -> set[str]:
+    """Fields of a registry's records named by the department's approved, live grants on
+    active resources of that registry: what the registry shows the department unmasked (the
+    exchange's FieldGrants, declared in its MODULE)."""
+    now = clock.now()
+    rows = await session.execute(
+        select(Grant.granted_fields)
+        .join(Resource, Resource.id == Grant.resource_id)
+        .where(
+            Grant.consumer_department_id == department_id,
+            Grant.status == "approved",
+            Grant.revoked_at.is_(None),
+            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
+            Resource.source_registry == record_type,
+            Resource.active.is_(True),
+        )
+    )
+    granted: set[str] = set()
+    for fields in rows.scalars():
+        granted.update(fields or ())
+    return granted

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
 from smartcity.core.accounts import department_by_code, readable_departments
-from smartcity.core.authz import Principal, authorize, register_actions, register_rule
+from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
@@ -25,8 +25,7 @@ from smartcity.exchange.schemas import (
     ResourceCreate,
     ResourceUpdate,
 )
-from smartcity.registry import records
-from smartcity.registry.models import Organization, Place
+from smartcity.registry import contract as registry
 
 ACTIONS = {
     "exchange.resource.create": {"staff", "admin"},
@@ -39,7 +38,6 @@ ACTIONS = {
     "exchange.subscription.create": {"staff", "system"},
     "exchange.subscription.cancel": {"staff", "system", "admin"},
 }
-register_actions(ACTIONS)
 
 
 def _publisher_staff(principal: Principal, resource: Any) -> bool:
@@ -51,13 +49,16 @@ def _publisher_staff(principal: Principal, resource: Any) -> bool:
     )
 
 
-for _action in (
-    "exchange.resource.create",
-    "exchange.resource.update",
-    "exchange.grant.decide",
-    "exchange.grant.revoke",
-):
-    register_rule(_action, _publisher_staff)
+# object rules of the actions above, installed through the exchange's MODULE
+RULES: dict[str, ObjectRule] = {
+    action: _publisher_staff
+    for action in (
+        "exchange.resource.create",
+        "exchange.resource.update",
+        "exchange.grant.decide",
+        "exchange.grant.revoke",
+    )
+}
 
 
 SHARING_CLASSES = {
@@ -180,8 +181,7 @@ def personal_fields(resource: Resource) -> list[str]:
 
 
 def _column_type(record_type: str, name: str) -> str:
-    column = records.MODELS[record_type].__table__.columns[name]
-    return _COLUMN_TYPES.get(type(column.type).__name__, "string")
+    return _COLUMN_TYPES.get(registry.column_type(record_type, name), "string")
 
 
 def _checked_fields(source_registry: str, specs: list[FieldSpec]) -> list[dict[str, Any]]:
@@ -193,7 +193,7 @@ def _checked_fields(source_registry: str, specs: list[FieldSpec]) -> list[dict[s
             field="fields",
         )
     if source_registry:
-        allowed = records.data_fields(source_registry)
+        allowed = registry.data_fields(source_registry)
         unknown = [n for n in names if n not in allowed]
         if unknown:
             raise InvalidInput(
@@ -212,7 +212,7 @@ def _checked_fields(source_registry: str, specs: list[FieldSpec]) -> list[dict[s
             # The registry is the authority: a person's ID number is personal whatever the
             # form said, and a column's type is what it is.
             personal = personal or (
-                source_registry == "person" and spec.name in records.PERSONAL_FIELDS
+                source_registry == "person" and spec.name in registry.PERSONAL_FIELDS
             )
             kind = spec.type or _column_type(source_registry, spec.name)
         checked.append(
@@ -351,20 +351,6 @@ async def open_record_batch(
     each transaction short while a download streams)."""
     if not resource.open_data or resource.source_registry not in ("organization", "place"):
         return []
-    found: list[Organization] | list[Place]
-    if resource.source_registry == "organization":
-        query = select(Organization).order_by(Organization.id).limit(size)
-        if after is not None:
-            query = query.where(Organization.id > after)
-        found = list((await session.execute(query)).scalars())
-    else:
-        places = select(Place).order_by(Place.id).limit(size)
-        if after is not None:
-            places = places.where(Place.id > after)
-        found = list((await session.execute(places)).scalars())
+    found = await registry.record_batch(session, resource.source_registry, after=after, size=size)
     names = field_names(resource)
-    batch = []
-    for record in found:
-        data = records.snapshot(resource.source_registry, record)
-        batch.append((record.id, {name: data.get(name) for name in names}))
-    return batch
+    return [(record_id, {name: data.get(name) for name in names}) for record_id, data in found]

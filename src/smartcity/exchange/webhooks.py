@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
-from smartcity.core.bus import emit
 from smartcity.core.errors import Forbidden, InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.secrets import decrypt, encrypt
 from smartcity.exchange import events, grants, service
 from smartcity.exchange.models import Grant, Resource, Subscription, WebhookDelivery
+from smartcity.registry import contract as registry
 from smartcity.settings import get_settings
 
 SIGNATURE_HEADER = "X-Smartcity-Signature"
@@ -234,7 +234,7 @@ async def fan_out_change(
         names = allowed if created else [name for name in changed if name in allowed]
         if not names:
             continue
-        topic = events.resource_changed(resource.code)
+        topic = events.resource_changed(resource.code).name
         consumer = departments.get(grant.consumer_department_id)
         delivered = {name: values[name] for name in names if name in values}
         if len(delivered) < len(names):
@@ -254,7 +254,9 @@ async def fan_out_change(
             "subscription": str(subscription.id),
             "consumer": consumer.code if consumer else "",
         }
-        await emit(session, topic, payload)
+        await events.resource_changed(resource.code).emit(
+            session, events.ResourceChanged.model_validate(payload)
+        )
         if subscription.webhook_url:
             session.add(
                 WebhookDelivery(
@@ -282,8 +284,6 @@ async def _current_values(
 ) -> dict[str, Any]:
     """The record's granted values now, read as the subscribing department: pushing them is
     a disclosure like any exchange read, so it goes through the registry and its access log."""
-    from smartcity.registry import service as registry
-
     reader = Principal(
         id=None,
         kind="system",

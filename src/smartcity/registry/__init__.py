@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from smartcity.core.i18n import N_
-from smartcity.core.module import Job, Module, NavItem
+from smartcity.core.module import ExtensionPoint, Job, Module, NavItem
 from smartcity.registry import (
     api,
     exporting,
@@ -44,6 +44,10 @@ MODULE = Module(
             | quality.ACTIONS
         ).items()
     },
+    # what other modules grant of the registries' fields (the exchange's grants)
+    extension_points=(
+        ExtensionPoint(accepts=service.FieldGrants, install=service.install_field_grants),
+    ),
     jobs=[Job("registry.quality_sweep", 24 * 3600, quality.quality_sweep)],
     cli=cli,
     nav=[

@@ -3,10 +3,9 @@ quality and the demo registries, for the operator on the server."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -23,15 +22,8 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import i18n
-from smartcity.core.db import Database, make_engine
-from smartcity.core.errors import NotFound, Problem
+from smartcity.core.errors import NotFound
 from smartcity.registry.models import ImportRun
-
-# smartcity.cli imports every module (this one too) to add their command groups, so it is
-# imported inside the commands, never at the top.
-
-T = TypeVar("T")
 
 cli = typer.Typer(
     help="Base registries: import, export, resolve points, link accounts, data quality.",
@@ -62,30 +54,6 @@ BatchSize = Annotated[int | None, typer.Option("--batch-size", min=1, help="Rows
 InputFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 
 
-def run_with_database(work: Callable[[Database], Awaitable[T]], database_url: str | None) -> T:
-    """Like smartcity.cli.run, but the work gets the Database and opens its own units of
-    work: an import commits once per batch."""
-    from smartcity import cli as main_cli
-
-    settings = main_cli._settings(database_url)
-    main_cli._register_actions()
-    i18n.current_locale.set(main_cli.cli_locale())
-
-    async def go() -> T:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(make_engine(settings.effective_database_url))
-        try:
-            return await work(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(go())
-    except Problem as exc:
-        main_cli.err.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from exc
-
-
 class RowsPerSecond(ProgressColumn):
     """The import's speed."""
 
@@ -102,7 +70,7 @@ def _import(
     batch_size: int | None,
     database_url: str | None,
 ) -> None:
-    from smartcity.cli import cli_principal, console
+    from smartcity.core.cli import cli_principal, console, run_with_database
     from smartcity.registry import importing
 
     principal = cli_principal()
@@ -203,7 +171,7 @@ def export_persons(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Export every person, streaming, in the import columns (masked unless --unmasked)."""
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.registry import exporting
 
     if fmt not in exporting.EXPORT_FORMATS:
@@ -227,7 +195,7 @@ def resolve(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Which grid, community, street and district a point lies in."""
-    from smartcity.cli import console, err, run
+    from smartcity.core.cli import console, err, run
     from smartcity.registry import places
 
     found = run(lambda s: places.resolve_point(s, lon, lat), database_url)
@@ -254,7 +222,7 @@ def link_account(
     account to its organization's record (for applying online, 免提交)."""
     from sqlalchemy import select
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.core.ids import mask_resident_id
     from smartcity.core.models import Account
     from smartcity.registry import organizations, service, validation
@@ -306,7 +274,7 @@ def quality(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the data-quality rules now and print the open problems per department and field."""
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.registry import quality as rules
 
     async def work(session: AsyncSession) -> list[rules.ReportRow]:
@@ -341,7 +309,7 @@ def demo(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Seed the demo registries (once): places, persons, organizations, quality issues."""
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.registry import demo as seeding
 
     counts = run(

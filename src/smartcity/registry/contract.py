@@ -1,6 +1,8 @@
-"""What a domain may use of the registries (基础库): resolve a place, read a person or an
-organization under the registry's rules, the sources of fields (一数一源). Domains import
-the registries only from here (import-linter checks it)."""
+"""What other modules may use of the base registries (城市数字资源中心, 基础库): resolve a
+place, read a person or an organization under the registry's rules, the sources of fields
+(一数一源); plain functions and frozen data types, no tables. Every other import of
+``smartcity.registry`` from outside it is refused by import-linter
+(tests/architecture/contracts.py). Sections say who uses what."""
 
 from __future__ import annotations
 
@@ -15,9 +17,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal
 from smartcity.registry import organizations as _organizations
 from smartcity.registry import service as _persons
+
+# --- what the demo uses ---
+# The demo city seeds the registries once (places, persons, organizations, quality issues;
+# seed_demo answers how many with a describe()), links its citizen and enterprise accounts
+# to records of them, and places its devices inside the districts' boxes.
+from smartcity.registry.demo import DISTRICT_BOXES as DISTRICT_BOXES
+from smartcity.registry.demo import link_demo_citizen as link_demo_citizen
+from smartcity.registry.demo import seed_demo as seed_demo
+
+# --- what the exchange uses ---
+# The exchange grants departments fields of the registries: it declares a FieldGrants in its
+# MODULE.extends (the registry never queries the exchange's tables), reads records under a
+# grant with exchange_read (unmasked, exactly the granted fields; reads of persons land in
+# their access log), pages public records for open data with record_batch, describes a
+# resource's fields with data_fields, column_type and PERSONAL_FIELDS, and fans changes out
+# to its subscriptions from the RECORD_CHANGED topics.
+from smartcity.registry.events import RECORD_CHANGED as RECORD_CHANGED
+from smartcity.registry.events import RECORD_CHANGED_PATTERN as RECORD_CHANGED_PATTERN
+from smartcity.registry.events import RecordChanged as RecordChanged
 from smartcity.registry.models import Place
-from smartcity.registry.records import PERSONAL_FIELDS, mask_id_number, snapshot
-from smartcity.registry.service import log_reads
+from smartcity.registry.records import (
+    PERSONAL_FIELDS,
+    column_type,
+    data_fields,
+    mask_id_number,
+    snapshot,
+)
+from smartcity.registry.service import FieldGrants, exchange_read, log_reads, record_batch
 from smartcity.registry.sources import source_of
 from smartcity.registry.stewardship import department_names
 from smartcity.registry.validation import check_resident_id
@@ -115,16 +142,27 @@ async def place_outlines(session: AsyncSession, kind: str) -> list[PlaceOutline]
 
 
 __all__ = [
+    "DISTRICT_BOXES",
     "PERSONAL_FIELDS",
+    "RECORD_CHANGED",
+    "RECORD_CHANGED_PATTERN",
     "AccountHolder",
+    "FieldGrants",
     "OwnRecord",
     "PlaceOutline",
+    "RecordChanged",
     "account_holder",
     "check_resident_id",
+    "column_type",
+    "data_fields",
     "department_names",
+    "exchange_read",
+    "link_demo_citizen",
     "log_reads",
     "outline_versions",
     "own_record",
     "place_outlines",
+    "record_batch",
+    "seed_demo",
     "source_of",
 ]

@@ -31,8 +31,9 @@ from smartcity.core.ids import (
     parse_resident_id,
     resolves_to_gb,
 )
-from smartcity.registry import places, quality, records, stewardship
-from smartcity.registry.models import Person, Place, RecordVersion
+from smartcity.core.models import Account
+from smartcity.registry import organizations, places, quality, records, service, stewardship
+from smartcity.registry.models import Organization, Person, Place, RecordVersion
 from smartcity.registry.places import GridIndex
 from smartcity.registry.rows import (
     BATCH_SIZE,
@@ -582,3 +583,52 @@ async def seed_demo(
     )
     await audit.log(session, principal, "registry.demo.seed", target="registry", **counts.__dict__)
     return counts
+
+
+# --- the demo's own accounts, linked to records of the demo registries ---
+
+
+async def link_demo_citizen(session: AsyncSession, principal: Principal) -> None:
+    """The demo citizen is one of the demo's persons, so 我的数据 has a record to show."""
+    person = (
+        await session.execute(
+            select(Person)
+            .where(Person.account_id.is_(None), Person.status == "living")
+            .order_by(Person.id_number)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.username == "citizen"))
+    ).scalar_one_or_none()
+    if person is None or account is None:
+        return
+    await service.link_account(session, principal, person_id=person.id, username=account.username)
+    account.display_name = person.name
+    await _link_demo_enterprise(session, principal)
+
+
+async def _link_demo_enterprise(session: AsyncSession, principal: Principal) -> None:
+    """The demo enterprise is one of the demo's organizations, so applying online shows
+    what the legal-person registry fills in (免提交)."""
+    org = (
+        await session.execute(
+            select(Organization)
+            .where(
+                Organization.account_id.is_(None),
+                Organization.org_type == "enterprise",
+                Organization.status == "active",
+            )
+            .order_by(Organization.uscc)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    account = (
+        await session.execute(select(Account).where(Account.username == "enterprise"))
+    ).scalar_one_or_none()
+    if org is None or account is None:
+        return
+    await organizations.link_account(
+        session, principal, organization_id=org.id, username="enterprise"
+    )
+    account.display_name = org.name

@@ -11,7 +11,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.registry import records
@@ -22,7 +22,6 @@ from smartcity.registry.stewardship import department_code_of
 ACTIONS = {
     "registry.person.export": {"admin"},
 }
-register_actions(ACTIONS)
 
 EXPORT_FORMATS = ("csv", "jsonl")
 

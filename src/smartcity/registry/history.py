@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal
-from smartcity.core.bus import emit
-from smartcity.registry import records
+from smartcity.registry import events, records
 from smartcity.registry.models import RecordVersion
 from smartcity.registry.records import mask_person, snapshot
 from smartcity.registry.sources import AttributeGroup, groups_of
@@ -166,10 +165,8 @@ async def record_created(
         reason=reason,
     )
     await audit.log(session, principal, f"registry.{record_type}.create", str(record.id))
-    await emit(
-        session,
-        f"registry.{record_type}.changed",
-        {"id": str(record.id), "version": 1, "change": "created", "fields": []},
+    await events.RECORD_CHANGED[record_type].emit(
+        session, events.RecordChanged(id=str(record.id), version=1, change="created", fields=[])
     )
 
 
@@ -213,13 +210,9 @@ async def record_updated(
         group=group,
         reason=reason[:200],
     )
-    await emit(
+    await events.RECORD_CHANGED[record_type].emit(
         session,
-        f"registry.{record_type}.changed",
-        {
-            "id": str(record.id),
-            "version": record.version,
-            "change": "updated",
-            "fields": sorted(changes),
-        },
+        events.RecordChanged(
+            id=str(record.id), version=record.version, change="updated", fields=sorted(changes)
+        ),
     )

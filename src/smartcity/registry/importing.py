@@ -25,7 +25,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, register_actions
+from smartcity.core.authz import Principal
 from smartcity.core.db import Database
 from smartcity.core.errors import InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
@@ -48,7 +48,6 @@ from smartcity.registry.rows import (
 ACTIONS = {
     "registry.import.run": {"admin", "staff", "system"},
 }
-register_actions(ACTIONS)
 
 PLACE_BATCH_SIZE = 500
 RECORD_TYPES = ("person", "organization", "place")

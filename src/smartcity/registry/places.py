@@ -20,7 +20,7 @@ from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
@@ -33,7 +33,6 @@ ACTIONS = {
     "registry.place.read": {"admin", "staff", "supervisor", "system"},
     "registry.place.manage": {"admin", "staff", "system"},
 }
-register_actions(ACTIONS)
 
 PLACE_KINDS = ("street", "community", "grid", "building", "address", "road_segment", "poi")
 AREA_KINDS = ("street", "community", "grid")

@@ -14,7 +14,7 @@ from sqlalchemy import Select, Table, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import SYSTEM, Principal, authorize, register_actions
+from smartcity.core.authz import SYSTEM, Principal, authorize
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
@@ -29,7 +29,6 @@ ACTIONS = {
     "registry.quality.read": {"admin", "staff", "supervisor", "system"},
     "registry.quality.run": {"admin", "system"},
 }
-register_actions(ACTIONS)
 
 CHECKED_TYPES = ("person", "organization")
 _SCAN_PAGE = 10_000

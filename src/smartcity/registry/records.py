@@ -49,6 +49,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def column_type(record_type: str, name: str) -> str:
+    """The SQLAlchemy type name of a data field's column (``String``, ``Date``, ...)."""
+    return type(MODELS[record_type].__table__.columns[name].type).__name__
+
+
 def snapshot(record_type: str, record: RecordModel) -> dict[str, Any]:
     """The record's data as JSON-ready values: what a history version stores."""
     return {name: _plain(getattr(record, name)) for name in data_fields(record_type)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,11 +12,10 @@ from sqlalchemy import Select, false, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock
-from smartcity.core.authz import Principal, authorize, register_actions
+from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account
-from smartcity.exchange.models import Grant, Resource
 from smartcity.registry import records
 from smartcity.registry.history import (
     VersionView,
@@ -63,7 +62,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "registry.organization.update": WRITERS,
     "registry.organization.read": READERS,
 }
-register_actions(ACTIONS)
 
 
 # Stored in the access log and shown to the person: Chinese, as the citizen reads it.
@@ -111,24 +109,29 @@ def readable_persons(principal: Principal) -> Select[Person]:
     return query.where(false())
 
 
+@dataclass(frozen=True)
+class FieldGrants:
+    """A module that grants departments fields of registry records (the exchange's 共享授权),
+    declared in its MODULE.extends. ``granted(session, department_id, record_type)`` answers
+    the fields the department's grants in force name; the registry shows those unmasked."""
+
+    name: str
+    granted: Callable[[AsyncSession, uuid.UUID, str], Awaitable[set[str]]]
+
+
+_FIELD_GRANTS: list[FieldGrants] = []
+
+
+def install_field_grants(declared: Sequence[FieldGrants]) -> None:
+    """The registry's extension point for FieldGrants (see core.module.ExtensionPoint)."""
+    _FIELD_GRANTS[:] = declared
+
+
 async def _granted_person_fields(session: AsyncSession, department_id: uuid.UUID) -> set[str]:
-    """Fields of persons named by the department's approved, live exchange grants (共享授权)."""
-    now = clock.now()
-    rows = await session.execute(
-        select(Grant.granted_fields)
-        .join(Resource, Resource.id == Grant.resource_id)
-        .where(
-            Grant.consumer_department_id == department_id,
-            Grant.status == "approved",
-            Grant.revoked_at.is_(None),
-            or_(Grant.expires_at.is_(None), Grant.expires_at > now),
-            Resource.source_registry == "person",
-            Resource.active.is_(True),
-        )
-    )
+    """Fields of persons named by the department's grants in force (共享授权)."""
     granted: set[str] = set()
-    for fields in rows.scalars():
-        granted.update(fields or ())
+    for source in _FIELD_GRANTS:
+        granted.update(await source.granted(session, department_id, "person"))
     return granted & set(data_fields("person"))
 
 
@@ -674,3 +677,18 @@ async def exchange_read(
             case_number=case_number,
         )
     return answer
+
+
+async def record_batch(
+    session: AsyncSession, record_type: str, *, after: uuid.UUID | None, size: int = 1000
+) -> list[tuple[uuid.UUID, dict[str, Any]]]:
+    """The next batch of organizations or places (public records) in id order, each as its
+    data fields: for open data, keyset-paged so each transaction stays short."""
+    if record_type not in ("organization", "place"):
+        return []
+    model = records.MODELS[record_type]
+    query: Select[Any] = select(model).order_by(model.id).limit(size)
+    if after is not None:
+        query = query.where(model.id > after)
+    found = list((await session.execute(query)).scalars())
+    return [(record.id, snapshot(record_type, record)) for record in found]

@@ -29,7 +29,7 @@ def retention(
     # Imported here: smartcity.cli imports every module's CLI while it is being imported.
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.sensing import jobs as retention
 
     async def work(session: AsyncSession) -> list[retention.RetentionItem]:
@@ -68,7 +68,7 @@ def simulate(
     progress line: elapsed, sent, accepted, refused, obs/s, p50/p99 latency."""
     import asyncio
 
-    from smartcity.cli import cli_principal, console, run
+    from smartcity.core.cli import cli_principal, console, run
     from smartcity.demo import simulate_load as load
     from smartcity.demo.simulate import Stats
 
@@ -128,7 +128,7 @@ def mqtt_sync(database_url: str | None = DatabaseUrl) -> None:
     import aiomqtt
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from smartcity.cli import console, run
+    from smartcity.core.cli import console, run
     from smartcity.sensing.mqtt import dynsec
     from smartcity.settings import get_settings
 

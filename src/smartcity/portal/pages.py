@@ -1,8 +1,10 @@
-"""Pages of the foundation: sign in (with TOTP), account, and the admin pages."""
+"""The portal's own pages: sign in (with TOTP), one's account, the inbox (我的消息) and the
+admin pages (accounts, departments, the working-day calendar)."""
 
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import date, datetime, time
 from typing import Annotated, Any
 
@@ -10,7 +12,7 @@ import segno
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import accounts, clock, workdays
+from smartcity.core import accounts, clock, notifications, workdays
 from smartcity.core.accounts import SignIn
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
@@ -88,7 +90,7 @@ class _RestartSignIn(Problem):
 
 @router.get("/login", dependencies=[Depends(public)])
 async def login_form(request: Request, next: str | None = None) -> Response:
-    return render(request, "core/login.html", {"next": safe_next(next)})
+    return render(request, "portal/login.html", {"next": safe_next(next)})
 
 
 @router.post("/login", dependencies=[Depends(public), Depends(limit_public)])
@@ -104,7 +106,7 @@ async def login(request: Request, session: DbSession) -> Response:
     if errors:
         return render(
             request,
-            "core/login.html",
+            "portal/login.html",
             {"errors": errors, "next": next_path, "values": {"username": username}},
             status_code=422,
         )
@@ -118,7 +120,7 @@ async def login(request: Request, session: DbSession) -> Response:
             message = _("The user name or password is wrong.")
         return render(
             request,
-            "core/login.html",
+            "portal/login.html",
             {"errors": {"password": message}, "next": next_path, "values": {"username": username}},
             status_code=401,
         )
@@ -143,7 +145,7 @@ async def login(request: Request, session: DbSession) -> Response:
 @router.get("/login/totp", dependencies=[Depends(public)])
 async def totp_form(request: Request, session: DbSession, next: str | None = None) -> Response:
     await _half_session(request, session)
-    return render(request, "core/totp.html", {"next": safe_next(next)})
+    return render(request, "portal/totp.html", {"next": safe_next(next)})
 
 
 @router.post("/login/totp", dependencies=[Depends(public), Depends(limit_public)])
@@ -160,7 +162,7 @@ async def totp_submit(request: Request, session: DbSession) -> Response:
             message = _("Too many failed attempts. The account is locked; try again later.")
         return render(
             request,
-            "core/totp.html",
+            "portal/totp.html",
             {"errors": {"code": message}, "next": next_path},
             status_code=401,
         )
@@ -192,7 +194,9 @@ async def enrol_form(request: Request, session: DbSession, next: str | None = No
     )
     uri = totp_uri(secret, account.username)
     return render(
-        request, "core/enrol.html", {"secret": secret, "qr": _qr_svg(uri), "next": safe_next(next)}
+        request,
+        "portal/enrol.html",
+        {"secret": secret, "qr": _qr_svg(uri), "next": safe_next(next)},
     )
 
 
@@ -208,7 +212,7 @@ async def enrol_submit(request: Request, session: DbSession) -> Response:
         secret = open_totp_secret(get_settings(), account.totp_secret_enc)
         return render(
             request,
-            "core/enrol.html",
+            "portal/enrol.html",
             {
                 "secret": secret,
                 "qr": _qr_svg(totp_uri(secret, account.username)),
@@ -251,7 +255,7 @@ async def account_page(request: Request, session: DbSession, principal: SignedIn
     )
     return render(
         request,
-        "core/account.html",
+        "portal/account.html",
         {
             "account": account,
             "department": department,
@@ -262,7 +266,7 @@ async def account_page(request: Request, session: DbSession, principal: SignedIn
 
 @router.get("/account/password")
 async def password_form(request: Request, principal: SignedIn, first: int = 0) -> Response:
-    return render(request, "core/password.html", {"first": bool(first)})
+    return render(request, "portal/password.html", {"first": bool(first)})
 
 
 @router.post("/account/password")
@@ -278,7 +282,9 @@ async def password_submit(request: Request, session: DbSession, principal: Signe
                 ip=client_ip(request),
             )
     except Problem as exc:
-        return render(request, "core/password.html", {"errors": _field_error(exc)}, status_code=422)
+        return render(
+            request, "portal/password.html", {"errors": _field_error(exc)}, status_code=422
+        )
     return RedirectResponse("/account?changed=1", status_code=303)
 
 
@@ -301,7 +307,7 @@ async def _accounts_page(
     departments = await _departments(session)
     return render(
         request,
-        "core/admin_accounts.html",
+        "portal/admin_accounts.html",
         {
             "accounts": rows,
             "total": total,
@@ -363,7 +369,7 @@ async def _account_view(
     account = await accounts.get_account(session, principal, username)
     return render(
         request,
-        "core/admin_account.html",
+        "portal/admin_account.html",
         {
             "account": account,
             "departments": await _departments(session),
@@ -453,7 +459,7 @@ async def admin_departments(
     request: Request, session: DbSession, principal: DepartmentAdmin
 ) -> Response:
     return render(
-        request, "core/admin_departments.html", {"departments": await _departments(session)}
+        request, "portal/admin_departments.html", {"departments": await _departments(session)}
     )
 
 
@@ -478,7 +484,7 @@ async def admin_create_department(
     if errors:
         return render(
             request,
-            "core/admin_departments.html",
+            "portal/admin_departments.html",
             {"departments": await _departments(session), "errors": errors, "values": values},
             status_code=422,
         )
@@ -499,7 +505,7 @@ async def _calendar_page(
     this_year = clock.to_city(clock.now()).year
     return render(
         request,
-        "core/admin_calendar.html",
+        "portal/admin_calendar.html",
         {"years": await workdays.entered_years(session), "this_year": this_year, **(extra or {})},
         status_code=status_code,
     )
@@ -558,6 +564,62 @@ async def admin_calendar_year(
 ) -> Response:
     return render(
         request,
-        "core/admin_calendar_year.html",
+        "portal/admin_calendar_year.html",
         {"overview": await workdays.year_overview(session, year)},
     )
+
+
+# --- the inbox (我的消息): one's messages newest first, unread marked, read on opening ---
+
+PAGE_SIZE = 30
+
+
+@router.get("/messages")
+async def messages_page(
+    request: Request,
+    session: DbSession,
+    principal: SignedIn,
+    unread: bool = False,
+    page: int = 1,
+) -> Response:
+    page = min(max(page, 1), 10_000)
+    rows = await notifications.inbox(
+        session,
+        principal,
+        unread_only=unread,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render(
+        request,
+        "portal/messages.html",
+        {
+            "messages": rows[:PAGE_SIZE],
+            "more": len(rows) > PAGE_SIZE,
+            "page": page,
+            "unread_only": unread,
+            "unread_count": await notifications.unread_count(session, principal),
+        },
+        principal=principal,
+    )
+
+
+@router.post("/messages/read")
+async def mark_all_read(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    check_csrf(request, await request.form())
+    await notifications.mark_all_read(session, principal)
+    return RedirectResponse("/messages", status_code=303)
+
+
+@router.post("/messages/{message_id}/read")
+async def open_message(
+    request: Request, session: DbSession, principal: SignedIn, message_id: uuid.UUID
+) -> Response:
+    """Mark the message read and go where it points (or back to the inbox)."""
+    form = await request.form()
+    check_csrf(request, form)
+    note = await notifications.mark_read(session, principal, message_id)
+    target = form.get("next")
+    if target == "link" and note.link:
+        return RedirectResponse(safe_next(note.link), status_code=303)
+    return RedirectResponse("/messages", status_code=303)
