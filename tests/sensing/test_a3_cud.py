@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from smartcity.core import clock
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
+from tests.problems import assert_problem
 from tests.sensing.factories import MEASUREMENT, caller, thing_body
 
 
@@ -159,7 +160,7 @@ async def test_observation_without_thing_location_needs_a_feature(sta):
         f"Datastreams({ids['datastream']})/Observations",
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     assert "Location" in response.json()["detail"]
 
 
@@ -229,7 +230,7 @@ async def test_bad_entities_are_400_and_leave_nothing(sta, session, path, body):
     await sta.thing()
     before = await session.scalar(select(func.count()).select_from(m.StaThing))
     response = await sta.post(path, body)
-    assert response.status_code == 400, (path, body, response.text)
+    assert_problem(response, 400, "bad-request")
     assert response.headers["content-type"] == "application/problem+json"
     assert await session.scalar(select(func.count()).select_from(m.StaThing)) == before
 
@@ -240,7 +241,7 @@ async def test_failed_deep_insert_creates_nothing(sta, session):
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": "not a number"}
     ]
     response = await sta.post("Things", body)
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     for model in (m.StaThing, m.StaLocation, m.StaSensor, m.StaDatastream, m.StaObservation):
         assert await session.scalar(select(func.count()).select_from(model)) == 0
 
@@ -271,7 +272,7 @@ async def test_result_must_fit_the_observation_type(sta, observation_type, good,
         f"Datastreams({ids['datastream']})/Observations",
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": bad},
     )
-    assert refused.status_code == 400
+    assert_problem(refused, 400, "bad-request")
     assert "result" in refused.json()["detail"]
 
 
@@ -287,7 +288,8 @@ async def test_far_future_observation_is_refused(sta):
             {"phenomenonTime": "2026-01-02T01:00:00Z", "result": 1},
         )
     assert soon.status_code == 201
-    assert late.status_code == 400 and "ahead" in late.json()["detail"]
+    assert_problem(late, 400, "bad-request")
+    assert "ahead" in late.json()["detail"]
 
 
 async def test_patch_merges(sta):
@@ -337,7 +339,7 @@ async def test_patch_relinks_and_moves_a_thing(sta):
 async def test_bad_patches_are_400(sta, body):
     ids = await sta.thing()
     response = await sta.patch(f"Things({ids['thing']})", body)
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_put_replaces(sta):
@@ -347,7 +349,8 @@ async def test_put_replaces(sta):
     thing = await sta.json(f"Things({ids['thing']})")
     assert thing["name"] == "新名" and "properties" not in thing
     missing = await sta.put(f"Things({ids['thing']})", {"name": "只有名字"})
-    assert missing.status_code == 400 and "description" in missing.json()["detail"]
+    assert_problem(missing, 400, "bad-request")
+    assert "description" in missing.json()["detail"]
 
 
 async def test_json_patch(sta):
@@ -378,7 +381,7 @@ async def test_json_patch(sta):
 async def test_bad_json_patches_are_400(sta, patch):
     ids = await sta.thing()
     response = await sta.patch(f"Things({ids['thing']})", patch, "application/json-patch+json")
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
     assert (await sta.json(f"Things({ids['thing']})"))["name"] == "空气站 福田"
 
 
@@ -513,14 +516,14 @@ async def test_observation_events_carry_the_entity_as_read(sta, session):
 async def test_other_kinds_may_not_write(sta, session, kind):
     _account, headers = await caller(session, kind)
     response = await sta.post("Things", {"name": "x", "description": "y"}, headers=headers)
-    assert response.status_code == 403
+    assert_problem(response, 403, "forbidden")
 
 
 async def test_anonymous_reads_but_may_not_write(sta):
     await sta.thing()
     assert (await sta.client.get("/sta/v1.1/Things")).status_code == 200
     response = await sta.post("Things", {"name": "x", "description": "y"}, headers={})
-    assert response.status_code == 401
+    assert_problem(response, 401, "unauthenticated")
 
 
 async def test_device_writes_only_its_own_datastreams(sta, session, client):
@@ -544,7 +547,7 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1},
         headers=headers,
     )
-    assert refused.status_code == 403
+    assert_problem(refused, 403, "forbidden")
     assert (
         await sta.post("Things", {"name": "x", "description": "y"}, headers=headers)
     ).status_code == 403
@@ -561,7 +564,7 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         json={"username": "nobody"},
         headers=staff_headers,
     )
-    assert not_a_device.status_code == 400
+    assert_problem(not_a_device, 400, "bad-request")
     assert (
         await client.put(
             "/api/v1/sensing/things/999999/owner", json={"username": None}, headers=staff_headers
@@ -585,7 +588,7 @@ async def test_wrong_method_for_the_path(sta, method, path):
     response = await sta.client.request(
         method, f"/sta/v1.1/{path}", json={"name": "x"}, headers=sta.headers
     )
-    assert response.status_code == 405, response.text
+    assert_problem(response, 405, "method-not-allowed")
 
 
 async def test_bad_json_body_is_400(sta):
@@ -594,6 +597,6 @@ async def test_bad_json_body_is_400(sta):
         content=b"{not json",
         headers={**sta.headers, "Content-Type": "application/json"},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     empty = await sta.client.post("/sta/v1.1/Things", content=b"", headers=sta.headers)
-    assert empty.status_code == 400
+    assert_problem(empty, 400, "bad-request")

@@ -19,6 +19,7 @@ from smartcity.sensing import alerts, rules
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of, get_form, sign_in
+from tests.problems import assert_problem
 from tests.sensing.rule_helpers import feed, station
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -105,7 +106,7 @@ class TestRulesApi:
         r = await client.delete(f"{RULES}/{rule['id']}", headers=h)
         assert r.status_code == 204
         r = await client.get(f"{RULES}/{rule['id']}", headers=h)
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
 
     @pytest.mark.parametrize(
         ("change", "field"),
@@ -127,7 +128,7 @@ class TestRulesApi:
         r = await client.post(
             RULES, json=threshold_body(city, **change), headers=bearer(city.officer)
         )
-        assert r.status_code == 422, r.text
+        assert_problem(r, 422, "invalid-input")
         assert r.json()["field"] == field
         assert (await session.scalars(select(rules.SensingRule))).all() == []
 
@@ -142,7 +143,7 @@ class TestRulesApi:
         assert (await client.post(RULES, json=body, headers=h)).status_code == 422
         r = await client.post(RULES, json=threshold_body(city), headers=h)
         r = await client.patch(f"{RULES}/{r.json()['id']}", json={"kind": "rate"}, headers=h)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_who_may_define_rules(
         self, client: httpx.AsyncClient, session: AsyncSession, city: City
@@ -153,7 +154,7 @@ class TestRulesApi:
             assert (await client.post(RULES, json=body, headers=bearer(who))).status_code == 403
         # Staff of another department cannot make rules that page this one.
         r = await client.post(RULES, json=body, headers=bearer(city.outsider))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(
             RULES, json=threshold_body(city, department_id=None), headers=bearer(city.outsider)
         )
@@ -178,13 +179,14 @@ class TestLifecycle:
             city.officer.username,
         )
         r = await client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=h)
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         # A repeat breach while acknowledged updates the same alert.
         await feed(session, city.stream, [(T0 + timedelta(minutes=1), 95)])
         r = await client.get(f"{ALERTS}/{alert_id}", headers=h)
         assert (r.json()["status"], r.json()["breach_count"]) == ("acknowledged", 2)
         r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": " "}, headers=h)
-        assert r.status_code == 422 and r.json()["field"] == "note"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "note"
         r = await client.post(
             f"{ALERTS}/{alert_id}/resolve", json={"note": "更换了滤膜"}, headers=h
         )
@@ -195,7 +197,7 @@ class TestLifecycle:
             "更换了滤膜",
         )
         r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "again"}, headers=h)
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         topics = (
             await session.scalars(
                 select(OutboxEvent.topic)
@@ -231,9 +233,9 @@ class TestLifecycle:
         assert (await client.get(ALERTS, headers=bearer(city.supervisor))).status_code == 200
         assert (await client.get(ALERTS, headers=bearer(city.citizen))).status_code == 403
         r = await client.post(f"{ALERTS}/999999/acknowledge", headers=bearer(city.officer))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.get(ALERTS, params={"status": "closed"}, headers=bearer(city.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 class TestPage:
