@@ -140,8 +140,8 @@ async def test_explicit_bounds_win_and_the_walk_is_idempotent() -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/things/7?shift=-5")).json() == {"thing_id": 7, "shift": -5}
-        assert (await client.get("/things/7?shift=-6")).status_code == 422
-        assert (await client.get("/things/0")).status_code == 422
+        assert_problem(await client.get("/things/7?shift=-6"), 422, "invalid-input")
+        assert_problem(await client.get("/things/0"), 422, "invalid-input")
         assert (await client.get(f"/things/{INT64_MAX}")).status_code == 200
 
 

@@ -222,7 +222,7 @@ class TestApi:
     async def test_bad_input(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         owner = await factories.create_account(session)
         await session.commit()
-        assert (await client.get("/api/v1/messages")).status_code == 401
+        assert_problem(await client.get("/api/v1/messages"), 401, "unauthenticated")
         for query in ("limit=0", "limit=201", "offset=-1", "unread=perhaps"):
             r = await client.get(f"/api/v1/messages?{query}", headers=_bearer(owner))
             assert_problem(r, 422, "invalid-input")

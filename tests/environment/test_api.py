@@ -86,7 +86,7 @@ async def test_private_and_unknown_stations_are_404(
         response = await client.get(f"{BASE}/stations/{city.private.thing}{path}")
         assert_problem(response, 404, "not-found")
         assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get(f"{BASE}/stations/999999")).status_code == 404
+    assert_problem(await client.get(f"{BASE}/stations/999999"), 404, "not-found")
     # The departments' accounts see the private station (sensing.access).
     _account, headers = await caller(session, "system")
     seen = await client.get(f"{BASE}/stations/{city.private.thing}", headers=headers)

@@ -83,7 +83,7 @@ class TestResourcesApi:
         assert_problem(r, 403, "forbidden")
 
     async def test_anonymous_callers_use_the_open_data_api(self, client):
-        assert (await client.get("/api/v1/exchange/resources")).status_code == 401
+        assert_problem(await client.get("/api/v1/exchange/resources"), 401, "unauthenticated")
 
 
 class TestGrantsApi:
@@ -152,9 +152,9 @@ class TestGrantsApi:
         made = await factories.grant(session, resource, "ZWSJJ", approve=False)
         other, _o = await factories.staff(session, "RSJ")
         auth = await bearer(session, other)
-        assert (
-            await client.get(f"/api/v1/exchange/grants/{made.id}", headers=auth)
-        ).status_code == 404
+        assert_problem(
+            await client.get(f"/api/v1/exchange/grants/{made.id}", headers=auth), 404, "not-found"
+        )
 
 
 class TestSubscriptionsApi:

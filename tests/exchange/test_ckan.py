@@ -277,7 +277,7 @@ class TestDcat:
         doc = json.loads((await client.get("/dataset/organizations.jsonld")).content)
         assert "@context" in doc and doc["@type"] == "dcat:Dataset"
         assert doc["dct:publisher"]["foaf:name"]["@value"] == "市场监督管理局"
-        assert (await client.get("/dataset/persons-closed.jsonld")).status_code == 404
+        assert_problem(await client.get("/dataset/persons-closed.jsonld"), 404, "not-found")
 
 
 class TestDownload:

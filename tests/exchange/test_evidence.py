@@ -425,9 +425,11 @@ class TestAccessStats:
         assert [(row["resource"], row["calls"], row["records"]) for row in r.json()] == [
             (resource.code, 1, 1)
         ]
-        assert (
-            await client.get("/api/v1/exchange/stats?days=0", headers={"X-API-Key": key})
-        ).status_code == 422
+        assert_problem(
+            await client.get("/api/v1/exchange/stats?days=0", headers={"X-API-Key": key}),
+            422,
+            "invalid-input",
+        )
 
 
 class TestQueryService:

@@ -395,7 +395,7 @@ async def test_update_observation_checks_and_recomputes_the_stream(sta):
         ).json()["@iot.id"]
         for t in ("2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z")
     ]
-    assert (await sta.patch(f"Observations({obs[1]})", {"result": "x"})).status_code == 400
+    assert_problem(await sta.patch(f"Observations({obs[1]})", {"result": "x"}), 400, "bad-request")
     assert (
         await sta.patch(
             f"Observations({obs[1]})", {"phenomenonTime": "2026-01-03T00:00:00Z", "result": 2}
@@ -409,16 +409,18 @@ async def test_update_observation_checks_and_recomputes_the_stream(sta):
 
 
 async def test_update_of_a_missing_entity_is_404(sta):
-    assert (await sta.patch("Things(999999)", {"name": "x"})).status_code == 404
-    assert (await sta.put("Things(999999)", {"name": "x", "description": "y"})).status_code == 404
-    assert (await sta.delete("Things(999999)")).status_code == 404
+    assert_problem(await sta.patch("Things(999999)", {"name": "x"}), 404, "not-found")
+    assert_problem(
+        await sta.put("Things(999999)", {"name": "x", "description": "y"}), 404, "not-found"
+    )
+    assert_problem(await sta.delete("Things(999999)"), 404, "not-found")
 
 
 async def test_delete_cascades(sta, session):
     ids = await sta.thing(observations=[{"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1}])
     assert (await sta.delete(f"Things({ids['thing']})")).status_code == 200
-    assert (await sta.get(f"Things({ids['thing']})")).status_code == 404
-    assert (await sta.get(f"Datastreams({ids['datastream']})")).status_code == 404
+    assert_problem(await sta.get(f"Things({ids['thing']})"), 404, "not-found")
+    assert_problem(await sta.get(f"Datastreams({ids['datastream']})"), 404, "not-found")
     assert await session.scalar(select(func.count()).select_from(m.StaObservation)) == 0
     assert await session.scalar(select(func.count()).select_from(m.StaHistoricalLocation)) == 0
     # A Sensor and a Location outlive the Thing; deleting them is fine too.
@@ -431,7 +433,7 @@ async def test_deleting_a_sensor_or_property_takes_its_datastreams(sta, which):
     ids = await sta.thing(observations=[{"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1}])
     path = {"sensor": "Sensors", "observed_property": "ObservedProperties"}[which]
     assert (await sta.delete(f"{path}({ids[which]})")).status_code == 200
-    assert (await sta.get(f"Datastreams({ids['datastream']})")).status_code == 404
+    assert_problem(await sta.get(f"Datastreams({ids['datastream']})"), 404, "not-found")
     assert (await sta.get(f"Things({ids['thing']})")).status_code == 200
 
 
@@ -548,14 +550,18 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         headers=headers,
     )
     assert_problem(refused, 403, "forbidden")
-    assert (
-        await sta.post("Things", {"name": "x", "description": "y"}, headers=headers)
-    ).status_code == 403
-    assert (
+    assert_problem(
+        await sta.post("Things", {"name": "x", "description": "y"}, headers=headers),
+        403,
+        "forbidden",
+    )
+    assert_problem(
         await client.patch(
             f"/sta/v1.1/Things({mine['thing']})", json={"name": "x"}, headers=headers
-        )
-    ).status_code == 403
+        ),
+        403,
+        "forbidden",
+    )
     assert (
         await client.delete(f"/sta/v1.1/Observations({ok.json()['@iot.id']})", headers=headers)
     ).status_code == 200
@@ -565,11 +571,13 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         headers=staff_headers,
     )
     assert_problem(not_a_device, 400, "bad-request")
-    assert (
+    assert_problem(
         await client.put(
             "/api/v1/sensing/things/999999/owner", json={"username": None}, headers=staff_headers
-        )
-    ).status_code == 404
+        ),
+        404,
+        "not-found",
+    )
 
 
 @pytest.mark.parametrize(

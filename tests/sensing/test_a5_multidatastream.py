@@ -116,7 +116,7 @@ async def test_deleting_an_observed_property_takes_its_multi_datastreams(sta):
     ids = await sta.thing()
     multi_id = await sta.create("MultiDatastreams", multi_body(ids))
     assert (await sta.delete(f"ObservedProperties({ids['observed_property']})")).status_code == 200
-    assert (await sta.get(f"MultiDatastreams({multi_id})")).status_code == 404
+    assert_problem(await sta.get(f"MultiDatastreams({multi_id})"), 404, "not-found")
 
 
 async def test_observed_properties_of_a_multi_datastream_are_fixed(sta):

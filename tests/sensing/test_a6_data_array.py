@@ -186,5 +186,5 @@ async def test_device_rows_for_other_datastreams_are_errors(sta, session, client
 )
 async def test_bad_data_array_queries(sta, params):
     await sta.thing()
-    assert (await sta.get("Observations", **params)).status_code == 400
-    assert (await sta.get("Things", **{"$resultFormat": "dataArray"})).status_code == 400
+    assert_problem(await sta.get("Observations", **params), 400, "bad-request")
+    assert_problem(await sta.get("Things", **{"$resultFormat": "dataArray"}), 400, "bad-request")

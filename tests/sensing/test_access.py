@@ -211,12 +211,12 @@ async def test_visibility_change_is_staff_only_audited_and_reversible(
     client: httpx.AsyncClient, city: City, session: AsyncSession
 ) -> None:
     url = f"{API}/things/{city.secret['thing']}/visibility"
-    assert (await client.put(url, json={"public": True})).status_code == 401
+    assert_problem(await client.put(url, json={"public": True}), 401, "unauthenticated")
     device = city.headers["owner device"]
-    assert (await client.put(url, json={"public": True}, headers=device)).status_code == 403
+    assert_problem(await client.put(url, json={"public": True}, headers=device), 403, "forbidden")
     staff = city.headers["staff"]
     for bad in ({}, {"public": "perhaps"}, {"public": None}):
-        assert (await client.put(url, json=bad, headers=staff)).status_code == 422, bad
+        assert_problem(await client.put(url, json=bad, headers=staff), 422, "invalid-input")
     missing = await client.put(
         f"{API}/things/987654/visibility", json={"public": True}, headers=staff
     )

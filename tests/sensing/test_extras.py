@@ -291,8 +291,8 @@ async def test_aggregates_of_a_non_numeric_or_unknown_datastream(
     response = await aggregate(client, truth["datastream"], interval="1h")
     assert_problem(response, 422, "invalid-input")
     assert response.json()["field"] == "datastream"
-    assert (await aggregate(client, 987654, interval="1h")).status_code == 404
-    assert (await client.get(f"{API}/datastreams/x/aggregates")).status_code == 422
+    assert_problem(await aggregate(client, 987654, interval="1h"), 404, "not-found")
+    assert_problem(await client.get(f"{API}/datastreams/x/aggregates"), 422, "invalid-input")
 
 
 async def test_aggregates_query_uses_the_stream_time_index(
@@ -325,8 +325,8 @@ async def test_set_retention_is_staff_only_and_audited(
     url = f"{API}/datastreams/{ids['datastream']}/retention"
     _staff, staff = await caller(session, "staff")
     _device, device = await caller(session, "device")
-    assert (await client.put(url, json={"days": 30})).status_code == 401
-    assert (await client.put(url, json={"days": 30}, headers=device)).status_code == 403
+    assert_problem(await client.put(url, json={"days": 30}), 401, "unauthenticated")
+    assert_problem(await client.put(url, json={"days": 30}, headers=device), 403, "forbidden")
     for bad in ({"days": 0}, {"days": -1}, {"days": 100_000}, {"days": "x"}, {}):
         response = await client.put(url, json=bad, headers=staff)
         assert_problem(response, 422, "invalid-input")

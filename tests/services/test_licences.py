@@ -472,7 +472,7 @@ class TestApi:
 
         unknown = await client.get(f"/api/v1/licences/{full('SCJGJ-003-2026-999999')}")
         assert_problem(unknown, 404, "not-found")
-        assert (await client.get("/api/v1/licences/bad%20number")).status_code == 422
+        assert_problem(await client.get("/api/v1/licences/bad%20number"), 422, "invalid-input")
 
         pair = {"document": lic.document, "signature": lic.signature}
         r = await client.post("/api/v1/licences/verify", json=pair)
@@ -491,7 +491,9 @@ class TestApi:
         r = await client.post("/api/v1/licences/verify", json={"document": lic.document})
         assert_problem(r, 422, "invalid-input")
         huge = {**pair, "document": "x" * (licences.DOCUMENT_MAX_BYTES + 1)}
-        assert (await client.post("/api/v1/licences/verify", json=huge)).status_code == 422
+        assert_problem(
+            await client.post("/api/v1/licences/verify", json=huge), 422, "invalid-input"
+        )
 
     async def test_checks_are_rate_limited_across_numbers(
         self, app: Any, client: httpx.AsyncClient, session: AsyncSession

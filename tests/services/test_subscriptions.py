@@ -208,7 +208,7 @@ class TestApiAndPages:
         assert_problem(r, 404, "not-found")
         r = await client.delete(path, headers=bearer(follower))
         assert r.json() == {"code": item.code, "subscribed": False}
-        assert (await client.put(path)).status_code == 401
+        assert_problem(await client.put(path), 401, "unauthenticated")
 
     async def test_page(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         item = await food_item(session)
