@@ -11,6 +11,7 @@ from smartcity.core.models import Account
 from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.cases.factories import open_application, world
+from tests.problems import assert_problem
 
 
 def auth(account: Account) -> dict[str, str]:
@@ -57,7 +58,7 @@ class TestCasesApi:
         )
         assert response.status_code == 200
         gone = await client.get(f"/api/v1/cases/{case.id}", headers=officer)
-        assert gone.status_code == 404
+        assert_problem(gone, 404, "not-found")
 
     async def test_problems(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
         w = await world(session)
@@ -67,38 +68,38 @@ class TestCasesApi:
         response = await client.post(
             f"/api/v1/cases/{case.id}/transitions/approve", json={}, headers=officer
         )
-        assert response.status_code == 409
+        assert_problem(response, 409, "conflict")
         assert response.headers["content-type"] == "application/problem+json"
         # a missing field
         response = await client.post(
             f"/api/v1/cases/{case.id}/transitions/not_accept", json={"fields": {}}, headers=officer
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")
         assert response.json()["field"] == "reason"
         # a wrong department: the case is not even visible
         response = await client.post(
             f"/api/v1/cases/{case.id}/transitions/accept", json={}, headers=auth(w.outsider)
         )
-        assert response.status_code == 404
+        assert_problem(response, 404, "not-found")
         # the applicant sees the case but may not accept it
         response = await client.post(
             f"/api/v1/cases/{case.id}/transitions/accept", json={}, headers=auth(w.applicant)
         )
-        assert response.status_code == 403
+        assert_problem(response, 403, "forbidden")
         # citizens cannot assign at all
         response = await client.post(
             f"/api/v1/cases/{case.id}/assign", json={"officer": "x"}, headers=auth(w.applicant)
         )
-        assert response.status_code == 403
+        assert_problem(response, 403, "forbidden")
         response = await client.post(
             f"/api/v1/cases/{case.id}/transfer",
             json={"department": "GAJ", "reason": ""},
             headers=officer,
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")
         response = await client.get("/api/v1/cases/", params={"warning": "blue"}, headers=officer)
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")
         response = await client.get(f"/api/v1/cases/{uuid.uuid4()}", headers=officer)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not-found")
         response = await client.get("/api/v1/cases/")
-        assert response.status_code == 401
+        assert_problem(response, 401, "unauthenticated")

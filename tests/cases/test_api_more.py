@@ -14,6 +14,7 @@ from smartcity.core.models import Account
 from smartcity.services.types import BASE_NAME
 from tests.cases.factories import World, open_application, world
 from tests.cases.test_api import auth
+from tests.problems import assert_problem
 
 
 async def account_of(session: AsyncSession, account_id: uuid.UUID | None) -> Account:
@@ -52,19 +53,20 @@ class TestComments:
         case = await open_application(session, w)
         path = f"/api/v1/cases/{case.id}/comments"
         r = await client.post(path, json={"text": "   "}, headers=auth(w.officer))
-        assert r.status_code == 422 and r.json()["field"] == "text"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "text"
         r = await client.post(path, json={"text": "长" * 2001}, headers=auth(w.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post(path, json={"note": "wrong key"}, headers=auth(w.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post(path, json={"text": "越权"}, headers=auth(w.outsider))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.post(path, json={"text": "申请人"}, headers=auth(w.applicant))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(
             f"/api/v1/cases/{uuid.uuid4()}/comments", json={"text": "x"}, headers=auth(w.officer)
         )
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
 
 
 class TestCorrection:
@@ -97,16 +99,16 @@ class TestCorrection:
             ({"to_state": "submitted", "reason": "已在此环节"}, "to_state"),
         ):
             r = await client.post(path, json=body, headers=auth(w.officer))
-            assert r.status_code == 422, body
+            assert_problem(r, 422, "invalid-input")
             assert r.json()["field"] == field
         r = await client.post(path, json={"to_state": ""}, headers=auth(w.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         supervisor = await account_of(session, w.supervisor_p.id)
         body = {"to_state": "accepted", "reason": "监察纠错"}
         r = await client.post(path, json=body, headers=auth(supervisor))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(path, json=body, headers=auth(w.outsider))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.get(f"/api/v1/cases/{case.id}", headers=auth(w.officer))
         assert r.json()["case"]["state"] == "submitted"
 
@@ -147,7 +149,7 @@ class TestFlags:
         r = await client.get("/api/v1/cases/flags", headers=auth(w.officer))
         assert [f["case_number"] for f in r.json()] == [ours.number]
         r = await client.get(f"/api/v1/cases/{theirs.id}/flags", headers=auth(w.officer))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
 
     async def test_review(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
         w, ours, _theirs = await self._flagged(session)
@@ -159,11 +161,12 @@ class TestFlags:
         ).json()
         path = f"/api/v1/cases/flags/{flag['id']}/review"
         r = await client.post(path, json={"note": "  "}, headers=auth(supervisor))
-        assert r.status_code == 422 and r.json()["field"] == "note"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "note"
         r = await client.post(path, json={"note": "x" * 501}, headers=auth(supervisor))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post(path, json={"note": "自己纠正"}, headers=auth(w.officer))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(
             path, json={"note": "经核查，属实，已约谈。"}, headers=auth(supervisor)
         )
@@ -171,13 +174,13 @@ class TestFlags:
         assert r.json()["reviewed_by"] == supervisor.username
         assert r.json()["review_note"] == "经核查，属实，已约谈。"
         r = await client.post(path, json={"note": "再核查一次"}, headers=auth(supervisor))
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         r = await client.post(
             f"/api/v1/cases/flags/{uuid.uuid4()}/review",
             json={"note": "x"},
             headers=auth(supervisor),
         )
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         # Reviewed flags leave the open list but stay on the case.
         r = await client.get(
             "/api/v1/cases/flags", params={"kind": "out_of_order"}, headers=auth(supervisor)
@@ -201,15 +204,16 @@ class TestFlags:
         r = await client.get(
             "/api/v1/cases/flags", params={"kind": "late"}, headers=auth(supervisor)
         )
-        assert r.status_code == 422 and r.json()["field"] == "kind"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "kind"
         r = await client.get(
             "/api/v1/cases/flags", params={"open_only": "maybe"}, headers=auth(supervisor)
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.get("/api/v1/cases/flags", headers=auth(w.applicant))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.get(f"/api/v1/cases/{case.id}/flags", headers=auth(w.applicant))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
 
 
 class TestSteps:
@@ -242,7 +246,7 @@ class TestSteps:
         r = await client.get(path, headers=auth(w.applicant))
         assert r.json() == []
         r = await client.get(path, headers=auth(w.outsider))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         await service.transition(session, w.officer_p, case.id, "accept")
         await service.assign(session, w.officer_p, case.id, w.officer.username)
         await service.transition(session, w.officer_p, case.id, "review")
@@ -269,23 +273,23 @@ class TestRating:
         )
         for body in ({"score": 6}, {"score": 0}, {"score": "5"}, {"score": True}, {}):
             r = await client.post(path, json=body, headers=auth(w.applicant))
-            assert r.status_code == 422, body
+            assert_problem(r, 422, "invalid-input")
         r = await client.post(
             path, json={"score": 4, "comment": "x" * 501}, headers=auth(w.applicant)
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post(path, json={"score": 5}, headers=auth(w.officer))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         stranger = await account_of(session, w.stranger_p.id)
         r = await client.post(path, json={"score": 1}, headers=auth(stranger))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.post(
             path, json={"score": 4, "comment": "说明清楚"}, headers=auth(w.applicant)
         )
         assert r.status_code == 201, r.text
         assert r.json()["score"] == 4 and r.json()["comment"] == "说明清楚"
         r = await client.post(path, json={"score": 5}, headers=auth(w.applicant))
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
 
 
 async def test_fixed_paths_are_not_read_as_case_ids(
@@ -295,4 +299,4 @@ async def test_fixed_paths_are_not_read_as_case_ids(
     r = await client.get("/api/v1/cases/flags", headers=auth(w.officer))
     assert r.status_code == 200 and r.json() == []
     r = await client.get("/api/v1/cases/not-a-uuid", headers=auth(w.officer))
-    assert r.status_code == 404
+    assert_problem(r, 404, "not-found")

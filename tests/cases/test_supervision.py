@@ -27,6 +27,7 @@ from smartcity.core.workdays import load_calendar
 from smartcity.settings import get_settings
 from tests.cases.factories import APPLICATION, World, with_test_module, world
 from tests.core.test_pages import HTML, csrf_of
+from tests.problems import assert_problem
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 11, 20, 12, tzinfo=CST)  # a Friday
@@ -578,7 +579,7 @@ class TestApi:
             assert mine.json()["open"]["open"] == 3
             assert mine.json()["own_department_only"] is True
             refused = await client.get("/api/v1/supervision/summary", headers=applicant)
-            assert refused.status_code == 403
+            assert_problem(refused, 403, "forbidden")
 
     async def test_bad_input_is_a_problem(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -592,14 +593,14 @@ class TestApi:
             {"from": "2026-11", "to": "2026-01"},
         ):
             r = await client.get("/api/v1/supervision/summary", params=params, headers=sup)
-            assert r.status_code == 422, (params, r.text)
+            assert_problem(r, 422, "invalid-input")
             assert r.headers["content-type"] == "application/problem+json"
         r = await client.get("/api/v1/supervision/cases", params={"flag": "sloppy"}, headers=sup)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.get("/api/v1/supervision/export", params={"table": "x"}, headers=sup)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.get("/api/v1/supervision/red", params={"limit": 501}, headers=sup)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 class TestPages:

@@ -11,6 +11,7 @@ from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.factories import PASSWORD, ROOT
+from tests.problems import assert_problem
 
 PROBLEM = "application/problem+json"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -43,7 +44,7 @@ class TestToken:
         r = await client.post(
             "/api/v1/auth/token", data={"username": account.username, "password": "nope"}
         )
-        assert r.status_code == 401
+        assert_problem(r, 401, "wrong-credentials")
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["type"] == "/problems/wrong-credentials"
         # The failure was committed even though the answer was an error.
@@ -64,7 +65,7 @@ class TestToken:
         r = await client.post(
             "/api/v1/auth/token", data={"username": account.username, "password": PASSWORD}
         )
-        assert r.status_code == 401 and r.json()["type"] == "/problems/totp-required"
+        assert_problem(r, 401, "totp-required")
         code = factories.totp_code(SECRET, clock.now())
         r = await client.post(
             "/api/v1/auth/token",
@@ -81,7 +82,8 @@ class TestToken:
 
     async def test_missing_fields(self, client):
         r = await client.post("/api/v1/auth/token", data={"username": "x"})
-        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 422, "invalid-input")
+        assert r.headers["content-type"] == PROBLEM
         assert any(e["field"] == "password" for e in r.json()["errors"])
 
     async def test_expired_token(self, client, session):
@@ -89,7 +91,7 @@ class TestToken:
         with clock.frozen(datetime.now(UTC) - timedelta(hours=1)):
             old = issue_access_token(get_settings(), account, amr=["pwd"])
         r = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {old}"})
-        assert r.status_code == 401 and r.json()["type"] == "/problems/token-expired"
+        assert_problem(r, 401, "token-expired")
 
     @pytest.mark.parametrize(
         "header", ["Bearer garbage", "Bearer a.b.c", "Basic dXNlcjpwdw==", "Bearer"]
@@ -104,7 +106,7 @@ class TestToken:
         account.active = False
         await session.flush()
         r = await client.get("/api/v1/me", headers=headers)
-        assert r.status_code == 401
+        assert_problem(r, 401, "unauthenticated")
 
 
 class TestApiKeys:
@@ -128,7 +130,7 @@ class TestApiKeys:
         r = await client.delete(f"/api/v1/api-keys/{prefix}", headers=headers)
         assert r.status_code == 200 and r.json()["revoked_at"]
         me = await client.get("/api/v1/me", headers={"X-API-Key": key})
-        assert me.status_code == 401 and me.json()["type"] == "/problems/api-key-revoked"
+        assert_problem(me, 401, "api-key-revoked")
 
     async def test_expired_key(self, client, session):
         device = await factories.create_account(session, kind="device")
@@ -141,18 +143,18 @@ class TestApiKeys:
                 expires_at=datetime(2026, 2, 1, tzinfo=UTC),
             )
         r = await client.get("/api/v1/me", headers={"X-API-Key": key})
-        assert r.status_code == 401 and r.json()["type"] == "/problems/api-key-expired"
+        assert_problem(r, 401, "api-key-expired")
 
     @pytest.mark.parametrize("key", ["nope", "sck_short_x", "sck_000000000000_wrongsecret"])
     async def test_bad_keys(self, client, key):
         r = await client.get("/api/v1/me", headers={"X-API-Key": key})
-        assert r.status_code == 401 and r.json()["type"] == "/problems/api-key-invalid"
+        assert_problem(r, 401, "api-key-invalid")
 
     async def test_tampered_key(self, client, session):
         device = await factories.create_account(session, kind="device")
         _row, key = await accounts.issue_api_key(session, ROOT, username=device.username, name="x")
         r = await client.get("/api/v1/me", headers={"X-API-Key": key[:-2] + "xx"})
-        assert r.status_code == 401
+        assert_problem(r, 401, "api-key-invalid")
 
     async def test_key_for_a_person_is_refused(self, client, session):
         headers = await admin_headers(session)
@@ -160,7 +162,8 @@ class TestApiKeys:
         r = await client.post(
             "/api/v1/api-keys", headers=headers, json={"account": citizen.username, "name": "x"}
         )
-        assert r.status_code == 422 and r.json()["field"] == "account"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "account"
 
 
 class TestAccountsApi:
@@ -193,17 +196,19 @@ class TestAccountsApi:
             headers=headers,
             json={"username": "bad.kind", "display_name": "x", "kind": "emperor"},
         )
-        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 422, "invalid-input")
+        assert r.headers["content-type"] == PROBLEM
 
     async def test_unknown_account_is_404(self, client, session):
         headers = await admin_headers(session)
         r = await client.get("/api/v1/accounts/no.such.user", headers=headers)
-        assert r.status_code == 404 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 404, "not-found")
+        assert r.headers["content-type"] == PROBLEM
 
     async def test_page_size_is_bounded(self, client, session):
         headers = await admin_headers(session)
         r = await client.get("/api/v1/accounts", headers=headers, params={"limit": 100000})
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_change_own_password(self, client, session):
         account = await factories.create_account(session)
@@ -212,7 +217,8 @@ class TestAccountsApi:
             headers=bearer(account),
             json={"current_password": "wrong", "new_password": "Another-Pass-2026"},
         )
-        assert r.status_code == 422 and r.json()["field"] == "current_password"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "current_password"
         r = await client.post(
             "/api/v1/me/password",
             headers=bearer(account),
@@ -235,7 +241,8 @@ class TestDepartmentsApi:
         r = await client.post(
             "/api/v1/departments", headers=headers, json={"code": "QXJ", "name": "气象局"}
         )
-        assert r.status_code == 409 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 409, "conflict")
+        assert r.headers["content-type"] == PROBLEM
 
     async def test_malformed_json(self, client, session):
         headers = await admin_headers(session)
@@ -244,7 +251,8 @@ class TestDepartmentsApi:
             headers={**headers, "content-type": "application/json"},
             content=b"{not json",
         )
-        assert r.status_code == 422 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 422, "invalid-input")
+        assert r.headers["content-type"] == PROBLEM
 
 
 class TestAuditApi:
@@ -261,7 +269,7 @@ class TestAuditApi:
     async def test_plain_admin_without_auditor_role_cannot_read(self, client, session):
         staff = await factories.create_account(session, kind="staff")
         r = await client.get("/api/v1/audit/verify", headers=bearer(staff))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
 
 
 class TestLimits:
@@ -272,7 +280,8 @@ class TestLimits:
             content=body,
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-        assert r.status_code == 413 and r.headers["content-type"] == PROBLEM
+        assert_problem(r, 413, "payload-too-large")
+        assert r.headers["content-type"] == PROBLEM
 
     async def test_rate_limit_on_public_endpoint(self, app, client):
         from smartcity.core.ratelimit import RateLimiter

@@ -12,6 +12,7 @@ from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.factories import PASSWORD
 from tests.core.test_pages import HTML, csrf_of, get_form, sign_in
+from tests.problems import assert_problem
 
 CROSS_SITE = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
 
@@ -105,7 +106,7 @@ class TestApiWithTheSessionCookie:
             json={"current_password": PASSWORD, "new_password": "Another-Pass-2026"},
             headers=headers,
         )
-        assert r.status_code == 403
+        assert_problem(r, 403, "csrf-failed")
         assert r.headers["content-type"].startswith(PROBLEM_JSON)
         assert r.json()["type"] == "/problems/csrf-failed"
 

@@ -26,6 +26,7 @@ from smartcity.core.limits import (
 from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.core import factories
+from tests.problems import assert_problem
 
 HUGE = 2**64
 
@@ -105,7 +106,7 @@ async def test_huge_station_id_is_invalid_input_not_a_server_error(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.get(f"/api/v1/environment/air/stations/{HUGE}")
-    assert response.status_code == 422
+    assert_problem(response, 422, "invalid-input")
     assert response.json()["type"] == "/problems/invalid-input"
     assert response.json()["errors"][0]["field"] == "station_id"
 
@@ -114,7 +115,7 @@ async def test_largest_int64_id_reaches_the_database_and_is_not_found(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.get(f"/api/v1/environment/air/stations/{INT64_MAX}")
-    assert response.status_code == 404
+    assert_problem(response, 404, "not-found")
     assert response.json()["type"] == "/problems/not-found"
 
 
@@ -139,8 +140,8 @@ async def test_explicit_bounds_win_and_the_walk_is_idempotent() -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/things/7?shift=-5")).json() == {"thing_id": 7, "shift": -5}
-        assert (await client.get("/things/7?shift=-6")).status_code == 422
-        assert (await client.get("/things/0")).status_code == 422
+        assert_problem(await client.get("/things/7?shift=-6"), 422, "invalid-input")
+        assert_problem(await client.get("/things/0"), 422, "invalid-input")
         assert (await client.get(f"/things/{INT64_MAX}")).status_code == 200
 
 
@@ -197,7 +198,7 @@ async def test_depth_limit_passes_shallow_bodies_and_disconnects_through() -> No
         # Forms are never scanned: their brackets mean nothing.
         form = await client.post("/", data={"a": "[[[[[["})
     assert seen == [b"[[[1]]]", b"a=%5B%5B%5B%5B%5B%5B"]
-    assert deep.status_code == 400
+    assert_problem(deep, 400, "json-too-deep")
     assert deep.json()["type"] == "/problems/json-too-deep"
     assert form.status_code == 204
 
@@ -227,7 +228,7 @@ async def test_deep_json_is_refused_with_a_problem_naming_it(
     # orjson refuses to write past 254 levels; the body is built by hand past that.
     content = _dumps_deep(body)
     response = await client.post(path, content=content, headers=sensing_writer)
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "json-too-deep")
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     problem = response.json()
     assert problem["type"] == "/problems/json-too-deep"
@@ -330,6 +331,6 @@ async def test_a_rule_for_a_huge_datastream_id_is_invalid_input(
 ) -> None:
     body = {"name": "r", "kind": "threshold", "params": {"above": 1}, "datastream_id": HUGE}
     response = await client.post("/api/v1/sensing/rules", json=body, headers=sensing_writer)
-    assert response.status_code == 422
+    assert_problem(response, 422, "invalid-input")
     assert response.json()["type"] == "/problems/invalid-input"
     assert response.json()["errors"][0]["field"] == "datastream_id"

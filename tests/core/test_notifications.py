@@ -20,6 +20,7 @@ from smartcity.core.notifications import Outgoing
 from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.core import factories
+from tests.problems import assert_problem
 
 HTML = {"accept": "text/html"}
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -210,7 +211,7 @@ class TestApi:
         for path in (f"/api/v1/messages/{ids[1]}", f"/api/v1/messages/{ids[1]}/read"):
             method = "GET" if path.endswith(str(ids[1])) else "POST"
             r = await client.request(method, path, headers=_bearer(other))
-            assert r.status_code == 404, r.text
+            assert_problem(r, 404, "not-found")
             assert r.headers["content-type"] == "application/problem+json"
         r = await client.get(f"/api/v1/messages/{ids[1]}", headers=_bearer(owner))
         assert r.status_code == 200 and r.json()["read_at"] is None  # untouched by the other
@@ -221,12 +222,12 @@ class TestApi:
     async def test_bad_input(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         owner = await factories.create_account(session)
         await session.commit()
-        assert (await client.get("/api/v1/messages")).status_code == 401
+        assert_problem(await client.get("/api/v1/messages"), 401, "unauthenticated")
         for query in ("limit=0", "limit=201", "offset=-1", "unread=perhaps"):
             r = await client.get(f"/api/v1/messages?{query}", headers=_bearer(owner))
-            assert r.status_code == 422, query
+            assert_problem(r, 422, "invalid-input")
         r = await client.post("/api/v1/messages/not-a-uuid/read", headers=_bearer(owner))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 class TestPage:

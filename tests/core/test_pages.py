@@ -11,6 +11,7 @@ from smartcity.core import clock
 from smartcity.core.models import Account
 from tests.core import factories
 from tests.core.factories import PASSWORD
+from tests.problems import assert_problem
 
 HTML = {"accept": "text/html"}
 
@@ -271,7 +272,8 @@ class TestAdminPages:
             path, headers=HTML, data={"csrf_token": token, "action": "revoke_key", "prefix": prefix}
         )
         assert r.status_code == 200
-        assert (await client.get("/api/v1/me", headers={"X-API-Key": key})).status_code == 401
+        revoked = await client.get("/api/v1/me", headers={"X-API-Key": key})
+        assert_problem(revoked, 401, "api-key-revoked")
 
     async def test_bad_expiry_date(self, client, session):
         await self.admin(client, session)

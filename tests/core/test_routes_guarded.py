@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -134,3 +135,386 @@ async def test_unknown_page_is_a_page(client: Any) -> None:
     response = await client.get("/no-such-page", headers={"accept": "text/html"})
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+
+
+# --- exact route counts per module ---------------------------------------------------------
+
+# (API routes, page routes) of every module in modules(), counted as (method, path) pairs
+# without HEAD. A new route changes its module's count: add it here, and, when it acts on a
+# department's objects, to DEPARTMENT_ROUTES below (or to NOT_DEPARTMENT_OWNED with why).
+ROUTE_COUNTS: dict[str, tuple[int, int]] = {
+    "core": (27, 22),
+    "registry": (24, 15),
+    "exchange": (26, 11),
+    "cases": (21, 14),
+    "services": (23, 20),
+    "sensing": (24, 14),
+    "environment": (5, 2),
+}
+# Routes of no module: the shared pages of web and the API docs of create_app.
+OUTSIDE_MODULES = {
+    ("GET", "/"),
+    ("GET", "/lang/{locale}"),
+    ("GET", "/static/vendor/plotly.css"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+}
+
+
+def method_paths(routes: Any) -> set[tuple[str, str]]:
+    return {(method, r.path) for r in api_routes(routes) for method in r.methods - {"HEAD"}}
+
+
+def test_route_counts_per_module_are_exact(app: Any) -> None:
+    from smartcity.app import modules
+
+    counted: dict[str, tuple[int, int]] = {}
+    in_modules: set[tuple[str, str]] = set()
+    for module in modules():
+        api = method_paths(module.router) if module.router is not None else set()
+        pages = method_paths(module.pages) if module.pages is not None else set()
+        counted[module.name] = (len(api), len(pages))
+        in_modules |= api | pages
+    table = "\n".join(f'    "{name}": {pair},' for name, pair in counted.items())
+    assert counted == ROUTE_COUNTS, (
+        "the routes of a module changed: check each new route is guarded (and, when it acts "
+        "on a department's objects, listed in DEPARTMENT_ROUTES or NOT_DEPARTMENT_OWNED), "
+        f"then make ROUTE_COUNTS:\n{table}"
+    )
+    outside = method_paths(app) - in_modules
+    assert outside == OUTSIDE_MODULES, (
+        f"routes served by no module: {sorted(outside - OUTSIDE_MODULES)}; "
+        f"gone: {sorted(OUTSIDE_MODULES - outside)}. Put a route in its module's router or "
+        "pages, or (only for the shared pages and API docs) in OUTSIDE_MODULES"
+    )
+    assert len(method_paths(app)) == sum(a + p for a, p in ROUTE_COUNTS.values()) + len(
+        OUTSIDE_MODULES
+    ), "two modules serve the same method and path"
+
+
+# --- the wrong department ------------------------------------------------------------------
+
+# Department A owns one object of each kind; staff of department B must be refused on every
+# route that acts on one (403 or 404 as problem+json on the API, a 403/404 page on pages) and
+# must find none of them in a list. A third department, C, publishes the resource A holds a
+# grant for.
+A, B, C = "SCJGJ", "GAJ", "ZWSJJ"
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+# (method, path) -> (the object of A in its path, the body a caller of A's own could send)
+DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
+    # cases: a case of A
+    ("GET", "/api/v1/cases/{case_id:uuid}"): ("case", None),
+    ("GET", "/api/v1/cases/{case_id:uuid}/steps"): ("case", None),
+    ("GET", "/api/v1/cases/{case_id:uuid}/flags"): ("case", None),
+    ("POST", "/api/v1/cases/{case_id:uuid}/transitions/{name}"): ("case", {"fields": {}}),
+    ("POST", "/api/v1/cases/{case_id:uuid}/assign"): ("case", {"officer": "@staff_a"}),
+    ("POST", "/api/v1/cases/{case_id:uuid}/transfer"): (
+        "case",
+        {"department": B, "reason": "不属本部门"},
+    ),
+    ("POST", "/api/v1/cases/{case_id:uuid}/comments"): ("case", {"text": "已核实"}),
+    ("POST", "/api/v1/cases/{case_id:uuid}/correction"): (
+        "case",
+        {"to_state": "submitted", "reason": "纠错"},
+    ),
+    ("POST", "/api/v1/cases/{case_id:uuid}/rating"): ("case", {"score": 5}),
+    ("GET", "/cases/{case_id:uuid}"): ("case", None),
+    ("POST", "/cases/{case_id:uuid}/steps/{name}"): ("case", {}),
+    ("POST", "/cases/{case_id:uuid}/assign"): ("case", {"officer": "@staff_a"}),
+    ("POST", "/cases/{case_id:uuid}/transfer"): ("case", {"department": B, "reason": "不属"}),
+    ("POST", "/cases/{case_id:uuid}/comment"): ("case", {"text": "已核实"}),
+    ("POST", "/cases/{case_id:uuid}/correct"): ("case", {"to_state": "submitted", "reason": "x"}),
+    # services: the material of A's application, a licence A issued
+    ("GET", "/api/v1/services/materials/{material_id}"): ("material", None),
+    ("GET", "/api/v1/licences/{number}/document"): ("licence", None),
+    ("GET", "/api/v1/licences/{number}/signature"): ("licence", None),
+    ("POST", "/api/v1/licences/{number}/revoke"): ("licence", {"reason": "吊销"}),
+    ("GET", "/licences/{number}/revoke"): ("licence", None),
+    ("POST", "/licences/{number}/revoke"): ("licence", {"reason": "吊销"}),
+    # sensing: A's rule and its alert (read by all staff, changed by A only)
+    ("PATCH", "/api/v1/sensing/rules/{rule_id}"): ("rule", {"active": False}),
+    ("DELETE", "/api/v1/sensing/rules/{rule_id}"): ("rule", None),
+    ("POST", "/api/v1/sensing/alerts/{alert_id}/acknowledge"): ("alert", {"note": "已知"}),
+    ("POST", "/api/v1/sensing/alerts/{alert_id}/resolve"): ("alert", {"note": "已处置"}),
+    ("POST", "/sensing/rules/{rule_id}/edit"): (
+        "rule",
+        {
+            "name": "改名",
+            "severity": "critical",
+            "scope": "datastream",
+            "datastream_id": "@datastream",
+            "department_id": "@department_a",
+            "threshold-op": "above",
+            "threshold-value": "80",
+            "threshold-hysteresis": "5",
+        },
+    ),
+    ("POST", "/sensing/rules/{rule_id}/active"): ("rule", {"active": "false"}),
+    ("POST", "/sensing/rules/{rule_id}/delete"): ("rule", {}),
+    ("POST", "/sensing/alerts/{alert_id}/acknowledge"): ("alert", {"note": "已知"}),
+    ("POST", "/sensing/alerts/{alert_id}/resolve"): ("alert", {"note": "已处置"}),
+    # exchange: A's resource, A's grant, A's subscription and A's call
+    ("PATCH", "/api/v1/exchange/resources/{code}"): ("resource", {"title": "改名"}),
+    ("GET", "/api/v1/exchange/grants/{grant_id}"): ("grant", None),
+    ("POST", "/api/v1/exchange/grants/{grant_id}/approve"): ("grant", {}),
+    ("POST", "/api/v1/exchange/grants/{grant_id}/refuse"): ("grant", {"reason": "不同意"}),
+    ("POST", "/api/v1/exchange/grants/{grant_id}/revoke"): ("grant", {"reason": "收回"}),
+    ("POST", "/exchange/grants/{grant_id}"): ("grant", {"action": "revoke", "reason": "收回"}),
+    ("DELETE", "/api/v1/exchange/subscriptions/{subscription_id}"): ("subscription", None),
+    ("GET", "/api/v1/exchange/subscriptions/{subscription_id}/deliveries"): (
+        "subscription",
+        None,
+    ),
+    ("GET", "/api/v1/exchange/messages/{message_id}"): ("exchange_message", None),
+    # core: a message in the inbox of A's staff
+    ("GET", "/api/v1/messages/{message_id}"): ("message", None),
+    ("POST", "/api/v1/messages/{message_id}/read"): ("message", None),
+    ("POST", "/messages/{message_id}/read"): ("message", {}),
+}
+
+# List routes staff of B may call: none of A's objects may be in the answer.
+DEPARTMENT_LISTS: dict[str, tuple[str, ...]] = {
+    "/api/v1/cases/": ("case",),
+    "/api/v1/supervision/cases": ("case",),
+    "/api/v1/supervision/export/cases": ("case_number",),
+    "/cases": ("case",),
+    "/supervision/cases": ("case",),
+    "/supervision/cases.csv": ("case_number",),
+    "/api/v1/licences": ("licence",),
+    "/api/v1/exchange/grants": ("grant", "grant_on_a"),
+    "/exchange/grants": ("grant_on_a",),
+    "/api/v1/exchange/subscriptions": ("subscription",),
+    "/api/v1/exchange/messages": ("exchange_message",),
+    "/exchange/log": ("call_purpose",),
+    "/api/v1/messages": ("message",),
+    "/messages": ("message",),
+}
+
+# Staff routes with an object in their path that is not a department's: why B may act there.
+NOT_DEPARTMENT_OWNED: dict[tuple[str, str], str] = {
+    # the registries are the city's; fields are masked by grant, not rows by department
+    ("GET", "/api/v1/registry/organizations/{organization_id}"): "city registry",
+    ("PATCH", "/api/v1/registry/organizations/{organization_id}"): "source fields by grant",
+    ("GET", "/api/v1/registry/organizations/{organization_id}/history"): "city registry",
+    ("GET", "/api/v1/registry/persons/{person_id}"): "city registry",
+    ("PATCH", "/api/v1/registry/persons/{person_id}"): "source fields by grant",
+    ("GET", "/api/v1/registry/persons/{person_id}/history"): "city registry",
+    ("PUT", "/api/v1/registry/persons/{person_id}/account"): "city registry",
+    ("GET", "/api/v1/registry/places/{code}"): "city registry",
+    ("PATCH", "/api/v1/registry/places/{code}"): "city registry",
+    ("GET", "/registry/organizations/{organization_id}"): "city registry",
+    ("POST", "/registry/organizations/{organization_id}"): "source fields by grant",
+    ("GET", "/registry/persons/{person_id}"): "city registry",
+    ("POST", "/registry/persons/{person_id}"): "source fields by grant",
+    ("GET", "/registry/places/{code}"): "city registry",
+    ("POST", "/api/v1/registry/imports/{record_type}"): "a record type, not an object",
+    ("GET", "/api/v1/registry/imports/{run_id}"): "the runs of the account that started them",
+    ("GET", "/api/v1/registry/imports/{run_id}/rejects"): "the runs of their starter",
+    # the catalog is read by every department; asking for a grant is what it is for
+    ("GET", "/api/v1/exchange/resources/{code}"): "the catalog",
+    ("GET", "/exchange/catalog/{code}"): "the catalog",
+    ("POST", "/api/v1/exchange/resources/{code}/grants"): "any department asks for a grant",
+    ("POST", "/exchange/catalog/{code}/request"): "any department asks for a grant",
+    ("POST", "/exchange/catalog/{code}/subscribe"): "needs the caller's own grant",
+    ("POST", "/api/v1/exchange/resources/{code}/query"): "needs the caller's own grant",
+    # the city's sensors are everyone's inside the administration (sensing.access)
+    ("GET", "/api/v1/sensing/rules/{rule_id}"): "rules are read by all staff",
+    ("GET", "/api/v1/sensing/alerts/{alert_id}"): "alerts are read by all staff",
+    ("GET", "/sensing/rules/{rule_id}/edit"): "rules are read by all staff; saving is refused",
+    ("PUT", "/api/v1/sensing/datastreams/{datastream_id}/retention"): "sensors are the city's",
+    ("PUT", "/api/v1/sensing/things/{thing_id}/owner"): "sensors are the city's",
+    ("PUT", "/api/v1/sensing/things/{thing_id}/visibility"): "sensors are the city's",
+    ("GET", "/sensing/datastreams/{datastream_id}"): "sensors are the city's",
+    ("GET", "/sensing/things/{thing_id}"): "sensors are the city's",
+    ("DELETE", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
+    ("PUT", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
+    ("PATCH", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
+    ("POST", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
+    # supervision (督办) is city-wide: supervisors and admins review flags
+    ("POST", "/api/v1/cases/flags/{flag_id}/review"): "supervisors only",
+    ("POST", "/supervision/flags/{flag_id}/review"): "supervisors only",
+    ("GET", "/api/v1/calendar/{year}"): "the city's calendar",
+}
+
+
+def test_every_staff_route_on_an_object_is_classified(app: Any) -> None:
+    """A route staff (or a department's system) may call with an object in its path either
+    refuses the wrong department (DEPARTMENT_ROUTES) or says why it need not."""
+    unclassified = []
+    for route in api_routes(app):
+        is_public, kinds = guard_of(route)
+        if "{" not in route.path or is_public:
+            continue
+        # an empty set of kinds admits every signed-in caller, staff too
+        if kinds and not kinds & {"staff", "system", "supervisor", "auditor"}:
+            continue
+        for method in route.methods - {"HEAD"}:
+            key = (method, route.path)
+            if key not in DEPARTMENT_ROUTES and key not in NOT_DEPARTMENT_OWNED:
+                unclassified.append(key)
+    assert unclassified == [], (
+        "routes on an object not classified: add each to DEPARTMENT_ROUTES (and the object "
+        "to the wrong-department world) or to NOT_DEPARTMENT_OWNED with the reason"
+    )
+    every = method_paths(app)
+    stale = [k for k in [*DEPARTMENT_ROUTES, *NOT_DEPARTMENT_OWNED] if k not in every]
+    assert stale == [], "classified routes the app no longer has"
+    assert [p for p in DEPARTMENT_LISTS if ("GET", p) not in every] == []
+
+
+class DepartmentWorld:
+    """Staff of A and B, and one object of each kind owned by A (ids as they appear in paths
+    and in answers)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, str] = {}
+        self.headers_a: dict[str, str] = {}
+        self.headers_b: dict[str, str] = {}
+        # what a body names as "@...": A's officer, A's department, the station's datastream
+        self.values: dict[str, Any] = {}
+
+
+def _bearer(account: Any) -> dict[str, str]:
+    token = issue_access_token(get_settings(), account, amr=["pwd", "otp"])
+    return {"Authorization": f"Bearer {token}", "accept": "application/json"}
+
+
+async def department_world(client: Any, session: Any) -> DepartmentWorld:
+    from tests.exchange import factories as exchange_factories
+    from tests.sensing.rule_helpers import feed, station
+    from tests.services import factories as services_factories
+
+    w = DepartmentWorld()
+    account_a, _pa = await exchange_factories.staff(session, A)
+    account_b, _pb = await exchange_factories.staff(session, B)
+    w.values["@staff_a"] = account_a.username
+    w.headers_a, w.headers_b = _bearer(account_a), _bearer(account_b)
+    # services and cases: a submitted application (its case open at A) and an approved one
+    # (its licence issued by A)
+    item = await services_factories.citizen_item(session)
+    applicant = await services_factories.citizen(session)
+    application, case = await services_factories.submitted(session, applicant, item)
+    w.objects["case"] = str(case.id)
+    second = await services_factories.citizen(session, phone="13912345678")
+    _application2, case2 = await services_factories.submitted(session, second, item)
+    # exchange: A's resource with a grant A gave C; C's resource A holds a grant for,
+    # subscribed to and called by A
+    resource_a = await exchange_factories.create_resource(session, publisher=A)
+    w.objects["resource"] = resource_a.code
+    resource_c = await exchange_factories.create_resource(session, publisher=C)
+    grant = await exchange_factories.grant(session, resource_c, A, fields=["name", "sex"])
+    w.objects["grant"] = str(grant.id)
+    granted_by_a = await exchange_factories.grant(session, resource_a, C, fields=["name"])
+    w.objects["grant_on_a"] = str(granted_by_a.id)
+    _system_a, key_a = await exchange_factories.system(session, A)
+    person = await exchange_factories.person(session)
+    # sensing: a station whose readings open an alert of A's rule
+    stream = await station(session)
+    await session.commit()
+
+    citizen = _bearer(applicant.account)
+    read = await client.get(f"/api/v1/services/applications/{application.id}", headers=citizen)
+    assert read.status_code == 200, read.text
+    files = [f["id"] for m in read.json()["materials"] for f in m["files"]]
+    w.objects["material"] = files[0]
+    for step in ("accept", "review", "approve"):
+        r = await client.post(
+            f"/api/v1/cases/{case2.id}/transitions/{step}", json={}, headers=w.headers_a
+        )
+        assert r.status_code == 200, r.text
+    read = await client.get(f"/api/v1/cases/{case.id}", headers=w.headers_a)
+    assert read.status_code == 200, read.text
+    w.objects["case_number"] = read.json()["case"]["number"]
+    [licence] = (await client.get("/api/v1/licences", headers=w.headers_a)).json()
+    w.objects["licence"] = licence["number"]
+
+    department_a = (await client.get("/api/v1/departments", headers=w.headers_a)).json()
+    [dep_a] = [d["id"] for d in department_a if d["code"] == A]
+    w.values["@department_a"], w.values["@datastream"] = dep_a, str(stream[0])
+    rule = {
+        "name": "PM2.5 超标",
+        "kind": "threshold",
+        "params": {"op": "above", "value": 75, "hysteresis": 5},
+        "severity": "critical",
+        "datastream_id": stream[0],
+        "department_id": dep_a,
+    }
+    r = await client.post("/api/v1/sensing/rules", json=rule, headers=w.headers_a)
+    assert r.status_code == 201, r.text
+    w.objects["rule"] = str(r.json()["id"])
+    await feed(session, stream, [(T0, 90)])
+    await session.commit()
+    [alert] = (await client.get("/api/v1/sensing/alerts", headers=w.headers_a)).json()
+    w.objects["alert"] = str(alert["id"])
+    [message] = (await client.get("/api/v1/messages", headers=w.headers_a)).json()["items"]
+    w.objects["message"] = str(message["id"])
+
+    machine = {"X-API-Key": key_a}
+    w.objects["call_purpose"] = "核验市场监管申请人身份"
+    r = await client.post(
+        "/api/v1/exchange/subscriptions", json={"resource": resource_c.code}, headers=machine
+    )
+    assert r.status_code == 201, r.text
+    w.objects["subscription"] = r.json()["id"]
+    r = await client.post(
+        f"/api/v1/exchange/resources/{resource_c.code}/query",
+        json={"filters": {"id_number": person.id_number}, "purpose": w.objects["call_purpose"]},
+        headers=machine,
+    )
+    assert r.status_code == 200, r.text
+    [call] = (await client.get("/api/v1/exchange/messages", headers=w.headers_a)).json()
+    w.objects["exchange_message"] = str(call["message_id"])
+    return w
+
+
+def _as_caller(headers: dict[str, str], path: str) -> dict[str, str]:
+    """An API client asks for JSON, a browser for a page."""
+    return headers if path.startswith("/api/") else {**headers, "accept": "text/html"}
+
+
+def _filled(path: str, value: str) -> str:
+    path = re.sub(r"\{name\}", "accept", path)
+    return re.sub(r"\{[^}]+\}", value, path, count=1)
+
+
+async def test_wrong_department_is_refused(app: Any, client: Any, session: Any) -> None:
+    w = await department_world(client, session)
+    # B's browser: a pre-session CSRF token, so that refused forms are refused for the
+    # department, not for the token
+    page = await client.get("/cases", headers={**w.headers_b, "accept": "text/html"})
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    for (method, path), (kind, body) in DEPARTMENT_ROUTES.items():
+        url = _filled(path, w.objects[kind])
+        is_page = not path.startswith("/api/")
+        sent = {k: w.values.get(v, v) if isinstance(v, str) else v for k, v in (body or {}).items()}
+        if is_page:
+            headers = {**w.headers_b, "accept": "text/html"}
+            data = {**sent, "csrf_token": csrf.group(1)} if method == "POST" else None
+            response = await client.request(method, url, headers=headers, data=data)
+        else:
+            response = await client.request(
+                method, url, headers=w.headers_b, json=sent if body is not None else None
+            )
+        assert response.status_code in (403, 404), (method, url, response.text)
+        if not is_page:
+            assert response.headers["content-type"] == "application/problem+json", url
+            assert response.json()["type"] in ("/problems/forbidden", "/problems/not-found")
+    for path, kinds in DEPARTMENT_LISTS.items():
+        response = await client.get(path, headers=_as_caller(w.headers_b, path))
+        assert response.status_code == 200, (path, response.text)
+        for kind in kinds:
+            assert w.objects[kind] not in response.text, (path, kind)
+    # and A's own staff do read them: the objects are there to be refused
+    for (method, path), (kind, _body) in DEPARTMENT_ROUTES.items():
+        if method == "GET" and path.startswith("/api/"):
+            url = _filled(path, w.objects[kind])
+            response = await client.get(url, headers=w.headers_a)
+            assert response.status_code == 200, (url, response.text)
+    for path, kinds in DEPARTMENT_LISTS.items():
+        response = await client.get(path, headers=_as_caller(w.headers_a, path))
+        assert response.status_code == 200, (path, response.text)
+        for kind in kinds:
+            assert w.objects[kind] in response.text, (path, kind)

@@ -12,6 +12,7 @@ from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.factories import ROOT
+from tests.problems import assert_problem
 
 LICENCE = "食品经营许可证 JY14403040012345 深圳市示例餐饮有限公司".encode()
 
@@ -107,14 +108,16 @@ class TestSignaturesApi:
         headers = {"Authorization": f"Bearer {issue_access_token(get_settings(), staff, amr=[])}"}
         r = await client.post("/api/v1/signatures", params={"algorithm": "RSA"}, headers=headers,
                               files={"document": ("x", b"abc")})
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post("/api/v1/signatures", headers=headers,
                               files={"document": ("x", b"")})
-        assert r.status_code == 422 and r.json()["field"] == "document"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "document"
         r = await client.post("/api/v1/signatures/verify", files={
             "document": ("x", b"abc"), "signature": ("x.sig", b"not json")})
-        assert r.status_code == 422 and r.json()["field"] == "signature"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "signature"
 
     async def test_anonymous_cannot_sign(self, client):
         r = await client.post("/api/v1/signatures", files={"document": ("x", b"abc")})
-        assert r.status_code == 401
+        assert_problem(r, 401, "unauthenticated")

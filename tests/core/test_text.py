@@ -13,6 +13,7 @@ from smartcity.sensing.rules import service as rules
 from smartcity.services.application.drafts import clean_answer
 from tests.core.test_api import PROBLEM, admin_headers
 from tests.core.test_pages import HTML, TestAdminPages, get_form
+from tests.problems import assert_problem
 
 BAD = {
     "nul": "王\x00五",
@@ -91,7 +92,7 @@ class TestApi:
         r = await client.post(
             "/api/v1/departments", json={"code": "SWJ", "name": "水务\u202e局"}, headers=headers
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert r.headers["content-type"].startswith(PROBLEM)
         body = r.json()
         assert body["type"] == "/problems/invalid-input"
@@ -104,7 +105,7 @@ class TestApi:
             json={"username": "wang.wu", "display_name": "   ", "kind": "citizen"},
             headers=headers,
         )
-        assert r.status_code == 422 and r.json()["type"] == "/problems/invalid-input"
+        assert_problem(r, 422, "invalid-input")
         assert [e["field"] for e in r.json()["errors"]] == ["display_name"]
 
 

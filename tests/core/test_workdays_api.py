@@ -16,6 +16,7 @@ from smartcity.core.security import issue_access_token
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.factories import ROOT
+from tests.problems import assert_problem
 
 PROBLEM = "application/problem+json"
 Params = dict[str, str | int]
@@ -55,7 +56,7 @@ async def citizen_headers(session: AsyncSession) -> dict[str, str]:
 class TestGetYear:
     async def test_anonymous_is_refused(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/v1/calendar/2026")
-        assert r.status_code == 401
+        assert_problem(r, 401, "unauthenticated")
         assert r.headers["content-type"] == PROBLEM
 
     async def test_2026_from_the_package(
@@ -103,7 +104,7 @@ class TestGetYear:
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         r = await client.get("/api/v1/calendar/1800", headers=await system_headers(session))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert r.headers["content-type"] == PROBLEM
         assert r.json()["errors"][0]["field"] == "year"
 
@@ -134,7 +135,7 @@ class TestDeadline:
 
     async def test_anonymous_is_refused(self, client: httpx.AsyncClient) -> None:
         r = await client.get("/api/v1/calendar/deadline", params=NATIONAL_DAY)
-        assert r.status_code == 401
+        assert_problem(r, 401, "unauthenticated")
 
     async def test_bad_input(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         headers = await system_headers(session)
@@ -148,7 +149,7 @@ class TestDeadline:
         ]
         for params, field in cases:
             r = await client.get("/api/v1/calendar/deadline", params=params, headers=headers)
-            assert r.status_code == 422, (params, r.text)
+            assert_problem(r, 422, "invalid-input")
             assert r.headers["content-type"] == PROBLEM
             body = r.json()
             fields = [e["field"] for e in body.get("errors", [])] or [body.get("field")]
@@ -206,14 +207,14 @@ class TestPutYear:
 
     async def test_anonymous_is_refused(self, client: httpx.AsyncClient) -> None:
         r = await client.put("/api/v1/calendar/2027", json=BODY_2027)
-        assert r.status_code == 401
+        assert_problem(r, 401, "unauthenticated")
 
     async def test_non_admin_is_refused(
         self, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:
         for headers in (await system_headers(session), await citizen_headers(session)):
             r = await client.put("/api/v1/calendar/2027", json=BODY_2027, headers=headers)
-            assert r.status_code == 403, r.text
+            assert_problem(r, 403, "forbidden")
             assert r.headers["content-type"] == PROBLEM
         days = await session.execute(select(CalendarDay).where(CalendarDay.year == 2027))
         assert days.scalars().all() == []
@@ -234,7 +235,7 @@ class TestPutYear:
         ]
         for body in bodies:
             r = await client.put("/api/v1/calendar/2027", json=body, headers=headers)
-            assert r.status_code == 422, (body, r.text)
+            assert_problem(r, 422, "invalid-input")
             assert r.headers["content-type"] == PROBLEM
 
     async def test_same_rules_as_the_text_format(
@@ -251,7 +252,7 @@ class TestPutYear:
             ],
         }
         r = await client.put("/api/v1/calendar/2027", json=body, headers=headers)
-        assert r.status_code == 422, r.text
+        assert_problem(r, 422, "invalid-input")
         assert r.json()["errors"] == [
             {"entry": 2, "message": "the dates must be in 2027"},
             {"entry": 3, "message": "the dates must be in 2027"},
@@ -265,7 +266,7 @@ class TestPutYear:
         r = await client.put(
             "/api/v1/calendar/1800", json=BODY_2027, headers=await admin_headers(session)
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 HTML = {"accept": "text/html"}

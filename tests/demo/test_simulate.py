@@ -38,6 +38,7 @@ from smartcity.environment.aqi import Pollutant
 from smartcity.environment.stations import POLLUTANT_DEFINITIONS
 from smartcity.sensing import models as m
 from tests.core.factories import ROOT, create_account
+from tests.problems import assert_problem
 from tests.sensing import brokers
 
 NOW = datetime(2026, 11, 20, 3, 0, 0, tzinfo=UTC)  # 11:00 in Shenzhen
@@ -328,7 +329,7 @@ async def test_fresh_keys_revoke_the_previous_ones(
             json=body,
             headers={"X-API-Key": second[gateway.username]},
         )
-    assert old.status_code == 401
+    assert_problem(old, 401, "api-key-revoked")
     assert new.status_code == 201 and new.json()[0] != "error"
 
 

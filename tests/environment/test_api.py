@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
 from tests.environment.city import NOW, City, make_city
+from tests.problems import assert_problem
 from tests.sensing.factories import caller
 
 BASE = "/api/v1/environment/air"
@@ -83,9 +84,9 @@ async def test_private_and_unknown_stations_are_404(
 ) -> None:
     for path in ("", "/hourly", "/daily"):
         response = await client.get(f"{BASE}/stations/{city.private.thing}{path}")
-        assert response.status_code == 404, path
+        assert_problem(response, 404, "not-found")
         assert response.headers["content-type"].startswith("application/problem+json")
-    assert (await client.get(f"{BASE}/stations/999999")).status_code == 404
+    assert_problem(await client.get(f"{BASE}/stations/999999"), 404, "not-found")
     # The departments' accounts see the private station (sensing.access).
     _account, headers = await caller(session, "system")
     seen = await client.get(f"{BASE}/stations/{city.private.thing}", headers=headers)
@@ -129,7 +130,7 @@ async def test_bad_ranges_are_400(
     client: httpx.AsyncClient, city: City, params: dict[str, str]
 ) -> None:
     response = await client.get(f"{BASE}/stations/{city.polluted.thing}/hourly", params=params)
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-range")
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] in ("from", "to")
 
@@ -139,7 +140,7 @@ async def test_daily_range_limit(client: httpx.AsyncClient, city: City) -> None:
         f"{BASE}/stations/{city.polluted.thing}/daily",
         params={"from": "2024-01-01", "to": "2026-01-01"},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-range")
 
 
 async def test_city_summary(client: httpx.AsyncClient, city: City) -> None:

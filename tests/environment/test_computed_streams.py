@@ -22,6 +22,7 @@ from smartcity.sensing import models as m
 from smartcity.sensing.mqtt.bridge import MqttBridge
 from smartcity.settings import Settings
 from tests.environment.city import NOW, City, make_city
+from tests.problems import assert_problem
 from tests.sensing.factories import ROOT_URL, caller
 
 BASE = "/api/v1/environment/air"
@@ -57,7 +58,7 @@ async def _count(session: AsyncSession, stream_id: int) -> int:
 
 
 def _forbidden(response: httpx.Response) -> None:
-    assert response.status_code == 403, response.text
+    assert_problem(response, 403, "computed-datastream")
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"] == "/problems/computed-datastream"
 

@@ -10,6 +10,7 @@ from smartcity.exchange.models import Grant
 from smartcity.settings import get_settings
 from tests.core import factories as core_factories
 from tests.exchange import factories
+from tests.problems import assert_problem
 
 PERSONS = {
     "code": "persons-api",
@@ -56,7 +57,7 @@ class TestResourcesApi:
             json={**PERSONS, "sharing_class": "unconditional", "open_data": True},
             headers=auth,
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["field"] == "open_data"
 
@@ -68,7 +69,7 @@ class TestResourcesApi:
             json={**PERSONS, "code": "Bad Code", "sharing_class": "sometimes"},
             headers=auth,
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert {e["field"] for e in r.json()["errors"]} == {"code", "sharing_class"}
 
     async def test_citizens_read_but_do_not_publish(self, client, session):
@@ -79,10 +80,10 @@ class TestResourcesApi:
             await client.get("/api/v1/exchange/resources/visible", headers=auth)
         ).status_code == 200
         r = await client.post("/api/v1/exchange/resources", json=PERSONS, headers=auth)
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
 
     async def test_anonymous_callers_use_the_open_data_api(self, client):
-        assert (await client.get("/api/v1/exchange/resources")).status_code == 401
+        assert_problem(await client.get("/api/v1/exchange/resources"), 401, "unauthenticated")
 
 
 class TestGrantsApi:
@@ -128,9 +129,10 @@ class TestGrantsApi:
         r = await client.post(
             f"/api/v1/exchange/grants/{made.id}/refuse", json={"reason": " "}, headers=auth
         )
-        assert r.status_code == 422 and r.json()["field"] == "reason"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "reason"
         r = await client.post(f"/api/v1/exchange/grants/{made.id}/refuse", json={}, headers=auth)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert (await session.execute(select(Grant.status))).scalar_one() == "requested"
 
     async def test_naive_expiry_is_refused(self, client, session):
@@ -143,16 +145,16 @@ class TestGrantsApi:
             json={"expires_at": "2099-01-01T00:00:00"},
             headers=auth,
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_unrelated_department_gets_404(self, client, session):
         resource = await factories.create_resource(session)
         made = await factories.grant(session, resource, "ZWSJJ", approve=False)
         other, _o = await factories.staff(session, "RSJ")
         auth = await bearer(session, other)
-        assert (
-            await client.get(f"/api/v1/exchange/grants/{made.id}", headers=auth)
-        ).status_code == 404
+        assert_problem(
+            await client.get(f"/api/v1/exchange/grants/{made.id}", headers=auth), 404, "not-found"
+        )
 
 
 class TestSubscriptionsApi:
@@ -189,4 +191,5 @@ class TestSubscriptionsApi:
             json={"resource": resource.code},
             headers={"X-API-Key": key},
         )
-        assert r.status_code == 422 and r.json()["reason"] == "no-grant"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["reason"] == "no-grant"

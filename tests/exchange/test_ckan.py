@@ -22,6 +22,7 @@ from smartcity.exchange.schemas import FieldSpec
 from smartcity.settings import Settings, configure
 from tests.core.test_bus import BACKENDS, migrated_url
 from tests.exchange import factories
+from tests.problems import assert_problem
 
 
 async def open_catalog(session) -> dict[str, Any]:
@@ -276,7 +277,7 @@ class TestDcat:
         doc = json.loads((await client.get("/dataset/organizations.jsonld")).content)
         assert "@context" in doc and doc["@type"] == "dcat:Dataset"
         assert doc["dct:publisher"]["foaf:name"]["@value"] == "市场监督管理局"
-        assert (await client.get("/dataset/persons-closed.jsonld")).status_code == 404
+        assert_problem(await client.get("/dataset/persons-closed.jsonld"), 404, "not-found")
 
 
 class TestDownload:
@@ -306,9 +307,9 @@ class TestDownload:
         await open_catalog(session)
         await session.commit()
         closed = await client.get("/api/v1/exchange/open/persons-closed/download")
-        assert closed.status_code == 404
+        assert_problem(closed, 404, "not-found")
         bad = await client.get("/api/v1/exchange/open/grids/download?format=xlsx")
-        assert bad.status_code == 422
+        assert_problem(bad, 422, "invalid-input")
 
 
 # --- the real ckanapi client against a live server ----------------------------------------

@@ -23,6 +23,7 @@ from smartcity.settings import get_settings
 from tests.core import factories as core_factories
 from tests.core.factories import ROOT, as_database_owner
 from tests.exchange import factories
+from tests.problems import assert_problem
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
@@ -185,7 +186,7 @@ class TestRefusedCall:
         _account, key = await factories.system(session, "ZWSJJ")
         await session.commit()
         r, message = await self.refused(client, session, key, resource.code)
-        assert r.status_code == 403
+        assert_problem(r, 403, "exchange-no-grant")
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"] == "/problems/exchange-no-grant"
         assert r.json()["reason"] == "no-grant"
@@ -199,7 +200,8 @@ class TestRefusedCall:
             resource, _grant, key, _person = await setup(session, expires_at=T0 + timedelta(days=7))
             advance(timedelta(days=7, seconds=1))
             r, message = await self.refused(client, session, key, resource.code)
-        assert r.status_code == 403 and r.json()["reason"] == "expired"
+        assert_problem(r, 403, "exchange-expired")
+        assert r.json()["reason"] == "expired"
         assert message.outcome == "refused"
 
     async def test_revoked_grant(self, client, session):
@@ -207,7 +209,8 @@ class TestRefusedCall:
         await grants.revoke_grant(session, ROOT, grant.id)
         await session.commit()
         r, _message = await self.refused(client, session, key, resource.code)
-        assert r.status_code == 403 and r.json()["reason"] == "revoked"
+        assert_problem(r, 403, "exchange-revoked")
+        assert r.json()["reason"] == "revoked"
 
     async def test_request_not_yet_approved(self, client, session):
         resource = await factories.create_resource(session)
@@ -215,7 +218,8 @@ class TestRefusedCall:
         _account, key = await factories.system(session, "ZWSJJ")
         await session.commit()
         r, _message = await self.refused(client, session, key, resource.code)
-        assert r.status_code == 403 and r.json()["reason"] == "not-approved"
+        assert_problem(r, 403, "exchange-not-approved")
+        assert r.json()["reason"] == "not-approved"
 
     async def test_fields_beyond_the_grant_are_named(self, client, session):
         resource, _grant, key, _person = await setup(session, fields=("name",))
@@ -228,7 +232,7 @@ class TestRefusedCall:
                 filters={"name_prefix": "张"}, fields=["name", "phone", "id_number"], purpose="p"
             ),
         )
-        assert r.status_code == 403
+        assert_problem(r, 403, "exchange-fields-not-granted")
         assert r.json()["fields"] == ["phone", "id_number"]
         assert "phone, id_number" in r.json()["detail"]
         assert message.outcome == "refused" and message.fields == []
@@ -240,20 +244,21 @@ class TestRefusedCall:
         )
         await session.commit()
         r, _message = await self.refused(client, session, key, resource.code)
-        assert r.status_code == 403 and r.json()["reason"] == "not-shared"
+        assert_problem(r, 403, "exchange-not-shared")
+        assert r.json()["reason"] == "not-shared"
 
     async def test_bad_filter_is_a_logged_422(self, client, session):
         resource, _grant, key, _person = await setup(session)
         r, message = await self.refused(
             client, session, key, resource.code, body_of(filters={"phone": "1"}, purpose="p")
         )
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         assert message.outcome == "refused" and message.query["refusal"]["status"] == 422
 
     async def test_malformed_message_id(self, client, session):
         resource, _grant, key, _person = await setup(session)
         r = await call(client, key, resource.code, body_of(purpose="p"), X_Road_Id="not-a-uuid")
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_reused_message_id(self, client, session):
         resource, _grant, key, person = await setup(session)
@@ -263,18 +268,18 @@ class TestRefusedCall:
             await call(client, key, resource.code, body, X_Road_Id=message_id)
         ).status_code == 200
         r = await call(client, key, resource.code, body, X_Road_Id=message_id)
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
 
     async def test_missing_purpose(self, client, session):
         resource, _grant, key, _person = await setup(session)
         r = await call(client, key, resource.code, body_of(filters={}))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_unknown_resource(self, client, session):
         _account, key = await factories.system(session, "ZWSJJ")
         await session.commit()
         r = await call(client, key, "no-such-thing", body_of(purpose="p"))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
 
     async def test_citizens_are_refused_at_the_door(self, client, session):
         resource, _grant, _key, _person = await setup(session)
@@ -286,7 +291,7 @@ class TestRefusedCall:
             json={"purpose": "p"},
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         assert (await session.execute(select(ExchangeMessage))).first() is None
 
 
@@ -344,7 +349,7 @@ class TestMessageLog:
                 "Authorization": f"Bearer {issue_access_token(settings, staff, amr=['pwd', 'otp'])}"
             },
         )
-        assert refused.status_code == 403
+        assert_problem(refused, 403, "forbidden")
 
     async def test_departments_see_their_own_calls(self, client, session):
         resource, _grant, key, person = await setup(session)
@@ -420,9 +425,11 @@ class TestAccessStats:
         assert [(row["resource"], row["calls"], row["records"]) for row in r.json()] == [
             (resource.code, 1, 1)
         ]
-        assert (
-            await client.get("/api/v1/exchange/stats?days=0", headers={"X-API-Key": key})
-        ).status_code == 422
+        assert_problem(
+            await client.get("/api/v1/exchange/stats?days=0", headers={"X-API-Key": key}),
+            422,
+            "invalid-input",
+        )
 
 
 class TestQueryService:

@@ -592,22 +592,29 @@ class TestImportApi:
                 f"{PREFIX}/imports/persons", content=b"id_number,name\n", headers=market
             ),
             403,
+            "forbidden",
         )
         assert_problem(
-            await client.post(f"{PREFIX}/imports/persons", content=b"", headers=police), 422
+            await client.post(f"{PREFIX}/imports/persons", content=b"", headers=police),
+            422,
+            "invalid-input",
         )
         assert_problem(
             await client.post(f"{PREFIX}/imports/persons", content=b"who,what\n", headers=police),
             422,
+            "invalid-input",
         )
         assert_problem(
-            await client.post(f"{PREFIX}/imports/planets", content=b"x", headers=police), 422
+            await client.post(f"{PREFIX}/imports/planets", content=b"x", headers=police),
+            422,
+            "invalid-input",
         )
         assert_problem(
             await client.get(
                 f"{PREFIX}/imports/00000000-0000-0000-0000-000000000000", headers=police
             ),
             404,
+            "not-found",
         )
 
 

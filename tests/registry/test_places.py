@@ -394,14 +394,18 @@ class TestPlaceApi:
         assert_problem(
             await client.get(f"{PREFIX}/resolve", params={"lon": 100, "lat": 10}, headers=headers),
             404,
+            "not-found",
         )
         assert_problem(
             await client.get(f"{PREFIX}/resolve", params={"lon": 999, "lat": 10}, headers=headers),
             422,
+            "invalid-input",
         )
-        assert_problem(await client.get(f"{PREFIX}/resolve", headers=headers), 422)
-        assert_problem(await client.get(f"{PREFIX}/places/NOPE", headers=headers), 404)
-        assert_problem(await client.get(f"{PREFIX}/places", params={"lon": 1}), 401)
+        assert_problem(await client.get(f"{PREFIX}/resolve", headers=headers), 422, "invalid-input")
+        assert_problem(await client.get(f"{PREFIX}/places/NOPE", headers=headers), 404, "not-found")
+        assert_problem(
+            await client.get(f"{PREFIX}/places", params={"lon": 1}), 401, "unauthenticated"
+        )
 
     async def test_create_by_the_source_and_refusal_of_others(self, client, session, deps):
         tree = await create_tree(session)
@@ -416,7 +420,7 @@ class TestPlaceApi:
             "geometry": point(114.01, 22.52),
         }
         refused = assert_problem(
-            await client.post(f"{PREFIX}/places", json=data, headers=police), 403
+            await client.post(f"{PREFIX}/places", json=data, headers=police), 403, "forbidden"
         )
         assert refused["source_department"] == "GHZRJ"
         r = await client.post(f"{PREFIX}/places", json=data, headers=planner)
@@ -434,7 +438,11 @@ class TestPlaceApi:
             "code": f"{tree.prefix}P3",
             "geometry": {"type": "Point", "coordinates": ["a", "b"]},
         }
-        assert_problem(await client.post(f"{PREFIX}/places", json=invalid, headers=planner), 422)
+        assert_problem(
+            await client.post(f"{PREFIX}/places", json=invalid, headers=planner),
+            422,
+            "invalid-input",
+        )
 
 
 class TestPlacePages:

@@ -293,18 +293,21 @@ class TestQualityApi:
                 f"{PREFIX}/quality/run", params={"record_type": "person"}, headers=headers_staff
             ),
             403,
+            "forbidden",
         )
         assert_problem(
             await client.post(
                 f"{PREFIX}/quality/run", params={"record_type": "place"}, headers=headers_admin
             ),
             422,
+            "invalid-input",
         )
         assert_problem(
             await client.get(
                 f"{PREFIX}/quality/issues", params={"rule": "nope"}, headers=headers_staff
             ),
             422,
+            "invalid-input",
         )
 
 

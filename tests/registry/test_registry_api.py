@@ -40,9 +40,10 @@ async def scjgj(session, deps):
     return bearer(await factories.department_account(session, "SCJGJ"))
 
 
-def assert_problem(response, status: int) -> dict:
+def assert_problem(response, status: int, type_suffix: str) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == f"/problems/{type_suffix}", response.text
     return response.json()
 
 
@@ -66,7 +67,7 @@ class TestPersonsApi:
         r = await client.post(
             f"{PREFIX}/persons", headers=gaj, json={"id_number": wrong, "name": "甲"}
         )
-        body = assert_problem(r, 422)
+        body = assert_problem(r, 422, "invalid-input")
         assert body["field"] == "id_number" and body["rule"] == "checksum"
 
     async def test_sex_mismatch_and_bad_enum_are_422(self, client, gaj):
@@ -76,13 +77,13 @@ class TestPersonsApi:
             headers=gaj,
             json={"id_number": number, "name": "甲", "sex": "female"},
         )
-        assert assert_problem(r, 422)["field"] == "sex"
+        assert assert_problem(r, 422, "invalid-input")["field"] == "sex"
         r = await client.post(
             f"{PREFIX}/persons",
             headers=gaj,
             json={"id_number": number, "name": "甲", "status": "asleep"},
         )
-        assert_problem(r, 422)
+        assert_problem(r, 422, "invalid-input")
 
     async def test_duplicate_is_409(self, client, gaj, session):
         person = await factories.create_person(session)
@@ -90,7 +91,7 @@ class TestPersonsApi:
         r = await client.post(
             f"{PREFIX}/persons", headers=gaj, json={"id_number": person.id_number, "name": "乙"}
         )
-        assert_problem(r, 409)
+        assert_problem(r, 409, "conflict")
 
     async def test_wrong_department_gets_403_naming_the_source(self, client, scjgj, session):
         person = await factories.create_person(session)
@@ -100,7 +101,7 @@ class TestPersonsApi:
             headers=scjgj,
             json={"fields": {"name": "新名字"}, "reason": "x"},
         )
-        body = assert_problem(r, 403)
+        body = assert_problem(r, 403, "forbidden")
         assert "公安局" in body["detail"] and "身份信息" in body["detail"]
         assert body["source_department"] == "GAJ" and body["attribute_group"] == "identity"
 
@@ -136,7 +137,7 @@ class TestPersonsApi:
             headers=zwsjj,
             params={"as_of": (T0 - timedelta(hours=1)).isoformat()},
         )
-        assert_problem(before, 404)
+        assert_problem(before, 404, "not-found")
 
     async def test_naive_as_of_is_422(self, client, gaj, session):
         person = await factories.create_person(session)
@@ -144,7 +145,7 @@ class TestPersonsApi:
         r = await client.get(
             f"{PREFIX}/persons/{person.id}", headers=gaj, params={"as_of": "2026-01-01T00:00:00"}
         )
-        assert_problem(r, 422)
+        assert_problem(r, 422, "invalid-input")
 
     async def test_search_logs_every_row_with_the_purpose(self, client, scjgj, session):
         for n in range(2):
@@ -170,24 +171,26 @@ class TestPersonsApi:
         r = await client.get(
             f"{PREFIX}/persons", headers=gaj, params={"name_prefix": "王", "limit": 201}
         )
-        assert_problem(r, 422)
+        assert_problem(r, 422, "invalid-input")
         r = await client.get(f"{PREFIX}/persons", headers=gaj)
-        assert assert_problem(r, 422)["field"] == "id_number"
+        assert assert_problem(r, 422, "invalid-input")["field"] == "id_number"
         r = await client.get(f"{PREFIX}/persons", headers=gaj, params={"id_number": "12345"})
-        assert_problem(r, 422)
+        assert_problem(r, 422, "invalid-input")
 
     async def test_citizen_gets_404_for_another_person(self, client, session, deps):
         citizen = await core_factories.create_account(session)
         other = await factories.create_person(session)
         await session.commit()
         r = await client.get(f"{PREFIX}/persons/{other.id}", headers=bearer(citizen))
-        assert_problem(r, 404)
+        assert_problem(r, 404, "not-found")
 
     async def test_unknown_person_is_404(self, client, gaj):
-        assert_problem(await client.get(f"{PREFIX}/persons/{uuid.uuid4()}", headers=gaj), 404)
+        assert_problem(
+            await client.get(f"{PREFIX}/persons/{uuid.uuid4()}", headers=gaj), 404, "not-found"
+        )
 
     async def test_anonymous_is_401(self, client):
-        assert_problem(await client.get(f"{PREFIX}/persons"), 401)
+        assert_problem(await client.get(f"{PREFIX}/persons"), 401, "unauthenticated")
 
     async def test_citizen_may_not_create(self, client, session):
         citizen = await core_factories.create_account(session)
@@ -197,7 +200,7 @@ class TestPersonsApi:
             headers=bearer(citizen),
             json={"id_number": factories.resident_id(), "name": "丙"},
         )
-        assert_problem(r, 403)
+        assert_problem(r, 403, "forbidden")
 
     async def test_api_key_of_a_system_account_may_write_its_source(self, client, session, deps):
         from tests.core.factories import ROOT
@@ -239,11 +242,13 @@ class TestMyDataApi:
     async def test_unlinked_citizen_gets_404(self, client, session):
         citizen = await core_factories.create_account(session)
         await session.commit()
-        assert_problem(await client.get(f"{PREFIX}/me", headers=bearer(citizen)), 404)
-        assert_problem(await client.get(f"{PREFIX}/me/access-log", headers=bearer(citizen)), 404)
+        assert_problem(await client.get(f"{PREFIX}/me", headers=bearer(citizen)), 404, "not-found")
+        assert_problem(
+            await client.get(f"{PREFIX}/me/access-log", headers=bearer(citizen)), 404, "not-found"
+        )
 
     async def test_staff_may_not_use_me(self, client, gaj):
-        assert_problem(await client.get(f"{PREFIX}/me", headers=gaj), 403)
+        assert_problem(await client.get(f"{PREFIX}/me", headers=gaj), 403, "forbidden")
 
     async def test_linking_a_staff_account_is_422(self, client, session, gaj):
         staff = await core_factories.create_account(session, kind="staff")
@@ -252,7 +257,7 @@ class TestMyDataApi:
         r = await client.put(
             f"{PREFIX}/persons/{person.id}/account", headers=gaj, json={"username": staff.username}
         )
-        assert assert_problem(r, 422)["field"] == "username"
+        assert assert_problem(r, 422, "invalid-input")["field"] == "username"
 
 
 class TestOrganizationsApi:
@@ -296,7 +301,7 @@ class TestOrganizationsApi:
             headers=scjgj,
             json={"uscc": "91440300MA5T0001XX", "name": "x", "org_type": "enterprise"},
         )
-        assert assert_problem(r, 422)["field"] == "uscc"
+        assert assert_problem(r, 422, "invalid-input")["field"] == "uscc"
         r = await client.post(
             f"{PREFIX}/organizations",
             headers=scjgj,
@@ -307,7 +312,7 @@ class TestOrganizationsApi:
                 "legal_representative_id_number": factories.resident_id(),
             },
         )
-        assert assert_problem(r, 422)["field"] == "legal_representative_id_number"
+        assert assert_problem(r, 422, "invalid-input")["field"] == "legal_representative_id_number"
 
     async def test_police_may_not_register_organizations(self, client, gaj):
         r = await client.post(
@@ -315,13 +320,15 @@ class TestOrganizationsApi:
             headers=gaj,
             json={"uscc": factories.uscc(), "name": "x", "org_type": "enterprise"},
         )
-        body = assert_problem(r, 403)
+        body = assert_problem(r, 403, "forbidden")
         assert "市场监督管理局" in body["detail"]
 
     async def test_citizen_may_not_search_organizations(self, client, session):
         citizen = await core_factories.create_account(session)
         await session.commit()
-        assert_problem(await client.get(f"{PREFIX}/organizations", headers=bearer(citizen)), 403)
+        assert_problem(
+            await client.get(f"{PREFIX}/organizations", headers=bearer(citizen)), 403, "forbidden"
+        )
 
 
 async def test_openapi_documents_the_registry(client):

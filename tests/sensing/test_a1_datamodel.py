@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.problems import assert_problem
 from tests.sensing.factories import ROOT_URL
 
 BASE = "http://testserver/sta/v1.1"
@@ -157,7 +158,7 @@ async def test_resource_paths(sta):
 async def test_unknown_ids_and_paths_are_404_problems(sta, path):
     await sta.thing()
     response = await sta.get(path)
-    assert response.status_code == 404, (path, response.text)
+    assert_problem(response, 404, "not-found")
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 404
 
@@ -165,7 +166,7 @@ async def test_unknown_ids_and_paths_are_404_problems(sta, path):
 async def test_entity_of_another_parent_is_404(sta):
     first, second = await sta.thing("站一"), await sta.thing("站二")
     response = await sta.get(f"Things({first['thing']})/Datastreams({second['datastream']})")
-    assert response.status_code == 404
+    assert_problem(response, 404, "not-found")
 
 
 async def test_to_one_navigation_without_entity_is_404(sta):
@@ -175,7 +176,7 @@ async def test_to_one_navigation_without_entity_is_404(sta):
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1},
     )
     response = await sta.get(f"Observations({created.json()['@iot.id']})/MultiDatastream")
-    assert response.status_code == 404
+    assert_problem(response, 404, "not-found")
 
 
 async def test_every_entity_set_reads(sta):

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.problems import assert_problem
+
 OBS = [
     ("2026-01-01T00:00:00Z", 10),
     ("2026-01-01T01:00:00Z", 20.5),
@@ -425,7 +427,7 @@ async def test_interval_ge_between_intervals_is_refused(sta, city):
     response = await sta.get(
         "Datastreams", **{"$filter": "phenomenonTime ge 2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"}
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_datastream_time_range_filters(sta, city):
@@ -446,7 +448,7 @@ async def test_datastream_time_range_filters(sta, city):
 
 async def test_duplicate_option_is_400(sta, city):
     response = await sta.client.get("/sta/v1.1/Things?$top=1&$top=2")
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_plus_in_a_time_offset_survives_form_decoding(sta, city):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from smartcity.core import clock
 from smartcity.core.models import OutboxEvent
 from smartcity.sensing import models as m
+from tests.problems import assert_problem
 from tests.sensing.factories import MEASUREMENT, caller, thing_body
 
 
@@ -159,7 +160,7 @@ async def test_observation_without_thing_location_needs_a_feature(sta):
         f"Datastreams({ids['datastream']})/Observations",
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     assert "Location" in response.json()["detail"]
 
 
@@ -229,7 +230,7 @@ async def test_bad_entities_are_400_and_leave_nothing(sta, session, path, body):
     await sta.thing()
     before = await session.scalar(select(func.count()).select_from(m.StaThing))
     response = await sta.post(path, body)
-    assert response.status_code == 400, (path, body, response.text)
+    assert_problem(response, 400, "bad-request")
     assert response.headers["content-type"] == "application/problem+json"
     assert await session.scalar(select(func.count()).select_from(m.StaThing)) == before
 
@@ -240,7 +241,7 @@ async def test_failed_deep_insert_creates_nothing(sta, session):
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": "not a number"}
     ]
     response = await sta.post("Things", body)
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     for model in (m.StaThing, m.StaLocation, m.StaSensor, m.StaDatastream, m.StaObservation):
         assert await session.scalar(select(func.count()).select_from(model)) == 0
 
@@ -271,7 +272,7 @@ async def test_result_must_fit_the_observation_type(sta, observation_type, good,
         f"Datastreams({ids['datastream']})/Observations",
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": bad},
     )
-    assert refused.status_code == 400
+    assert_problem(refused, 400, "bad-request")
     assert "result" in refused.json()["detail"]
 
 
@@ -287,7 +288,8 @@ async def test_far_future_observation_is_refused(sta):
             {"phenomenonTime": "2026-01-02T01:00:00Z", "result": 1},
         )
     assert soon.status_code == 201
-    assert late.status_code == 400 and "ahead" in late.json()["detail"]
+    assert_problem(late, 400, "bad-request")
+    assert "ahead" in late.json()["detail"]
 
 
 async def test_patch_merges(sta):
@@ -337,7 +339,7 @@ async def test_patch_relinks_and_moves_a_thing(sta):
 async def test_bad_patches_are_400(sta, body):
     ids = await sta.thing()
     response = await sta.patch(f"Things({ids['thing']})", body)
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_put_replaces(sta):
@@ -347,7 +349,8 @@ async def test_put_replaces(sta):
     thing = await sta.json(f"Things({ids['thing']})")
     assert thing["name"] == "新名" and "properties" not in thing
     missing = await sta.put(f"Things({ids['thing']})", {"name": "只有名字"})
-    assert missing.status_code == 400 and "description" in missing.json()["detail"]
+    assert_problem(missing, 400, "bad-request")
+    assert "description" in missing.json()["detail"]
 
 
 async def test_json_patch(sta):
@@ -378,7 +381,7 @@ async def test_json_patch(sta):
 async def test_bad_json_patches_are_400(sta, patch):
     ids = await sta.thing()
     response = await sta.patch(f"Things({ids['thing']})", patch, "application/json-patch+json")
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
     assert (await sta.json(f"Things({ids['thing']})"))["name"] == "空气站 福田"
 
 
@@ -392,7 +395,7 @@ async def test_update_observation_checks_and_recomputes_the_stream(sta):
         ).json()["@iot.id"]
         for t in ("2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z")
     ]
-    assert (await sta.patch(f"Observations({obs[1]})", {"result": "x"})).status_code == 400
+    assert_problem(await sta.patch(f"Observations({obs[1]})", {"result": "x"}), 400, "bad-request")
     assert (
         await sta.patch(
             f"Observations({obs[1]})", {"phenomenonTime": "2026-01-03T00:00:00Z", "result": 2}
@@ -406,16 +409,18 @@ async def test_update_observation_checks_and_recomputes_the_stream(sta):
 
 
 async def test_update_of_a_missing_entity_is_404(sta):
-    assert (await sta.patch("Things(999999)", {"name": "x"})).status_code == 404
-    assert (await sta.put("Things(999999)", {"name": "x", "description": "y"})).status_code == 404
-    assert (await sta.delete("Things(999999)")).status_code == 404
+    assert_problem(await sta.patch("Things(999999)", {"name": "x"}), 404, "not-found")
+    assert_problem(
+        await sta.put("Things(999999)", {"name": "x", "description": "y"}), 404, "not-found"
+    )
+    assert_problem(await sta.delete("Things(999999)"), 404, "not-found")
 
 
 async def test_delete_cascades(sta, session):
     ids = await sta.thing(observations=[{"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1}])
     assert (await sta.delete(f"Things({ids['thing']})")).status_code == 200
-    assert (await sta.get(f"Things({ids['thing']})")).status_code == 404
-    assert (await sta.get(f"Datastreams({ids['datastream']})")).status_code == 404
+    assert_problem(await sta.get(f"Things({ids['thing']})"), 404, "not-found")
+    assert_problem(await sta.get(f"Datastreams({ids['datastream']})"), 404, "not-found")
     assert await session.scalar(select(func.count()).select_from(m.StaObservation)) == 0
     assert await session.scalar(select(func.count()).select_from(m.StaHistoricalLocation)) == 0
     # A Sensor and a Location outlive the Thing; deleting them is fine too.
@@ -428,7 +433,7 @@ async def test_deleting_a_sensor_or_property_takes_its_datastreams(sta, which):
     ids = await sta.thing(observations=[{"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1}])
     path = {"sensor": "Sensors", "observed_property": "ObservedProperties"}[which]
     assert (await sta.delete(f"{path}({ids[which]})")).status_code == 200
-    assert (await sta.get(f"Datastreams({ids['datastream']})")).status_code == 404
+    assert_problem(await sta.get(f"Datastreams({ids['datastream']})"), 404, "not-found")
     assert (await sta.get(f"Things({ids['thing']})")).status_code == 200
 
 
@@ -513,14 +518,14 @@ async def test_observation_events_carry_the_entity_as_read(sta, session):
 async def test_other_kinds_may_not_write(sta, session, kind):
     _account, headers = await caller(session, kind)
     response = await sta.post("Things", {"name": "x", "description": "y"}, headers=headers)
-    assert response.status_code == 403
+    assert_problem(response, 403, "forbidden")
 
 
 async def test_anonymous_reads_but_may_not_write(sta):
     await sta.thing()
     assert (await sta.client.get("/sta/v1.1/Things")).status_code == 200
     response = await sta.post("Things", {"name": "x", "description": "y"}, headers={})
-    assert response.status_code == 401
+    assert_problem(response, 401, "unauthenticated")
 
 
 async def test_device_writes_only_its_own_datastreams(sta, session, client):
@@ -544,15 +549,19 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": 1},
         headers=headers,
     )
-    assert refused.status_code == 403
-    assert (
-        await sta.post("Things", {"name": "x", "description": "y"}, headers=headers)
-    ).status_code == 403
-    assert (
+    assert_problem(refused, 403, "forbidden")
+    assert_problem(
+        await sta.post("Things", {"name": "x", "description": "y"}, headers=headers),
+        403,
+        "forbidden",
+    )
+    assert_problem(
         await client.patch(
             f"/sta/v1.1/Things({mine['thing']})", json={"name": "x"}, headers=headers
-        )
-    ).status_code == 403
+        ),
+        403,
+        "forbidden",
+    )
     assert (
         await client.delete(f"/sta/v1.1/Observations({ok.json()['@iot.id']})", headers=headers)
     ).status_code == 200
@@ -561,12 +570,14 @@ async def test_device_writes_only_its_own_datastreams(sta, session, client):
         json={"username": "nobody"},
         headers=staff_headers,
     )
-    assert not_a_device.status_code == 400
-    assert (
+    assert_problem(not_a_device, 400, "bad-request")
+    assert_problem(
         await client.put(
             "/api/v1/sensing/things/999999/owner", json={"username": None}, headers=staff_headers
-        )
-    ).status_code == 404
+        ),
+        404,
+        "not-found",
+    )
 
 
 @pytest.mark.parametrize(
@@ -585,7 +596,7 @@ async def test_wrong_method_for_the_path(sta, method, path):
     response = await sta.client.request(
         method, f"/sta/v1.1/{path}", json={"name": "x"}, headers=sta.headers
     )
-    assert response.status_code == 405, response.text
+    assert_problem(response, 405, "method-not-allowed")
 
 
 async def test_bad_json_body_is_400(sta):
@@ -594,6 +605,6 @@ async def test_bad_json_body_is_400(sta):
         content=b"{not json",
         headers={**sta.headers, "Content-Type": "application/json"},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     empty = await sta.client.post("/sta/v1.1/Things", content=b"", headers=sta.headers)
-    assert empty.status_code == 400
+    assert_problem(empty, 400, "bad-request")

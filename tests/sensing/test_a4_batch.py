@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from smartcity.sensing import models as m
+from tests.problems import assert_problem
 from tests.sensing.factories import ROOT_URL, thing_body
 
 
@@ -180,7 +181,7 @@ async def test_bad_batches_are_400(sta):
             content=body,
             headers={**sta.headers, "Content-Type": content_type},
         )
-        assert response.status_code == 400, (content_type, body, response.text)
+        assert_problem(response, 400, "bad-request")
 
 
 async def test_unknown_content_id_fails_the_changeset(sta):
@@ -202,4 +203,4 @@ async def test_batch_needs_a_writer(sta):
     response = await sta.client.post(
         f"{ROOT_URL}/$batch", content=body, headers={"Content-Type": content_type}
     )
-    assert response.status_code == 401
+    assert_problem(response, 401, "unauthenticated")

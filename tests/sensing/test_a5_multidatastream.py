@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.problems import assert_problem
+
 OM = "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
 
 
@@ -77,7 +79,7 @@ async def test_results_must_match_the_data_types(sta, result):
         f"MultiDatastreams({multi_id})/Observations",
         {"phenomenonTime": "2026-01-01T00:00:00Z", "result": result},
     )
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
 
 
 @pytest.mark.parametrize(
@@ -93,7 +95,7 @@ async def test_results_must_match_the_data_types(sta, result):
 async def test_constraints_are_enforced(sta, overrides):
     ids = await sta.thing()
     response = await sta.post("MultiDatastreams", multi_body(ids, **overrides))
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_observation_needs_exactly_one_stream(sta):
@@ -107,14 +109,14 @@ async def test_observation_needs_exactly_one_stream(sta):
             "MultiDatastream": {"@iot.id": multi_id},
         },
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_deleting_an_observed_property_takes_its_multi_datastreams(sta):
     ids = await sta.thing()
     multi_id = await sta.create("MultiDatastreams", multi_body(ids))
     assert (await sta.delete(f"ObservedProperties({ids['observed_property']})")).status_code == 200
-    assert (await sta.get(f"MultiDatastreams({multi_id})")).status_code == 404
+    assert_problem(await sta.get(f"MultiDatastreams({multi_id})"), 404, "not-found")
 
 
 async def test_observed_properties_of_a_multi_datastream_are_fixed(sta):
@@ -124,8 +126,8 @@ async def test_observed_properties_of_a_multi_datastream_are_fixed(sta):
         f"MultiDatastreams({multi_id})",
         {"ObservedProperties": [{"@iot.id": ids["observed_property"]}]},
     )
-    assert response.status_code == 400
+    assert_problem(response, 400, "bad-request")
     shrink = await sta.patch(
         f"MultiDatastreams({multi_id})", {"unitOfMeasurements": [{"name": "x"}]}
     )
-    assert shrink.status_code == 400
+    assert_problem(shrink, 400, "bad-request")

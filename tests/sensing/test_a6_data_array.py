@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from smartcity.core import clock
 from smartcity.sensing import models as m
+from tests.problems import assert_problem
 from tests.sensing.factories import ROOT_URL, caller
 
 
@@ -134,7 +135,7 @@ async def test_bad_create_observations_are_400(sta, body):
     response = await sta.client.post(
         f"{ROOT_URL}/CreateObservations", json=body, headers=sta.headers
     )
-    assert response.status_code == 400, response.text
+    assert_problem(response, 400, "bad-request")
 
 
 async def test_rows_far_in_the_future_are_errors(sta):
@@ -185,5 +186,5 @@ async def test_device_rows_for_other_datastreams_are_errors(sta, session, client
 )
 async def test_bad_data_array_queries(sta, params):
     await sta.thing()
-    assert (await sta.get("Observations", **params)).status_code == 400
-    assert (await sta.get("Things", **{"$resultFormat": "dataArray"})).status_code == 400
+    assert_problem(await sta.get("Observations", **params), 400, "bad-request")
+    assert_problem(await sta.get("Things", **{"$resultFormat": "dataArray"}), 400, "bad-request")

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import AuditEntry, OutboxEvent
 from smartcity.sensing import models as m
+from tests.problems import assert_problem
 from tests.sensing.factories import ROOT_URL, Sta, caller
 
 API = "/api/v1/sensing"
@@ -201,7 +202,7 @@ async def test_other_devices_cannot_write_to_a_private_thing(
     path = f"{ROOT_URL}/Datastreams({city.secret['datastream']})/Observations"
     body = {"phenomenonTime": "2026-03-01T01:00:00Z", "result": 2.0}
     other = await client.post(path, json=body, headers=city.headers["other device"])
-    assert other.status_code == 404
+    assert_problem(other, 404, "not-found")
     owner = await client.post(path, json=body, headers=city.headers["owner device"])
     assert owner.status_code == 201, owner.text
 
@@ -210,16 +211,16 @@ async def test_visibility_change_is_staff_only_audited_and_reversible(
     client: httpx.AsyncClient, city: City, session: AsyncSession
 ) -> None:
     url = f"{API}/things/{city.secret['thing']}/visibility"
-    assert (await client.put(url, json={"public": True})).status_code == 401
+    assert_problem(await client.put(url, json={"public": True}), 401, "unauthenticated")
     device = city.headers["owner device"]
-    assert (await client.put(url, json={"public": True}, headers=device)).status_code == 403
+    assert_problem(await client.put(url, json={"public": True}, headers=device), 403, "forbidden")
     staff = city.headers["staff"]
     for bad in ({}, {"public": "perhaps"}, {"public": None}):
-        assert (await client.put(url, json=bad, headers=staff)).status_code == 422, bad
+        assert_problem(await client.put(url, json=bad, headers=staff), 422, "invalid-input")
     missing = await client.put(
         f"{API}/things/987654/visibility", json={"public": True}, headers=staff
     )
-    assert missing.status_code == 404
+    assert_problem(missing, 404, "not-found")
     response = await client.put(url, json={"public": True}, headers=staff)
     assert response.status_code == 200
     thing = await get(client, f"Things({city.secret['thing']})", {})

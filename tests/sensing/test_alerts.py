@@ -18,6 +18,7 @@ from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from smartcity.settings import get_settings
 from tests.core import factories
 from tests.core.test_pages import HTML, csrf_of, get_form, sign_in
+from tests.problems import assert_problem
 from tests.sensing.rule_helpers import feed, station
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -98,7 +99,7 @@ class TestRulesApi:
         r = await client.delete(f"{RULES}/{rule['id']}", headers=h)
         assert r.status_code == 204
         r = await client.get(f"{RULES}/{rule['id']}", headers=h)
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
 
     @pytest.mark.parametrize(
         ("change", "field"),
@@ -120,7 +121,7 @@ class TestRulesApi:
         r = await client.post(
             RULES, json=threshold_body(city, **change), headers=bearer(city.officer)
         )
-        assert r.status_code == 422, r.text
+        assert_problem(r, 422, "invalid-input")
         assert r.json()["field"] == field
         assert (await session.scalars(select(SensingRule))).all() == []
 
@@ -128,30 +129,34 @@ class TestRulesApi:
         self, client: httpx.AsyncClient, city: City
     ) -> None:
         h = bearer(city.officer)
-        assert (
-            await client.post(RULES, json=threshold_body(city, kind="x"), headers=h)
-        ).status_code == 422
+        assert_problem(
+            await client.post(RULES, json=threshold_body(city, kind="x"), headers=h),
+            422,
+            "invalid-input",
+        )
         body = threshold_body(city, colour="red")
-        assert (await client.post(RULES, json=body, headers=h)).status_code == 422
+        assert_problem(await client.post(RULES, json=body, headers=h), 422, "invalid-input")
         r = await client.post(RULES, json=threshold_body(city), headers=h)
         r = await client.patch(f"{RULES}/{r.json()['id']}", json={"kind": "rate"}, headers=h)
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
     async def test_who_may_define_rules(
         self, client: httpx.AsyncClient, session: AsyncSession, city: City
     ) -> None:
         body = threshold_body(city)
-        assert (await client.post(RULES, json=body)).status_code == 401
+        assert_problem(await client.post(RULES, json=body), 401, "unauthenticated")
         for who in (city.citizen, city.supervisor):
-            assert (await client.post(RULES, json=body, headers=bearer(who))).status_code == 403
+            assert_problem(
+                await client.post(RULES, json=body, headers=bearer(who)), 403, "forbidden"
+            )
         # Staff of another department cannot make rules that page this one.
         r = await client.post(RULES, json=body, headers=bearer(city.outsider))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(
             RULES, json=threshold_body(city, department_id=None), headers=bearer(city.outsider)
         )
         assert r.status_code == 201
-        assert (await client.get(RULES, headers=bearer(city.citizen))).status_code == 403
+        assert_problem(await client.get(RULES, headers=bearer(city.citizen)), 403, "forbidden")
 
 
 class TestLifecycle:
@@ -171,13 +176,14 @@ class TestLifecycle:
             city.officer.username,
         )
         r = await client.post(f"{ALERTS}/{alert_id}/acknowledge", headers=h)
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         # A repeat breach while acknowledged updates the same alert.
         await feed(session, city.stream, [(T0 + timedelta(minutes=1), 95)])
         r = await client.get(f"{ALERTS}/{alert_id}", headers=h)
         assert (r.json()["status"], r.json()["breach_count"]) == ("acknowledged", 2)
         r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": " "}, headers=h)
-        assert r.status_code == 422 and r.json()["field"] == "note"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "note"
         r = await client.post(
             f"{ALERTS}/{alert_id}/resolve", json={"note": "更换了滤膜"}, headers=h
         )
@@ -188,7 +194,7 @@ class TestLifecycle:
             "更换了滤膜",
         )
         r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "again"}, headers=h)
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         topics = (
             await session.scalars(
                 select(OutboxEvent.topic)
@@ -222,11 +228,11 @@ class TestLifecycle:
             )
             assert r.status_code == code
         assert (await client.get(ALERTS, headers=bearer(city.supervisor))).status_code == 200
-        assert (await client.get(ALERTS, headers=bearer(city.citizen))).status_code == 403
+        assert_problem(await client.get(ALERTS, headers=bearer(city.citizen)), 403, "forbidden")
         r = await client.post(f"{ALERTS}/999999/acknowledge", headers=bearer(city.officer))
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.get(ALERTS, params={"status": "closed"}, headers=bearer(city.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 class TestPage:

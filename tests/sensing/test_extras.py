@@ -23,6 +23,7 @@ from smartcity.sensing import models as m
 from smartcity.sensing import service as extras
 from smartcity.sensing.sta import service
 from smartcity.sensing.sta.entities import OM, TYPES
+from tests.problems import assert_problem
 from tests.sensing.factories import Sta, caller, thing_body
 
 API = "/api/v1/sensing"
@@ -116,7 +117,7 @@ async def test_latest_of_several_datastreams_in_one_call(
 )
 async def test_latest_bad_input_is_422(client: httpx.AsyncClient, params: dict[str, str]) -> None:
     response = await client.get(f"{API}/latest", params=params)
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, "invalid-input")
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
@@ -280,7 +281,7 @@ async def test_aggregates_bad_input_is_422(
 ) -> None:
     ds = await _mixed_stream(sta)
     response = await aggregate(client, ds, **params)
-    assert response.status_code == 422, response.text
+    assert_problem(response, 422, "invalid-input")
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["field"] == field
 
@@ -290,9 +291,10 @@ async def test_aggregates_of_a_non_numeric_or_unknown_datastream(
 ) -> None:
     truth = await sta.thing("门磁", observation_type=OM + "OM_TruthObservation")
     response = await aggregate(client, truth["datastream"], interval="1h")
-    assert response.status_code == 422 and response.json()["field"] == "datastream"
-    assert (await aggregate(client, 987654, interval="1h")).status_code == 404
-    assert (await client.get(f"{API}/datastreams/x/aggregates")).status_code == 422
+    assert_problem(response, 422, "invalid-input")
+    assert response.json()["field"] == "datastream"
+    assert_problem(await aggregate(client, 987654, interval="1h"), 404, "not-found")
+    assert_problem(await client.get(f"{API}/datastreams/x/aggregates"), 422, "invalid-input")
 
 
 async def test_aggregates_query_uses_the_stream_time_index(
@@ -325,11 +327,11 @@ async def test_set_retention_is_staff_only_and_audited(
     url = f"{API}/datastreams/{ids['datastream']}/retention"
     _staff, staff = await caller(session, "staff")
     _device, device = await caller(session, "device")
-    assert (await client.put(url, json={"days": 30})).status_code == 401
-    assert (await client.put(url, json={"days": 30}, headers=device)).status_code == 403
+    assert_problem(await client.put(url, json={"days": 30}), 401, "unauthenticated")
+    assert_problem(await client.put(url, json={"days": 30}, headers=device), 403, "forbidden")
     for bad in ({"days": 0}, {"days": -1}, {"days": 100_000}, {"days": "x"}, {}):
         response = await client.put(url, json=bad, headers=staff)
-        assert response.status_code == 422, (bad, response.text)
+        assert_problem(response, 422, "invalid-input")
     response = await client.put(url, json={"days": 30}, headers=staff)
     assert response.status_code == 200 and response.json() == {
         "datastream_id": ids["datastream"],
@@ -343,7 +345,7 @@ async def test_set_retention_is_staff_only_and_audited(
     missing = await client.put(
         f"{API}/datastreams/987654/retention", json={"days": 1}, headers=staff
     )
-    assert missing.status_code == 404
+    assert_problem(missing, 404, "not-found")
     audited = (
         await session.execute(
             select(AuditEntry.action).where(

@@ -15,6 +15,7 @@ from smartcity.core import accounts
 from smartcity.sensing import service as extras
 from smartcity.settings import Settings, configure
 from tests.core.factories import ROOT
+from tests.problems import assert_problem
 from tests.sensing.test_mqtt_security import device_with_thing
 
 SECRET = "hook-secret-for-tests-0123456789"
@@ -147,7 +148,7 @@ class TestVerneMq:
 class TestBadRequests:
     async def test_off_without_a_secret(self, client, settings):
         response = await client.post(f"{EMQX}/authn", json={}, headers=AUTH)
-        assert response.status_code == 404
+        assert_problem(response, 404, "not-found")
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["type"] == "/problems/not-found"
 
@@ -158,7 +159,7 @@ class TestBadRequests:
     async def test_the_wrong_secret(self, client, hooked, headers):
         for path in (f"{EMQX}/authn", f"{EMQX}/authz", VERNE):
             response = await client.post(path, json={"username": "x"}, headers=headers)
-            assert response.status_code == 401, path
+            assert_problem(response, 401, "broker-secret-invalid")
             assert response.json()["type"] == "/problems/broker-secret-invalid"
 
     @pytest.mark.parametrize(
@@ -175,7 +176,7 @@ class TestBadRequests:
     )
     async def test_bad_bodies(self, client, hooked, path, body, field):
         response = await client.post(f"{EMQX}{path}", json=body, headers=AUTH)
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")
         problem = response.json()
         assert problem["type"] == "/problems/invalid-input"
         assert field in {e["field"] for e in problem["errors"]}
@@ -186,17 +187,17 @@ class TestBadRequests:
             content=b"username=a",
             headers={**AUTH, "Content-Type": "application/json"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")
         assert response.json()["type"] == "/problems/invalid-input"
 
     async def test_vernemq_needs_a_known_hook(self, client, hooked):
         for headers in ({}, {"vernemq-hook": "on_deliver"}):
             response = await client.post(VERNE, json={}, headers={**AUTH, **headers})
-            assert response.status_code == 422
+            assert_problem(response, 422, "invalid-input")
             assert response.json()["type"] == "/problems/invalid-input"
         response = await client.post(
             VERNE,
             json={"topics": [{"topic": "t", "qos": 7}]},
             headers={**AUTH, "vernemq-hook": "auth_on_subscribe"},
         )
-        assert response.status_code == 422
+        assert_problem(response, 422, "invalid-input")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing import models as m
 from smartcity.settings import Settings, configure
+from tests.problems import assert_problem
 
 MARK = "written by a request whose client left"
 
@@ -105,7 +106,7 @@ async def test_a_client_that_stays_gets_its_answer(
     response = await client.post(
         "/sta/v1.1/Things", content=b'{"name": "x"', headers={"X-API-Key": "nope"}
     )
-    assert response.status_code == 401
+    assert_problem(response, 401, "api-key-invalid")
     assert response.headers["content-type"].startswith("application/problem+json")
 
 

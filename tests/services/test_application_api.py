@@ -44,10 +44,11 @@ def auth(account: Account) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+def problem(response: httpx.Response, status: int, type_suffix: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     body: dict[str, Any] = response.json()
+    assert body["type"] == f"/problems/{type_suffix}", body
     return body
 
 
@@ -126,18 +127,28 @@ class TestDraftsApi:
         item = await f.enterprise_item(session)
         me = await f.citizen(session)
         body = problem(
-            await client.post(BASE, json={"item_code": item.code}, headers=auth(me.account)), 403
+            await client.post(BASE, json={"item_code": item.code}, headers=auth(me.account)),
+            403,
+            "forbidden",
         )
         assert body["applicant_kinds"] == ["enterprise"]
         problem(
-            await client.post(BASE, json={"item_code": "NOPE-1"}, headers=auth(me.account)), 404
+            await client.post(BASE, json={"item_code": "NOPE-1"}, headers=auth(me.account)),
+            404,
+            "not-found",
         )
         problem(
-            await client.post(BASE, json={"item_code": "bad code"}, headers=auth(me.account)), 422
+            await client.post(BASE, json={"item_code": "bad code"}, headers=auth(me.account)),
+            422,
+            "invalid-input",
         )
         staff = await _staff_account(session, "SCJGJ")
-        problem(await client.post(BASE, json={"item_code": item.code}, headers=auth(staff)), 403)
-        problem(await client.post(BASE, json={"item_code": item.code}), 401)
+        problem(
+            await client.post(BASE, json={"item_code": item.code}, headers=auth(staff)),
+            403,
+            "forbidden",
+        )
+        problem(await client.post(BASE, json={"item_code": item.code}), 401, "unauthenticated")
 
     async def test_patch_saves_and_lists_every_refused_field(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -160,6 +171,7 @@ class TestDraftsApi:
                 headers=auth(me.account),
             ),
             422,
+            "invalid-input",
         )
         assert {e["field"] for e in body["errors"]} == {"opening", "contact_phone", "phone"}
         problem(
@@ -169,6 +181,7 @@ class TestDraftsApi:
                 headers=auth(me.account),
             ),
             422,
+            "invalid-input",
         )
 
     async def test_delete_draft(self, session: AsyncSession, client: httpx.AsyncClient) -> None:
@@ -176,10 +189,16 @@ class TestDraftsApi:
         me = await f.citizen(session)
         draft = await _draft(client, me, item.code)
         other = await f.citizen(session)
-        problem(await client.delete(f"{BASE}/{draft['id']}", headers=auth(other.account)), 404)
+        problem(
+            await client.delete(f"{BASE}/{draft['id']}", headers=auth(other.account)),
+            404,
+            "not-found",
+        )
         r = await client.delete(f"{BASE}/{draft['id']}", headers=auth(me.account))
         assert r.status_code == 204
-        problem(await client.get(f"{BASE}/{draft['id']}", headers=auth(me.account)), 404)
+        problem(
+            await client.get(f"{BASE}/{draft['id']}", headers=auth(me.account)), 404, "not-found"
+        )
 
 
 class TestMaterialsApi:
@@ -207,6 +226,7 @@ class TestMaterialsApi:
                 f"{BASE}/{draft['id']}/materials/{body['id']}", headers=auth(me.account)
             ),
             404,
+            "not-found",
         )
 
     async def test_wrong_type_415_too_large_413_empty_422(
@@ -215,21 +235,29 @@ class TestMaterialsApi:
         item = await f.citizen_item(session)
         me = await f.citizen(session)
         draft = await _draft(client, me, item.code)
-        body = problem(await _upload(client, me, draft["id"], b"GIF89a....", filename="a.pdf"), 415)
+        body = problem(
+            await _upload(client, me, draft["id"], b"GIF89a....", filename="a.pdf"),
+            415,
+            "unsupported-media-type",
+        )
         assert body["field"] == "file" and "application/pdf" in body["accepted"]
         monkeypatch.setattr(materials, "MAX_MATERIAL_BYTES", 64)
-        body = problem(await _upload(client, me, draft["id"], f.PDF[:5] + b"0" * 64), 413)
+        body = problem(
+            await _upload(client, me, draft["id"], f.PDF[:5] + b"0" * 64), 413, "payload-too-large"
+        )
         assert body["field"] == "file" and body["max_bytes"] == 64
         assert (await _upload(client, me, draft["id"], f.PDF[:5] + b"0" * 59)).status_code == 201
-        problem(await _upload(client, me, draft["id"], b""), 422)
-        problem(await _upload(client, me, draft["id"], f.PDF, name="户口本"), 422)
-        problem(await _upload(client, me, draft["id"], f.PDF, name="居民身份证"), 422)
+        problem(await _upload(client, me, draft["id"], b""), 422, "invalid-input")
+        problem(await _upload(client, me, draft["id"], f.PDF, name="户口本"), 422, "invalid-input")
+        problem(
+            await _upload(client, me, draft["id"], f.PDF, name="居民身份证"), 422, "invalid-input"
+        )
         missing_file = await client.post(
             f"{BASE}/{draft['id']}/materials",
             data={"name": "经营场所平面图"},
             headers=auth(me.account),
         )
-        problem(missing_file, 422)
+        problem(missing_file, 422, "invalid-input")
 
     async def test_download_for_applicant_department_and_supervisor_only(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -250,11 +278,19 @@ class TestMaterialsApi:
             session, "ZWSJJ", kind="supervisor"
         )
         assert (await client.get(url, headers=auth(supervisor))).status_code == 200
-        problem(await client.get(url, headers=auth(await _staff_account(session, "GAJ"))), 404)
-        problem(await client.get(url, headers=auth((await f.citizen(session)).account)), 404)
-        problem(await client.get(url), 401)
+        problem(
+            await client.get(url, headers=auth(await _staff_account(session, "GAJ"))),
+            404,
+            "not-found",
+        )
+        problem(
+            await client.get(url, headers=auth((await f.citizen(session)).account)),
+            404,
+            "not-found",
+        )
+        problem(await client.get(url), 401, "unauthenticated")
         admin = await registry_factories.department_account(session, "GAJ", kind="admin")
-        problem(await client.get(url, headers=auth(admin)), 403)
+        problem(await client.get(url, headers=auth(admin)), 403, "forbidden")
 
 
 class TestSubmitApi:
@@ -265,7 +301,9 @@ class TestSubmitApi:
         me = await f.citizen(session)
         draft = await _draft(client, me, item.code)
         body = problem(
-            await client.post(f"{BASE}/{draft['id']}/submit", headers=auth(me.account)), 422
+            await client.post(f"{BASE}/{draft['id']}/submit", headers=auth(me.account)),
+            422,
+            "invalid-input",
         )
         assert {m["name"] for m in body["missing"]} == {
             "shop",
@@ -291,16 +329,23 @@ class TestSubmitApi:
         [line] = listing.json()
         assert line["id"] == application["id"] and line["case_number"] == application["case_number"]
         problem(
-            await client.post(f"{BASE}/{application['id']}/submit", headers=auth(me.account)), 409
+            await client.post(f"{BASE}/{application['id']}/submit", headers=auth(me.account)),
+            409,
+            "conflict",
         )
         problem(
             await client.patch(
                 f"{BASE}/{application['id']}", json={"answers": {}}, headers=auth(me.account)
             ),
             409,
+            "conflict",
         )
         other = await f.citizen(session)
-        problem(await client.get(f"{BASE}/{application['id']}", headers=auth(other.account)), 404)
+        problem(
+            await client.get(f"{BASE}/{application['id']}", headers=auth(other.account)),
+            404,
+            "not-found",
+        )
         assert (await client.get(BASE, headers=auth(other.account))).json() == []
 
 
@@ -316,6 +361,7 @@ class TestSupplementAndRatingApi:
                 f"{BASE}/{application['id']}/supplement", json={}, headers=auth(me.account)
             ),
             409,
+            "conflict",
         )
         for step in ("accept", "review"):
             await cases.transition(session, officer, case_id, step)
@@ -330,6 +376,7 @@ class TestSupplementAndRatingApi:
                 f"{BASE}/{application['id']}/supplement", json={}, headers=auth(me.account)
             ),
             422,
+            "invalid-input",
         )
         r = await _upload(client, me, application["id"], f.JPEG, filename="盖章版.jpg")
         assert r.status_code == 201 and r.json()["supplement"]
@@ -343,16 +390,28 @@ class TestSupplementAndRatingApi:
         assert body["state"] == "reviewing" and not body["clock"]["paused"]
         assert [s["filename"] for s in body["supplements"]] == ["盖章版.jpg"]
         rating_url = f"{BASE}/{application['id']}/rating"
-        problem(await client.post(rating_url, json={"score": 5}, headers=auth(me.account)), 409)
+        problem(
+            await client.post(rating_url, json={"score": 5}, headers=auth(me.account)),
+            409,
+            "conflict",
+        )
         await cases.transition(
             session, officer, case_id, "refuse", fields={"reason": "选址不符合规划要求"}
         )
-        problem(await client.post(rating_url, json={"score": 0}, headers=auth(me.account)), 422)
+        problem(
+            await client.post(rating_url, json={"score": 0}, headers=auth(me.account)),
+            422,
+            "invalid-input",
+        )
         r = await client.post(
             rating_url, json={"score": 2, "comment": "理由说明清楚"}, headers=auth(me.account)
         )
         assert r.status_code == 201 and r.json()["score"] == 2
-        problem(await client.post(rating_url, json={"score": 5}, headers=auth(me.account)), 409)
+        problem(
+            await client.post(rating_url, json={"score": 5}, headers=auth(me.account)),
+            409,
+            "conflict",
+        )
         read = (await client.get(f"{BASE}/{application['id']}", headers=auth(me.account))).json()
         assert read["rating"]["score"] == 2 and not read["can_rate"]
         assert read["clock"]["closed_at"] is not None and read["clock"]["on_time"] is True

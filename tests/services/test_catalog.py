@@ -15,6 +15,7 @@ from smartcity.services.models import ServiceItem
 from smartcity.services.schemas import ServiceItemCreate
 from smartcity.services.seed import DEMO_ITEMS, seed_service_items
 from tests.cases.factories import department, person
+from tests.problems import assert_problem
 from tests.services.factories import ADMIN, create_item
 
 HTML = {"accept": "text/html"}
@@ -172,16 +173,17 @@ class TestApi:
         await _catalog(session)
         await session.commit()
         r = await client.get("/api/v1/services/items/NOPE-1")
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         assert r.headers["content-type"].startswith("application/problem+json")
         r = await client.get("/api/v1/services/items/bad%20code")
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.get("/api/v1/services/items", params={"q": "x" * 101})
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.get("/api/v1/services/items", params={"department": "NOPE"})
-        assert r.status_code == 422 and r.json()["field"] == "department"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "department"
         r = await client.get("/api/v1/services/items", params={"applicant_kind": "alien"})
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
 
 
 class TestPages:

@@ -15,6 +15,7 @@ from smartcity.core.errors import NotFound
 from smartcity.services import licences
 from smartcity.services.models import ServiceItem
 from tests.cases.factories import world
+from tests.problems import assert_problem
 from tests.services.test_licences import (
     DAY,
     HTML,
@@ -88,7 +89,7 @@ class TestGuessing:
         await session.commit()
         for guess in _neighbours(lic.number)[:3]:
             r = await client.get(f"/api/v1/licences/{guess}")
-            assert r.status_code == 404 and r.json()["type"] == "/problems/not-found"
+            assert_problem(r, 404, "not-found")
             page = await client.get(f"/licences/{guess}", headers=HTML)
             assert page.status_code == 404 and 'class="verdict invalid"' in page.text
 

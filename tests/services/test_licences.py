@@ -25,6 +25,7 @@ from smartcity.services.models import Licence, ServiceItem
 from smartcity.services.types import BASE_NAME
 from smartcity.settings import get_settings
 from tests.cases.factories import World, person, world
+from tests.problems import assert_problem
 from tests.registry import factories as registry_factories
 from tests.services.factories import ADMIN, create_item
 
@@ -470,8 +471,8 @@ class TestApi:
         assert doc["holder"]["identifier"] not in r.text
 
         unknown = await client.get(f"/api/v1/licences/{full('SCJGJ-003-2026-999999')}")
-        assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/not-found"
-        assert (await client.get("/api/v1/licences/bad%20number")).status_code == 422
+        assert_problem(unknown, 404, "not-found")
+        assert_problem(await client.get("/api/v1/licences/bad%20number"), 422, "invalid-input")
 
         pair = {"document": lic.document, "signature": lic.signature}
         r = await client.post("/api/v1/licences/verify", json=pair)
@@ -485,11 +486,14 @@ class TestApi:
         assert r.json()["status"] == "invalid" and r.json()["title"] is None
 
         r = await client.post("/api/v1/licences/verify", json={**pair, "signature": "{oops"})
-        assert r.status_code == 422 and r.json()["field"] == "signature"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "signature"
         r = await client.post("/api/v1/licences/verify", json={"document": lic.document})
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         huge = {**pair, "document": "x" * (licences.DOCUMENT_MAX_BYTES + 1)}
-        assert (await client.post("/api/v1/licences/verify", json=huge)).status_code == 422
+        assert_problem(
+            await client.post("/api/v1/licences/verify", json=huge), 422, "invalid-input"
+        )
 
     async def test_checks_are_rate_limited_across_numbers(
         self, app: Any, client: httpx.AsyncClient, session: AsyncSession
@@ -504,7 +508,8 @@ class TestApi:
         r = await client.post(
             "/api/v1/licences/verify", json={"document": lic.document, "signature": lic.signature}
         )
-        assert r.status_code == 429 and "Retry-After" in r.headers
+        assert_problem(r, 429, "too-many-requests")
+        assert "Retry-After" in r.headers
 
     async def test_revoke(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         w, lic = await _issued(session)
@@ -512,24 +517,25 @@ class TestApi:
         await session.commit()
         path = f"/api/v1/licences/{lic.number}/revoke"
         r = await client.post(path, json={"reason": "理由"}, headers=bearer(w.applicant))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(path, json={"reason": "理由"}, headers=bearer(outsider))
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.post(path, json={"reason": " "}, headers=bearer(w.officer))
-        assert r.status_code == 422 and r.json()["field"] == "reason"
+        assert_problem(r, 422, "invalid-input")
+        assert r.json()["field"] == "reason"
         r = await client.post(path, json={}, headers=bearer(w.officer))
-        assert r.status_code == 422
+        assert_problem(r, 422, "invalid-input")
         r = await client.post(
             "/api/v1/licences/SCJGJ-003-2026-999999/revoke",
             json={"reason": "理由"},
             headers=bearer(w.officer),
         )
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.post(path, json={"reason": "食品安全事故"}, headers=bearer(w.officer))
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "revoked" and r.json()["revoked_reason"] == "食品安全事故"
         r = await client.post(path, json={"reason": "again"}, headers=bearer(w.officer))
-        assert r.status_code == 409
+        assert_problem(r, 409, "conflict")
         r = await client.get(f"/api/v1/licences/{lic.number}")
         assert r.json()["status"] == "revoked"
 
@@ -554,7 +560,7 @@ class TestApi:
         other = await client.get(
             f"/api/v1/licences/{lic.number}/document", headers=bearer(stranger)
         )
-        assert other.status_code == 404
+        assert_problem(other, 404, "not-found")
 
 
 # --- pages --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.errors import PROBLEM_JSON
 from tests.core.test_pages import HTML, csrf_of, sign_in
+from tests.problems import assert_problem
 from tests.registry import factories as registry_factories
 from tests.services import factories as f
 from tests.services.test_application_api import BASE, auth
@@ -42,7 +43,7 @@ async def test_cross_site_upload_with_the_cookie_is_refused(client, session) -> 
     r = await _upload(
         client, application_id, {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
     )
-    assert r.status_code == 403
+    assert_problem(r, 403, "csrf-failed")
     assert r.headers["content-type"].startswith(PROBLEM_JSON)
     assert r.json()["type"] == "/problems/csrf-failed"
     listed = await client.get(f"{BASE}/{application_id}")

@@ -15,6 +15,7 @@ from smartcity.services import service, subscriptions
 from smartcity.services.schemas import Material
 from smartcity.services.subscriptions import ServiceItemUpdate
 from tests.cases.factories import person
+from tests.problems import assert_problem
 from tests.services.factories import ADMIN
 from tests.services.test_licences import bearer, csrf_of, food_item
 
@@ -196,18 +197,18 @@ class TestApiAndPages:
         r = await client.patch(
             "/api/v1/services/items/NO-SUCH", json={"fee_fen": 1}, headers=bearer(admin)
         )
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.patch(
             f"/api/v1/services/items/{item.code}", json={"fee_fen": 1}, headers=bearer(follower)
         )
-        assert r.status_code == 403
+        assert_problem(r, 403, "forbidden")
         r = await client.put(
             "/api/v1/services/items/NO-SUCH/subscription", headers=bearer(follower)
         )
-        assert r.status_code == 404
+        assert_problem(r, 404, "not-found")
         r = await client.delete(path, headers=bearer(follower))
         assert r.json() == {"code": item.code, "subscribed": False}
-        assert (await client.put(path)).status_code == 401
+        assert_problem(await client.put(path), 401, "unauthenticated")
 
     async def test_page(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         item = await food_item(session)
