@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,21 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(autouse=True)
 def _active_settings(settings: Settings) -> None:
     configure(settings)
+
+
+@pytest.fixture(autouse=True)
+def _installed_platform() -> Iterator[None]:
+    """The platform as create_app installs it (every module's actions, rules and
+    declarations), for tests that call services without building an app. The sensing rules
+    a test makes are rolled back with it, so the cached rule index starts and ends empty."""
+    from smartcity.app import modules
+    from smartcity.core.module import install
+    from smartcity.sensing.rules import service as rules
+
+    install(modules())
+    rules.invalidate_index()
+    yield
+    rules.invalidate_index()
 
 
 async def _recreate_postgres_database(base_url: str, name: str) -> str:

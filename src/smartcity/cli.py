@@ -71,6 +71,13 @@ def module_cli(name: str) -> typer.Typer:
     cli: typer.Typer | None = importlib.import_module(f"smartcity.{name}").MODULE.cli
     if cli is None:
         raise LookupError(f"the module {name} has no command group")
+    # Commands other modules declare for this group (the demo's simulator under sensing).
+    have = {c.name for c in cli.registered_commands}
+    for module in _modules():
+        for command in module.commands:
+            if command.group == name and command.name not in have:
+                cli.command(command.name)(command.run)
+                have.add(command.name)
     return cli
 
 

@@ -38,12 +38,9 @@ TOY = (
 
 
 @pytest.fixture(autouse=True)
-def _installed() -> Iterator[None]:
-    install(modules())
-    rules.invalidate_index()
+def _platform_again() -> Iterator[None]:
     yield
     install(modules())  # the platform's own declarations again, whatever a test installed
-    rules.invalidate_index()
 
 
 async def _count(session: AsyncSession, prop_id: int) -> int:

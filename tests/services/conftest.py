@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from smartcity.core import i18n
-from smartcity.core.module import install
 
 
 @pytest.fixture(autouse=True)
@@ -18,10 +17,3 @@ def _english_messages() -> Iterator[None]:
     i18n.current_locale.reset(token)
 
 
-@pytest.fixture(autouse=True)
-def _platform() -> None:
-    """The platform's case types, hooks, panels, actions and rules, as the app installs them
-    (service tests that build no app need them too)."""
-    from smartcity.app import modules
-
-    install(modules())

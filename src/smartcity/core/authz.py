@@ -65,8 +65,8 @@ def replace_registrations(
     actions: Mapping[str, Iterable[str]], rules: Mapping[str, ObjectRule]
 ) -> None:
     """What core.module.install registers: exactly these actions and rules, nothing older."""
-    # Until every module declares its rules in MODULE rather than at import, an import-time
-    # registration must survive (dropping an object rule would widen access).
+    _ACTIONS.clear()
+    _RULES.clear()
     register_actions(actions)
     _RULES.update(rules)
 

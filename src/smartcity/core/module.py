@@ -58,6 +58,16 @@ class Seeder:
 
 
 @dataclass(frozen=True)
+class GroupCommand:
+    """A command a module adds to another module's CLI group, e.g. the demo's simulator as
+    ``smartcity sensing simulate``: the group's owner need not import the module."""
+
+    group: str
+    name: str
+    run: Callable[..., None]
+
+
+@dataclass(frozen=True)
 class ExtensionPoint:
     """Something a module lets the others add to: case types, transition hooks, case panels,
     sensing rules. ``accepts`` is the frozen declaration type other modules list in their
@@ -96,6 +106,7 @@ class Module:
     # what other modules may add to this one
     extension_points: tuple[ExtensionPoint, ...] = ()
     reference_data: tuple[Seeder, ...] = ()
+    commands: tuple[GroupCommand, ...] = ()
 
 
 def install(mods: Sequence[Module]) -> None:

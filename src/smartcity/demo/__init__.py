@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from smartcity.core import seed
 from smartcity.core.cli import console
-from smartcity.core.module import Module
+from smartcity.core.module import GroupCommand, Module
+from smartcity.demo.cli import simulate_command
 from smartcity.demo.simulate import run_demo_feed
 from smartcity.exchange import contract as exchange
 from smartcity.registry import contract as registry
@@ -36,6 +37,7 @@ MODULE = Module(
     name="demo",
     # The simulated city feed (only with SMARTCITY_SIMULATE_FEED, as `smartcity demo` sets).
     tasks=[run_demo_feed],
+    commands=(GroupCommand("sensing", "simulate", simulate_command),),
 )
 
 

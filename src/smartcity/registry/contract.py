@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.registry import organizations as _organizations
+from smartcity.registry import places as _places
 from smartcity.registry import service as _persons
 
 # --- what the demo uses ---
@@ -141,6 +142,45 @@ async def place_outlines(session: AsyncSession, kind: str) -> list[PlaceOutline]
     ]
 
 
+
+# --- what the sensing pages use ---
+
+
+@dataclass(frozen=True)
+class PlaceArea:
+    """A Place with its outline and bounding box, as a map draws it."""
+
+    code: str
+    name: str
+    district_code: str
+    geometry: Any
+    min_lon: float | None
+    min_lat: float | None
+    max_lon: float | None
+    max_lat: float | None
+
+
+async def areas(
+    session: AsyncSession, principal: Principal, kinds: Sequence[str]
+) -> list[PlaceArea]:
+    """The Places of these kinds (``district``, ``street``…) in the city that the caller may
+    read (a Problem when they may read none), ordered by code."""
+    found = await _places.district_places(session, principal, None, kinds=kinds)
+    return [
+        PlaceArea(
+            code=p.code,
+            name=p.name,
+            district_code=p.district_code,
+            geometry=p.geometry,
+            min_lon=p.min_lon,
+            min_lat=p.min_lat,
+            max_lon=p.max_lon,
+            max_lat=p.max_lat,
+        )
+        for p in found
+    ]
+
+
 __all__ = [
     "DISTRICT_BOXES",
     "PERSONAL_FIELDS",
@@ -149,9 +189,11 @@ __all__ = [
     "AccountHolder",
     "FieldGrants",
     "OwnRecord",
+    "PlaceArea",
     "PlaceOutline",
     "RecordChanged",
     "account_holder",
+    "areas",
     "check_resident_id",
     "column_type",
     "data_fields",

@@ -22,8 +22,8 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.ids import DIVISIONS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.registry import places
-from smartcity.registry.models import Place
+from smartcity.registry import contract as registry
+from smartcity.registry.contract import PlaceArea
 from smartcity.sensing import service as extras
 from smartcity.sensing import status
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
@@ -104,7 +104,7 @@ class DeviceMap:
     dots: list[Dot] = field(default_factory=list)
 
 
-def _place_bounds(found: list[Place]) -> Bounds | None:
+def _place_bounds(found: list[PlaceArea]) -> Bounds | None:
     return union_bounds(
         (p.min_lon, p.min_lat, p.max_lon, p.max_lat)  # type: ignore[misc]
         for p in found
@@ -112,20 +112,20 @@ def _place_bounds(found: list[Place]) -> Bounds | None:
     )
 
 
-async def _areas(session: DbSession, principal: Principal) -> tuple[list[Place], bool]:
+async def _areas(session: DbSession, principal: Principal) -> tuple[list[PlaceArea], bool]:
     """District outlines from the registry when it has them, else its streets (grouped into
     districts by caption); (places, whether they are districts)."""
     try:
-        districts = await places.district_places(session, principal, None, kinds=("district",))
+        districts = await registry.areas(session, principal, ("district",))
         if districts:
             return districts, True
-        return await places.district_places(session, principal, None, kinds=("street",)), False
+        return await registry.areas(session, principal, ("street",)), False
     except Problem:  # no registry for this caller: the map falls back to the points alone
         return [], False
 
 
 def build_map(
-    devices: list[status.Device], areas: list[Place], are_districts: bool
+    devices: list[status.Device], areas: list[PlaceArea], are_districts: bool
 ) -> DeviceMap | None:
     """An SVG map: the areas' outlines, a dot per located device coloured by its status."""
     located = [d for d in devices if d.lon is not None and d.lat is not None]
@@ -143,7 +143,7 @@ def build_map(
         except (ValueError, TypeError, KeyError, AttributeError):
             continue  # not a polygon: nothing to outline
         svg.outlines.append(Outline(path))
-    by_district: dict[str, list[Place]] = {}
+    by_district: dict[str, list[PlaceArea]] = {}
     for place in shaped:
         key = place.code if are_districts else place.district_code
         by_district.setdefault(key, []).append(place)
