@@ -9,6 +9,7 @@ from smartcity.app import modules
 from smartcity.core import seed
 from smartcity.core.manifest import MODULE
 from smartcity.core.models import Department, Division
+from smartcity.services.models import ServiceItem
 from tests.core.factories import ROOT
 
 
@@ -20,5 +21,9 @@ async def test_seeded_once_in_module_order(session) -> None:
     made = await seed.seed_reference_data(session, ROOT, modules())
     departments = (await session.execute(select(func.count(Department.id)))).scalar_one()
     divisions = (await session.execute(select(func.count()).select_from(Division))).scalar_one()
-    assert made == departments + divisions > len(seed.DEPARTMENTS)
+    items = (await session.execute(select(func.count(ServiceItem.id)))).scalar_one()
+    # core's divisions and departments, then the service hall's item catalog; the declared
+    # sensing rules wait for their ObservedProperty, which a fresh city does not have
+    assert departments + divisions > len(seed.DEPARTMENTS) and items > 0
+    assert made == departments + divisions + items
     assert await seed.seed_reference_data(session, ROOT, modules()) == 0

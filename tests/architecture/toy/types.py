@@ -5,6 +5,8 @@ from __future__ import annotations
 from smartcity.cases.contract import CaseType, Limits, State, Transition
 
 NAME = "toy.permit"
+# the ObservedProperty of the toy's river gauges (its sensing rule watches it)
+WATER_LEVEL = "https://smartcity.invalid/op/toy-water-level"
 DEPARTMENT = frozenset({"department"})
 
 PERMIT = CaseType(
