@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 from starlette.responses import Response
 
 from smartcity.core import clock
@@ -30,7 +29,7 @@ from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThin
 from smartcity.sensing.rules import alert_pages, alerts
 from smartcity.sensing.rules import pages as rule_pages
 from smartcity.sensing.rules import service as rules
-from smartcity.sensing.rules.models import SensingAlert, SensingRule
+from smartcity.sensing.rules.models import SensingAlert
 from smartcity.sensing.sta.times import parse_datetime
 from smartcity.web.maps import Bounds, Projection, point_bounds, union_bounds
 from smartcity.web.pages import require_page
@@ -300,15 +299,7 @@ async def thing_page(
         )
     for row in rows:
         row.open_alerts = sum(1 for a in open_alerts if a.datastream_id == row.stream.id)
-    rule_names = dict(
-        (
-            await session.execute(
-                select(SensingRule.id, SensingRule.name).where(
-                    SensingRule.id.in_({a.rule_id for a in open_alerts})
-                )
-            )
-        ).all()
-    )
+    rule_names = await rules.rule_names(session, {a.rule_id for a in open_alerts})
     located = device.lon is not None
     svg = build_map([device], *(await _areas(session, principal))) if located else None
     return render(

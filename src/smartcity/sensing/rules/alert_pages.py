@@ -14,7 +14,7 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
+from smartcity.sensing.models import StaDatastream, StaObservedProperty
 from smartcity.sensing.rules import alerts
 from smartcity.sensing.rules import service as rules
 from smartcity.web.pages import require_page
@@ -63,15 +63,7 @@ async def _page(
         r.datastream_id for r in all_rules if r.datastream_id is not None
     }
     streams = await _names(session, StaDatastream, stream_ids)
-    things = dict(
-        (
-            await session.execute(
-                select(StaDatastream.id, StaThing.name)
-                .join(StaThing, StaThing.id == StaDatastream.thing_id)
-                .where(StaDatastream.id.in_(stream_ids))
-            )
-        ).all()
-    )
+    things = await rules.thing_names(session, stream_ids)
     properties = await _names(
         session,
         StaObservedProperty,

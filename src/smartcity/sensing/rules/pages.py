@@ -1,7 +1,7 @@
 """Staff pages of monitoring rules (监测规则): the list with what each rule watches in words,
 a form to define one (works without JavaScript; errors next to their fields, nothing typed is
 lost), editing, switching a rule off and on, and deleting it. The rules service
-(sensing/rules.py) checks the parameters and who may change what."""
+(sensing/rules/service.py) checks the parameters and who may change what."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
+from smartcity.sensing.models import StaObservedProperty
 from smartcity.sensing.rules import alerts
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.alert_pages import KIND_LABELS, SEVERITY_LABELS
@@ -106,15 +106,9 @@ async def scope_names(
     session: DbSession, found: list[SensingRule]
 ) -> tuple[dict[int, str], dict[int, str], dict[Any, str]]:
     """(datastream labels "Thing · stream", observed property names, department names)."""
-    stream_ids = {r.datastream_id for r in found if r.datastream_id is not None}
-    streams: dict[int, str] = {}
-    if stream_ids:
-        rows = await session.execute(
-            select(StaDatastream.id, StaDatastream.name, StaThing.name)
-            .join(StaThing, StaThing.id == StaDatastream.thing_id)
-            .where(StaDatastream.id.in_(stream_ids))
-        )
-        streams = {i: f"{thing} · {name}" for i, name, thing in rows.all()}
+    streams = await rules.stream_labels(
+        session, {r.datastream_id for r in found if r.datastream_id is not None}
+    )
     properties = await _names(
         session,
         StaObservedProperty,
@@ -164,16 +158,6 @@ async def rules_page(request: Request, session: DbSession, principal: Reader) ->
 # --- the form ----------------------------------------------------------------------------------
 
 
-async def _departments(session: DbSession, principal: Principal) -> list[Department]:
-    """The departments this person may hand a rule to: any for admins, their own for staff."""
-    query = select(Department).where(Department.active).order_by(Department.code)
-    if not principal.is_("admin"):
-        if principal.department_id is None:
-            return []
-        query = query.where(Department.id == principal.department_id)
-    return list((await session.scalars(query)).all())
-
-
 async def _form_page(
     request: Request,
     session: DbSession,
@@ -188,9 +172,7 @@ async def _form_page(
     stream_id = values.get("datastream_id", "")
     if stream_id.isdigit() and len(stream_id) < 19:
         stream_label = (await scope_names_for_stream(session, int(stream_id))) or ""
-    observed = list(
-        await session.scalars(select(StaObservedProperty).order_by(StaObservedProperty.name))
-    )
+    observed = await rules.observed_properties(session)
     return render(
         request,
         "sensing/rule_form.html",
@@ -200,7 +182,7 @@ async def _form_page(
             "errors": errors or {},
             "stream_label": stream_label,
             "observed_properties": observed,
-            "departments": await _departments(session, principal),
+            "departments": await rules.assignable_departments(session, principal),
             "kind_labels": KIND_LABELS,
             "severity_labels": SEVERITY_LABELS,
             "op_labels": rules.OP_WORDS,
@@ -214,14 +196,7 @@ async def _form_page(
 
 
 async def scope_names_for_stream(session: DbSession, stream_id: int) -> str | None:
-    row = (
-        await session.execute(
-            select(StaDatastream.name, StaThing.name)
-            .join(StaThing, StaThing.id == StaDatastream.thing_id)
-            .where(StaDatastream.id == stream_id)
-        )
-    ).first()
-    return None if row is None else f"{row[1]} · {row[0]}"
+    return (await rules.stream_labels(session, {stream_id})).get(stream_id)
 
 
 def _initial(request: Request, principal: Principal) -> dict[str, str]:

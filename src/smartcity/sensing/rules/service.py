@@ -41,7 +41,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.text import clean_name
-from smartcity.sensing.models import StaDatastream, StaObservedProperty
+from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
 from smartcity.sensing.rules import alerts
 from smartcity.sensing.rules.models import SensingAlert, SensingRule, SensingRuleState
 
@@ -424,3 +424,56 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int)
     await session.flush()
     await audit.log(session, principal, "sensing.rule.deleted", f"sensing_rule:{rule_id}")
     _changed(session)
+
+
+# --- names the rule and alert pages show -------------------------------------------------------
+
+
+async def stream_labels(session: AsyncSession, stream_ids: set[int]) -> dict[int, str]:
+    """Datastreams as staff read them, "Thing · stream", by id."""
+    if not stream_ids:
+        return {}
+    rows = await session.execute(
+        select(StaDatastream.id, StaDatastream.name, StaThing.name)
+        .join(StaThing, StaThing.id == StaDatastream.thing_id)
+        .where(StaDatastream.id.in_(stream_ids))
+    )
+    return {i: f"{thing} · {name}" for i, name, thing in rows.all()}
+
+
+async def thing_names(session: AsyncSession, stream_ids: set[int]) -> dict[int, str]:
+    """The name of each Datastream's Thing, by Datastream id."""
+    if not stream_ids:
+        return {}
+    rows = await session.execute(
+        select(StaDatastream.id, StaThing.name)
+        .join(StaThing, StaThing.id == StaDatastream.thing_id)
+        .where(StaDatastream.id.in_(stream_ids))
+    )
+    return {int(i): str(name) for i, name in rows.all()}
+
+
+async def rule_names(session: AsyncSession, rule_ids: set[int]) -> dict[int, str]:
+    if not rule_ids:
+        return {}
+    rows = await session.execute(
+        select(SensingRule.id, SensingRule.name).where(SensingRule.id.in_(rule_ids))
+    )
+    return {int(i): str(name) for i, name in rows.all()}
+
+
+async def observed_properties(session: AsyncSession) -> list[StaObservedProperty]:
+    """Every ObservedProperty, by name: what a rule may watch across all streams."""
+    return list(
+        await session.scalars(select(StaObservedProperty).order_by(StaObservedProperty.name))
+    )
+
+
+async def assignable_departments(session: AsyncSession, principal: Principal) -> list[Department]:
+    """The departments this person may hand a rule to: any for admins, their own for staff."""
+    query = select(Department).where(Department.active).order_by(Department.code)
+    if not principal.is_("admin"):
+        if principal.department_id is None:
+            return []
+        query = query.where(Department.id == principal.department_id)
+    return list((await session.scalars(query)).all())
