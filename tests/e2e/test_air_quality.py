@@ -37,9 +37,9 @@ def _seed(server: LiveServer) -> dict[str, int]:
         from sqlalchemy import select
 
         from smartcity.core.authz import SYSTEM
-        from smartcity.environment import demo
+        from smartcity.demo import air as demo
         from smartcity.environment.aqi import Pollutant as P
-        from smartcity.registry.demo import DISTRICT_BOXES
+        from smartcity.registry.contract import DISTRICT_BOXES
         from smartcity.sensing import models as m
         from tests.environment.factories import air_station, report
 
