@@ -148,8 +148,15 @@ def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
 
 def shot(page: Any, name: str) -> None:
     """Screenshots for people to look at (screenshots/ is not committed)."""
+    from playwright.sync_api import Error
+
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    try:
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    except Error:
+        # Chromium sometimes cannot capture a full page while both cores are busy with the
+        # other test workers ("Unable to capture screenshot"); a second try gets it.
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 E2E_PASSWORD = "Browser-Test-2026"
