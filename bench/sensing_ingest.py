@@ -185,20 +185,20 @@ def ceiling(url: str, city: City, n: int) -> float:
 async def in_process(url: str, city: City, n: int, mode: str) -> float:
     from smartcity.core.authz import SYSTEM
     from smartcity.core.db import Database, make_engine
-    from smartcity.sensing.sta import ingest
+    from smartcity.sensing.sta import ingest, store
     from smartcity.sensing.sta.times import Interval
 
-    saved = (ingest.COPY_MIN_ROWS, ingest.emit_all)
+    saved = (store.COPY_MIN_ROWS, store.emit_all)
     if mode == "executemany" and url.startswith("postgresql"):
         # PostgreSQL's INSERT … RETURNING instead of COPY. Not on SQLite: there the threshold
         # would also turn off its own bulk path (write_rows) for one statement per row.
-        ingest.COPY_MIN_ROWS = 10**9
+        store.COPY_MIN_ROWS = 10**9
     if mode == "no events":
 
         async def no_events(*_args: Any) -> None:
             return None
 
-        ingest.emit_all = no_events  # type: ignore[assignment]
+        store.emit_all = no_events  # type: ignore[assignment]
     db = Database(make_engine(url))
     try:
         began = time.perf_counter()
@@ -216,7 +216,7 @@ async def in_process(url: str, city: City, n: int, mode: str) -> float:
                 await ingest.ingest_observations(session, SYSTEM, rows)
         return n / (time.perf_counter() - began)
     finally:
-        ingest.COPY_MIN_ROWS, ingest.emit_all = saved
+        store.COPY_MIN_ROWS, store.emit_all = saved
         # Events written here would be relayed by the server later: mark them handled.
         await db.dispose()
 
@@ -334,7 +334,7 @@ def wait_until(url: str, sql: str, target: int, timeout: float = 1800) -> float:
 
 OBS = "SELECT count(*) FROM sta_observation"
 PENDING = "SELECT count(*) FROM outbox_event WHERE published_at IS NULL"
-# Observations are announced in events of up to ingest.OBSERVATIONS_PER_EVENT: handled when
+# Observations are announced in events of up to store.OBSERVATIONS_PER_EVENT: handled when
 # the rules' consumer has processed every such event written.
 BATCHES = "SELECT count(*) FROM outbox_event WHERE topic = 'sensing.observations.created'"
 RULED = "SELECT count(*) FROM processed_event WHERE consumer = 'sensing.rules.observations'"

@@ -1,4 +1,4 @@
-"""The write of accepted Observations (ingest.write_rows): COPY on PostgreSQL, executemany on
+"""The write of accepted Observations (store.write_rows): COPY on PostgreSQL, executemany on
 SQLite, storing exactly what the INSERT path stores, ids in order, inside the request's
 transaction and savepoints, and routed to partitions (DEFAULT for an unprepared month)."""
 
@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import SYSTEM
 from smartcity.core.errors import Problem
 from smartcity.sensing import models as m
-from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta import store
 from smartcity.sensing.sta.ingest import ingest_observations, parse_row
 from tests.sensing.factories import Sta, caller
 
 OM_OBSERVATION = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Observation"
-COLUMNS = [c for c in ingest.COPY_COLUMNS if c != "id"]
+COLUMNS = [c for c in store.COPY_COLUMNS if c != "id"]
 
 
 def _rows(ds: int) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ async def test_batch_stores_what_the_insert_path_stores(
 ) -> None:
     ds = await _stream(client, session)
     batched = await _ingest(session, ds)  # COPY on PostgreSQL
-    monkeypatch.setattr(ingest, "COPY_MIN_ROWS", 10**9)
+    monkeypatch.setattr(store, "COPY_MIN_ROWS", 10**9)
     inserted = await _ingest(session, ds)  # INSERT … RETURNING everywhere
     assert batched == sorted(batched) and len(set(batched)) == len(batched)
     assert await _stored(session, batched) == await _stored(session, inserted)

@@ -1,5 +1,5 @@
 """New Observations are announced in batches: one ``sensing.observations.created`` event per
-ingestion call and chunk of up to ingest.OBSERVATIONS_PER_EVENT, and the rules judge a batch
+ingestion call and chunk of up to store.OBSERVATIONS_PER_EVENT, and the rules judge a batch
 exactly as they judged the same readings one event at a time."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from smartcity.sensing.rules import evaluation
 from smartcity.sensing.rules import jobs as rule_jobs
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.models import SensingAlert, SensingRule, SensingRuleState
-from smartcity.sensing.sta import ingest
+from smartcity.sensing.sta import ingest, store
 from smartcity.sensing.sta.times import Interval
 from smartcity.settings import Settings
 from tests.sensing.factories import ROOT_URL
@@ -77,7 +77,7 @@ async def test_create_observations_of_1200_rows_makes_ceil_n_events(sta, session
     urls = response.json()
     assert "error" not in urls
     events = await observation_events(session)
-    size = ingest.OBSERVATIONS_PER_EVENT
+    size = store.OBSERVATIONS_PER_EVENT
     assert len(events) == math.ceil(1200 / size) == 3
     assert [len(e["observations"]) for e in events] == [size, size, 1200 - 2 * size]
     items = [item for e in events for item in e["observations"]]
@@ -139,7 +139,7 @@ async def test_all_rows_refused_writes_no_event(session):
 
 async def test_large_observations_are_cut_by_size(session, monkeypatch):
     stream, feature = await station(session)
-    monkeypatch.setattr(ingest, "OBSERVATION_EVENT_BYTES", 3000)
+    monkeypatch.setattr(store, "OBSERVATION_EVENT_BYTES", 3000)
     rows = [
         ingest.ObservationRow(
             datastream_id=stream,

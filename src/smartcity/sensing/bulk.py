@@ -23,14 +23,9 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.sensing import models as m
 from smartcity.sensing.events import ENTITY_CREATED
 from smartcity.sensing.sta.entities import TYPES
-from smartcity.sensing.sta.ingest import (
-    copy_rows,
-    emit_all,
-    feature_hash,
-    result_columns,
-    widen,
-)
+from smartcity.sensing.sta.ingest import feature_hash, result_columns
 from smartcity.sensing.sta.serialize import plain
+from smartcity.sensing.sta.store import copy_rows, emit_all, widen
 
 
 @dataclass(frozen=True)
@@ -143,7 +138,7 @@ async def _features(
 
 
 async def _write_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """COPY on PostgreSQL (ingest.copy_rows); elsewhere an executemany on the Table, not the
+    """COPY on PostgreSQL (store.copy_rows); elsewhere an executemany on the Table, not the
     mapped class, whose bulk path costs more per row than the insert itself."""
     postgres = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(rows), 10_000):

@@ -37,9 +37,9 @@ class EntityDeleted(Payload):
 
 class ObservationsCreated(Payload):
     """The Observations one ingestion call created, in chunks of up to
-    ``sta.ingest.OBSERVATIONS_PER_EVENT``: each item is what a per-Observation
+    ``sta.store.OBSERVATIONS_PER_EVENT``: each item is what a per-Observation
     ``sensing.entity.created`` payload used to be (entity_set, id, entity, stream). Written
-    in bulk by ``sta.ingest.emit_all`` (one statement for all chunks), not through
+    in bulk by ``sta.store.emit_all`` (one statement for all chunks), not through
     ``Topic.emit``; the payload class documents and reads it."""
 
     observations: list[dict[str, Any]]

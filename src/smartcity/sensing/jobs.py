@@ -27,7 +27,7 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.sensing import models as m
-from smartcity.sensing.sta.ingest import recompute_stream
+from smartcity.sensing.sta.store import recompute_stream
 
 RETENTION_BATCH = 5_000
 # Rows one run deletes at most: the daily job catches up over several days after a

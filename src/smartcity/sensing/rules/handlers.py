@@ -46,7 +46,7 @@ async def on_observation_created(session: AsyncSession, event: Event) -> None:
 
 async def on_observations_created(session: AsyncSession, event: Event) -> None:
     """The bus handler of ``sensing.observations.created``: the Observations of one ingestion
-    call (up to ingest.OBSERVATIONS_PER_EVENT), judged one after the other in their order,
+    call (up to store.OBSERVATIONS_PER_EVENT), judged one after the other in their order,
     in the one transaction that records the event as processed."""
     items = event.payload.get("observations") or []
     readings = [r for r in (reading_in(p) for p in items if isinstance(p, dict)) if r]

@@ -19,7 +19,6 @@ from smartcity.sensing.sta.entities import OM_COMPLEX, TYPES, BadRequest, Entity
 from smartcity.sensing.sta.ingest import (
     feature_hash,
     parse_row,
-    recompute_stream,
     refuse_computed,
     result_columns,
     result_problem,
@@ -33,6 +32,7 @@ from smartcity.sensing.sta.service import (
     convert,
     link_id,
 )
+from smartcity.sensing.sta.store import recompute_stream
 
 
 async def _authorize_change(
