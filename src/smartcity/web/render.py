@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,16 @@ WEB_DIR = Path(__file__).resolve().parent
 
 
 def make_environment(template_dirs: list[Path]) -> jinja2.Environment:
+    """The pages' Jinja environment for these modules' template folders: one per set of
+    folders in a process, so apps built alike (the test suite builds hundreds) share its
+    compiled templates instead of compiling each anew."""
+    return _environment(tuple(str(d) for d in template_dirs))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(WEB_DIR / "templates"), *map(str, template_dirs)]),
+        loader=jinja2.FileSystemLoader([str(WEB_DIR / "templates"), *template_dirs]),
         autoescape=jinja2.select_autoescape(["html", "xml"]),
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
