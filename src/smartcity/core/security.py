@@ -404,7 +404,7 @@ def _check_api_csrf(request: Request, principal: Principal) -> None:
         check_csrf_token(request, request.headers.get(CSRF_HEADER))
 
 
-def public() -> None:
+async def public() -> None:
     """Marks a route as deliberately open to anonymous callers (the route-walking test reads it)."""
 
 

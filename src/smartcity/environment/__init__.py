@@ -17,6 +17,7 @@ from smartcity.core.module import Module, NavItem
 from smartcity.environment import api, pages
 from smartcity.environment.alert_rules import DECLARED_RULES
 from smartcity.environment.cli import cli
+from smartcity.environment.handlers import HANDLERS
 from smartcity.environment.jobs import JOBS
 
 ACTIONS: dict[str, frozenset[str]] = {
@@ -31,6 +32,7 @@ MODULE = Module(
     pages=pages.router,
     actions=ACTIONS,
     jobs=JOBS,
+    handlers=HANDLERS,
     cli=cli,
     nav=[NavItem("/air", N_("Air quality"))],
     # the AQI alert rules, made by the sensing engine (sensing.contract.DeclaredRule)

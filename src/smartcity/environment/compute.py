@@ -45,8 +45,13 @@ from smartcity.environment.reports import (
 from smartcity.environment.service import Station, find_stations
 from smartcity.sensing import contract as sensing
 from smartcity.sensing.contract import Datastream, Interval, ObservationRow
+from smartcity.web.cache import invalidate_after_commit
 
 log = logging.getLogger(__name__)
+
+# The cache tag of the public air pages (web/cache.py): dropped when reports are stored here
+# and when a station changes (handlers.py).
+AIR_PAGES = "environment.air"
 
 REPORT_DELAY = timedelta(minutes=10)
 """How long after the end of an hour (or day) its report is computed: readings that arrive a
@@ -377,6 +382,9 @@ async def compute_reports(
             if plan.day_mark is not None:
                 await _set_watermark(session, daily_stream.id, plan.day_mark.isoformat())
     if rows:
+        # The public air pages show the newest reports: they render anew once these are
+        # committed (web/cache.py).
+        invalidate_after_commit(session, AIR_PAGES)
         # Oldest first: the rules judge each stream's AQI in time order.
         rows.sort(key=lambda r: r.phenomenon_time.start if r.phenomenon_time else now)
         outcomes = await sensing.ingest_observations(session, SYSTEM, rows)

@@ -19,9 +19,10 @@ from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.environment import charts, service, views
 from smartcity.environment.aqi import CATEGORIES, EDITION_2026_START, Edition, pollutant_from
-from smartcity.environment.compute import day_start, floor_hour
+from smartcity.environment.compute import AIR_PAGES, day_start, floor_hour
 from smartcity.environment.reports import HOUR
 from smartcity.environment.schemas import figure_out
+from smartcity.web.cache import cached_page
 from smartcity.web.pages import page_principal
 from smartcity.web.render import render
 
@@ -72,6 +73,16 @@ def hour_label(start: datetime) -> str:
 
 @router.get("/air", dependencies=Public)
 async def air_page(request: Request, session: DbSession, principal: Visitor) -> Response:
+    return await cached_page(
+        request,
+        AIR_PAGES,
+        "air",
+        lambda: _air_page(request, session, principal),
+        signed_in=principal is not None,
+    )
+
+
+async def _air_page(request: Request, session: DbSession, principal: Principal | None) -> Response:
     summary = await views.city_summary(session, principal)
     districts = await charts.district_shapes(session)
     return render(
@@ -104,8 +115,24 @@ async def station_page(
     principal: Visitor,
     view: str = "day",
 ) -> Response:
-    station = await service.get_station(session, principal, station_id)
     chosen = view if view in VIEWS else "day"
+    return await cached_page(
+        request,
+        AIR_PAGES,
+        ("station", station_id, chosen),
+        lambda: _station_page(request, session, principal, station_id, chosen),
+        signed_in=principal is not None,
+    )
+
+
+async def _station_page(
+    request: Request,
+    session: DbSession,
+    principal: Principal | None,
+    station_id: int,
+    chosen: str,
+) -> Response:
+    station = await service.get_station(session, principal, station_id)
     unreadable: set[int] = set()
     latest = (await service.latest_reports(session, [station], unreadable=unreadable)).get(
         station.id

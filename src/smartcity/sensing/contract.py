@@ -41,6 +41,12 @@ from smartcity.core.module import ExtensionPoint, ModuleError, Seeder
 from smartcity.sensing import access
 from smartcity.sensing import models as m
 from smartcity.sensing.bulk import Created, NewDatastream, NewReading, NewThing, create_things
+from smartcity.sensing.events import (
+    ENTITY_CREATED,
+    ENTITY_DELETED,
+    ENTITY_UPDATED,
+    VISIBILITY_CHANGED,
+)
 from smartcity.sensing.mqtt.bridge import broker_address
 from smartcity.sensing.mqtt.topics import device_topic
 from smartcity.sensing.rules import service as rules
@@ -56,12 +62,16 @@ __all__ = [
     "BELOW",
     "DECLARED_RULES",
     "DECLARED_RULES_SEEDER",
+    "ENTITY_CREATED",
+    "ENTITY_DELETED",
+    "ENTITY_UPDATED",
     "OM_COUNT",
     "OM_MEASUREMENT",
     "RESULT_INTEGER",
     "RESULT_NULL",
     "RESULT_NUMBER",
     "THRESHOLD",
+    "VISIBILITY_CHANGED",
     "Created",
     "Datastream",
     "DeclaredRule",
