@@ -20,6 +20,7 @@ from smartcity.services import licences, service, subscriptions
 from smartcity.services.application import access, drafts, following, materials, submission
 from smartcity.services.application.following import ApplicationView
 from smartcity.services.models import Application, ServiceItem
+from smartcity.web.cache import cached_page
 from smartcity.web.pages import page_principal, require_page
 from smartcity.web.render import check_csrf, render
 
@@ -39,6 +40,23 @@ async def catalog(
     department: str = "",
 ) -> Response:
     q, life_event, department = q.strip()[:100], life_event.strip()[:20], department[:32]
+    return await cached_page(
+        request,
+        service.CATALOGUE_PAGES,
+        ("catalogue", q, life_event, department),
+        lambda: _catalog(request, session, principal, q, life_event, department),
+        signed_in=principal is not None,
+    )
+
+
+async def _catalog(
+    request: Request,
+    session: DbSession,
+    principal: Principal | None,
+    q: str,
+    life_event: str,
+    department: str,
+) -> Response:
     departments = await service.departments_of_items(session, None)
     try:
         items = await service.list_service_items(
@@ -67,7 +85,19 @@ async def catalog(
 async def item_page(
     request: Request, session: DbSession, principal: Visitor, code: str
 ) -> Response:
-    item = await service.get_service_item(session, None, code[:32])
+    return await cached_page(
+        request,
+        service.CATALOGUE_PAGES,
+        ("item", code[:32]),
+        lambda: _item_page(request, session, principal, code[:32]),
+        signed_in=principal is not None,
+    )
+
+
+async def _item_page(
+    request: Request, session: DbSession, principal: Principal | None, code: str
+) -> Response:
+    item = await service.get_service_item(session, None, code)
     departments = await service.departments_of_items(session, None)
     draft = None
     if principal is not None and principal.kind in item.applicant_kinds:

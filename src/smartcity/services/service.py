@@ -15,6 +15,11 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.services.models import ServiceItem
 from smartcity.services.schemas import ServiceItemCreate, ServiceItemRead
+from smartcity.web.cache import invalidate_after_commit
+
+# The cache tag of the public catalogue and item pages (web/cache.py): dropped when an item
+# is added or changed.
+CATALOGUE_PAGES = "services.catalogue"
 
 ACTIONS: dict[str, frozenset[str]] = {
     "services.item.create": frozenset({"admin"}),
@@ -157,6 +162,7 @@ async def create_service_item(
     session.add(item)
     await session.flush()
     await audit.log(session, principal, "services.item.created", target=item.code)
+    invalidate_after_commit(session, CATALOGUE_PAGES)
     return item
 
 

@@ -25,6 +25,7 @@ from smartcity.services import service
 from smartcity.services.events import ITEM_UPDATED, ItemUpdated
 from smartcity.services.models import ItemSubscription, ServiceItem
 from smartcity.services.schemas import Material
+from smartcity.web.cache import invalidate_after_commit
 
 ACTIONS: dict[str, frozenset[str]] = {
     "services.item.subscribe": frozenset({"citizen", "enterprise"}),
@@ -214,6 +215,7 @@ async def update_service_item(
     await ITEM_UPDATED.emit(
         session, ItemUpdated(code=item.code, fields=changed, active=item.active)
     )
+    invalidate_after_commit(session, service.CATALOGUE_PAGES)
     if withdrawn:
         lines.insert(0, f"该事项已于{clock.to_city(clock.now()):%Y年%m月%d日}停止办理")
     elif restored:
