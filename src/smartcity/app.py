@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import smartcity
-from smartcity.core import i18n
+from smartcity.core import i18n, routeindex
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import PayloadTooLarge, install_problem_handlers, problem_response
 from smartcity.core.limits import JsonDepthLimit, bound_integer_parameters
@@ -227,6 +227,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     # Once every route is in: integers bounded to what the columns hold, for all of them.
     bound_integer_parameters(app)
     install_problem_openapi(app)
+    # A request tries only the routes its first path segment can match (core/routeindex.py).
+    routeindex.install(app)
     app.add_middleware(JsonDepthLimit, max_depth=settings.max_json_depth)
     app.add_middleware(PerRequest, settings=settings)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
