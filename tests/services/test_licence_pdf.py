@@ -233,3 +233,137 @@ async def _resign(data: bytes, lic: Licence, pem: str, secret: bytes, der: bytes
     ).async_sign_pdf(writer, output=out)
     assert data != out.getvalue()
     return out.getvalue()
+
+
+# --- over HTTP ----------------------------------------------------------------------------
+
+PDF = {"content-type": "application/pdf"}
+
+
+async def _download(client: httpx.AsyncClient, path: str, account: Account) -> httpx.Response:
+    # On the real clock, as the bearer token is: the fixed clock is the service tests' own.
+    return await client.get(path, headers={**HTML, **bearer(account)})
+
+
+class TestHttp:
+    async def test_download_rules(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
+        w, lic = await _issued(session)
+        stranger = await session.get(Account, w.stranger_p.id)
+        outsider = await session.get(Account, w.outsider_p.id)
+        assert stranger is not None and outsider is not None
+        await session.commit()
+        for path in (f"/my/licences/{lic.number}/licence.pdf", f"/api/v1/licences/{lic.number}/pdf"):
+            for who in (w.applicant, w.officer):  # the holder, staff of the issuing department
+                r = await _download(client, path, who)
+                assert r.status_code == 200, (path, r.text)
+                assert r.headers["content-type"] == "application/pdf"
+                assert f'filename="{lic.number}.pdf"' in r.headers["content-disposition"]
+                assert "no-store" in r.headers["cache-control"]
+                assert r.content.startswith(b"%PDF-")
+            for who in (stranger, outsider):  # another citizen, another department's staff
+                assert (await _download(client, path, who)).status_code == 404
+        anonymous = await client.get(f"/api/v1/licences/{lic.number}/pdf")
+        assert_problem(anonymous, 401, "unauthenticated")
+        page = await client.get(f"/my/licences/{lic.number}/licence.pdf", headers=HTML)
+        assert page.status_code == 303
+        # The download is audited with the file's digest.
+        from tests.services.test_licences import audited
+
+        assert "services.licence.pdf" in await audited(session, lic.number)
+
+    async def test_round_trip_through_verify(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        w, lic = await _issued(session)
+        await session.commit()
+        data = (await _download(client, f"/my/licences/{lic.number}/licence.pdf", w.applicant)).content
+        # The QR code leads to the check form with the number filled in.
+        assert licence_pdf._attachment(PdfFileReader(io.BytesIO(data))) == lic.document.encode()
+        r = await client.post("/api/v1/licences/verify/pdf", content=data, headers=PDF)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["status"], body["reason"], body["signature_valid"]) == ("valid", "valid", True)
+        assert body["number"] == lic.number and body["title"] == "食品经营许可证"
+        key = await _platform_key(session)
+        assert body["pdf_signer"]["key_fingerprint"] == key.fingerprint
+        signed_at = datetime.fromisoformat(body["pdf_signer"]["signed_at"])
+        assert abs(signed_at - clock.now()) < timedelta(minutes=5)
+        assert "电子证照签章" in body["pdf_signer"]["subject"]
+
+        r = await client.post("/api/v1/licences/verify/pdf", content=_tamper(data), headers=PDF)
+        assert r.status_code == 200
+        assert (r.json()["status"], r.json()["reason"]) == ("invalid", "document_changed")
+        assert r.json()["title"] is None and r.json()["holder_name"] is None
+
+        for garbage in (b"", b"not a pdf at all", b"%PDF-1.7 broken"):
+            r = await client.post("/api/v1/licences/verify/pdf", content=garbage, headers=PDF)
+            assert_problem(r, 422, "invalid-input")
+            assert r.json()["field"] == "pdf"
+        big = b"%PDF-1.7\n" + b"0" * licence_pdf.PDF_MAX_BYTES
+        r = await client.post("/api/v1/licences/verify/pdf", content=big, headers=PDF)
+        assert_problem(r, 413, "payload-too-large")
+
+        # The SM2 signature still verifies the licence data, as before.
+        pair = {"document": lic.document, "signature": lic.signature}
+        r = await client.post("/api/v1/licences/verify", json=pair)
+        assert r.status_code == 200 and r.json()["status"] == "valid"
+        sig = await _download(client, f"/my/licences/{lic.number}/signature.json", w.applicant)
+        assert signing.DetachedSignature.from_json(sig.content).algorithm == "SM2"
+
+    @pytest.mark.parametrize("language", ["en", "zh-CN"])
+    async def test_verify_page(
+        self, client: httpx.AsyncClient, session: AsyncSession, language: str
+    ) -> None:
+        w, lic = await _issued(session)
+        await session.commit()
+        data = (await _download(client, f"/api/v1/licences/{lic.number}/pdf", w.applicant)).content
+        headers = {**HTML, "Accept-Language": language}
+        form = await client.get("/licences/verify", headers=headers)
+        assert 'name="pdf"' in form.text
+        token = csrf_of(form.text)
+
+        async def post(content: bytes) -> httpx.Response:
+            return await client.post(
+                "/licences/verify",
+                headers=headers,
+                data={"csrf_token": token},
+                files={"pdf": ("licence.pdf", content, "application/pdf")},
+            )
+
+        zh = language.startswith("zh")
+        r = await post(data)
+        assert r.status_code == 200 and 'class="verdict valid"' in r.text
+        assert ("真实有效" if zh else "Genuine and in force") in r.text
+        assert ("PDF 中的签名" if zh else "Signature in the PDF") in r.text
+        assert lic.number in r.text
+        r = await post(_tamper(data))
+        assert r.status_code == 200 and 'class="verdict invalid"' in r.text
+        assert ("签名后被修改" if zh else "changed after it was signed") in r.text
+        r = await post(b"GIF89a not a pdf")
+        assert r.status_code == 422 and 'id="pdf-error"' in r.text
+        assert ("不是 PDF" if zh else "not a PDF") in r.text
+        r = await post(b"%PDF-1.7\n" + b"0" * licence_pdf.PDF_MAX_BYTES)
+        assert r.status_code == 413 and 'id="pdf-error"' in r.text
+        r = await client.post("/licences/verify", headers=headers, data={"csrf_token": token})
+        assert r.status_code == 422 and 'id="pdf-error"' in r.text
+        # The SM2 pair still works from the same form.
+        files = {
+            "document": ("licence.json", lic.document.encode(), "application/json"),
+            "signature": ("licence.sig.json", lic.signature.encode(), "application/json"),
+        }
+        r = await client.post(
+            "/licences/verify", headers=headers, data={"csrf_token": token}, files=files
+        )
+        assert r.status_code == 200 and 'class="verdict valid"' in r.text
+
+    async def test_holder_pages_offer_the_pdf(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        w, lic = await _issued(session)
+        await session.commit()
+        mine = {**HTML, **bearer(w.applicant), "Accept-Language": "en"}
+        for path in ("/my/licences", f"/my/licences/{lic.number}"):
+            r = await client.get(path, headers=mine)
+            assert f"/my/licences/{lic.number}/licence.pdf" in r.text
+            assert "Download the signed PDF" in r.text
+            assert f"/my/licences/{lic.number}/signature.json" in r.text

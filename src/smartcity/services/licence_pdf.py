@@ -400,15 +400,19 @@ class PdfSigner:
     signed_at: datetime | None
 
 
+def too_large(limit: int = PDF_MAX_BYTES) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        _("The file is larger than %(kib)s KiB; a licence PDF is much smaller.")
+        % {"kib": limit // 1024},
+        field="pdf",
+    )
+
+
 def _limit(data: bytes) -> bytes:
     if not data.strip():
         raise InvalidInput(_("The file is empty."), field="pdf")
     if len(data) > PDF_MAX_BYTES:
-        raise PayloadTooLarge(
-            _("The file is larger than %(kib)s KiB; a licence PDF is much smaller.")
-            % {"kib": PDF_MAX_BYTES // 1024},
-            field="pdf",
-        )
+        raise too_large()
     if not data.lstrip()[:5] == b"%PDF-":
         raise InvalidInput(_("The file is not a PDF."), field="pdf")
     return data
