@@ -19,7 +19,6 @@ from pyhanko.sign import signers
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock, signatures, signing
@@ -27,8 +26,7 @@ from smartcity.core.errors import InvalidInput, PayloadTooLarge
 from smartcity.core.models import Account, SigningKey
 from smartcity.services import licence_pdf, licences
 from smartcity.services.models import Licence
-from smartcity.settings import get_settings
-from tests.cases.factories import World, person
+from tests.cases.factories import World
 from tests.problems import assert_problem
 from tests.services.test_licences import HTML, _issued, bearer, csrf_of
 
@@ -91,13 +89,20 @@ class TestIssuing:
         assert first == second
 
     async def test_the_page_says_what_the_print_view_says(self, session: AsyncSession) -> None:
-        w, lic = await _issued(session)
+        _w, lic = await _issued(session)
         doc = licences.document_of(lic)
         page = licence_pdf.render_pdf(doc, status="valid", verify_url=URL, sm2_fingerprint="F")
         text = _page_text(page)
-        for expected in (doc["title"], lic.number, doc["holder"]["name"], doc["item"]["name"],
-                         doc["department"]["name"], doc["case_number"], "2026年10月13日",
-                         "/licences/verify"):
+        for expected in (
+            doc["title"],
+            lic.number,
+            doc["holder"]["name"],
+            doc["item"]["name"],
+            doc["department"]["name"],
+            doc["case_number"],
+            "2026年10月13日",
+            "/licences/verify",
+        ):
             assert expected in text, expected
         if doc["holder"]["identifier"]:
             assert doc["holder"]["identifier"] in text
@@ -184,7 +189,9 @@ class TestChecking:
         # The same page and attachment, signed by a key the platform does not have.
         pair = signing.generate_key(signing.P256, b"another-secret")
         der = signing.platform_certificate_der(
-            pair.private_key_enc if hasattr(pair, "private_key_enc") else pair.private_key_pem_encrypted,
+            pair.private_key_enc
+            if hasattr(pair, "private_key_enc")
+            else pair.private_key_pem_encrypted,
             b"another-secret",
             "冒充平台",
             LATER,
@@ -195,7 +202,7 @@ class TestChecking:
 
     async def test_not_issued_content(self, session: AsyncSession) -> None:
         """Signed by the platform, but the attachment is no licence on record."""
-        w, lic = await _issued(session)
+        _w, lic = await _issued(session)
         key = await _platform_key(session)
         unsigned = licence_pdf.render_pdf(
             licences.document_of(lic), status="valid", verify_url=URL, sm2_fingerprint=""
@@ -224,7 +231,9 @@ async def _resign(data: bytes, lic: Licence, pem: str, secret: bytes, der: bytes
     certificate = asn1_x509.Certificate.load(der)
     signer = signers.SimpleSigner(
         signing_cert=certificate,
-        signing_key=asn1_keys.PrivateKeyInfo.load(signing.load_pkcs8_der(signing.P256, pem, secret)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(
+            signing.load_pkcs8_der(signing.P256, pem, secret)
+        ),
         cert_registry=SimpleCertificateStore.from_certs([certificate]),
     )
     out = io.BytesIO()
@@ -252,7 +261,10 @@ class TestHttp:
         outsider = await session.get(Account, w.outsider_p.id)
         assert stranger is not None and outsider is not None
         await session.commit()
-        for path in (f"/my/licences/{lic.number}/licence.pdf", f"/api/v1/licences/{lic.number}/pdf"):
+        for path in (
+            f"/my/licences/{lic.number}/licence.pdf",
+            f"/api/v1/licences/{lic.number}/pdf",
+        ):
             for who in (w.applicant, w.officer):  # the holder, staff of the issuing department
                 r = await _download(client, path, who)
                 assert r.status_code == 200, (path, r.text)
@@ -276,7 +288,9 @@ class TestHttp:
     ) -> None:
         w, lic = await _issued(session)
         await session.commit()
-        data = (await _download(client, f"/my/licences/{lic.number}/licence.pdf", w.applicant)).content
+        data = (
+            await _download(client, f"/my/licences/{lic.number}/licence.pdf", w.applicant)
+        ).content
         # The QR code leads to the check form with the number filled in.
         assert licence_pdf._attachment(PdfFileReader(io.BytesIO(data))) == lic.document.encode()
         r = await client.post("/api/v1/licences/verify/pdf", content=data, headers=PDF)

@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from cryptography import x509 as _x509
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupported
-from cryptography import x509 as _x509
 from cryptography.hazmat.primitives import hashes as _c_hashes
 from cryptography.hazmat.primitives import serialization as _c_ser
 from cryptography.hazmat.primitives.asymmetric import ec as _c_ec
@@ -504,7 +504,9 @@ def platform_certificate_der(
         [
             _x509.NameAttribute(_NameOID.COUNTRY_NAME, "CN"),
             _x509.NameAttribute(_NameOID.ORGANIZATION_NAME, common_name[:64] or "smartcity"),
-            _x509.NameAttribute(_NameOID.COMMON_NAME, (common_name[:56] or "smartcity") + " 电子证照签章"),
+            _x509.NameAttribute(
+                _NameOID.COMMON_NAME, (common_name[:56] or "smartcity") + " 电子证照签章"
+            ),
         ]
     )
     # The serial from the key's fingerprint: stable, positive, at most 159 bits.
@@ -541,9 +543,7 @@ def platform_certificate_der(
 def load_pkcs8_der(algorithm: str, encrypted_pem: str, secret: bytes) -> bytes:
     """A stored private key as unencrypted PKCS#8 DER, for a signing library that takes key
     material (pyHanko). Kept in memory only for one signing; never stored or logged."""
-    key = load_private_key(algorithm, encrypted_pem, secret)
     if algorithm != P256:
         raise InvalidKey("only P-256 keys sign PDF documents")
-    return key.private_bytes(
-        _c_ser.Encoding.DER, _c_ser.PrivateFormat.PKCS8, _c_ser.NoEncryption()
-    )
+    key: _c_ec.EllipticCurvePrivateKey = load_private_key(algorithm, encrypted_pem, secret)
+    return key.private_bytes(_c_ser.Encoding.DER, _c_ser.PrivateFormat.PKCS8, _c_ser.NoEncryption())

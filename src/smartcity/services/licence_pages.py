@@ -19,7 +19,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.services import licence_pdf, licences, service, subscriptions
-from smartcity.services.licence_api import limit_verification, licence_verify_url, pdf_response
+from smartcity.services.licence_api import licence_verify_url, limit_verification, pdf_response
 from smartcity.web.pages import page_principal, require_page, safe_next
 from smartcity.web.render import check_csrf, render
 

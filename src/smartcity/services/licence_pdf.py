@@ -226,7 +226,9 @@ def render_pdf(doc: dict[str, Any], *, status: str, verify_url: str, sm2_fingerp
 
     canvas.setFillColor(_MUTED)
     canvas.setFont(font, 10)
-    canvas.drawCentredString(width / 2, height - 80, f"{get_settings().city_name} · 电子证照 Electronic licence")
+    canvas.drawCentredString(
+        width / 2, height - 80, f"{get_settings().city_name} · 电子证照 Electronic licence"
+    )
     canvas.setFillColor(_INK)
     size = _fit(canvas, title, 30, width - 140)
     canvas.setFont(font, size)
@@ -242,7 +244,9 @@ def render_pdf(doc: dict[str, Any], *, status: str, verify_url: str, sm2_fingerp
     }
     rows: list[tuple[str, str]] = [("持证人 Holder", str(holder.get("name") or "—"))]
     if holder.get("identifier"):
-        label = identifier_labels.get(str(holder.get("identifier_type")), "证件号码 Identity number")
+        label = identifier_labels.get(
+            str(holder.get("identifier_type")), "证件号码 Identity number"
+        )
         rows.append((label, str(holder["identifier"])))
     rows += [
         ("许可事项 Licensed service", f"{item.get('name', '')}（事项编码 {item.get('code', '')}）"),
@@ -288,7 +292,8 @@ def render_pdf(doc: dict[str, Any], *, status: str, verify_url: str, sm2_fingerp
     canvas.setFillColor(_MUTED)
     canvas.setFont(font, 8)
     notes = [
-        "本文件内含平台数字签名（PAdES，P-256）；在 /licences/verify 上传本 PDF 即可核验真伪与效力。",
+        "本文件内含平台数字签名（PAdES，P-256）；"
+        "在 /licences/verify 上传本 PDF 即可核验真伪与效力。",
         "This file carries the platform's digital signature (PAdES, P-256); upload it at "
         "/licences/verify to check it.",
         f"附件 licence.json 为证照数据，另有 SM2 签名（GM/T 0003）；SM2 密钥指纹 {sm2_fingerprint}",
@@ -304,7 +309,9 @@ def render_pdf(doc: dict[str, Any], *, status: str, verify_url: str, sm2_fingerp
         canvas.setFont(font, 72)
         canvas.translate(width / 2, height / 2)
         canvas.rotate(30)
-        canvas.drawCentredString(0, 0, "已撤销 REVOKED" if status == licences.REVOKED else "已过期 EXPIRED")
+        canvas.drawCentredString(
+            0, 0, "已撤销 REVOKED" if status == licences.REVOKED else "已过期 EXPIRED"
+        )
         canvas.restoreState()
     canvas.showPage()
     canvas.save()
@@ -367,7 +374,7 @@ async def _sign(unsigned: bytes, document: bytes, key: SigningKey, now: datetime
                 signing.P256, key.private_key_enc, get_settings().resolved_secret()
             )
         ),
-        cert_registry=SimpleCertificateStore.from_certs([certificate]),
+        cert_registry=SimpleCertificateStore.from_certs([certificate]),  # type: ignore[no-untyped-call]
     )
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
@@ -448,7 +455,9 @@ class PdfCheck:
 
 
 def _invalid(reason: str, signer: PdfSigner | None = None) -> PdfCheck:
-    return PdfCheck(licences.LicenceCheck(licences.INVALID, reason, False, None, None, None), signer)
+    return PdfCheck(
+        licences.LicenceCheck(licences.INVALID, reason, False, None, None, None), signer
+    )
 
 
 async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
@@ -459,7 +468,7 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_signatures)
-    except Exception as exc:  # noqa: BLE001 - a hostile file may break the parser anywhere
+    except Exception as exc:
         log.info("unreadable PDF upload: %s", exc)
         raise _not_readable() from exc
     if len(embedded) != 1:
@@ -467,7 +476,7 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
     signature = embedded[0]
     try:
         certificate = signature.signer_cert
-    except Exception:  # noqa: BLE001
+    except Exception:
         return _invalid(NOT_SIGNED)
     fingerprint = _spki_fingerprint(certificate)
     signer = PdfSigner(
@@ -498,7 +507,7 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
     except (SigningError, ValueError, KeyError, TypeError) as exc:
         log.info("PDF signature could not be validated: %s", exc)
         return _invalid("signature_mismatch", signer)
-    except Exception as exc:  # noqa: BLE001 - never a 5xx for a bad upload
+    except Exception as exc:
         log.info("PDF signature could not be validated: %s", exc)
         return _invalid("signature_mismatch", signer)
     if not status.intact:
@@ -520,6 +529,6 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
 def _signing_time(signature: Any) -> datetime | None:
     try:
         value = signature.self_reported_timestamp
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return value if isinstance(value, datetime) else None
