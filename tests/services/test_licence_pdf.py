@@ -26,6 +26,7 @@ from smartcity.core.errors import InvalidInput, PayloadTooLarge
 from smartcity.core.models import Account, SigningKey
 from smartcity.services import licence_pdf, licences
 from smartcity.services.models import Licence
+from smartcity.settings import get_settings
 from tests.cases.factories import World
 from tests.problems import assert_problem
 from tests.services.test_licences import HTML, _issued, bearer, csrf_of
@@ -66,7 +67,17 @@ class TestIssuing:
         trusted = licence_pdf.certificate_of(key)
         # The certificate is the P-256 key's own, and the same every time (no storage).
         assert hashlib_spki(trusted) == key.fingerprint
-        assert licence_pdf.certificate_of(key).dump() == trusted.dump()
+        secret = get_settings().resolved_secret()
+        again = [
+            signing.platform_certificate_der(
+                key.private_key_enc, secret, "深圳市政务服务平台", LATER
+            )
+            for _ in range(2)
+        ]
+        assert again[0] == again[1]  # deterministic ECDSA: the same key, the same bytes
+        parsed = asn1_x509.Certificate.load(again[0])
+        assert parsed.key_usage_value.native == {"digital_signature", "non_repudiation"}
+        assert parsed.ca is False
         reader = PdfFileReader(io.BytesIO(data))
         [embedded] = reader.embedded_signatures
         with clock.frozen(LATER):

@@ -227,7 +227,7 @@ def render_pdf(doc: dict[str, Any], *, status: str, verify_url: str, sm2_fingerp
     canvas.setFillColor(_MUTED)
     canvas.setFont(font, 10)
     canvas.drawCentredString(
-        width / 2, height - 80, f"{get_settings().city_name} · 电子证照 Electronic licence"
+        width / 2, height - 80, f"{get_settings().city_name}  电子证照  Electronic licence"
     )
     canvas.setFillColor(_INK)
     size = _fit(canvas, title, 30, width - 140)
@@ -480,7 +480,7 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
         return _invalid(NOT_SIGNED)
     fingerprint = _spki_fingerprint(certificate)
     signer = PdfSigner(
-        subject=certificate.subject.human_friendly,
+        subject=_common_name_of(certificate),
         key_fingerprint=fingerprint,
         signed_at=_signing_time(signature),
     )
@@ -524,6 +524,16 @@ async def check_licence_pdf(session: AsyncSession, data: bytes) -> PdfCheck:
         check = licences.LicenceCheck(licences.INVALID, licences.NOT_ISSUED, True, None, None, None)
         return PdfCheck(check, signer)
     return PdfCheck(await licences.check_issued_document(session, document), signer)
+
+
+def _common_name_of(certificate: asn1_x509.Certificate) -> str:
+    """The certificate's CN (the whole subject when it has none), at most 200 characters."""
+    try:
+        name = certificate.subject.native.get("common_name")
+        text = str(name) if name else certificate.subject.human_friendly
+    except Exception:
+        text = ""
+    return text[:200]
 
 
 def _signing_time(signature: Any) -> datetime | None:
