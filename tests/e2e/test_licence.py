@@ -127,8 +127,13 @@ def test_holder_prints_and_anyone_checks(
     page.emulate_media(media="screen")
     page.set_viewport_size({"width": 1280, "height": 860})
 
+    with page.expect_download() as pdf_download:
+        page.click(".licence-toolbar a[href$='/licence.pdf']")
+    signed_pdf = tmp_path / "licence.pdf"
+    pdf_download.value.save_as(signed_pdf)
+    assert signed_pdf.read_bytes().startswith(b"%PDF-")
     with page.expect_download() as document_download:
-        page.click(".licence-toolbar a[href$='/document.json']")
+        page.click(".licence-tools a[href$='/document.json']")
     document = tmp_path / "licence.json"
     document_download.value.save_as(document)
     with page.expect_download() as signature_download:
@@ -153,8 +158,25 @@ def test_holder_prints_and_anyone_checks(
     assert page.locator(".verdict.valid").is_visible()
     shot(page, "licence-public-valid")
 
-    # By the files: genuine, then with one character changed.
+    # By the PDF alone: genuine, then with one byte changed.
     page.goto("/licences/verify")
+    page.set_input_files("#pdf", str(signed_pdf))
+    page.click("#by-file button[type=submit]")
+    assert page.locator(".verdict.valid").is_visible()
+    shot(page, "licence-verify-pdf-valid")
+    data = bytearray(signed_pdf.read_bytes())
+    at = data.index(b"stream\n") + 30
+    data[at] ^= 1
+    changed_pdf = tmp_path / "changed.pdf"
+    changed_pdf.write_bytes(bytes(data))
+    page.set_input_files("#pdf", str(changed_pdf))
+    page.click("#by-file button[type=submit]")
+    assert page.locator(".verdict.invalid").is_visible()
+    shot(page, "licence-verify-pdf-changed")
+
+    # By the licence data and its SM2 signature: genuine, then with one character changed.
+    page.goto("/licences/verify")
+    page.click("#by-file details summary")
     page.set_input_files("#document", str(document))
     page.set_input_files("#signature", str(signature))
     page.click("#by-file button[type=submit]")

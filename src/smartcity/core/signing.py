@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
+from cryptography import x509 as _x509
 from cryptography.exceptions import InvalidSignature as _CryptographyInvalidSignature
 from cryptography.exceptions import UnsupportedAlgorithm as _CryptographyUnsupported
 from cryptography.hazmat.primitives import hashes as _c_hashes
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.x509.oid import NameOID as _NameOID
 from tongsuopy.crypto import hashes as _t_hashes
 from tongsuopy.crypto import serialization as _t_ser
 from tongsuopy.crypto.asymciphers import ec as _t_ec
@@ -477,3 +479,71 @@ def verify_document(public_key_pem: str, document: bytes, sig: DetachedSignature
     if not verify_with_key(key_alg, public_key, sig.signed_message(), sig.signature_bytes()):
         return Verification(False, SIGNATURE_MISMATCH)
     return Verification(True, VALID)
+
+
+# --- the platform's certificate (平台证书) -------------------------------------------------
+
+# A PDF signature (PAdES) names its signer by an X.509 certificate, not by a bare key. The
+# platform has no CA behind it, so each P-256 key certifies itself. The certificate is built
+# from the key and the key's creation time only, with deterministic ECDSA (RFC 6979): the
+# same key always yields the same certificate bytes, so nothing needs to be stored, and a
+# verifier rebuilds the trusted certificate from the public key row alone.
+CERTIFICATE_YEARS = 30
+
+
+def platform_certificate_der(
+    encrypted_private_pem: str, secret: bytes, common_name: str, not_before: datetime
+) -> bytes:
+    """The self-signed X.509 certificate (DER) of a P-256 signing key."""
+    private_key = load_private_key(P256, encrypted_private_pem, secret)
+    public_key = private_key.public_key()
+    if not_before.tzinfo is None:
+        not_before = not_before.replace(tzinfo=UTC)
+    start = not_before.astimezone(UTC).replace(microsecond=0)
+    name = _x509.Name(
+        [
+            _x509.NameAttribute(_NameOID.COUNTRY_NAME, "CN"),
+            _x509.NameAttribute(_NameOID.ORGANIZATION_NAME, common_name[:64] or "smartcity"),
+            _x509.NameAttribute(
+                _NameOID.COMMON_NAME, (common_name[:56] or "smartcity") + " 电子证照签章"
+            ),
+        ]
+    )
+    # The serial from the key's fingerprint: stable, positive, at most 159 bits.
+    serial = int(_fingerprint_of(P256, public_key)[:39], 16) | 1
+    builder = (
+        _x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start.replace(year=start.year + CERTIFICATE_YEARS, day=min(start.day, 28)))
+        .add_extension(_x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            _x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(_x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    certificate = builder.sign(private_key, _c_hashes.SHA256(), ecdsa_deterministic=True)
+    return certificate.public_bytes(_c_ser.Encoding.DER)
+
+
+def load_pkcs8_der(algorithm: str, encrypted_pem: str, secret: bytes) -> bytes:
+    """A stored private key as unencrypted PKCS#8 DER, for a signing library that takes key
+    material (pyHanko). Kept in memory only for one signing; never stored or logged."""
+    if algorithm != P256:
+        raise InvalidKey("only P-256 keys sign PDF documents")
+    key: _c_ec.EllipticCurvePrivateKey = load_private_key(algorithm, encrypted_pem, secret)
+    return key.private_bytes(_c_ser.Encoding.DER, _c_ser.PrivateFormat.PKCS8, _c_ser.NoEncryption())

@@ -22,7 +22,7 @@ from smartcity.core.ratelimit import RateLimiter, client_ip
 from smartcity.core.security import public, require_principal
 from smartcity.core.text import FreeText
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import licences, service, subscriptions
+from smartcity.services import licence_pdf, licences, service, subscriptions
 from smartcity.services.models import Licence
 from smartcity.services.schemas import CODE_PATTERN, ServiceItemRead
 
@@ -87,6 +87,21 @@ class LicenceCheckRead(BaseModel):
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
     signature: SignatureInfo | None = None
+
+
+class PdfSignerRead(BaseModel):
+    """Who signed a PDF, as its certificate says."""
+
+    subject: str
+    key_fingerprint: str
+    signed_at: datetime | None
+
+
+class LicencePdfCheckRead(LicenceCheckRead):
+    """A check of a licence PDF: the licence check, and who signed the PDF (``pdf_signer``,
+    null when the file holds no signature)."""
+
+    pdf_signer: PdfSignerRead | None = None
 
 
 class LicencePublicRead(BaseModel):
@@ -242,6 +257,50 @@ async def verify_licence_file(session: DbSession, data: LicenceFile) -> LicenceC
     return _check_read(await licences.check_licence_file(session, document, signature))
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read only to one byte past ``limit`` (413 past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise licence_pdf.too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            break
+    return bytes(body)
+
+
+@router.post(
+    "/licences/verify/pdf",
+    response_model=LicencePdfCheckRead,
+    dependencies=[Depends(public), Depends(limit_verification)],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def verify_licence_pdf(request: Request, session: DbSession) -> LicencePdfCheckRead:
+    """Check a licence PDF alone (the request body, at most 512 KiB): its embedded PAdES
+    signature must be the platform's P-256 key's and cover the whole file, and the licence
+    it carries must be on record. A changed byte, another signer or an appended update is
+    ``invalid``; a file that is not a PDF is 422, one too large 413."""
+    data = await read_body(request, licence_pdf.PDF_MAX_BYTES)
+    result = await licence_pdf.check_licence_pdf(session, data)
+    read = _check_read(result.check)
+    signer = (
+        PdfSignerRead(
+            subject=result.signer.subject,
+            key_fingerprint=result.signer.key_fingerprint,
+            signed_at=result.signer.signed_at,
+        )
+        if result.signer
+        else None
+    )
+    return LicencePdfCheckRead(**read.model_dump(), pdf_signer=signer)
+
+
 @router.get(
     "/licences/{number}",
     response_model=LicencePublicRead,
@@ -275,6 +334,37 @@ async def licence_document(session: DbSession, principal: Holder, number: Number
     return _file(lic.document, f"{lic.number}.json")
 
 
+def licence_verify_url(request: Request, number: str) -> str:
+    """Where the QR code of a licence PDF leads: the check form, with the number filled in."""
+    base = str(request.base_url).rstrip("/")
+    return f"{base}/licences/verify?number={licences.verification_number(number)}"
+
+
+def pdf_response(data: bytes, number: str) -> Response:
+    return Response(
+        data,
+        media_type=licence_pdf.MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{number}.pdf"',
+            # Signed per download with the time in it: never from a shared cache.
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/licences/{number}/pdf", responses={200: {"content": {"application/pdf": {}}}})
+async def licence_pdf_file(
+    request: Request, session: DbSession, principal: Holder, number: Number
+) -> Response:
+    """The licence as a PDF signed by the platform (PAdES, P-256), the licence document
+    attached as ``licence.json``. The holder, and staff of the issuing department."""
+    lic = await licences.get_licence(session, principal, number)
+    data = await licence_pdf.licence_pdf(
+        session, principal, lic, licence_verify_url(request, lic.number)
+    )
+    return pdf_response(data, lic.number)
+
+
 @router.get("/licences/{number}/signature")
 async def licence_signature(session: DbSession, principal: Holder, number: Number) -> Response:
     """The detached signature of the licence document (SM2 with SM3)."""
@@ -289,9 +379,7 @@ async def revoke_licence(
     """Revoke a licence (撤销) with a reason: staff of the issuing department or an
     administrator; 409 if already revoked. The holder is told."""
     await licences.revoke_licence(session, principal, number, data.reason)
-    return _check_read(
-        await licences.check_licence(session, licences.verification_number(number))
-    )
+    return _check_read(await licences.check_licence(session, licences.verification_number(number)))
 
 
 # --- subscriptions and item changes ------------------------------------------------------

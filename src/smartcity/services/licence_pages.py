@@ -18,8 +18,8 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import licences, service, subscriptions
-from smartcity.services.licence_api import limit_verification
+from smartcity.services import licence_pdf, licences, service, subscriptions
+from smartcity.services.licence_api import licence_verify_url, limit_verification, pdf_response
 from smartcity.web.pages import page_principal, require_page, safe_next
 from smartcity.web.render import check_csrf, render
 
@@ -28,6 +28,11 @@ __all__ = ["router"]
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 HolderPage = Annotated[Principal, Depends(require_page("citizen", "enterprise"))]
+# Who may download a licence's files: its holder, and staff (their department's licences,
+# as readable_licences scopes them).
+KeeperPage = Annotated[
+    Principal, Depends(require_page("citizen", "enterprise", "staff", "supervisor", "admin"))
+]
 RevokerPage = Annotated[Principal, Depends(require_page("staff", "admin"))]
 Visitor = Annotated[Principal | None, Depends(page_principal)]
 Checked = [Depends(public), Depends(limit_verification)]
@@ -42,6 +47,7 @@ REASONS = {
     "other_key": N_("The signature was made with another key."),
     "unknown_key": N_("The signature was made with a key this platform does not know."),
     "not_issued": N_("This document is not a licence this platform issued."),
+    "not_signed": N_("The PDF carries no signature of this platform."),
 }
 IDENTIFIER_LABELS = {
     "": N_("Identity number"),
@@ -145,6 +151,18 @@ async def licence_document(session: DbSession, principal: HolderPage, number: st
     return _download(lic.document, f"{lic.number}.json")
 
 
+@router.get("/my/licences/{number}/licence.pdf")
+async def licence_pdf_download(
+    request: Request, session: DbSession, principal: KeeperPage, number: str
+) -> Response:
+    """The licence as a PDF signed inside the file (PAdES, the platform's P-256 key)."""
+    lic = await licences.get_licence(session, principal, number[:40])
+    data = await licence_pdf.licence_pdf(
+        session, principal, lic, licence_verify_url(request, lic.number)
+    )
+    return pdf_response(data, lic.number)
+
+
 @router.get("/my/licences/{number}/signature.json")
 async def licence_signature(session: DbSession, principal: HolderPage, number: str) -> Response:
     lic = await licences.get_licence(session, principal, number[:40])
@@ -183,10 +201,16 @@ async def _upload(form: Any, name: str, limit: int) -> bytes:
 @router.post("/licences/verify", dependencies=Checked)
 async def verify_file(request: Request, session: DbSession, principal: Visitor) -> Response:
     """Check an uploaded licence file with its signature file."""
-    form = await request.form(max_files=2, max_fields=4)
+    form = await request.form(max_files=3, max_fields=5)
     check_csrf(request, form)
+    pdf = form.get("pdf")
+    if isinstance(pdf, UploadFile) and (pdf.filename or pdf.size):
+        return await _verify_pdf(request, session, principal, pdf)
     document = await _upload(form, "document", licences.DOCUMENT_MAX_BYTES)
     signature = await _upload(form, "signature", licences.SIGNATURE_MAX_BYTES)
+    if not document.strip() and not signature.strip():
+        # Nothing chosen at all: the PDF is what the form asks for first.
+        return await _verify_pdf(request, session, principal, None)
     try:
         check = await licences.check_licence_file(session, document, signature)
     except Problem as exc:
@@ -201,6 +225,41 @@ async def verify_file(request: Request, session: DbSession, principal: Visitor) 
         request,
         "services/licence_verify.html",
         {**_context(check), "tab": "file", "from_file": True},
+        principal=principal,
+    )
+
+
+async def _verify_pdf(
+    request: Request, session: DbSession, principal: Principal | None, upload: UploadFile | None
+) -> Response:
+    # Read one byte past the limit: enough to refuse, never the whole of a huge file.
+    data = await upload.read(licence_pdf.PDF_MAX_BYTES + 1) if upload else b""
+    try:
+        result = await licence_pdf.check_licence_pdf(session, data)
+    except Problem as exc:
+        return render(
+            request,
+            "services/licence_verify.html",
+            {"errors": _field_error(exc), "tab": "file"},
+            status_code=exc.status,
+            principal=principal,
+        )
+    signer = result.signer
+    return render(
+        request,
+        "services/licence_verify.html",
+        {
+            **_context(result.check),
+            "tab": "file",
+            "from_file": True,
+            "pdf_signer": signer,
+            "pdf_signed_at": f"{clock.to_city(signer.signed_at):%Y-%m-%d %H:%M:%S}"
+            if signer and signer.signed_at
+            else "",
+            "pdf_fingerprint": licences.fingerprint_groups(signer.key_fingerprint)
+            if signer
+            else "",
+        },
         principal=principal,
     )
 

@@ -523,6 +523,14 @@ async def check_licence_file(
     if not result.valid:
         code = REASON_CODES.get(result.reason, "signature_mismatch")
         return LicenceCheck(INVALID, code, False, None, None, parsed_signature)
+    return await check_issued_document(session, document, parsed_signature)
+
+
+async def check_issued_document(
+    session: AsyncSession, document: bytes, signature: signing.DetachedSignature | None = None
+) -> LicenceCheck:
+    """After a platform signature over ``document`` held (SM2 detached, or a PDF's): is it,
+    byte for byte, a licence on record, and is that licence in force?"""
     parsed = _parse_document(document)
     number = parsed.get("number") if parsed else None
     licence = None
@@ -531,9 +539,9 @@ async def check_licence_file(
             await session.execute(select(Licence).where(Licence.number == number))
         ).scalar_one_or_none()
     if parsed is None or licence is None or licence.document.encode() != document:
-        return LicenceCheck(INVALID, NOT_ISSUED, True, licence, None, parsed_signature)
+        return LicenceCheck(INVALID, NOT_ISSUED, True, licence, None, signature)
     status, reason = _status(licence)
-    return LicenceCheck(status, reason, True, licence, parsed, parsed_signature)
+    return LicenceCheck(status, reason, True, licence, parsed, signature)
 
 
 # --- revoking (撤销) ---------------------------------------------------------------------
