@@ -289,9 +289,7 @@ async def revoke_licence(
     """Revoke a licence (撤销) with a reason: staff of the issuing department or an
     administrator; 409 if already revoked. The holder is told."""
     await licences.revoke_licence(session, principal, number, data.reason)
-    return _check_read(
-        await licences.check_licence(session, licences.verification_number(number))
-    )
+    return _check_read(await licences.check_licence(session, licences.verification_number(number)))
 
 
 # --- subscriptions and item changes ------------------------------------------------------
