@@ -43,7 +43,11 @@ async def _open_refused_case(url: str) -> str:
                 id=None, kind="staff", name="officer", department_id=refused.department_id
             )
             await service.transition(
-                session, officer, refused.id, "not_accept", fields={"reason": "无", "opinion": "不予受理"}
+                session,
+                officer,
+                refused.id,
+                "not_accept",
+                fields={"reason": "无", "opinion": "不予受理"},
             )
             return late.number
     finally:

@@ -42,7 +42,7 @@ def _missing(transition: Transition, fields: Mapping[str, Any]) -> str | None:
 
 
 def _bounded_fields(step: Transition, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The step's fields, bounded, with the opinion cleaned and required on a decisive step."""
+    """The step's fields, bounded, with the opinion cleaned (required later if decisive)."""
     fields = dict(given or {})
     if len(fields) > FIELDS_MAX:
         raise InvalidInput(
@@ -59,12 +59,6 @@ def _bounded_fields(step: Transition, given: Mapping[str, Any] | None) -> dict[s
     if len(opinion) > OPINION_MAX:
         raise InvalidInput(
             _("An opinion of at most %(max)s characters is needed.") % {"max": OPINION_MAX},
-            field="opinion",
-        )
-    if step.decisive and not opinion:
-        raise InvalidInput(
-            _("The step %(name)s is a decision: write the approval opinion.")
-            % {"name": step.title},
             field="opinion",
         )
     if opinion:
@@ -104,6 +98,12 @@ async def check_transition(
         raise InvalidInput(
             _("The step %(name)s needs the field %(field)s.") % {"name": name, "field": missing},
             field=missing,
+        )
+    if step.decisive and not checked.get("opinion"):
+        raise InvalidInput(
+            _("The step %(name)s is a decision: write the approval opinion.")
+            % {"name": step.title},
+            field="opinion",
         )
     return case_, step, checked
 
