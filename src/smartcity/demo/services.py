@@ -621,6 +621,7 @@ async def _run(
     await _corrections(session, plans, officers, now)
     await _reviews(session, principal, now)
     await cases.sweep_warnings(session, now=now)
+    await _urgings(session, plans, officers, now)
 
 
 async def _sweep_until(session: AsyncSession, after: date, day: date) -> date:
@@ -706,6 +707,51 @@ async def _corrections(
             await cases.correct(
                 session, officers[plan.item.department], plan.case_id, state, reason
             )
+
+
+# 督办 on the board: the two oldest red cases, one answered and one left past its deadline.
+URGINGS = (
+    (
+        "已超过承诺时限，请说明原因并尽快办结。",
+        "材料核查需现场勘验，已安排，预计两个工作日内办结。",
+    ),
+    ("请于三个工作日内书面说明超期原因。", None),
+)
+
+
+async def _urgings(
+    session: AsyncSession, plans: list[Plan], officers: dict[str, Principal], now: datetime
+) -> None:
+    supervisor = (
+        await session.execute(
+            select(Account)
+            .where(Account.kind == "supervisor", Account.active)
+            .order_by(Account.username)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if supervisor is None:
+        return
+    urger = principal_of(supervisor, "session")
+    red = []
+    for plan in sorted(plans, key=lambda p: p.opened_at):
+        if plan.case_id is None:
+            continue
+        case_ = await cases.case_by_id(session, plan.case_id)
+        if (
+            case_ is not None
+            and case_.closed_at is None
+            and case_.paused_at is None
+            and ("red" in (case_.statutory_warning, case_.promised_warning))
+        ):
+            red.append(plan)
+    for (note, answer), plan in zip(URGINGS, red, strict=False):
+        assert plan.case_id is not None
+        with clock.frozen(now - timedelta(days=8)):
+            item = await cases.urge(session, urger, plan.case_id, note, 3)
+        if answer is not None:
+            with clock.frozen(now - timedelta(days=7)):
+                await cases.reply_urge(session, officers[plan.item.department], item.id, answer)
 
 
 async def _reviews(session: AsyncSession, principal: Principal, now: datetime) -> None:
