@@ -206,7 +206,7 @@ class TestConfirmationPage:
         assert done.status_code == 303
         assert (await reload(session, case_)).state == "approved"
         page = await client.get(f"/cases/{case_.id}", headers=as_(client, w.officer))
-        assert f"Approval opinion: {OPINION}" in page.text
+        assert f"审批意见：{OPINION}" in page.text  # pages speak Chinese first
         assert w.officer.display_name in page.text
         when = re.findall(r'<p class="when">([^<]*)</p>', page.text)
         assert when and not any(w.officer.username in line for line in when)

@@ -215,7 +215,7 @@ class TestPages:
         assert "请说明进度" in board.text and "已受理，周四前办结" in board.text
         assert f'href="/cases/{case_.id}?back=/supervision#urges"' in board.text
         timeline = await client.get(f"/cases/{case_.id}", headers=as_(client, supervisor))
-        assert "The department replied to the urging" in timeline.text
+        assert "部门已回复督办" in timeline.text  # pages speak Chinese first
 
     async def test_the_board_is_the_way_back(
         self, session: AsyncSession, client: httpx.AsyncClient
@@ -287,6 +287,6 @@ class TestReviewFromTheCase:
         )
         assert [e.name for e in events] == ["dismissed"]
         page = await client.get(f"/cases/{case_.id}", headers=as_(client, supervisor))
-        assert "Flag reviewed and dismissed" in page.text
-        assert "Dismissed: no irregularity" in page.text
+        assert "异常核查不属实" in page.text  # pages speak Chinese first
+        assert "不属实：无异常" in page.text
         assert supervisor.display_name in page.text
