@@ -163,3 +163,100 @@ def test_decide_with_confirmation_then_urge_and_reply(
     finally:
         officer_ctx.close()
         supervisor_ctx.close()
+
+
+def _flagged_case(server: LiveServer, officer: str, tag: str) -> str:
+    """A case refused acceptance with an empty formula for a reason: flagged for review."""
+
+    async def create(session: Any) -> str:
+        from sqlalchemy import select
+
+        from smartcity.cases import service
+        from smartcity.cli import cli_principal
+        from smartcity.core import accounts
+        from smartcity.core.models import Account
+        from smartcity.core.schemas import AccountCreate
+        from smartcity.core.security import principal_of
+        from smartcity.services.types import BASE_NAME
+
+        applicant, _ = await accounts.create_account(
+            session,
+            cli_principal(),
+            AccountCreate(username=f"{tag}.flagged", display_name="王芳", kind="citizen"),
+        )
+        me = (
+            await session.execute(select(Account).where(Account.username == officer))
+        ).scalar_one()
+        case_ = await service.open_case(
+            session,
+            principal_of(applicant, "session"),
+            case_type=BASE_NAME,
+            title="个体工商户设立登记（王芳）",
+            department_code=DEPARTMENT,
+        )
+        await service.transition(
+            session,
+            principal_of(me, "session"),
+            case_.id,
+            "not_accept",
+            fields={"reason": "不符合条件", "opinion": "不予受理。"},
+        )
+        return str(case_.id)
+
+    result: str = server.run(create)
+    return result
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_supervisor_reviews_a_flag_from_the_case_page(
+    browser: Any, live_server: LiveServer, locale: str
+) -> None:
+    tag = f"review.{locale.lower().replace('-', '')}"
+    lang = "zh" if locale == "zh-CN" else "en"
+    context = browser.new_context(base_url=live_server.url, locale=locale)
+    page = context.new_page()
+    try:
+        sign_in_as(
+            page,
+            live_server,
+            f"{tag}.supervisor",
+            "supervisor",
+            department_code="JWJ",
+            display_name="赵监察",
+        )
+        page.goto(f"/lang/{'zh_CN' if lang == 'zh' else 'en'}")
+        from tests.e2e.conftest import E2E_PASSWORD  # noqa: F401 - the officer needs no sign-in
+
+        async def officer(session: Any) -> None:
+            from smartcity.cli import cli_principal
+            from smartcity.core import accounts
+            from smartcity.core.schemas import AccountCreate
+
+            await accounts.create_account(
+                session,
+                cli_principal(),
+                AccountCreate(
+                    username=f"{tag}.officer",
+                    display_name="李明",
+                    kind="staff",
+                    department_code=DEPARTMENT,
+                ),
+            )
+
+        live_server.run(officer)
+        case_id = _flagged_case(live_server, f"{tag}.officer", tag)
+        page.goto(f"/cases/{case_id}?back=/supervision/flags")
+        page.locator("#flags details.review summary").click()
+        page.locator("#flags details.review button[type=submit]").click()
+        assert page.locator("#flags .error-message").first.is_visible()
+        page.locator("#flags input[value=confirmed]").check()
+        page.locator("#flags textarea").fill("已约谈经办人，责令补充书面理由")
+        _fits(page, f"review-{lang}-case-form")
+        page.locator("#flags details.review button[type=submit]").click()
+        assert page.locator(".notice.ok").is_visible()
+        assert page.locator("#flags li.reviewed").count() == 1
+        assert "已约谈经办人" in page.locator(".case-timeline").inner_text()
+        assert page.locator("p.back a").get_attribute("href") == "/supervision/flags"
+        _fits(page, f"review-{lang}-case-done")
+    finally:
+        context.close()

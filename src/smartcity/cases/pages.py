@@ -686,8 +686,7 @@ async def refused_review(
     case_text: str,
     flag_id: str,
     exc: Problem,
-    note: str,
-    outcome: str,
+    sent: dict[str, str],
 ) -> Response:
     """A flag's review sent from the case page and refused: the case page again, with the
     message next to the field and what was written kept (supervision_pages.review)."""
@@ -696,6 +695,10 @@ async def refused_review(
     except ValueError:
         raise NotFound(_("There is no such case.")) from None
     form_id = f"review-{flag_id}"
-    values = {f"{form_id}-note": note, f"{form_id}-outcome": outcome}
+    values = {
+        f"{form_id}-note": sent["note"],
+        f"{form_id}-outcome": sent["outcome"],
+        "back": board_back(sent["back"]),
+    }
     refusal = _refusal(exc, form_id, values)
     return await _case_page(request, session, principal, case_id, refusal)

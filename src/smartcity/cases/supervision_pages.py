@@ -376,7 +376,13 @@ async def review(
             raise
         if from_case:
             return await pages.refused_review(
-                request, session, principal, from_case, flag_id, exc, note, outcome
+                request,
+                session,
+                principal,
+                from_case,
+                flag_id,
+                exc,
+                {"note": note, "outcome": outcome, "back": str(form.get("back") or "")},
             )
         wrong = exc.extensions.get("field")
         field = (
