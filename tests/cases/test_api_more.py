@@ -127,7 +127,11 @@ class TestFlags:
             department_code="GAJ",
         )
         await service.transition(
-            session, w.outsider_p, theirs.id, "not_accept", fields={"reason": "不符合条件"}
+            session,
+            w.outsider_p,
+            theirs.id,
+            "not_accept",
+            fields={"reason": "不符合条件", "opinion": "不予受理"},
         )
         return w, ours, theirs
 
@@ -233,6 +237,7 @@ class TestSteps:
                 "to_state_title": "受理",
                 "required_fields": [],
                 "refusal": False,
+                "decisive": False,
             },
             {
                 "name": "not_accept",
@@ -241,6 +246,7 @@ class TestSteps:
                 "to_state_title": "不予受理",
                 "required_fields": ["reason"],
                 "refusal": False,
+                "decisive": False,
             },
         ]
         r = await client.get(path, headers=auth(w.applicant))

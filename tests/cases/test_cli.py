@@ -1,4 +1,4 @@
-"""`smartcity cases sweep|show|flags` against a real SQLite file."""
+"""`smartcity cases sweep|show|flags|urges` against a real SQLite file."""
 
 from __future__ import annotations
 
@@ -43,7 +43,11 @@ async def _open_refused_case(url: str) -> str:
                 id=None, kind="staff", name="officer", department_id=refused.department_id
             )
             await service.transition(
-                session, officer, refused.id, "not_accept", fields={"reason": "无"}
+                session,
+                officer,
+                refused.id,
+                "not_accept",
+                fields={"reason": "无", "opinion": "不予受理"},
             )
             return late.number
     finally:
@@ -72,3 +76,38 @@ def test_show_unknown_case_exits_1(tmp_path: Path) -> None:
     assert smartcity("db", "upgrade", "--database-url", url).exit_code == 0
     r = smartcity("cases", "show", "SQ-20260101-999999", "--database-url", url)
     assert r.exit_code == 1 and "no case" in r.output
+
+
+async def _urged_case(url: str) -> str:
+    """A case urged in September 2026 whose three working days to reply have long passed."""
+    from smartcity.cases.service import urging
+
+    db = Database(make_engine(url))
+    try:
+        async with db.session_scope() as session:
+            with clock.frozen(datetime(2026, 9, 1, 10, tzinfo=CST)):
+                case_ = await service.open_case(
+                    session,
+                    cli_principal(),
+                    case_type=BASE_NAME,
+                    title="被督办的申请",
+                    department_code="SCJGJ",
+                )
+                supervisor = Principal(id=None, kind="supervisor", name="supervisor")
+                await urging.urge(session, supervisor, case_.id, "请说明超期原因", 3)
+            return case_.number
+    finally:
+        await db.dispose()
+
+
+def test_urges_lists_the_unanswered(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cases.db'}"
+    assert smartcity("db", "upgrade", "--database-url", url).exit_code == 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        number = pool.submit(asyncio.run, _urged_case(url)).result()
+    listed = smartcity("cases", "urges", "--database-url", url)
+    assert listed.exit_code == 0, listed.output
+    assert number in listed.output and "请说明超期原因" in listed.output
+    # urged Tue 09-01: due at the end of Fri 09-04, overdue now
+    assert "reply due 2026-09-04" in listed.output and "OVERDUE" in listed.output
+    assert "1 urgings await a reply." in listed.output

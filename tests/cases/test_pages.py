@@ -265,9 +265,9 @@ class TestCasePage:
         # The clocks: statutory 20, promised 10, step 2 working days from Monday.
         assert "2026-03-16" in r.text  # promised: Mon + 10 working days
         assert "2026-03-04" in r.text  # step: Wednesday
-        await service.transition(session, w.officer_p, case.id, "accept")
+        await service.transition(session, w.colleague_p, case.id, "accept")
         r = await client.get(f"/cases/{case.id}", headers=as_(client, w.officer))
-        # Review is the assignee's: nobody is assigned yet.
+        # Review is the assignee's: the colleague who accepted took the case on.
         assert "/steps/" not in r.text
         await service.assign(session, w.officer_p, case.id, w.officer.username)
         r = await client.get(f"/cases/{case.id}", headers=as_(client, w.officer))
@@ -379,7 +379,7 @@ class TestCasePage:
         assert r.status_code == 409
         assert (await reload(session, case)).state == "accepted"
         events = await service.timeline(session, w.officer_p, case.id)
-        assert [e.name for e in events] == ["open", "accept"]
+        assert [e.name for e in events] == ["open", "assigned", "accept"]
         r = await post(client, w.officer, f"/cases/{case.id}/steps/no_such_step")
         assert r.status_code == 404
         # The assignee-only step, by a colleague who is not the assignee: 403.

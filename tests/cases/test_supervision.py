@@ -614,9 +614,10 @@ class TestPages:
         assert page.status_code == 200, page.text
         html = page.text
         # the red and yellow cases and the open flags link to their case pages
+        # ... with the board as the way back
         for key in ("F", "G"):
-            assert f'href="/cases/{b.cases[key].id}"' in html
-        assert f'href="/cases/{b.cases["E"].id}"' in html
+            assert f'href="/cases/{b.cases[key].id}?back=/supervision"' in html
+        assert f'href="/cases/{b.cases["E"].id}?back=/supervision"' in html
         assert 'action="/supervision/flags/' in html
         assert "食品经营许可" in html
         assert "/supervision/cases?warning=red" in html
@@ -655,8 +656,9 @@ class TestPages:
                 headers=sup,
             )
             assert page.status_code == 200
+            back = "?back=/supervision/cases%3Fstatus%3Dclosed%26department%3DSCJGJ"
             for key in ("A", "B", "C", "D"):
-                assert f'href="/cases/{b.cases[key].id}"' in page.text
+                assert f'href="/cases/{b.cases[key].id}{back}"' in page.text
             assert b.cases["E"].number not in page.text
             assert "/supervision/cases.csv?" in page.text
             bad = await client.get("/supervision/cases", params={"warning": "purple"}, headers=sup)
@@ -693,13 +695,20 @@ class TestPages:
         done = await client.post(
             path,
             headers=sup,
-            data={"csrf_token": token, "note": "已约谈经办人", "next": "/supervision"},
+            data={
+                "csrf_token": token,
+                "note": "已约谈经办人",
+                "outcome": "confirmed",
+                "next": "/supervision",
+            },
         )
         assert done.status_code == 303
         assert done.headers["location"] == "/supervision?reviewed=1"
         await session.refresh(flag)
         assert flag.review_note == "已约谈经办人"
-        again = await client.post(path, headers=sup, data={"csrf_token": token, "note": "再次"})
+        again = await client.post(
+            path, headers=sup, data={"csrf_token": token, "note": "再次", "outcome": "dismissed"}
+        )
         assert again.status_code == 409
         unknown = await client.post(
             f"/supervision/flags/{uuid.uuid4()}/review",

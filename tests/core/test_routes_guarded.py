@@ -147,7 +147,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "portal": (0, 22),
     "registry": (24, 15),
     "exchange": (26, 11),
-    "cases": (21, 14),
+    "cases": (24, 16),
     "services": (25, 21),
     "sensing": (24, 14),
     "environment": (5, 2),
@@ -221,6 +221,10 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         {"to_state": "submitted", "reason": "纠错"},
     ),
     ("POST", "/api/v1/cases/{case_id:uuid}/rating"): ("case", {"score": 5}),
+    ("GET", "/api/v1/cases/{case_id:uuid}/urges"): ("case", None),
+    # 督办: only the urged department replies
+    ("POST", "/api/v1/cases/urges/{urge_id}/reply"): ("urge", {"reply": "已加快办理"}),
+    ("POST", "/cases/urges/{urge_id:uuid}/reply"): ("urge", {"reply": "已加快办理"}),
     ("GET", "/cases/{case_id:uuid}"): ("case", None),
     ("POST", "/cases/{case_id:uuid}/steps/{name}"): ("case", {}),
     ("POST", "/cases/{case_id:uuid}/assign"): ("case", {"officer": "@staff_a"}),
@@ -338,6 +342,8 @@ NOT_DEPARTMENT_OWNED: dict[tuple[str, str], str] = {
     # supervision (督办) is city-wide: supervisors and admins review flags
     ("POST", "/api/v1/cases/flags/{flag_id}/review"): "supervisors only",
     ("POST", "/supervision/flags/{flag_id}/review"): "supervisors only",
+    ("POST", "/api/v1/cases/{case_id:uuid}/urges"): "supervisors only",
+    ("POST", "/cases/{case_id:uuid}/urge"): "supervisors only",
     ("GET", "/api/v1/calendar/{year}"): "the city's calendar",
 }
 
@@ -422,9 +428,13 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     assert read.status_code == 200, read.text
     files = [f["id"] for m in read.json()["materials"] for f in m["files"]]
     w.objects["material"] = files[0]
-    for step in ("accept", "review", "approve"):
+    # (delivered, so that the only open case on A's desk is the unassigned one: the officer
+    # who took case2's steps took it on)
+    for step in ("accept", "review", "approve", "deliver"):
         r = await client.post(
-            f"/api/v1/cases/{case2.id}/transitions/{step}", json={}, headers=w.headers_a
+            f"/api/v1/cases/{case2.id}/transitions/{step}",
+            json={"opinion": "经审查，同意。"},
+            headers=w.headers_a,
         )
         assert r.status_code == 200, r.text
     read = await client.get(f"/api/v1/cases/{case.id}", headers=w.headers_a)
@@ -469,6 +479,16 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     assert r.status_code == 200, r.text
     [call] = (await client.get("/api/v1/exchange/messages", headers=w.headers_a)).json()
     w.objects["exchange_message"] = str(call["message_id"])
+    # a supervisor urges A on its open case (督办)
+    supervisor = await factories.create_account(session, kind="supervisor")
+    await session.commit()
+    r = await client.post(
+        f"/api/v1/cases/{case.id}/urges",
+        json={"note": "请加快办理", "reply_days": 3},
+        headers=_bearer(supervisor),
+    )
+    assert r.status_code == 201, r.text
+    w.objects["urge"] = r.json()["id"]
     return w
 
 

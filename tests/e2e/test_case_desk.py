@@ -105,7 +105,11 @@ def make_desk(server: LiveServer, officer: str) -> dict[str, str]:
             15,
             40,
             service.transition(
-                session, colleague_p, shop.id, "not_accept", fields={"reason": "材料不全"}
+                session,
+                colleague_p,
+                shop.id,
+                "not_accept",
+                fields={"reason": "材料不全", "opinion": "经审查，同意。"},
             ),
         )
         await at(

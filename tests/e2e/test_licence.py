@@ -77,7 +77,9 @@ def issue_licence(server: LiveServer, holder: str) -> str:
             promised_days=item.promised_days,
         )
         for step in ("accept", "review", "approve"):
-            case_ = await cases.transition(session, officer_p, case_.id, step)
+            case_ = await cases.transition(
+                session, officer_p, case_.id, step, fields={"opinion": "经审查，同意。"}
+            )
         licence = await licences.licence_for_case(session, case_.id)
         assert licence is not None
         return licence.number

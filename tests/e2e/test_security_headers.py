@@ -41,9 +41,10 @@ class Watched:
         response = self.page.goto(path)
         assert response is not None and response.status < 400, f"{path}: {response.status}"
         policy = response.headers.get("content-security-policy", "")
-        assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split(
-            "script-src"
-        )[1].split(";")[0], f"{path}: {policy}"
+        assert (
+            "script-src 'self'" in policy
+            and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        ), f"{path}: {policy}"
         drawn = True
         if wait_for:
             try:

@@ -51,6 +51,10 @@ def _take_step(page: Any, name: str, **fields: str) -> None:
             page.fill(f"#step-{name}-{field}", value)
     form.locator("button[type=submit]").click()
     page.wait_for_load_state()
+    if page.locator("form.confirm-form").count():
+        # A decision (准予许可 ...) is confirmed on a page of its own.
+        page.click("form.confirm-form button[type=submit]")
+        page.wait_for_load_state()
 
 
 def _board_state_count(page: Any, state: str) -> int:
@@ -129,7 +133,7 @@ def test_apply_handle_licence_verify_supervise(
 
     # The officer approves: the licence is issued and signed in the same step.
     officer.goto(case_url)
-    _take_step(officer, "approve")
+    _take_step(officer, "approve", opinion="经审查，符合法定条件，同意准予许可。")
     shot(officer, "flow-04-officer-approved")
 
     # The citizen opens the licence and downloads the signed file and its signature.

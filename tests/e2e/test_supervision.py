@@ -57,6 +57,12 @@ def test_a_supervisor_works_the_board(page: Any, live_server: LiveServer) -> Non
     assert page.locator(".error-message").first.is_visible()
     form = page.locator("form.sv-review-form").first
     form.locator("textarea").fill("已约谈经办人，责令补充书面理由")
+    # without a finding (属实 / 不属实) the review is refused, the note kept
+    form.locator("button[type=submit]").click()
+    assert page.locator(".sv-outcome .error-message").first.is_visible()
+    form = page.locator("form.sv-review-form").first
+    assert form.locator("textarea").input_value() == "已约谈经办人，责令补充书面理由"
+    form.locator("input[value=confirmed]").check()
     form.locator("button[type=submit]").click()
     page.wait_for_url("**/supervision/flags?reviewed=1")
     assert page.locator(".notice.ok").is_visible()
@@ -65,4 +71,6 @@ def test_a_supervisor_works_the_board(page: Any, live_server: LiveServer) -> Non
     # and the case page is one click from the board
     page.goto("/supervision")
     page.locator("section.sv-urgent").first.locator("tbody a.mono").first.click()
-    page.wait_for_url(re.compile(r".*/cases/[0-9a-f-]{36}$"))
+    page.wait_for_url(re.compile(r".*/cases/[0-9a-f-]{36}\?back=/supervision$"))
+    # ... and the board one click from the case
+    assert page.locator("p.back a").get_attribute("href") == "/supervision"

@@ -15,5 +15,3 @@ def _english_messages() -> Iterator[None]:
     token = i18n.current_locale.set("en")
     yield
     i18n.current_locale.reset(token)
-
-

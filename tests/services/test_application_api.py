@@ -396,7 +396,11 @@ class TestSupplementAndRatingApi:
             "conflict",
         )
         await cases.transition(
-            session, officer, case_id, "refuse", fields={"reason": "选址不符合规划要求"}
+            session,
+            officer,
+            case_id,
+            "refuse",
+            fields={"reason": "选址不符合规划要求", "opinion": "经审查，同意。"},
         )
         problem(
             await client.post(rating_url, json={"score": 0}, headers=auth(me.account)),

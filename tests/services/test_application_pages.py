@@ -387,7 +387,11 @@ class TestFollowing:
         assert f'action="{url}/rating"' not in page.text
         officer = await registry_factories.department_principal(session, "SCJGJ")
         await cases.transition(
-            session, officer, case.id, "not_accept", fields={"reason": "不属于本机关职权范围"}
+            session,
+            officer,
+            case.id,
+            "not_accept",
+            fields={"reason": "不属于本机关职权范围", "opinion": "经审查，同意。"},
         )
         page = await client.get(url, headers=as_(client, me.account))
         assert f'action="{url}/rating"' in page.text

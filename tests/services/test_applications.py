@@ -742,7 +742,9 @@ class TestRating:
             await following.rate_application(session, me.principal, application.id, 5)
         officer = await f.staff(session)
         for step in ("accept", "review", "approve", "deliver"):
-            await cases.transition(session, officer, case.id, step)
+            await cases.transition(
+                session, officer, case.id, step, fields={"opinion": "经审查，同意。"}
+            )
         view = await following.describe_application(session, me.principal, application.id)
         assert view.can_rate and view.clock is not None and view.clock.remaining_workdays is None
         with pytest.raises(InvalidInput):
@@ -772,7 +774,11 @@ class TestQualifyingNotAcceptedFlag:
         application, case = await f.submitted(session, me, item)
         officer = await f.staff(session)
         await cases.transition(
-            session, officer, case.id, "not_accept", fields={"reason": "不属于本机关职权范围"}
+            session,
+            officer,
+            case.id,
+            "not_accept",
+            fields={"reason": "不属于本机关职权范围", "opinion": "经审查，同意。"},
         )
         supervisor = await f.staff(session, "ZWSJJ", kind="supervisor")
         flagged = await flags.list_flags(session, supervisor, case_id=case.id)
@@ -809,7 +815,7 @@ class TestQualifyingNotAcceptedFlag:
             await f.staff(session),
             case.id,
             "not_accept",
-            fields={"reason": "材料不齐全，缺少平面图"},
+            fields={"reason": "材料不齐全，缺少平面图", "opinion": "经审查，同意。"},
         )
         supervisor = await f.staff(session, "ZWSJJ", kind="supervisor")
         assert await flags.list_flags(session, supervisor, case_id=case.id) == []

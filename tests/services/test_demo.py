@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import supervision
-from smartcity.cases.models import Case, CaseEvent, CaseFlag, CaseRating
+from smartcity.cases.models import Case, CaseEvent, CaseFlag, CaseRating, CaseUrge
 from smartcity.core import clock
 from smartcity.core import seed as core_seed
 from smartcity.core.models import Account
@@ -106,6 +106,27 @@ class TestDemoCases:
         assert (
             await session.execute(select(func.count()).where(CaseFlag.reviewed_at.is_not(None)))
         ).scalar_one() >= 1
+
+        # every case an officer acted on has its officer (承办人), every decision its opinion
+        acted = {
+            e.case_id
+            for e in (await session.execute(select(CaseEvent))).scalars()
+            if e.kind == "transition" and e.name not in ("open", "supplement")
+        }
+        assert acted and all(c.assignee_account_id is not None for c in cases if c.id in acted)
+        decisions = (
+            await session.execute(
+                select(CaseEvent).where(
+                    CaseEvent.name.in_(("approve", "refuse", "not_accept")),
+                    CaseEvent.kind == "transition",
+                )
+            )
+        ).scalars()
+        assert all(e.data["fields"]["opinion"] for e in decisions)
+        # 督办 on the board: one answered, one waiting past its deadline
+        urges = list((await session.execute(select(CaseUrge))).scalars())
+        assert len(urges) == 2
+        assert sorted(u.replied_at is None for u in urges) == [False, True]
 
         ratings = list((await session.execute(select(CaseRating))).scalars())
         assert len(ratings) > len(closed) * 0.4

@@ -75,7 +75,9 @@ async def approved(
     """An application taken through 受理, 审查 and 准予许可."""
     case_ = await open_application(session, w, item, applicant)
     for step in ("accept", "review", "approve"):
-        case_ = await cases.transition(session, w.officer_p, case_.id, step)
+        case_ = await cases.transition(
+            session, w.officer_p, case_.id, step, fields={"opinion": "经审查，同意。"}
+        )
     return case_
 
 
@@ -241,7 +243,9 @@ class TestIssuing:
             category="NO-SUCH-ITEM",
         )
         for step in ("accept", "review", "approve"):
-            case_ = await cases.transition(session, w.officer_p, case_.id, step)
+            case_ = await cases.transition(
+                session, w.officer_p, case_.id, step, fields={"opinion": "经审查，同意。"}
+            )
         assert case_.state == "approved"
         assert await licences.licence_for_case(session, case_.id) is None
 

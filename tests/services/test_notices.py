@@ -109,7 +109,7 @@ class TestNotices:
             ("review", {}),
             ("request_supplement", {"missing": "经营场所平面图"}),
             ("supplement", {}),
-            ("approve", {}),
+            ("approve", {"opinion": "经审查，同意。"}),
             ("deliver", {}),
         ]
         with clock.frozen(DAY) as advance:
@@ -142,13 +142,17 @@ class TestNotices:
             w.officer_p,
             not_accepted.id,
             "not_accept",
-            fields={"reason": "不属于本机关职权"},
+            fields={"reason": "不属于本机关职权", "opinion": "经审查，同意。"},
         )
         refused = await open_application(session, w, item)
         for step in ("accept", "review"):
             await cases.transition(session, w.officer_p, refused.id, step)
         await cases.transition(
-            session, w.officer_p, refused.id, "refuse", fields={"reason": "经营场所不符合要求"}
+            session,
+            w.officer_p,
+            refused.id,
+            "refuse",
+            fields={"reason": "经营场所不符合要求", "opinion": "经审查，同意。"},
         )
         inbox = {n.topic.rsplit(".", 1)[1]: n for n in await _inbox(session, w)}
         assert "不属于本机关职权" in inbox["not_accept"].body

@@ -88,7 +88,9 @@ class TestApplicationFlow:
         assert promised is not None and case.promised_due_at is not None
         assert case.promised_due_at > promised
         with clock.frozen(cst(2026, 10, 13, 10)):
-            case = await cases.transition(session, w.officer_p, case.id, "approve")
+            case = await cases.transition(
+                session, w.officer_p, case.id, "approve", fields={"opinion": "经审查，同意。"}
+            )
             case = await cases.transition(session, w.officer_p, case.id, "deliver")
         assert case.state == "delivered" and case.closed_at is not None
         events = await cases.timeline(session, w.applicant_p, case.id)
@@ -135,7 +137,11 @@ class TestApplicationFlow:
         assert info.value.extensions["field"] == "reason"
         with pytest.raises(InvalidInput):
             await cases.transition(
-                session, w.officer_p, case.id, "not_accept", fields={"reason": "  "}
+                session,
+                w.officer_p,
+                case.id,
+                "not_accept",
+                fields={"reason": "  ", "opinion": "经审查，同意。"},
             )
         await cases.transition(session, w.officer_p, case.id, "accept")
         await cases.transition(session, w.officer_p, case.id, "review")
@@ -146,7 +152,11 @@ class TestApplicationFlow:
             await cases.transition(session, w.officer_p, case.id, "refuse", fields={})
         assert info.value.extensions["field"] == "reason"
         case = await cases.transition(
-            session, w.officer_p, case.id, "refuse", fields={"reason": "不符合条件"}
+            session,
+            w.officer_p,
+            case.id,
+            "refuse",
+            fields={"reason": "不符合条件", "opinion": "经审查，同意。"},
         )
         assert case.state == "refused" and case.closed_at is not None
 
@@ -154,7 +164,11 @@ class TestApplicationFlow:
         w = await world(session)
         case = await _open(session, w)
         case = await cases.transition(
-            session, w.officer_p, case.id, "not_accept", fields={"reason": "不属于本机关职权"}
+            session,
+            w.officer_p,
+            case.id,
+            "not_accept",
+            fields={"reason": "不属于本机关职权", "opinion": "经审查，同意。"},
         )
         assert case.state == "not_accepted"
         with pytest.raises(Conflict):

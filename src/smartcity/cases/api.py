@@ -4,12 +4,13 @@ assignment, transfer, comments, corrections, supervision flags and the applicant
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from smartcity.cases import flags, service
-from smartcity.cases.models import Case, CaseFlag
+from smartcity.cases.models import Case, CaseFlag, CaseUrge
 from smartcity.cases.schemas import (
     AssignInput,
     CaseDetail,
@@ -24,8 +25,13 @@ from smartcity.cases.schemas import (
     StepRead,
     TransferInput,
     TransitionInput,
+    UrgeInput,
+    UrgeRead,
+    UrgeReplyInput,
 )
+from smartcity.cases.service import urging
 from smartcity.cases.types import get_case_type
+from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.security import AnyPrincipal, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
@@ -40,6 +46,8 @@ FlagReader = Annotated[
     Principal, Depends(require_principal("staff", "supervisor", "admin", "auditor"))
 ]
 Reviewer = Annotated[Principal, Depends(require_principal("supervisor", "admin"))]
+Urger = Annotated[Principal, Depends(require_principal("supervisor"))]
+Replier = Annotated[Principal, Depends(require_principal("staff"))]
 # Paths take a UUID convertor so that fixed paths (/flags, and those of the supervision
 # routers included after this one) are never read as a case id.
 CASE = "/{case_id:uuid}"
@@ -60,7 +68,14 @@ def _flag_read(flag: CaseFlag, case_: Case) -> FlagRead:
         reviewed_at=flag.reviewed_at,
         reviewed_by=flag.reviewed_by,
         review_note=flag.review_note,
+        review_outcome=flag.review_outcome,
     )
+
+
+def _urge_read(urge: CaseUrge, now: datetime) -> UrgeRead:
+    read = UrgeRead.model_validate(urge)
+    read.overdue = urging.is_overdue(urge, now)
+    return read
 
 
 @router.get("/", response_model=list[CaseRead])
@@ -100,7 +115,7 @@ async def review_flag(
     flag_id: uuid.UUID, body: FlagReviewInput, principal: Reviewer, session: DbSession
 ) -> FlagRead:
     """A supervisor's review (核查) of a flag, with a note (409 when already reviewed)."""
-    flag = await flags.review_flag(session, principal, flag_id, body.note)
+    flag = await flags.review_flag(session, principal, flag_id, body.note, body.outcome)
     case_ = await session.get(Case, flag.case_id)
     assert case_ is not None  # the flag was read through its case
     return _flag_read(flag, case_)
@@ -130,6 +145,7 @@ async def steps(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSession)
             to_state_title=ct.state(t.to_state).title,
             required_fields=list(t.required_fields),
             refusal=t.refusal,
+            decisive=t.decisive,
         )
         for t in ct.outgoing(case_.state)
         if service.may_take(principal, case_, t)
@@ -144,8 +160,9 @@ async def take_transition(
     principal: AnyPrincipal,
     session: DbSession,
 ) -> CaseRead:
-    """Take a step of the case type (409 from the wrong state, 422 without a needed field)."""
-    case = await service.transition(session, principal, case_id, name, fields=body.fields)
+    """Take a step of the case type (409 from the wrong state, 422 without a needed field or,
+    on a decisive step, without the approval opinion)."""
+    case = await service.transition(session, principal, case_id, name, fields=body.step_fields())
     return CaseRead.model_validate(case)
 
 
@@ -202,3 +219,32 @@ async def rate(
     """The applicant's evaluation (好差评) of the finished case, once."""
     rating = await service.rate(session, principal, case_id, body.score, body.comment)
     return RatingRead.model_validate(rating)
+
+
+@router.post("/urges/{urge_id}/reply", response_model=UrgeRead)
+async def reply_urge(
+    urge_id: uuid.UUID, body: UrgeReplyInput, principal: Replier, session: DbSession
+) -> UrgeRead:
+    """The urged department's reply (督办回复), once (409 when replied already; 403 from
+    another department that reads the case, 404 from one that does not)."""
+    urge = await urging.reply(session, principal, urge_id, body.reply)
+    return _urge_read(urge, clock.now())
+
+
+@router.get(CASE + "/urges", response_model=list[UrgeRead])
+async def case_urges(
+    case_id: uuid.UUID, principal: FlagReader, session: DbSession
+) -> list[UrgeRead]:
+    """The case's urgings (督办) and their replies, oldest first."""
+    now = clock.now()
+    return [_urge_read(u, now) for u in await urging.case_urges(session, principal, case_id)]
+
+
+@router.post(CASE + "/urges", response_model=UrgeRead, status_code=201)
+async def urge(
+    case_id: uuid.UUID, body: UrgeInput, principal: Urger, session: DbSession
+) -> UrgeRead:
+    """A supervisor urges the case's department (督办) with a note and a reply deadline of
+    1 to 10 working days; the department's officers get a message."""
+    item = await urging.urge(session, principal, case_id, body.note, body.reply_days)
+    return _urge_read(item, clock.now())

@@ -99,3 +99,32 @@ def open_flags(database_url: str | None = DatabaseUrl) -> None:
     for line in lines:
         console.print(line, highlight=False, markup=False)
     console.print(f"{len(lines)} open flags.")
+
+
+@cli.command("urges")
+def open_urges(database_url: str | None = DatabaseUrl) -> None:
+    """The urgings (督办) no department has replied to yet, the overdue marked."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from smartcity.cases.service import urging
+    from smartcity.cases.views import due_day
+    from smartcity.core import clock
+    from smartcity.core.cli import cli_principal, console, run
+    from smartcity.core.i18n import gettext as _
+
+    async def load(session: AsyncSession) -> list[str]:
+        now = clock.now()
+        rows = await urging.list_urges(session, cli_principal(), open_only=True, limit=500)
+        lines = []
+        for u, case_ in rows:
+            due = _("reply due %(day)s") % {"day": due_day(u.reply_due_at)}
+            late = "  " + _("OVERDUE") if urging.is_overdue(u, now) else ""
+            lines.append(
+                f"{clock.to_city(u.urged_at):%Y-%m-%d %H:%M}  {case_.number}  {due}{late}  {u.note}"
+            )
+        return lines
+
+    lines = run(load, database_url)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    console.print(_("%(n)s urgings await a reply.") % {"n": len(lines)})

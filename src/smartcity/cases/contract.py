@@ -42,6 +42,8 @@ from smartcity.cases.service.lookup import (
     rating_of,
     supplement_steps,
 )
+from smartcity.cases.service.urging import reply as reply_urge
+from smartcity.cases.service.urging import urge
 from smartcity.cases.supervision.names import CategoryNames, CategoryResolver
 from smartcity.cases.types import (
     CaseType,
@@ -85,9 +87,11 @@ __all__ = [
     "rate",
     "rating_of",
     "record_attachment",
+    "reply_urge",
     "review_flag",
     "supplement_steps",
     "sweep_warnings",
     "timeline",
     "transition",
+    "urge",
 ]

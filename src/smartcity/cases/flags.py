@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases.events import FLAGGED, CaseFlagged
 from smartcity.cases.hooks import CaseRecord
-from smartcity.cases.models import FLAG_KINDS, Case, CaseEvent, CaseFlag
+from smartcity.cases.models import FLAG_KINDS, REVIEW_OUTCOMES, Case, CaseEvent, CaseFlag
 from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
@@ -128,9 +128,14 @@ async def list_flags(
 
 
 async def review_flag(
-    session: AsyncSession, principal: Principal, flag_id: uuid.UUID, note: str
+    session: AsyncSession,
+    principal: Principal,
+    flag_id: uuid.UUID,
+    note: str,
+    outcome: str = "confirmed",
 ) -> CaseFlag:
-    """A supervisor's review (核查) of a flag, with what was found."""
+    """A supervisor's review (核查) of a flag, with what was found: the irregularity
+    confirmed (属实) or dismissed (不属实), and a note; it goes on the case's timeline."""
     authorize(principal, "cases.flag.review")
     found = (await session.execute(readable_flags(principal).where(CaseFlag.id == flag_id))).first()
     if found is None:
@@ -144,11 +149,34 @@ async def review_flag(
         raise InvalidInput(
             _("A note of 1 to %(max)s characters is needed.") % {"max": NOTE_MAX}, field="note"
         )
+    if outcome not in REVIEW_OUTCOMES:
+        raise InvalidInput(
+            _("Say whether the review confirms or dismisses the flag."), field="outcome"
+        )
     flag.reviewed_at = clock.now()
     flag.reviewed_by = principal.name[:100]
     flag.review_note = note
+    flag.review_outcome = outcome
+    session.add(
+        CaseEvent(
+            case_id=case_.id,
+            at=flag.reviewed_at,
+            actor=principal.name[:100],
+            kind="review",
+            name=outcome,
+            from_state=case_.state,
+            to_state=case_.state,
+            data={"flag": flag.kind, "flag_id": str(flag.id), "note": note},
+        )
+    )
     await audit.log(
-        session, principal, "cases.flag.reviewed", target=case_.number, flag=flag.kind, note=note
+        session,
+        principal,
+        "cases.flag.reviewed",
+        target=case_.number,
+        flag=flag.kind,
+        note=note,
+        outcome=outcome,
     )
     await session.flush()
     return flag

@@ -180,6 +180,40 @@ class CaseFlag(UUIDPk, Base):
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(100))
     review_note: Mapped[str] = mapped_column(Text, default="")
+    # What the review found: "confirmed" (the irregularity is real) or "dismissed"; empty on
+    # reviews from before the outcome was asked.
+    review_outcome: Mapped[str] = mapped_column(String(16), default="", server_default="")
+
+
+# What a supervisor's review of a flag may find (核查结论).
+REVIEW_OUTCOMES = ("confirmed", "dismissed")
+
+
+class CaseUrge(UUIDPk, Base):
+    """A supervisor urging a department on a case (督办), with a note and a reply deadline in
+    working days; open until the department replies (回复)."""
+
+    __tablename__ = "case_urge"
+    __table_args__ = (Index("ix_case_urge_open", "department_id", "replied_at", "reply_due_at"),)
+
+    case_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("case_file.id", ondelete="CASCADE"), index=True
+    )
+    # The department urged: the case's when urged; it answers even if the case moves on.
+    department_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("department.id", ondelete="RESTRICT")
+    )
+    urged_at: Mapped[datetime] = mapped_column(default=clock.now)
+    urged_by: Mapped[str] = mapped_column(String(100))
+    urged_by_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("account.id", ondelete="SET NULL")
+    )
+    note: Mapped[str] = mapped_column(Text)
+    reply_days: Mapped[int] = mapped_column(Integer)
+    reply_due_at: Mapped[datetime]
+    replied_at: Mapped[datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(100))
+    reply: Mapped[str] = mapped_column(Text, default="")
 
 
 class CaseRating(Base):

@@ -15,13 +15,16 @@ from starlette.responses import RedirectResponse, Response
 
 from smartcity.cases import flags, service
 from smartcity.cases.hooks import Panel, panels_for
-from smartcity.cases.models import Case, CaseFlag
+from smartcity.cases.models import REVIEW_OUTCOMES, Case, CaseFlag, CaseUrge
+from smartcity.cases.service import urging
 from smartcity.cases.types import CaseType, Transition, case_types
 from smartcity.cases.views import (
     FIELD_LABELS,
     FLAG_LABELS,
     QueueRow,
+    actor_name,
     clocks,
+    due_day,
     state_title,
     step_title,
     timeline_lines,
@@ -37,7 +40,7 @@ from smartcity.core.models import Department
 from smartcity.core.module import NavItem
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.core.workdays import load_calendar
-from smartcity.web.pages import require_page
+from smartcity.web.pages import require_page, safe_next
 from smartcity.web.render import CSRF_FIELD, check_csrf, csrf_token, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -45,6 +48,11 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 DESK_KINDS = frozenset({"staff", "supervisor", "admin"})
 Desk = Annotated[Principal, Depends(require_page(*DESK_KINDS))]
 NAV = NavItem("/cases", N_("Case desk"), DESK_KINDS)
+Urger = Annotated[Principal, Depends(require_page("supervisor"))]
+Replier = Annotated[Principal, Depends(require_page("staff"))]
+# A case opened from the supervision board keeps the board, with its filters, as the way back.
+BACK_PREFIX = "/supervision"
+BACK_MAX = 500
 PAGE_SIZE = 50
 CASE = "/cases/{case_id:uuid}"
 
@@ -220,7 +228,31 @@ NOTICES = {
     "transferred": N_("The case was transferred to another department."),
     "commented": N_("Your comment is on the timeline."),
     "corrected": N_("The correction is recorded; the supervisors have been notified."),
+    "urged": N_("The department is urged; its officers have a message."),
+    "replied": N_("Your reply is on the timeline; the supervisor has a message."),
+    "reviewed": N_("Your review of the flag is recorded."),
 }
+OUTCOME_LABELS = {
+    "confirmed": N_("Confirmed: the irregularity is real"),
+    "dismissed": N_("Dismissed: no irregularity"),
+}
+
+
+def board_back(value: str | None) -> str:
+    """The board page to go back to, if ``value`` is one (same site, under /supervision)."""
+    target = safe_next((value or "")[:BACK_MAX])
+    if target == BACK_PREFIX or target.startswith((BACK_PREFIX + "?", BACK_PREFIX + "/")):
+        return target
+    return ""
+
+
+def _with_back(url: str, back: str) -> str:
+    """A redirect to the case page that keeps the way back to the board."""
+    if not back:
+        return url
+    path, _sep, anchor = url.partition("#")
+    joiner = "&" if "?" in path else "?"
+    return f"{path}{joiner}{urlencode({'back': back})}" + (f"#{anchor}" if anchor else "")
 
 
 async def _panels(
@@ -265,13 +297,17 @@ async def _case_page(
     case_flags: list[tuple[CaseFlag, Case]] = await flags.list_flags(
         session, principal, case_id=case_id, open_only=False
     )
+    urges: list[CaseUrge] = await urging.case_urges(session, principal, case_id)
     departments = await service.active_departments(session)
     department_names = {d.code: d.name for d in departments}
     by_id, by_username = await service.display_names(
         session,
         ids=[case_.applicant_account_id, case_.assignee_account_id],
         usernames=[e.actor for e in events]
-        + [str(e.data.get("officer", "")) for e in events if e.kind == "assignment"],
+        + [str(e.data.get("officer", "")) for e in events if e.kind == "assignment"]
+        + [f.reviewed_by or "" for f, _c in case_flags]
+        + [u.urged_by for u in urges]
+        + [u.replied_by or "" for u in urges],
     )
     department = await session.get(Department, case_.department_id)
     calendar = await load_calendar(session)
@@ -292,10 +328,30 @@ async def _case_page(
     elif done in NOTICES:
         notice = _(NOTICES[done])
     refusal = refusal or Refusal(200)
+    back = board_back(params.get("back") or refusal.values.get("back"))
     return render(
         request,
         "cases/case.html",
         {
+            "back": back,
+            "who": lambda actor: actor_name(actor or "", by_username),
+            "urges": urges,
+            "overdue": {u.id for u in urges if urging.is_overdue(u, now)},
+            "may_urge": is_open and can(principal, "cases.case.urge"),
+            "may_reply": {
+                u.id
+                for u in urges
+                if u.replied_at is None
+                and can(principal, "cases.urge.reply")
+                and principal.department_id == u.department_id
+            },
+            "reply_days": range(urging.REPLY_DAYS_MIN, urging.REPLY_DAYS_MAX + 1),
+            "reply_days_default": urging.REPLY_DAYS_DEFAULT,
+            "may_review": can(principal, "cases.flag.review"),
+            "outcomes": [(o, OUTCOME_LABELS[o]) for o in REVIEW_OUTCOMES],
+            "outcome_labels_map": OUTCOME_LABELS,
+            "opinion_max": service.OPINION_MAX,
+            "due_day": due_day,
             "case": case_,
             "case_type": ct,
             "type_title": ct.title if ct else case_.case_type,
@@ -392,7 +448,9 @@ async def _act(
 async def take_step(
     request: Request, session: DbSession, principal: Desk, case_id: uuid.UUID, name: str
 ) -> Response:
-    """Take a declared step (流转) with its fields."""
+    """Take a declared step (流转) with its fields. A decisive step (准予许可, 不予许可,
+    不予受理) is taken in two posts: the first, with its opinion, shows a confirmation page
+    (plain HTML, no script needed); the second, from that page, takes it."""
     form = await _form(request)
     case_ = await service.get_case(session, principal, case_id)
     ct = type_of(case_)
@@ -400,8 +458,11 @@ async def take_step(
     if ct is None or step is None:
         raise NotFound(_("This case type has no step %(name)s.") % {"name": name})
     form_id = f"step-{name}"
-    fields = {f: form.get(f, "") for f in step.required_fields}
+    names = list(step.required_fields) + (["opinion"] if step.decisive else [])
+    fields = {f: form.get(f, "") for f in names}
     values = {f"{form_id}-{f}": v for f, v in fields.items()}
+    back = board_back(form.get("back"))
+    values["back"] = back
     seen = form.get("state", "")
     if seen and seen != case_.state:
         # The page was read before someone else moved the case: the step may still be
@@ -417,27 +478,62 @@ async def take_step(
             request, session, principal, case_id, _refusal(moved, form_id, values)
         )
 
-    async def take() -> None:
-        try:
-            await service.transition(session, principal, case_id, name, fields=fields)
-        except InvalidInput as exc:
+    def explained(exc: Problem) -> Problem:
+        """The engine's refusal in the words of the form the officer filled in."""
+        if isinstance(exc, InvalidInput):
             missing = exc.extensions.get("field")
-            if missing not in step.required_fields:
-                raise
-            label = _(FIELD_LABELS.get(str(missing), str(missing)))
-            raise InvalidInput(
-                _("Fill in %(field)s to take the step %(step)s.")
-                % {"field": label, "step": step.title},
-                field=missing,
-            ) from exc
-        except Conflict as exc:
-            raise Conflict(
+            if missing in step.required_fields:
+                label = _(FIELD_LABELS.get(str(missing), str(missing)))
+                return InvalidInput(
+                    _("Fill in %(field)s to take the step %(step)s.")
+                    % {"field": label, "step": step.title},
+                    field=missing,
+                )
+            return exc
+        if isinstance(exc, Conflict):
+            return Conflict(
                 _(
                     "%(step)s cannot be taken now: the case is at %(state)s. Someone may have "
                     "acted on it before you."
                 )
                 % {"step": step.title, "state": state_title(ct, case_.state)}
-            ) from exc
+            )
+        return exc
+
+    if step.decisive and form.get("confirmed") != "1":
+        try:
+            _case, _step, checked = await service.check_transition(
+                session, principal, case_id, name, fields=fields
+            )
+        except Problem as exc:
+            if exc.status == 404:
+                raise
+            refusal = _refusal(explained(exc), form_id, values)
+            return await _case_page(request, session, principal, case_id, refusal)
+        return render(
+            request,
+            "cases/confirm_step.html",
+            {
+                "case": case_,
+                "step": step,
+                "type_title": ct.title,
+                "state_title": state_title(ct, case_.state),
+                "to_title": state_title(ct, step.to_state),
+                "opinion": checked.get("opinion", ""),
+                "details": [
+                    (f, _(FIELD_LABELS.get(f, f)), str(checked.get(f, "")))
+                    for f in step.required_fields
+                ],
+                "back": back,
+            },
+            principal=principal,
+        )
+
+    async def take() -> None:
+        try:
+            await service.transition(session, principal, case_id, name, fields=fields)
+        except (InvalidInput, Conflict) as exc:
+            raise explained(exc) from exc
 
     return await _act(
         request,
@@ -447,7 +543,7 @@ async def take_step(
         form_id=form_id,
         values=values,
         action=take,
-        done=f"/cases/{case_id}?done=step&step={name}",
+        done=_with_back(f"/cases/{case_id}?done=step&step={name}", back),
     )
 
 
@@ -529,3 +625,80 @@ async def correct(
         action=lambda: service.correct(session, principal, case_id, to_state, reason),
         done=f"/cases/{case_id}?done=corrected",
     )
+
+
+@router.post(CASE + "/urge")
+async def urge(
+    request: Request, session: DbSession, principal: Urger, case_id: uuid.UUID
+) -> Response:
+    """A supervisor urges the case's department (督办): a note and a reply deadline."""
+    form = await _form(request)
+    note, days_text = form.get("note", ""), form.get("reply_days", "")
+    back = board_back(form.get("back"))
+    values = {"urge-note": note, "urge-reply_days": days_text, "back": back}
+
+    async def act() -> None:
+        days = int(days_text) if days_text.isdigit() and len(days_text) <= 3 else -1
+        await urging.urge(session, principal, case_id, note, days)
+
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id="urge",
+        values=values,
+        action=act,
+        done=_with_back(f"/cases/{case_id}?done=urged#urges", back),
+    )
+
+
+@router.post("/cases/urges/{urge_id:uuid}/reply")
+async def reply_urge(
+    request: Request, session: DbSession, principal: Replier, urge_id: uuid.UUID
+) -> Response:
+    """The urged department's reply (督办回复), from the case page."""
+    form = await _form(request)
+    text = form.get("reply", "")
+    found = (
+        await session.execute(urging.readable_urges(principal).where(CaseUrge.id == urge_id))
+    ).first()
+    if found is None:
+        raise NotFound(_("There is no such urging."))
+    case_id = found[1].id
+    form_id = f"reply-{urge_id}"
+    return await _act(
+        request,
+        session,
+        principal,
+        case_id,
+        form_id=form_id,
+        values={f"{form_id}-reply": text},
+        action=lambda: urging.reply(session, principal, urge_id, text),
+        done=f"/cases/{case_id}?done=replied#urges",
+    )
+
+
+async def refused_review(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    case_text: str,
+    flag_id: str,
+    exc: Problem,
+    sent: dict[str, str],
+) -> Response:
+    """A flag's review sent from the case page and refused: the case page again, with the
+    message next to the field and what was written kept (supervision_pages.review)."""
+    try:
+        case_id = uuid.UUID(case_text)
+    except ValueError:
+        raise NotFound(_("There is no such case.")) from None
+    form_id = f"review-{flag_id}"
+    values = {
+        f"{form_id}-note": sent["note"],
+        f"{form_id}-outcome": sent["outcome"],
+        "back": board_back(sent["back"]),
+    }
+    refusal = _refusal(exc, form_id, values)
+    return await _case_page(request, session, principal, case_id, refusal)

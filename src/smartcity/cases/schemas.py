@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,11 +68,19 @@ class CaseDetail(BaseModel):
 
 
 class TransitionInput(BaseModel):
-    """The fields a step needs, e.g. ``{"reason": "..."}`` for a refusal."""
+    """The fields a step needs, e.g. ``{"reason": "..."}`` for a refusal, and the approval
+    opinion (审批意见) a decisive step requires (here or as ``fields.opinion``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    opinion: FreeText | None = Field(default=None, max_length=1000)
+
+    def step_fields(self) -> dict[str, Any]:
+        fields = dict(self.fields)
+        if self.opinion is not None:
+            fields["opinion"] = self.opinion
+        return fields
 
 
 class AssignInput(BaseModel):
@@ -121,6 +129,7 @@ class FlagRead(BaseModel):
     reviewed_at: datetime | None
     reviewed_by: str | None
     review_note: str
+    review_outcome: str
 
 
 class FlagReviewInput(BaseModel):
@@ -129,6 +138,45 @@ class FlagReviewInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: FreeText = Field(max_length=500)
+    # Existing clients sent only the note: their reviews confirm the flag.
+    outcome: Literal["confirmed", "dismissed"] = "confirmed"
+
+
+class UrgeInput(BaseModel):
+    """A supervisor's urging (督办) of the case's department: a note and the working days
+    within which the department must reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: FreeText = Field(max_length=500)
+    reply_days: int = Field(default=3, strict=True, ge=1, le=10)
+
+
+class UrgeReplyInput(BaseModel):
+    """The urged department's reply (督办回复)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reply: FreeText = Field(max_length=1000)
+
+
+class UrgeRead(BaseModel):
+    """An urging (督办) and the department's reply, with whether it is overdue."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    department_id: uuid.UUID
+    urged_at: datetime
+    urged_by: str
+    note: str
+    reply_days: int
+    reply_due_at: datetime
+    replied_at: datetime | None
+    replied_by: str | None
+    reply: str
+    overdue: bool = False
 
 
 class StepRead(BaseModel):
@@ -140,6 +188,8 @@ class StepRead(BaseModel):
     to_state_title: str
     required_fields: list[str]
     refusal: bool
+    # A decision (准予许可, 不予许可, 不予受理): it needs ``opinion``.
+    decisive: bool = False
 
 
 class RatingInput(BaseModel):

@@ -6,7 +6,7 @@ offline)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,10 +17,12 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from starlette.responses import FileResponse, RedirectResponse, Response
 
-from smartcity.cases import flags, supervision
+from smartcity.cases import flags, pages, service, supervision
+from smartcity.cases.service import urging
 from smartcity.cases.supervision import FLAG_TITLES, BoardFilter, CaseQuery, Scope
 from smartcity.cases.supervision_api import csv_response
 from smartcity.cases.types import case_types
+from smartcity.cases.views import actor_name
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
@@ -42,6 +44,8 @@ Board = Annotated[Principal, Depends(require_page(*sorted(BOARD_KINDS)))]
 NAV = NavItem("/supervision", N_("Supervision"), BOARD_KINDS)
 Reviewer = Annotated[Principal, Depends(require_page("supervisor", "admin"))]
 URGENT_ROWS = 10
+# Urgings on the board: the unanswered first, then the latest replies.
+URGE_ROWS = 20
 PAGE_SIZE = 50
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 FILTER_PARAMS = ("department", "category", "case_type", "from", "to")
@@ -91,6 +95,12 @@ def _linker(params: dict[str, str]) -> Callable[..., str]:
         return f"{path}?{query}" if query else path
 
     return link
+
+
+async def _who(session: DbSession, usernames: Sequence[str | None]) -> Callable[[str | None], str]:
+    """Names people read for the actors of flags and urgings (display names, not logins)."""
+    _by_id, names = await service.display_names(session, usernames=[u for u in usernames if u])
+    return lambda actor: actor_name(actor or "", names)
 
 
 def last_day(due: datetime | None) -> str:
@@ -203,18 +213,33 @@ async def board(request: Request, session: DbSession, principal: Board) -> Respo
             "rating": _("Average rating"),
         },
     }
+    open_flags = await supervision.flag_list(session, principal, f, limit=URGENT_ROWS)
+    department_id = scope.department.id if scope.department else None
+    urges = await urging.list_urges(
+        session, principal, department_id=department_id, limit=URGE_ROWS
+    )
+    now = clock.now()
     return render(
         request,
         "cases/supervision.html",
         {
             **_context(scope, params, errors, principal),
+            "who": await _who(
+                session,
+                [flag.actor for flag, _c, _d in open_flags]
+                + [u.urged_by for u, _c in urges]
+                + [u.replied_by for u, _c in urges],
+            ),
+            "urges": urges,
+            "overdue": {u.id for u, _c in urges if urging.is_overdue(u, now)},
+            "open_urges": sum(1 for u, _c in urges if u.replied_at is None),
             **await _choices(session, principal, figures),
             "summary": figures.summary,
             "red": red,
             "red_total": red_total,
             "yellow": yellow,
             "yellow_total": yellow_total,
-            "open_flags": await supervision.flag_list(session, principal, f, limit=URGENT_ROWS),
+            "open_flags": open_flags,
             "by_department": figures.departments,
             "by_category": figures.categories,
             "months": months,
@@ -282,6 +307,7 @@ async def _flags_page(
     errors: dict[str, str] | None = None,
     failed: str | None = None,
     note: str = "",
+    outcome: str = "",
     status_code: int = 200,
 ) -> Response:
     scope, params, filter_errors = await _scope(session, principal, _params(request, FILTER_PARAMS))
@@ -306,6 +332,13 @@ async def _flags_page(
             "reviewed": reviewed,
             "failed": failed,
             "note": note,
+            "outcome": outcome,
+            "outcome_labels": pages.OUTCOME_LABELS,
+            "who": await _who(
+                session,
+                [flag.actor for flag, _c, _d in open_rows]
+                + [flag.reviewed_by for flag, _c, _d in reviewed],
+            ),
             "done": request.query_params.get("reviewed") == "1",
         },
         status_code=422 if filter_errors and status_code == 200 else status_code,
@@ -323,22 +356,40 @@ async def flag_page(request: Request, session: DbSession, principal: Board) -> R
 async def review(
     request: Request, session: DbSession, principal: Reviewer, flag_id: str
 ) -> Response:
-    """核查: the note is required; a refused review shows the note again next to its error."""
+    """核查: the outcome (confirmed or dismissed) and a note are required; a refused review
+    shows the note again next to its error, on the case page when it was sent from there."""
     form = await request.form()
     check_csrf(request, form)
     note = str(form.get("note") or "")
+    outcome = str(form.get("outcome") or "")[:16]
     target = safe_next(str(form.get("next") or "/supervision/flags"))
+    from_case = str(form.get("case") or "")
     try:
         flag_uuid = uuid.UUID(flag_id)
     except ValueError:
         raise InvalidInput(_("There is no such flag."), field="flag") from None
     try:
         async with session.begin_nested():
-            await flags.review_flag(session, principal, flag_uuid, note)
+            await flags.review_flag(session, principal, flag_uuid, note, outcome)
     except Problem as exc:
         if exc.status in (403, 404):
             raise
-        field = f"note-{flag_id}" if exc.status == 422 else "_form"
+        if from_case:
+            return await pages.refused_review(
+                request,
+                session,
+                principal,
+                from_case,
+                flag_id,
+                exc,
+                {"note": note, "outcome": outcome, "back": str(form.get("back") or "")},
+            )
+        wrong = exc.extensions.get("field")
+        field = (
+            f"{'outcome' if wrong == 'outcome' else 'note'}-{flag_id}"
+            if exc.status == 422
+            else "_form"
+        )
         return await _flags_page(
             request,
             session,
@@ -346,6 +397,7 @@ async def review(
             errors={field: exc.detail},
             failed=flag_id,
             note=note,
+            outcome=outcome,
             status_code=exc.status,
         )
     joiner = "&" if "?" in target else "?"

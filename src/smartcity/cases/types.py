@@ -51,6 +51,9 @@ class Transition:
     # A decision against the applicant (不予受理, 不予许可): electronic supervision flags one
     # whose reason is missing or an empty formula (see cases.flags).
     refusal: bool = False
+    # A decision that settles the case for the applicant (准予许可, 不予许可, 不予受理): it
+    # needs an approval opinion (审批意见) on the timeline, and the pages ask to confirm it.
+    decisive: bool = False
 
 
 @dataclass(frozen=True)

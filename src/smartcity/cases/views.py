@@ -27,6 +27,7 @@ FIELD_LABELS = {
     "missing": N_("What the applicant must supplement"),
     "text": N_("Comment"),
     "note": N_("Note"),
+    "opinion": N_("Approval opinion"),
 }
 FLAG_LABELS = {
     "qualifying_not_accepted": N_("Qualifying application not accepted"),
@@ -36,6 +37,9 @@ FLAG_LABELS = {
 }
 # Jobs such as the warning sweep act as the platform itself.
 PLATFORM = N_("Platform (automatic)")
+# Whoever runs a command on the server acts as ``cli:<login>`` (core.cli.cli_principal).
+CONSOLE = N_("Administrator at the server console (%(login)s)")
+CONSOLE_PREFIX = "cli:"
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
@@ -105,6 +109,11 @@ def _last_day(due_at: datetime, *, short: bool = False) -> str:
     return f"{shown} {_(WEEKDAYS[day.weekday()])}"
 
 
+def due_day(due_at: datetime) -> str:
+    """The last working day of a deadline ending at 24:00, e.g. an urging's reply (督办)."""
+    return _last_day(due_at)
+
+
 def clocks(
     case_: Case, ct: CaseType | None, calendar: WorkCalendar, now: datetime
 ) -> list[ClockView]:
@@ -153,11 +162,22 @@ def timeline_lines(
     return [_describe(e, ct, names, departments) for e in events]
 
 
+def actor_name(actor: str, names: dict[str, str]) -> str:
+    """Who did something, as a person reads it: the account's display name, the platform for
+    its jobs, the server console for a command run there; never a bare user name."""
+    if actor == SYSTEM.name:
+        return _(PLATFORM)
+    if actor.startswith(CONSOLE_PREFIX):
+        return _(CONSOLE) % {"login": actor[len(CONSOLE_PREFIX) :]}
+    return names.get(actor, actor)
+
+
 def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
+    # The opinion is the line's quote, not one of its details.
     return [
         (_(FIELD_LABELS.get(name, name)), str(value))
         for name, value in (data.get("fields") or {}).items()
-        if value not in (None, "")
+        if value not in (None, "") and name != "opinion"
     ]
 
 
@@ -166,7 +186,7 @@ def _describe(
 ) -> TimelineLine:
     """A timeline event as a line in the officer's words."""
     data = event.data or {}
-    actor = _(PLATFORM) if event.actor == SYSTEM.name else names.get(event.actor, event.actor)
+    actor = actor_name(event.actor, names)
     details: list[tuple[str, str]] = []
     quote = ""
     kind = event.kind
@@ -183,6 +203,9 @@ def _describe(
             "to": state_title(ct, event.to_state),
         }
         details = _fields(data)
+        opinion = (data.get("fields") or {}).get("opinion")
+        if opinion:
+            quote = _("Approval opinion: %(text)s") % {"text": opinion}
     elif kind == "assignment":
         officer = names.get(data.get("officer", ""), data.get("officer", ""))
         text = (
@@ -190,6 +213,10 @@ def _describe(
             if event.name == "reassigned"
             else _("Assigned to %(officer)s")
         ) % {"officer": officer}
+        if data.get("automatic"):
+            text = _("Took the case on by taking the step %(step)s") % {
+                "step": step_title(ct, str(data.get("step", "")))
+            }
     elif kind == "transfer":
         text = _("Transferred from %(from)s to %(to)s") % {
             "from": departments.get(data.get("from", ""), data.get("from", "")),
@@ -217,6 +244,27 @@ def _describe(
             "kind": _(FLAG_LABELS.get(event.name, event.name))
         }
         quote = str(data.get("reason", ""))
+    elif kind == "urge" and event.name == "urged":
+        text = _("Urged by supervision: reply within %(n)s working days, by %(day)s") % {
+            "n": data.get("reply_days", ""),
+            "day": data.get("reply_due", ""),
+        }
+        quote = str(data.get("note", ""))
+    elif kind == "urge":
+        text = (
+            _("The department replied to the urging, after its deadline")
+            if data.get("overdue")
+            else _("The department replied to the urging")
+        )
+        quote = str(data.get("reply", ""))
+    elif kind == "review":
+        label = _(FLAG_LABELS.get(str(data.get("flag", "")), str(data.get("flag", ""))))
+        text = (
+            _("Flag reviewed and confirmed: %(kind)s")
+            if event.name == "confirmed"
+            else _("Flag reviewed and dismissed: %(kind)s")
+        ) % {"kind": label}
+        quote = str(data.get("note", ""))
     elif kind == "correction":
         text = _("Correction: %(from)s → %(to)s") % {
             "from": state_title(ct, event.from_state),

@@ -94,6 +94,12 @@ REFUSALS = [
     "申请人不符合本市居住证申领条件（连续居住未满六个月）",
 ]
 EMPTY_REFUSALS = ["不符合条件", "材料不全"]
+# The approval opinion (审批意见) every decision carries.
+OPINIONS = {
+    "approve": "经审查，申请材料齐全、符合法定形式，符合许可条件，同意准予许可。",
+    "refuse": "经审查，申请不符合许可条件，拟不予许可，理由见决定书。",
+    "not_accept": "申请事项不属于本机关职权范围或材料不符合受理条件，不予受理。",
+}
 NOT_ACCEPTED = [
     "申请事项不属于本机关职权范围，请向区住房和建设局申请",
     "申请人不具备申请资格（非本市户籍且无居住证）",
@@ -294,7 +300,13 @@ def _steps(
     review_day = min(handled, accept_day + rng.randint(0, 1))
     decide = handled + paused
     if fate == "not_accepted":
-        wanted.append((handled, "not_accept", {"reason": rng.choice(NOT_ACCEPTED)}))
+        wanted.append(
+            (
+                handled,
+                "not_accept",
+                {"reason": rng.choice(NOT_ACCEPTED), "opinion": OPINIONS["not_accept"]},
+            )
+        )
     elif fate != "submitted":
         wanted.append((accept_day, "accept", {}))
         if fate != "accepted":
@@ -307,9 +319,17 @@ def _steps(
         wanted.append((ask, "request_supplement", {"missing": rng.choice(SUPPLEMENT_ASKS)}))
         wanted.append((ask + paused, "supplement", {}))
     if fate == "refused":
-        wanted.append((decide, "refuse", {"reason": rng.choice(REFUSALS)}))
+        wanted.append(
+            (decide, "refuse", {"reason": rng.choice(REFUSALS), "opinion": OPINIONS["refuse"]})
+        )
     elif fate in ("approved", "delivered"):
-        wanted.append((max(review_day, decide - rng.randint(0, 1)), "approve", {}))
+        wanted.append(
+            (
+                max(review_day, decide - rng.randint(0, 1)),
+                "approve",
+                {"opinion": OPINIONS["approve"]},
+            )
+        )
         if fate == "delivered":
             wanted.append((decide, "deliver", {}))
     for workdays, name, fields in wanted:
@@ -554,8 +574,8 @@ def _mark_irregular(plans: list[Plan]) -> None:
     ]
     marked += [(p, EMPTY_REFUSALS[1]) for p in decided("not_accepted", "not_accept")[:1]]
     for plan, reason in marked:
-        when, name, _fields = plan.steps[-1]
-        plan.steps[-1] = (when, name, {"reason": reason})
+        when, name, fields = plan.steps[-1]
+        plan.steps[-1] = (when, name, {**fields, "reason": reason})
 
 
 async def _run(
@@ -601,6 +621,7 @@ async def _run(
     await _corrections(session, plans, officers, now)
     await _reviews(session, principal, now)
     await cases.sweep_warnings(session, now=now)
+    await _urgings(session, plans, officers, now)
 
 
 async def _sweep_until(session: AsyncSession, after: date, day: date) -> date:
@@ -686,6 +707,51 @@ async def _corrections(
             await cases.correct(
                 session, officers[plan.item.department], plan.case_id, state, reason
             )
+
+
+# 督办 on the board: the two oldest red cases, one answered and one left past its deadline.
+URGINGS = (
+    (
+        "已超过承诺时限，请说明原因并尽快办结。",
+        "材料核查需现场勘验，已安排，预计两个工作日内办结。",
+    ),
+    ("请于三个工作日内书面说明超期原因。", None),
+)
+
+
+async def _urgings(
+    session: AsyncSession, plans: list[Plan], officers: dict[str, Principal], now: datetime
+) -> None:
+    supervisor = (
+        await session.execute(
+            select(Account)
+            .where(Account.kind == "supervisor", Account.active)
+            .order_by(Account.username)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if supervisor is None:
+        return
+    urger = principal_of(supervisor, "session")
+    red = []
+    for plan in sorted(plans, key=lambda p: p.opened_at):
+        if plan.case_id is None:
+            continue
+        case_ = await cases.case_by_id(session, plan.case_id)
+        if (
+            case_ is not None
+            and case_.closed_at is None
+            and case_.paused_at is None
+            and ("red" in (case_.statutory_warning, case_.promised_warning))
+        ):
+            red.append(plan)
+    for (note, answer), plan in zip(URGINGS, red, strict=False):
+        assert plan.case_id is not None
+        with clock.frozen(now - timedelta(days=8)):
+            item = await cases.urge(session, urger, plan.case_id, note, 3)
+        if answer is not None:
+            with clock.frozen(now - timedelta(days=7)):
+                await cases.reply_urge(session, officers[plan.item.department], item.id, answer)
 
 
 async def _reviews(session: AsyncSession, principal: Principal, now: datetime) -> None:

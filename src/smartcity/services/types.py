@@ -39,6 +39,7 @@ APPLICATION = CaseType(
             DEPARTMENT,
             ("reason",),
             refusal=True,
+            decisive=True,
         ),
         Transition("review", "审查", ("accepted",), "reviewing", DEPARTMENT),
         Transition(
@@ -50,7 +51,7 @@ APPLICATION = CaseType(
             ("missing",),
         ),
         Transition("supplement", "补正", ("awaiting_supplement",), "reviewing", APPLICANT),
-        Transition("approve", "准予许可", ("reviewing",), "approved", DEPARTMENT),
+        Transition("approve", "准予许可", ("reviewing",), "approved", DEPARTMENT, decisive=True),
         Transition(
             "refuse",
             "不予许可",
@@ -59,6 +60,7 @@ APPLICATION = CaseType(
             DEPARTMENT,
             ("reason",),
             refusal=True,
+            decisive=True,
         ),
         Transition("deliver", "送达", ("approved",), "delivered", DEPARTMENT),
     ),

@@ -44,13 +44,14 @@ from smartcity.cases.service.events import (
 from smartcity.cases.service.limits import compute_clocks, open_case_filter
 from smartcity.cases.service.opening import CATEGORY_MAX, NUMBER_ATTEMPTS, TITLE_MAX, open_case
 from smartcity.cases.service.queue import QUEUE_TABS, desk_counts, desk_queue, work_queue
-from smartcity.cases.service.steps import correct, transition
+from smartcity.cases.service.steps import OPINION_MAX, check_transition, correct, transition
 
 __all__ = [
     "ACTIONS",
     "CATEGORY_MAX",
     "COMMENT_MAX",
     "NUMBER_ATTEMPTS",
+    "OPINION_MAX",
     "QUEUE_TABS",
     "RATING_COMMENT_MAX",
     "REASON_MAX",
@@ -58,6 +59,7 @@ __all__ = [
     "TITLE_MAX",
     "active_departments",
     "assign",
+    "check_transition",
     "comment",
     "compute_clocks",
     "correct",

@@ -28,6 +28,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Correcting a case's state (纠错), including reopening a closed one, is rare, always
     # flagged for supervisors, and never a citizen's.
     "cases.case.correct": frozenset({"staff", "admin"}),
+    # 督办: supervisors urge a department on a case; only that department's staff reply.
+    "cases.case.urge": frozenset({"supervisor"}),
+    "cases.urge.reply": frozenset({"staff"}),
 }
 
 

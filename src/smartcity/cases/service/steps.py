@@ -26,6 +26,12 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.text import clean_text
 from smartcity.core.workdays import WorkCalendar, load_calendar
 
+# An approval opinion (审批意见): required on a decisive step, shown on the timeline.
+OPINION_MAX = 1000
+# What a step's fields may hold: a few short texts, not documents.
+FIELDS_MAX = 20
+FIELD_TEXT_MAX = 2000
+
 
 def _missing(transition: Transition, fields: Mapping[str, Any]) -> str | None:
     for name in transition.required_fields:
@@ -35,15 +41,43 @@ def _missing(transition: Transition, fields: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def transition(
+def _bounded_fields(step: Transition, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The step's fields, bounded, with the opinion cleaned (required later if decisive)."""
+    fields = dict(given or {})
+    if len(fields) > FIELDS_MAX:
+        raise InvalidInput(
+            _("A step takes at most %(max)s fields.") % {"max": FIELDS_MAX}, field="fields"
+        )
+    for key, value in fields.items():
+        if len(str(key)) > 64 or (isinstance(value, str) and len(value) > FIELD_TEXT_MAX):
+            raise InvalidInput(
+                _("The field %(field)s is longer than %(max)s characters.")
+                % {"field": str(key)[:64], "max": FIELD_TEXT_MAX},
+                field=str(key)[:64],
+            )
+    opinion = clean_text(str(fields.get("opinion") or ""), "opinion").strip()
+    if len(opinion) > OPINION_MAX:
+        raise InvalidInput(
+            _("An opinion of at most %(max)s characters is needed.") % {"max": OPINION_MAX},
+            field="opinion",
+        )
+    if opinion:
+        fields["opinion"] = opinion
+    else:
+        fields.pop("opinion", None)
+    return fields
+
+
+async def check_transition(
     session: AsyncSession,
     principal: Principal,
     case_id: uuid.UUID,
     name: str,
     *,
     fields: Mapping[str, Any] | None = None,
-) -> Case:
-    """Take a declared transition (流转): from-state, who and required fields are checked."""
+) -> tuple[Case, Transition, dict[str, Any]]:
+    """Everything ``transition`` checks, changing nothing: the case, the step and its
+    cleaned fields. The confirmation page (确认) is shown only for a step that would pass."""
     authorize(principal, "cases.case.transition")
     case_ = await get_case(session, principal, case_id)
     ct = get_case_type(case_.case_type)
@@ -58,12 +92,56 @@ async def transition(
         )
     if not may_take(principal, case_, step):
         raise Forbidden(_("You may not take the step %(name)s on this case.") % {"name": name})
-    fields = dict(fields or {})
-    missing = _missing(step, fields)
+    checked = _bounded_fields(step, fields)
+    missing = _missing(step, checked)
     if missing is not None:
         raise InvalidInput(
             _("The step %(name)s needs the field %(field)s.") % {"name": name, "field": missing},
             field=missing,
+        )
+    if step.decisive and not checked.get("opinion"):
+        raise InvalidInput(
+            _("The step %(name)s is a decision: write the approval opinion.")
+            % {"name": step.title},
+            field="opinion",
+        )
+    return case_, step, checked
+
+
+def _takes_over(principal: Principal, case_: Case) -> bool:
+    """Whether the officer taking a step becomes the case's officer (承办人): staff of the
+    case's department acting on a case nobody is assigned to."""
+    return (
+        case_.assignee_account_id is None
+        and principal.kind == "staff"
+        and principal.id is not None
+        and principal.department_id == case_.department_id
+    )
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    name: str,
+    *,
+    fields: Mapping[str, Any] | None = None,
+) -> Case:
+    """Take a declared transition (流转): from-state, who and required fields are checked; a
+    decisive step needs an opinion; an unassigned case goes to the officer who acts on it."""
+    case_, step, fields = await check_transition(session, principal, case_id, name, fields=fields)
+    ct = get_case_type(case_.case_type)
+    if _takes_over(principal, case_):
+        case_.assignee_account_id = principal.id
+        await session.flush()
+        await record(
+            session,
+            principal,
+            case_,
+            "assignment",
+            name="assigned",
+            topic=events.ASSIGNED,
+            data={"officer": principal.name, "automatic": True, "step": name},
         )
     now = clock.now()
     calendar = await load_calendar(session)
