@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -93,11 +92,6 @@ def _linker(params: dict[str, str]) -> Callable[..., str]:
     return link
 
 
-def last_day(due: datetime | None) -> str:
-    """The last working day of a limit (it ends at 24:00 of that day), in the city."""
-    return "" if due is None else f"{clock.to_city(due - timedelta(seconds=1)):%Y-%m-%d}"
-
-
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -154,7 +148,6 @@ def _context(
         "errors": errors,
         "link": _linker(params),
         "pct": pct,
-        "last_day": last_day,
         "days": days,
         "flag_titles": FLAG_TITLES,
         "clock_titles": supervision.CLOCK_TITLES,
