@@ -73,7 +73,8 @@ NOTICES: dict[str, Notice] = {
     ),
     "supplement": lambda c, f, n: (
         f"补正材料已收到：{c.title}",
-        f"您为办件 {c.number} 提交的补正材料已收到，审查继续，办理时限恢复计算。",
+        f"您为办件 {c.number} 提交的补正材料已收到，审查继续，办理时限恢复计算，"
+        f"承诺于{_due(f)}前办结。",
     ),
     "approve": lambda c, f, n: (
         f"准予许可：{c.title}",
