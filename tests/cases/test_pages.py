@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pyotp
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import clocks, hooks, pages, service, views
+from smartcity.cases.deadline import case_deadline
 from smartcity.cases.hooks import Panel
 from smartcity.cases.models import Case, CaseEvent, CaseFlag
 from smartcity.core import clock
@@ -85,36 +86,6 @@ def numbers_in(html: str) -> list[str]:
     return re.findall(r'class="case-no">(SQ-\d{8}-\d{6})', html)
 
 
-class TestRemainingWorkdays:
-    # A calendar with 国庆 (10-01..10-07) and a 调休 Saturday (10-10) entered for 2026.
-    CAL = WorkCalendar(
-        {
-            **{date(2026, 10, d): (False, "国庆节") for d in range(1, 8)},
-            date(2026, 10, 10): (True, "国庆节调休"),
-        },
-        [2026],
-    )
-
-    def at(self, day: date, hour: int = 10) -> datetime:
-        return datetime(day.year, day.month, day.day, hour, tzinfo=clock.CITY_TZ)
-
-    def test_counts_working_days_to_the_last_day(self) -> None:
-        # Opened Mon 09-28 with five working days: 09-29, 09-30, 10-08, 10-09, 10-10 (调休).
-        due = self.CAL.add_workdays(self.at(date(2026, 9, 28)), 5).at
-        assert service.remaining_workdays(self.CAL, due, self.at(date(2026, 9, 28))) == 5
-        # During the holiday, only 10-08, 10-09 and 10-10 remain.
-        assert service.remaining_workdays(self.CAL, due, self.at(date(2026, 10, 3))) == 3
-        # On the last day itself, late in the evening: 0, not yet overdue.
-        assert service.remaining_workdays(self.CAL, due, self.at(date(2026, 10, 10), 23)) == 0
-
-    def test_negative_once_run_out(self) -> None:
-        due = self.CAL.add_workdays(self.at(date(2026, 9, 28)), 5).at
-        assert service.remaining_workdays(self.CAL, due, due) == -1
-        # Sunday 10-11 is no working day, yet the limit has run out: at least -1.
-        assert service.remaining_workdays(self.CAL, due, self.at(date(2026, 10, 11))) == -1
-        assert service.remaining_workdays(self.CAL, due, self.at(date(2026, 10, 13))) == -2
-
-
 class TestQueuePage:
     async def test_only_readable_cases_in_urgency_order_with_days_left(
         self, client: httpx.AsyncClient, session: AsyncSession, frozen: object
@@ -153,8 +124,9 @@ class TestQueuePage:
         late = await reload(session, late)
         calendar = WorkCalendar()
         assert late.step_due_at is not None and late.promised_due_at is not None
-        assert service.remaining_workdays(calendar, late.step_due_at, clock.now()) == -1
-        assert service.remaining_workdays(calendar, late.promised_due_at, clock.now()) == 7
+        step = case_deadline(late, calendar, clock.now(), "step")
+        assert (step.remaining, step.state) == (-1, "overdue")
+        assert case_deadline(late, calendar, clock.now()).remaining == 7
         first_row = r.text.split(late.number)[1].split("</tr>")[0]
         assert "days over" in first_row and "<strong>7</strong>" in first_row
 

@@ -9,7 +9,7 @@ import io
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -362,12 +362,20 @@ class TestCaseLists:
         assert (_numbers(red), red_total) == (["F"], 1)
         [f] = red
         assert f.warnings == {"promised": "red", "step": "red"}
-        # the 受理 step ran out at 24:00 on 11-04: 11-05 .. 11-20 are 12 working days
-        assert f.overdue_workdays == 12 and f.left_workdays is None
+        # The lists show the case's one deadline (its promised limit), not the step's.
+        # The lists show the case's one deadline (cases/deadline.py): its promised limit of 10
+        # working days ended on Mon 11-16, so on Fri 11-20 it is 4 working days overdue (the
+        # step's red shows as a tag).
+        assert (f.due_date, f.deadline_state) == (date(2026, 11, 16), "overdue")
+        assert f.overdue_workdays == 4 and f.remaining_workdays == -4 and f.left_workdays is None
         assert f.category_name == "食品经营许可" and f.department_code == "SCJGJ"
         assert (_numbers(yellow), yellow_total) == (["G"], 1)
         # its step ends tonight
-        assert yellow[0].left_workdays == 0 and yellow[0].warnings == {"step": "yellow"}
+        # Its step ends tonight (the yellow tag); its promise, opened Wed 11-18 with 10
+        # working days, ends Wed 12-02: 11-23 .. 12-02 are the 8 working days left.
+        g = yellow[0]
+        assert (g.due_date, g.deadline_state, g.left_workdays) == (date(2026, 12, 2), "on_time", 8)
+        assert g.warnings == {"step": "yellow"}
 
     async def test_drill_downs(self, session: AsyncSession) -> None:
         b = await board_world(session)

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from smartcity.core import clock
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from smartcity.core.models import Account, Notification
-from smartcity.core.workdays import load_calendar
 from smartcity.registry import organizations
 from smartcity.registry.models import AccessLog, Organization
 from smartcity.services.application import (
@@ -33,7 +32,6 @@ from smartcity.services.application import (
     following,
     materials,
     prefill,
-    progress,
     submission,
 )
 from smartcity.services.application.materials import UnsupportedMaterial
@@ -898,20 +896,10 @@ class TestFollowing:
         assert lines[0].case is None and lines[0].state_title == "Draft"
         assert lines[1].state_title == "申报" and lines[1].case is not None
         assert lines[1].clock is not None
-        # Promise ends Monday 9 March: Wednesday to Monday are 4 working days with today.
-        assert lines[1].clock.remaining_workdays == 4 and lines[1].clock.warning == "none"
-
-    async def test_remaining_working_days_skip_weekends_and_count_overdue(
-        self, session: AsyncSession
-    ) -> None:
-        calendar = await load_calendar(session)
-        due = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)  # 24:00 of Monday 9 March in Shenzhen
-        at = datetime(2026, 3, 6, 2, tzinfo=UTC)  # Friday
-        assert progress.remaining_workdays(calendar, due, at) == 2  # Friday and Monday
-        saturday = datetime(2026, 3, 7, 2, tzinfo=UTC)
-        assert progress.remaining_workdays(calendar, due, saturday) == 1
-        wednesday = datetime(2026, 3, 11, 2, tzinfo=UTC)
-        assert progress.remaining_workdays(calendar, due, wednesday) == -2
+        # Promise ends Monday 9 March: after today (Wednesday) Thursday, Friday and Monday are
+        # left, as the desk counts them (cases/deadline.py).
+        assert lines[1].clock.remaining_workdays == 3 and lines[1].clock.warning == "none"
+        assert lines[1].clock.due_date == date(2026, 3, 9) and lines[1].clock.state == "on_time"
 
     async def test_timeline_in_words_without_internal_lines(self, session: AsyncSession) -> None:
         item = await f.citizen_item(session)

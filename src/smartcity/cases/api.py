@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags, service
+from smartcity.cases.deadline import case_deadline
 from smartcity.cases.models import Case, CaseFlag, CaseUrge
 from smartcity.cases.schemas import (
     AssignInput,
@@ -18,6 +21,7 @@ from smartcity.cases.schemas import (
     CaseRead,
     CommentInput,
     CorrectionInput,
+    DeadlineRead,
     FlagRead,
     FlagReviewInput,
     RatingInput,
@@ -35,6 +39,20 @@ from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.security import AnyPrincipal, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.core.workdays import load_calendar
+
+
+async def _read(session: AsyncSession, cases: Sequence[Case]) -> list[CaseRead]:
+    """Cases as the API answers them, each with its deadline as of now (``case_deadline``)."""
+    calendar = await load_calendar(session)
+    now = clock.now()
+    return [
+        CaseRead.model_validate(c).model_copy(
+            update={"deadline": DeadlineRead.model_validate(case_deadline(c, calendar, now))}
+        )
+        for c in cases
+    ]
+
 
 router = APIRouter(prefix="/api/v1/cases", route_class=UnitOfWorkRoute, tags=["cases"])
 
@@ -91,7 +109,7 @@ async def queue(
     cases = await service.work_queue(
         session, principal, state=state, department=department, warning=warning, limit=limit
     )
-    return [CaseRead.model_validate(c) for c in cases]
+    return await _read(session, cases)
 
 
 @router.get("/flags", response_model=list[FlagRead])
@@ -127,7 +145,7 @@ async def read_case(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSess
     case = await service.get_case(session, principal, case_id)
     events = await service.timeline(session, principal, case_id)
     return CaseDetail(
-        case=CaseRead.model_validate(case),
+        case=(await _read(session, [case]))[0],
         timeline=[CaseEventRead.model_validate(e) for e in events],
     )
 
@@ -163,7 +181,7 @@ async def take_transition(
     """Take a step of the case type (409 from the wrong state, 422 without a needed field or,
     on a decisive step, without the approval opinion)."""
     case = await service.transition(session, principal, case_id, name, fields=body.step_fields())
-    return CaseRead.model_validate(case)
+    return (await _read(session, [case]))[0]
 
 
 @router.post(CASE + "/assign", response_model=CaseRead)
@@ -172,7 +190,7 @@ async def assign(
 ) -> CaseRead:
     """Assign the case to an officer of its department."""
     case = await service.assign(session, principal, case_id, body.officer)
-    return CaseRead.model_validate(case)
+    return (await _read(session, [case]))[0]
 
 
 @router.post(CASE + "/transfer", response_model=CaseRead)
@@ -181,7 +199,7 @@ async def transfer(
 ) -> CaseRead:
     """Transfer the case to another department, with a reason."""
     case = await service.transfer(session, principal, case_id, body.department, body.reason)
-    return CaseRead.model_validate(case)
+    return (await _read(session, [case]))[0]
 
 
 @router.post(CASE + "/comments", response_model=CaseEventRead, status_code=201)
@@ -199,7 +217,7 @@ async def correct(
 ) -> CaseRead:
     """Move the case to a state outside the declared steps (纠错); supervisors are flagged."""
     case = await service.correct(session, principal, case_id, body.to_state, body.reason)
-    return CaseRead.model_validate(case)
+    return (await _read(session, [case]))[0]
 
 
 @router.get(CASE + "/flags", response_model=list[FlagRead])

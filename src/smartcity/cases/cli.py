@@ -31,10 +31,12 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from smartcity.cases import service
+    from smartcity.cases.deadline import case_deadline
     from smartcity.cases.models import Case
     from smartcity.cases.types import get_case_type
     from smartcity.core import clock
     from smartcity.core.cli import cli_principal, console, run
+    from smartcity.core.workdays import load_calendar
 
     async def load(session: AsyncSession) -> list[str] | None:
         principal = cli_principal()
@@ -58,6 +60,11 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
                 f"promised due {clock.to_city(found.promised_due_at):%Y-%m-%d %H:%M} "
                 f"[{found.promised_warning}]"
             )
+        deadline = case_deadline(found, await load_calendar(session), clock.now())
+        lines.append(
+            f"deadline ({deadline.clock}): last day {deadline.due_date.isoformat()}, "
+            f"{deadline.remaining} working days left, {deadline.state}"
+        )
         if found.closed_at is not None:
             lines.append(
                 f"closed {clock.to_city(found.closed_at):%Y-%m-%d %H:%M}, "

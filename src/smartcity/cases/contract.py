@@ -1,7 +1,8 @@
 """What a domain may use of the case engine (办件引擎), and nothing else: open a case and take
-its steps, read it, its timeline, clocks and rating, raise a supervision flag, and the
-declarations a domain lists in its ``MODULE.extends`` (case types, transition hooks, case
-panels, category names). Domains import the engine only from here (import-linter checks it).
+its steps, read it, its timeline, clocks, deadline (``case_deadline``) and rating, raise a
+supervision flag, and the declarations a domain lists in its ``MODULE.extends`` (case types,
+transition hooks, case panels, category names). Domains import the engine only from here
+(import-linter checks it).
 
 The engine's functions hand back its own rows; a domain reads them through the read-only
 protocols ``CaseRecord``, ``CaseEventRecord`` and ``CaseRatingRecord`` and never imports the
@@ -11,6 +12,15 @@ engine's models.
 from __future__ import annotations
 
 from smartcity.cases.clocks import sweep_warnings
+from smartcity.cases.deadline import (
+    CLOCK_NAMES,
+    STATES,
+    ClockName,
+    Deadline,
+    DeadlineState,
+    case_deadline,
+    format_day,
+)
 from smartcity.cases.flags import raise_flag, review_flag
 from smartcity.cases.hooks import (
     CaseEventRecord,
@@ -56,6 +66,8 @@ from smartcity.cases.types import (
 )
 
 __all__ = [
+    "CLOCK_NAMES",
+    "STATES",
     "TITLE_MAX",
     "CaseEventRecord",
     "CasePanel",
@@ -65,6 +77,9 @@ __all__ = [
     "CaseTypeError",
     "CategoryNames",
     "CategoryResolver",
+    "ClockName",
+    "Deadline",
+    "DeadlineState",
     "Limits",
     "OnTransition",
     "OpenFlag",
@@ -75,10 +90,12 @@ __all__ = [
     "Transition",
     "TransitionHook",
     "case_by_id",
+    "case_deadline",
     "case_types",
     "cases_by_id",
     "correct",
     "department_case_ids",
+    "format_day",
     "get_case",
     "get_case_type",
     "open_case",

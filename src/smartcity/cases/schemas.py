@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartcity.core.text import FreeText
+
+
+class DeadlineRead(BaseModel):
+    """The case's deadline at the answer's instant, after the one rule (cases/deadline.py):
+    the pages, messages, CSV and the board show the same."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    clock: Literal["statutory", "promised", "step"]
+    due_date: date
+    due_at: datetime
+    remaining: int
+    state: Literal["on_time", "warning", "overdue", "paused", "closed"]
 
 
 class CaseRead(BaseModel):
@@ -43,6 +56,7 @@ class CaseRead(BaseModel):
     handled_workdays: int | None
     on_time: bool | None
     version: int
+    deadline: DeadlineRead | None = None
 
 
 class CaseEventRead(BaseModel):

@@ -5,7 +5,7 @@ API's (``/api/v1/cases/flags``)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -132,6 +132,10 @@ class CaseLineRead(BaseModel):
     on_time: bool | None
     overdue_workdays: int | None
     left_workdays: int | None
+    # The case's one deadline (cases/deadline.py), as the pages and messages show it.
+    due_date: date | None
+    deadline_state: Literal["on_time", "warning", "overdue", "paused", "closed"] | None
+    remaining_workdays: int | None
 
 
 class CasePage(BaseModel):

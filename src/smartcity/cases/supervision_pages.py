@@ -164,7 +164,6 @@ def _context(
         "errors": errors,
         "link": _linker(params),
         "pct": pct,
-        "last_day": last_day,
         "days": days,
         "flag_titles": FLAG_TITLES,
         "clock_titles": supervision.CLOCK_TITLES,

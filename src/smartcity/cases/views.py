@@ -5,13 +5,12 @@ and its timeline (办理过程) in the officer's words."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from smartcity.cases import service
+from smartcity.cases.deadline import ClockName, case_deadline, format_day
 from smartcity.cases.models import Case, CaseEvent
 from smartcity.cases.types import CaseType, get_case_type
-from smartcity.core import clock
 from smartcity.core.authz import SYSTEM
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
@@ -52,10 +51,12 @@ class ClockView:
     days: int | None
     extra_days: int
     due_at: datetime
+    due_date: date
     last_day: str
     short_day: str
     remaining: int
     warning: str
+    state: str  # the deadline's: on_time, warning, overdue, paused (cases/deadline.py)
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,9 @@ def step_title(ct: CaseType | None, name: str) -> str:
     return step.title if step else name
 
 
-def _last_day(due_at: datetime, *, short: bool = False) -> str:
+def _last_day(day: date, *, short: bool = False) -> str:
     """The last working day of a limit (it ends at 24:00 of that day), with its weekday."""
-    day = clock.to_city(due_at - timedelta(microseconds=1)).date()
-    shown = f"{day:%m-%d}" if short else day.isoformat()
+    shown = f"{day:%m-%d}" if short else format_day(day)
     return f"{shown} {_(WEEKDAYS[day.weekday()])}"
 
 
@@ -117,29 +117,31 @@ def due_day(due_at: datetime) -> str:
 def clocks(
     case_: Case, ct: CaseType | None, calendar: WorkCalendar, now: datetime
 ) -> list[ClockView]:
-    """The running clocks of an open case. A paused case's limits move by the pause when it
-    resumes, so its days left are counted as of the pause."""
-    as_of = case_.paused_at or now
+    """The running clocks of an open case, each after the one deadline rule
+    (``case_deadline``): a paused case's days left stand as of the pause."""
     found: list[ClockView] = []
-    for name, days, extra in (
+    limits: tuple[tuple[ClockName, int | None, int], ...] = (
         ("statutory", case_.statutory_days, case_.paused_workdays),
         ("promised", case_.promised_days, case_.paused_workdays),
         ("step", ct.limits.step_limit(case_.state) if ct else None, 0),
-    ):
-        due_at: datetime | None = getattr(case_, f"{name}_due_at")
-        if due_at is None:
+    )
+    for name, days, extra in limits:
+        if getattr(case_, f"{name}_due_at") is None:
             continue
+        line = case_deadline(case_, calendar, now, name)
         found.append(
             ClockView(
                 name=name,
                 label=CLOCK_LABELS[name],
                 days=days,
                 extra_days=extra,
-                due_at=due_at,
-                last_day=_last_day(due_at),
-                short_day=_last_day(due_at, short=True),
-                remaining=service.remaining_workdays(calendar, due_at, as_of),
+                due_at=line.due_at,
+                due_date=line.due_date,
+                last_day=_last_day(line.due_date),
+                short_day=_last_day(line.due_date, short=True),
+                remaining=line.remaining,
                 warning=getattr(case_, f"{name}_warning"),
+                state=line.state,
             )
         )
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from contextvars import ContextVar
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -42,6 +43,18 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 _ = gettext
+
+
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def format_day(day: date, locale: str | None = None) -> str:
+    """A date as the locale writes it: 2026年12月17日 (zh_CN), 17 Dec 2026 (en); the current
+    request's locale unless one is given. Due dates on pages and in messages use this one
+    helper, so they name the same day the same way."""
+    if (locale or current_locale.get()).startswith("zh"):
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
 
 
 def N_(message: str) -> str:

@@ -17,9 +17,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.contract import CaseRecord, StepTaken, get_case_type
+from smartcity.cases.contract import (
+    CaseRecord,
+    StepTaken,
+    case_deadline,
+    format_day,
+    get_case_type,
+)
 from smartcity.core import clock, notifications
 from smartcity.core.authz import Principal
+from smartcity.core.workdays import load_calendar
 from smartcity.services import licences
 from smartcity.services.models import Application
 from smartcity.services.types import BASE_NAME
@@ -34,9 +41,13 @@ def _text(value: Any, fallback: str = "（未说明）") -> str:
     return text or fallback
 
 
-def _due(case_: CaseRecord) -> str:
-    due = case_.promised_due_at or case_.statutory_due_at
-    return f"{clock.to_city(due):%Y年%m月%d日}" if due else ""
+# The key under which notify_applicant hands the notices the case's due date, written as the
+# pages write it (the engine's one deadline, ``case_deadline``, and ``format_day``).
+DUE_KEY = "_due_date"
+
+
+def _due(fields: Mapping[str, Any]) -> str:
+    return str(fields.get(DUE_KEY) or "")
 
 
 # Each step's notice: (title, body) from the case, the step's fields and the licence number.
@@ -45,7 +56,7 @@ Notice = Callable[[CaseRecord, Mapping[str, Any], str | None], tuple[str, str]]
 NOTICES: dict[str, Notice] = {
     "accept": lambda c, f, n: (
         f"申请已受理：{c.title}",
-        f"您的申请（办件编号 {c.number}）已受理，承诺于{_due(c)}前办结。",
+        f"您的申请（办件编号 {c.number}）已受理，承诺于{_due(f)}前办结。",
     ),
     "not_accept": lambda c, f, n: (
         f"申请不予受理：{c.title}",
@@ -62,7 +73,8 @@ NOTICES: dict[str, Notice] = {
     ),
     "supplement": lambda c, f, n: (
         f"补正材料已收到：{c.title}",
-        f"您为办件 {c.number} 提交的补正材料已收到，审查继续，办理时限恢复计算。",
+        f"您为办件 {c.number} 提交的补正材料已收到，审查继续，办理时限恢复计算，"
+        f"承诺于{_due(f)}前办结。",
     ),
     "approve": lambda c, f, n: (
         f"准予许可：{c.title}",
@@ -105,7 +117,10 @@ async def notify_applicant(
         licence = await licences.licence_for_case(session, case_.id)
         number = licence.number if licence else None
     notice = NOTICES.get(step.name)
-    title, body = notice(case_, step.fields, number) if notice else _generic(case_, step)
+    calendar = await load_calendar(session)
+    due = case_deadline(case_, calendar, clock.now()).due_date
+    fields = {**step.fields, DUE_KEY: format_day(due, "zh_CN")}
+    title, body = notice(case_, fields, number) if notice else _generic(case_, step)
     await notifications.notify(
         session,
         case_.applicant_account_id,

@@ -162,13 +162,15 @@ class MissingRead(BaseModel):
 
 
 class ClockRead(BaseModel):
-    """Time as the applicant sees it: working days left of the promised limit."""
+    """Time as the applicant sees it: the case's one deadline (cases/deadline.py), the
+    promised limit's working days left, due date and state."""
 
     due_at: datetime
     due_date: date
     remaining_workdays: int | None
     paused: bool
     warning: Literal["none", "yellow", "red"]
+    state: Literal["on_time", "warning", "overdue", "paused", "closed"]
     closed_at: datetime | None
     handled_workdays: int | None
     on_time: bool | None

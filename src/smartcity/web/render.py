@@ -49,6 +49,7 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     # both languages concurrently.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
+    env.filters["day"] = lambda d: i18n.format_day(d) if d else ""
     env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
     return env
 

@@ -31,7 +31,6 @@ from smartcity.cases.service.desk import (
     active_departments,
     department_officers,
     display_names,
-    remaining_workdays,
 )
 from smartcity.cases.service.events import (
     COMMENT_MAX,
@@ -74,7 +73,6 @@ __all__ = [
     "rate",
     "readable_cases",
     "record_attachment",
-    "remaining_workdays",
     "timeline",
     "transfer",
     "transition",

@@ -1,27 +1,16 @@
-"""What the staff pages (办件工作台) show beside the queue: the working days left of a limit,
-the officers a case may go to, the departments it may be transferred to, and accounts'
-display names."""
+"""What the staff pages (办件工作台) show beside the queue: the officers a case may go to,
+the departments it may be transferred to, and accounts' display names. (The days left are
+cases/deadline.py's.)"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.models import Account, Department
-from smartcity.core.workdays import WorkCalendar
-
-
-def remaining_workdays(calendar: WorkCalendar, due_at: datetime, now: datetime) -> int:
-    """Working days left of a limit ending at ``due_at`` (剩余工作日): 0 on its last day,
-    negative once it has run out (-1 at least, even on the weekend right after)."""
-    last_moment = due_at - timedelta(microseconds=1)
-    if now < due_at:
-        return calendar.workdays_between(now, last_moment)
-    return -max(1, calendar.workdays_between(last_moment, now))
 
 
 async def department_officers(session: AsyncSession, department_id: uuid.UUID) -> list[Account]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.cases.deadline import DEADLINE_STATE_TITLES, due_date_of
 from smartcity.cases.supervision.board import by_category, by_department, by_month
 from smartcity.cases.supervision.lists import EXPORT_MAX, CaseQuery, case_list
 from smartcity.cases.supervision.names import CLOCK_TITLES, LEVEL_TITLES
@@ -48,6 +49,9 @@ _CASE_HEADER = (
     N_("Opened"),
     N_("Promised limit ends"),
     N_("Statutory limit ends"),
+    N_("Due date"),
+    N_("Working days left"),
+    N_("Deadline"),
     N_("Closed"),
     N_("Working days taken"),
     N_("On time"),
@@ -119,6 +123,10 @@ async def export_table(
     return _csv(lines)
 
 
+def _day(due: datetime | None) -> str:
+    return due_date_of(due).isoformat() if due else ""
+
+
 def _city(instant: datetime | None) -> str:
     return clock.to_city(instant).strftime("%Y-%m-%d %H:%M") if instant else ""
 
@@ -141,8 +149,12 @@ async def export_cases(
                 line.category_name,
                 line.state_title,
                 _city(line.opened_at),
-                _city(line.promised_due_at),
-                _city(line.statutory_due_at),
+                # Each limit's last day (it ends at 24:00 of it), as the pages name it.
+                _day(line.promised_due_at),
+                _day(line.statutory_due_at),
+                line.due_date.isoformat() if line.due_date else "",
+                "" if line.remaining_workdays is None else line.remaining_workdays,
+                _(DEADLINE_STATE_TITLES[line.deadline_state]) if line.deadline_state else "",
                 _city(line.closed_at),
                 line.handled_workdays,
                 "" if line.on_time is None else (_("yes") if line.on_time else _("no")),

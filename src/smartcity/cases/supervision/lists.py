@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags
+from smartcity.cases.deadline import DeadlineState, case_deadline
 from smartcity.cases.models import FLAG_KINDS, Case, CaseFlag, CaseRating
 from smartcity.cases.supervision.months import month_start, parse_month, shift
 from smartcity.cases.supervision.names import category_names, state_title
@@ -29,11 +30,10 @@ from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
-from smartcity.core.workdays import WorkCalendar
+from smartcity.core.workdays import WorkCalendar, load_calendar
 
 LIST_MAX = 500
 EXPORT_MAX = 100_000
-_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,11 @@ class CaseLine:
     warnings: dict[str, str]
     handled_workdays: int | None
     on_time: bool | None
-    # For red cases the working days past the earliest missed limit; for open yellow and
-    # running ones the working days left to the nearest.
+    # The case's one deadline (cases/deadline.py) as of the list's instant: its last day,
+    # its state, and the working days past it (overdue) or left (running, paused).
+    due_date: date | None = None
+    deadline_state: DeadlineState | None = None
+    remaining_workdays: int | None = None
     overdue_workdays: int | None = None
     left_workdays: int | None = None
 
@@ -92,6 +95,9 @@ _LINE_COLUMNS = (
     Case.promised_due_at,
     Case.statutory_due_at,
     Case.step_due_at,
+    Case.statutory_warn_at,
+    Case.promised_warn_at,
+    Case.step_warn_at,
     Case.closed_at,
     Case.paused_at,
     Case.statutory_warning,
@@ -202,6 +208,7 @@ async def case_list(
         )
     ).all()
     names = await category_names(session, {r.category for r in rows})
+    calendar = calendar or await load_calendar(session)
     now = clock.now()
     lines = []
     for r in rows:
@@ -235,21 +242,13 @@ async def case_list(
             handled_workdays=r.handled_workdays,
             on_time=r.on_time,
         )
-        if calendar is not None and r.closed_at is None:
-            red_dues = [
-                due
-                for due, level in (
-                    (r.statutory_due_at, r.statutory_warning),
-                    (r.promised_due_at, r.promised_warning),
-                    (r.step_due_at, r.step_warning),
-                )
-                if level == "red" and due is not None
-            ]
-            # A limit ends at 24:00; the day after it is the first day overdue.
-            if red_dues:
-                line.overdue_workdays = calendar.workdays_between(min(red_dues) - _SECOND, now)
-            elif r.paused_at is None:
-                line.left_workdays = calendar.workdays_between(now, r.next_due_at - _SECOND)
+        deadline = case_deadline(r, calendar, now)
+        line.due_date, line.deadline_state = deadline.due_date, deadline.state
+        line.remaining_workdays = deadline.remaining
+        if deadline.state == "overdue":
+            line.overdue_workdays = deadline.overdue_workdays
+        elif deadline.state != "closed":
+            line.left_workdays = deadline.remaining
         lines.append(line)
     return lines, int(total)
 

@@ -3,13 +3,20 @@ type's words, the working days left of the promise (承诺时限) and the timeli
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.cases.contract import CaseEventRecord, CaseRecord, CaseType, get_case_type
+from smartcity.cases.contract import (
+    CaseEventRecord,
+    CaseRecord,
+    CaseType,
+    DeadlineState,
+    case_deadline,
+    get_case_type,
+)
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
@@ -25,7 +32,8 @@ class ClockView:
     due_date: date  # the limit's last working day in the city (it ends at 24:00 of it)
     remaining_workdays: int | None  # negative: overdue by that many; None once closed
     paused: bool
-    warning: str  # none, yellow, red: the worst of the case's clocks
+    warning: str  # none, yellow, red: the deadline's warning and overdue states as tags
+    state: DeadlineState  # on_time, warning, overdue, paused, closed (cases/deadline.py)
     closed_at: datetime | None
     handled_workdays: int | None
     on_time: bool | None
@@ -41,50 +49,31 @@ class TimelineLine:
     by_you: bool = False
 
 
-def remaining_workdays(calendar: WorkCalendar, due: datetime, now: datetime) -> int:
-    """Working days left until a limit ends, today included when it is one; negative: the
-    working days since it ended."""
-    last = _last_day(due)
-    today = clock.to_city(now).date()
-    if today <= last:
-        return sum(calendar.is_workday(d) for d in _days(today, last))
-    return -sum(calendar.is_workday(d) for d in _days(last + timedelta(days=1), today))
-
-
-def _last_day(due: datetime) -> date:
-    # A limit ends at 24:00, the first instant of the next day: its last day is the one before.
-    return clock.to_city(due - timedelta(microseconds=1)).date()
-
-
-def _days(first: date, last: date) -> Iterable[date]:
-    day = first
-    while day <= last:
-        yield day
-        day += timedelta(days=1)
-
-
-def _worst(case_: CaseRecord) -> str:
-    levels = {case_.statutory_warning, case_.promised_warning, case_.step_warning}
-    return "red" if "red" in levels else "yellow" if "yellow" in levels else "none"
-
-
 def clock_view(case_: CaseRecord, calendar: WorkCalendar, now: datetime | None = None) -> ClockView:
-    """The case's time as the applicant sees it, ``now`` or the clock's now."""
-    due = case_.promised_due_at or case_.statutory_due_at
-    remaining = None
-    if case_.closed_at is None:
-        # While paused (补正) the count stands still at what was left when it stopped.
-        remaining = remaining_workdays(calendar, due, case_.paused_at or now or clock.now())
+    """The case's time as the applicant sees it, ``now`` or the clock's now: the engine's one
+    deadline (``case_deadline``), so it reads as on the desk, in messages and on the board."""
+    line = case_deadline(case_, calendar, now or clock.now())
     return ClockView(
-        due_at=due,
-        due_date=_last_day(due),
-        remaining_workdays=remaining,
-        paused=case_.paused_at is not None,
-        warning=_worst(case_),
+        due_at=line.due_at,
+        due_date=line.due_date,
+        remaining_workdays=None if line.state == "closed" else line.remaining,
+        paused=line.state == "paused",
+        warning=_WARNING[line.state],
+        state=line.state,
         closed_at=case_.closed_at,
         handled_workdays=case_.handled_workdays,
         on_time=case_.on_time,
     )
+
+
+# The tag the citizen's pages show for the deadline's state.
+_WARNING = {
+    "on_time": "none",
+    "warning": "yellow",
+    "overdue": "red",
+    "paused": "none",
+    "closed": "none",
+}
 
 
 def state_title(case_: CaseRecord | None) -> str:
