@@ -4,8 +4,8 @@ assignment, transfer, comments, corrections, supervision flags and the applicant
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
