@@ -163,6 +163,15 @@ async def test_weak_password_is_refused_and_the_code_kept(
         )
     assert caught.value.extensions["field"] == "password"
     assert (await session.execute(select(Account).where(Account.kind == "citizen"))).first() is None
+    account = await registration.complete_registration(
+        session, code_id=code_id, code=outbox.last_code(), password=PASSWORD, ip="1.2.3.4"
+    )
+    # A used code cannot make a second account.
+    with pytest.raises(InvalidInput, match="not right"):
+        await registration.complete_registration(
+            session, code_id=code_id, code=outbox.last_code(), password=PASSWORD, ip="1.2.3.4"
+        )
+    assert account.username == "13800138000"
 
 
 async def test_duplicate_person_and_address_are_refused(

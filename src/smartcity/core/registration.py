@@ -209,7 +209,7 @@ async def _check_code(
         if row.attempts >= get_settings().code_max_attempts:
             raise InvalidInput(_("Too many wrong codes. Ask for a new one."), field="code")
         raise wrong
-    row.used_at = clock.now()
+    # The caller marks it used once the rest of the form is good (a weak password keeps it).
     return row
 
 
@@ -285,6 +285,7 @@ async def complete_registration(
     verified address and link the account to the person record."""
     row = await _check_code(session, purpose="register", code_id=code_id, code=code, ip=ip)
     _check_password(password, row.address)
+    row.used_at = clock.now()
     registry = _person_registry()
     person_id = await registry.match(session, row.payload["name"], row.payload["id_number"])
     if person_id is None or await _address_taken(session, row.channel, row.address):
@@ -362,6 +363,7 @@ async def complete_recovery(
             _("That code is not right. Check the message and try again."), field="code"
         )
     _check_password(password, account.username)
+    row.used_at = clock.now()
     account.password_hash = hash_password(password)
     account.password_changed_at = clock.now()
     account.must_change_password = False
