@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import accounts, clock, notifications, registration
 from smartcity.core.accounts import SignIn
 from smartcity.core.errors import Conflict, InvalidInput, TooManyRequests
+from smartcity.core.i18n import current_locale
 from smartcity.core.models import Account, AccountContact, OneTimeCode
 from smartcity.core.notifications import AddressMessage
 from smartcity.core.ratelimit import RateLimiter
@@ -51,8 +52,11 @@ def outbox() -> Iterator[Outbox]:
     box = Outbox()
     registration.reset_limits()
     notifications.register_address_channel(box)
+    # English messages, so the assertions below can name them.
+    token = current_locale.set("en")
     with clock.frozen(T0):
         yield box
+    current_locale.reset(token)
     notifications.unregister_address_channel("sms")
     registration.reset_limits()
 
@@ -251,7 +255,7 @@ class _Keep:
     def __init__(self) -> None:
         self.messages: list[Any] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
 
@@ -274,9 +278,7 @@ async def test_code_by_email_through_a_real_smtp_server(
     controller, keep = smtp_server
     port = controller.port
     notifications.register_address_channel(
-        notifications.SmtpChannel(
-            "127.0.0.1", port, sender="noreply@city.example", starttls=False
-        )
+        notifications.SmtpChannel("127.0.0.1", port, sender="noreply@city.example", starttls=False)
     )
     try:
         person = await _person(session)

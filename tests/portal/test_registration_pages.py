@@ -22,8 +22,13 @@ async def test_register_page_marks_bad_fields(client, session) -> None:  # type:
     r = await client.post(
         "/register",
         headers=HTML,
-        data={"csrf_token": token, "name": "", "id_number": "123", "channel": "sms",
-              "address": "13800138000"},
+        data={
+            "csrf_token": token,
+            "name": "",
+            "id_number": "123",
+            "channel": "sms",
+            "address": "13800138000",
+        },
     )
     assert r.status_code == 422
     assert 'id="name-error"' in r.text and 'aria-invalid="true"' in r.text
@@ -35,23 +40,36 @@ async def test_register_then_my_data_then_recover(client, session, outbox: Outbo
     r = await client.post(
         "/register",
         headers=HTML,
-        data={"csrf_token": token, "name": person.name, "id_number": person.id_number,
-              "channel": "sms", "address": "13800138000"},
+        data={
+            "csrf_token": token,
+            "name": person.name,
+            "id_number": person.id_number,
+            "channel": "sms",
+            "address": "13800138000",
+        },
     )
     assert r.status_code == 200, r.text
     code_id = _code_id(r.text)
     r = await client.post(
         "/register/verify",
         headers=HTML,
-        data={"csrf_token": csrf_of(r.text), "code_id": code_id, "code": "99999",
-              "password": PASSWORD},
+        data={
+            "csrf_token": csrf_of(r.text),
+            "code_id": code_id,
+            "code": "99999",
+            "password": PASSWORD,
+        },
     )
     assert r.status_code == 422 and 'id="code-error"' in r.text
     r = await client.post(
         "/register/verify",
         headers=HTML,
-        data={"csrf_token": csrf_of(r.text), "code_id": code_id, "code": outbox.last_code(),
-              "password": "Reg-Password-1"},
+        data={
+            "csrf_token": csrf_of(r.text),
+            "code_id": code_id,
+            "code": outbox.last_code(),
+            "password": "Reg-Password-1",
+        },
     )
     assert r.status_code == 303 and r.headers["location"] == "/account"
     r = await client.get("/my/data", headers=HTML)
@@ -67,15 +85,23 @@ async def test_register_then_my_data_then_recover(client, session, outbox: Outbo
     r = await client.post(
         "/recover/reset",
         headers=HTML,
-        data={"csrf_token": csrf_of(r.text), "code_id": _code_id(r.text),
-              "code": outbox.last_code(), "password": "weak"},
+        data={
+            "csrf_token": csrf_of(r.text),
+            "code_id": _code_id(r.text),
+            "code": outbox.last_code(),
+            "password": "weak",
+        },
     )
     assert r.status_code == 422 and 'id="password-error"' in r.text
     r = await client.post(
         "/recover/reset",
         headers=HTML,
-        data={"csrf_token": csrf_of(r.text), "code_id": _code_id(r.text),
-              "code": outbox.last_code(), "password": "New-Password-77"},
+        data={
+            "csrf_token": csrf_of(r.text),
+            "code_id": _code_id(r.text),
+            "code": outbox.last_code(),
+            "password": "New-Password-77",
+        },
     )
     assert r.status_code == 303 and r.headers["location"] == "/login?reset=1"
     assert notifications.address_channel("sms") is outbox

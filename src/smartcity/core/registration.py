@@ -190,7 +190,7 @@ async def _check_code(
         _("That code is not right. Check the message and try again."), field="code"
     )
     code = code.strip()
-    if not re.fullmatch(r"\d{%d}" % CODE_LENGTH, code):
+    if not (len(code) == CODE_LENGTH and code.isascii() and code.isdigit()):
         raise InvalidInput(_("Enter the 6-digit code from the message."), field="code")
     try:
         row_id = uuid.UUID(code_id)

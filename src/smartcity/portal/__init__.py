@@ -3,8 +3,8 @@ pages for accounts, departments and the working-day calendar, over core's servic
 
 from __future__ import annotations
 
-from smartcity.core.i18n import N_
 from smartcity.core import registration
+from smartcity.core.i18n import N_
 from smartcity.core.module import ExtensionPoint, Module, NavItem
 from smartcity.portal import pages
 

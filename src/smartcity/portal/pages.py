@@ -667,9 +667,7 @@ async def register_form(request: Request) -> Response:
 async def register_start(request: Request, session: DbSession) -> Response:
     values = _bounded(await _form(request), "name", "id_number", "channel", "address")
     try:
-        code_id = await registration.start_registration(
-            session, **values, ip=client_ip(request)
-        )
+        code_id = await registration.start_registration(session, **values, ip=client_ip(request))
     except Problem as exc:
         return render(
             request,
@@ -684,9 +682,7 @@ async def register_start(request: Request, session: DbSession) -> Response:
 async def register_verify(request: Request, session: DbSession) -> Response:
     values = _bounded(await _form(request), "code_id", "code", "password")
     try:
-        account = await registration.complete_registration(
-            session, **values, ip=client_ip(request)
-        )
+        account = await registration.complete_registration(session, **values, ip=client_ip(request))
     except Problem as exc:
         return _verify_page(
             request,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from smartcity.core.i18n import N_
-from smartcity.core.registration import PersonRegistry
 from smartcity.core.module import ExtensionPoint, Job, Module, NavItem
+from smartcity.core.registration import PersonRegistry
 from smartcity.registry import (
     api,
+    contract,
     exporting,
     importing,
     pages,
@@ -18,7 +19,6 @@ from smartcity.registry import (
     quality,
     service,
 )
-from smartcity.registry import contract
 from smartcity.registry.cli import cli
 
 # One API router and one pages router for the module, each including its parts (persons and

@@ -46,6 +46,10 @@ async def link_registered_account(
     person.updated_at = clock.now()
     await session.flush()
     await audit.log(
-        session, "registration", "registry.person.link_account", str(person.id),
-        account=str(account_id), via="self-registration",
+        session,
+        "registration",
+        "registry.person.link_account",
+        str(person.id),
+        account=str(account_id),
+        via="self-registration",
     )
