@@ -117,6 +117,23 @@ class Settings(BaseSettings):
     # or a later checkpoint's): room for the ids handed out after that position was recorded.
     restore_id_gap: int = 1_000_000
 
+    # Outgoing e-mail (core.notifications.SmtpChannel): verification codes of self-registration
+    # and recovery. Empty host: e-mail codes go to the log only (development).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_from: str = "noreply@smartcity.invalid"
+    smtp_timeout_seconds: float = 10.0
+    # One-time codes (验证码) of registration and recovery: life, wrong tries, and how many
+    # may be sent per address and per client address in an hour.
+    code_minutes: int = Field(default=10, ge=1, le=60)
+    code_max_attempts: int = Field(default=5, ge=1, le=20)
+    code_sends_per_address_hour: int = Field(default=5, ge=1)
+    code_sends_per_ip_hour: int = Field(default=20, ge=1)
+    code_checks_per_ip_hour: int = Field(default=60, ge=1)
+
     @field_validator("var_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

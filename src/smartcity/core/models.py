@@ -244,3 +244,37 @@ class Notification(UUIDPk, Base):
     read_at: Mapped[datetime | None]
     # Outside channels it went to: [{"channel", "status": sent|failed, "at", "error"}].
     deliveries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class AccountContact(Base):
+    """A verified phone or e-mail address of an account (self-registration, recovery)."""
+
+    __tablename__ = "account_contact"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))  # email, sms
+    address: Mapped[str] = mapped_column(String(254))
+    verified_at: Mapped[datetime]
+
+
+class OneTimeCode(Base):
+    """A short code sent to a phone or e-mail address (验证码). Only an HMAC of it is kept;
+    it expires, and it dies after a few wrong tries."""
+
+    __tablename__ = "one_time_code"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    purpose: Mapped[str] = mapped_column(String(16))  # register, recover
+    channel: Mapped[str] = mapped_column(String(8))
+    address: Mapped[str] = mapped_column(String(254), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    # What the code stands for once verified (the registration's name and ID number).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]

@@ -9,9 +9,13 @@ a 404, like any unreadable row.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import smtplib
+import ssl
 import uuid
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Protocol
 
 from sqlalchemy import Select, false, func, select, update
@@ -22,6 +26,7 @@ from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Notification, PrincipalKind
+from smartcity.settings import get_settings
 
 log = logging.getLogger("smartcity.notifications")
 
@@ -223,3 +228,114 @@ async def mark_all_read(session: AsyncSession, principal: Principal) -> int:
     )
     await session.flush()
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- messages to an address (验证码 before there is an account) ----------------------------
+
+
+@dataclass(frozen=True)
+class AddressMessage:
+    """A message to a phone number or e-mail address rather than to an account."""
+
+    address: str
+    subject: str
+    body: str
+
+
+class AddressChannel(Protocol):
+    """Delivers to an address of one kind: ``"email"`` or ``"sms"``. An SMS gateway of the
+    city plugs in with ``register_address_channel``. ``deliver`` raises on failure."""
+
+    kind: str
+
+    async def deliver(self, message: AddressMessage) -> None: ...
+
+
+class LoggingAddressChannel:
+    """Logs that a message went out (never its body: it may hold a code)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    async def deliver(self, message: AddressMessage) -> None:
+        log.info("deliver %s to %s: %s", self.kind, message.address, message.subject)
+
+
+class SmtpChannel:
+    """E-mail over SMTP (smtplib in a worker thread), STARTTLS and login when configured."""
+
+    kind = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        username: str = "",
+        password: str = "",
+        starttls: bool = True,
+        timeout: float = 10.0,
+    ) -> None:
+        self.host, self.port, self.sender = host, port, sender
+        self.username, self.password = username, password
+        self.starttls, self.timeout = starttls, timeout
+
+    def _send(self, message: AddressMessage) -> None:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.address
+        mail["Subject"] = message.subject
+        mail.set_content(message.body)
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(mail)
+
+    async def deliver(self, message: AddressMessage) -> None:
+        await asyncio.to_thread(self._send, message)
+
+
+def smtp_from_settings() -> SmtpChannel | None:
+    settings = get_settings()
+    if not settings.smtp_host:
+        return None
+    return SmtpChannel(
+        settings.smtp_host,
+        settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+_ADDRESS_CHANNELS: dict[str, AddressChannel] = {}
+
+
+def register_address_channel(channel: AddressChannel) -> None:
+    """Use ``channel`` for its kind of address (replaces the one before)."""
+    _ADDRESS_CHANNELS[channel.kind] = channel
+
+
+def unregister_address_channel(kind: str) -> None:
+    _ADDRESS_CHANNELS.pop(kind, None)
+
+
+def address_channel(kind: str) -> AddressChannel:
+    """The registered channel of the kind; else SMTP when configured (e-mail); else the log."""
+    found = _ADDRESS_CHANNELS.get(kind)
+    if found is not None:
+        return found
+    if kind == "email":
+        smtp = smtp_from_settings()
+        if smtp is not None:
+            return smtp
+    return LoggingAddressChannel(kind)
+
+
+async def deliver(kind: str, message: AddressMessage) -> None:
+    await address_channel(kind).deliver(message)

@@ -17,8 +17,9 @@ _MAX_CLIENTS = 50_000
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
+    def __init__(self, per_minute: int, *, window_seconds: float = 60.0) -> None:
+        # ``per_minute`` tokens per window (a minute unless told, e.g. an hour for codes).
+        self.rate = per_minute / window_seconds
         self.capacity = float(per_minute)
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
@@ -36,6 +37,10 @@ class RateLimiter:
         while len(self._buckets) > _MAX_CLIENTS:
             self._buckets.popitem(last=False)
         return wait
+
+
+    def clear(self) -> None:
+        self._buckets.clear()
 
 
 def client_ip(request: Request) -> str:

@@ -3,13 +3,20 @@ pages for accounts, departments and the working-day calendar, over core's servic
 
 from __future__ import annotations
 
+from smartcity.core import registration
 from smartcity.core.i18n import N_
-from smartcity.core.module import Module, NavItem
+from smartcity.core.module import ExtensionPoint, Module, NavItem
 from smartcity.portal import pages
 
 MODULE = Module(
     name="portal",
     pages=pages.router,
+    # the population registry declares how self-registration checks a person (实名)
+    extension_points=(
+        ExtensionPoint(
+            accepts=registration.PersonRegistry, install=registration.install_person_registry
+        ),
+    ),
     nav=[
         NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),
         NavItem("/admin/departments", N_("Departments"), frozenset({"admin"})),

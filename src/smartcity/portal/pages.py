@@ -12,7 +12,7 @@ import segno
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import accounts, clock, notifications, workdays
+from smartcity.core import accounts, clock, notifications, registration, workdays
 from smartcity.core.accounts import SignIn
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
@@ -623,3 +623,115 @@ async def open_message(
     if target == "link" and note.link:
         return RedirectResponse(safe_next(note.link), status_code=303)
     return RedirectResponse("/messages", status_code=303)
+
+
+# --- self-registration (实名注册) and recovery (找回密码) ------------------------------------
+
+_TEXT_MAX = 300  # any one field of these forms; longer is refused as a bad field
+
+
+def _bounded(form: dict[str, str], *names: str) -> dict[str, str]:
+    return {name: form.get(name, "")[:_TEXT_MAX] for name in names}
+
+
+def _verify_page(
+    request: Request,
+    *,
+    purpose: str,
+    code_id: str,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    register = purpose == "register"
+    context = {
+        "title": _("Create an account") if register else _("Reset your password"),
+        "intro": _("We sent a code. Enter it and choose your password."),
+        "action": "/register/verify" if register else "/recover/reset",
+        "again": "/register" if register else "/recover",
+        "button": _("Create the account") if register else _("Set the new password"),
+        "code_id": code_id,
+        "minutes": get_settings().code_minutes,
+        "errors": errors or {},
+        "values": {"code": (values or {}).get("code", "")},
+    }
+    return render(request, "portal/register_verify.html", context, status_code=status_code)
+
+
+@router.get("/register", dependencies=[Depends(public)])
+async def register_form(request: Request) -> Response:
+    return render(request, "portal/register.html", {"errors": {}, "values": {}})
+
+
+@router.post("/register", dependencies=[Depends(public), Depends(limit_public)])
+async def register_start(request: Request, session: DbSession) -> Response:
+    values = _bounded(await _form(request), "name", "id_number", "channel", "address")
+    try:
+        code_id = await registration.start_registration(session, **values, ip=client_ip(request))
+    except Problem as exc:
+        return render(
+            request,
+            "portal/register.html",
+            {"errors": _field_error(exc), "values": values},
+            status_code=exc.status,
+        )
+    return _verify_page(request, purpose="register", code_id=str(code_id))
+
+
+@router.post("/register/verify", dependencies=[Depends(public), Depends(limit_public)])
+async def register_verify(request: Request, session: DbSession) -> Response:
+    values = _bounded(await _form(request), "code_id", "code", "password")
+    try:
+        account = await registration.complete_registration(session, **values, ip=client_ip(request))
+    except Problem as exc:
+        return _verify_page(
+            request,
+            purpose="register",
+            code_id=values["code_id"],
+            errors=_field_error(exc),
+            values=values,
+            status_code=exc.status,
+        )
+    token = await accounts.open_web_session(
+        session, account, second_factor_done=True, ip=client_ip(request)
+    )
+    response = RedirectResponse("/account", status_code=303)
+    _set_session_cookie(response, token)
+    return response
+
+
+@router.get("/recover", dependencies=[Depends(public)])
+async def recover_form(request: Request) -> Response:
+    return render(request, "portal/recover.html", {"errors": {}, "values": {}})
+
+
+@router.post("/recover", dependencies=[Depends(public), Depends(limit_public)])
+async def recover_start(request: Request, session: DbSession) -> Response:
+    values = _bounded(await _form(request), "channel", "address")
+    try:
+        code_id = await registration.start_recovery(session, **values, ip=client_ip(request))
+    except Problem as exc:
+        return render(
+            request,
+            "portal/recover.html",
+            {"errors": _field_error(exc), "values": values},
+            status_code=exc.status,
+        )
+    return _verify_page(request, purpose="recover", code_id=str(code_id))
+
+
+@router.post("/recover/reset", dependencies=[Depends(public), Depends(limit_public)])
+async def recover_reset(request: Request, session: DbSession) -> Response:
+    values = _bounded(await _form(request), "code_id", "code", "password")
+    try:
+        await registration.complete_recovery(session, **values, ip=client_ip(request))
+    except Problem as exc:
+        return _verify_page(
+            request,
+            purpose="recover",
+            code_id=values["code_id"],
+            errors=_field_error(exc),
+            values=values,
+            status_code=exc.status,
+        )
+    return RedirectResponse("/login?reset=1", status_code=303)

@@ -6,8 +6,10 @@ from fastapi import APIRouter
 
 from smartcity.core.i18n import N_
 from smartcity.core.module import ExtensionPoint, Job, Module, NavItem
+from smartcity.core.registration import PersonRegistry
 from smartcity.registry import (
     api,
+    contract,
     exporting,
     importing,
     pages,
@@ -47,6 +49,14 @@ MODULE = Module(
     # what other modules grant of the registries' fields (the exchange's grants)
     extension_points=(
         ExtensionPoint(accepts=service.FieldGrants, install=service.install_field_grants),
+    ),
+    # self-registration checks names and ID numbers here and links the new account
+    extends=(
+        PersonRegistry(
+            match=contract.match_unlinked_person,
+            is_linked=contract.id_number_has_account,
+            link=contract.link_registered_account,
+        ),
     ),
     jobs=[Job("registry.quality_sweep", 24 * 3600, quality.quality_sweep)],
     cli=cli,
