@@ -624,12 +624,21 @@ async def get_my_record(
     return await get_person(session, principal, person.id, purpose=PURPOSE_MY_DATA, via=via)
 
 
+# Paging deeper than this is no person reading their log (and keeps the offset in range of
+# every database's integers).
+MAX_ACCESS_LOG_OFFSET = 100_000
+
+
 async def my_access_log(
     session: AsyncSession, principal: Principal, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[AccessEntry], bool]:
     """Who read the citizen's record, newest first (their own views left out; reads the
     platform made for them, like the service hall's prefill, are listed)."""
     _limits(limit, offset)
+    if offset > MAX_ACCESS_LOG_OFFSET:
+        raise InvalidInput(
+            _("offset must be at most {n}.").format(n=MAX_ACCESS_LOG_OFFSET), field="offset"
+        )
     person = await my_person(session, principal)
     if person is None:
         raise NotFound(_("Your account is not linked to a record in the population registry."))
