@@ -39,7 +39,7 @@ from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound, P
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.exchange import grants, service
-from smartcity.exchange.models import ExchangeMessage, Resource
+from smartcity.exchange.models import ExchangeMessage, Grant, Resource
 from smartcity.exchange.schemas import ExchangeQuery
 from smartcity.registry import contract as registry
 from smartcity.settings import get_settings
@@ -148,6 +148,7 @@ async def _registry_read(
     query: ExchangeQuery,
     fields: list[str],
     case_number: str,
+    grant: Grant,
 ) -> list[dict[str, Any]]:
     return await registry.exchange_read(
         session,
@@ -157,8 +158,10 @@ async def _registry_read(
         # Each record carries its registry id besides the granted fields: the consumer needs
         # it to refer back, and the message log names the records disclosed.
         fields=["id", *fields],
-        purpose=query.purpose,
+        purpose=query.purpose or grant.purpose,
         case_number=case_number,
+        # The person is told which grant (共享授权) the read was made under.
+        grant_name=grants.grant_label(resource),
         limit=query.limit,
     )
 
@@ -252,10 +255,17 @@ async def query_resource(
                 slug="exchange-no-data",
             )
     if problem is None:
+        assert check.grant is not None  # no problem means a grant in force
         try:
             async with session.begin_nested():
                 rows = await _registry_read(
-                    session, principal, resource, query=query, fields=fields, case_number=call.issue
+                    session,
+                    principal,
+                    resource,
+                    query=query,
+                    fields=fields,
+                    case_number=call.issue,
+                    grant=check.grant,
                 )
         except Problem as exc:
             problem = exc

@@ -442,3 +442,9 @@ async def registry_fields_granted(
     for fields in rows.scalars():
         granted.update(fields or ())
     return granted
+
+
+def grant_label(resource: Resource) -> str:
+    """How a person's access log names the grant (共享授权) an exchange read was made under:
+    by the resource read. Chinese, as the citizen reads it."""
+    return f"共享授权：{resource.title}（{resource.code}）"

@@ -22,6 +22,7 @@ from smartcity.core import audit, clock
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Forbidden, InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Department
 from smartcity.core.secrets import decrypt, encrypt
 from smartcity.exchange import events, grants, service
 from smartcity.exchange.models import Grant, Resource, Subscription, WebhookDelivery
@@ -239,8 +240,12 @@ async def fan_out_change(
         delivered = {name: values[name] for name in names if name in values}
         if len(delivered) < len(names):
             delivered = await _current_values(
-                session, subscription, grant, record_type, record_id, names
+                session, subscription, grant, resource, record_type, record_id, names
             )
+        elif record_type == "person":
+            # The values came with the change: pushing them is still a disclosure of the
+            # person's data to the consumer, logged as the exchange read it is.
+            await _log_push(session, subscription, grant, resource, record_id, names, consumer)
         payload = {
             "event_id": str(event_id),
             "topic": topic,
@@ -274,10 +279,44 @@ async def fan_out_change(
     return reached
 
 
+# Who a subscription push is logged as in the person's access log (Chinese, as they read it).
+SUBSCRIPTION_READER = "共享订阅推送"
+
+
+async def _log_push(
+    session: AsyncSession,
+    subscription: Subscription,
+    grant: Grant,
+    resource: Resource,
+    record_id: str,
+    names: list[str],
+    consumer: Department | None,
+) -> None:
+    try:
+        person_id = uuid.UUID(record_id)
+    except ValueError:
+        return
+    reader = registry.Reader(
+        kind="system",
+        actor=f"subscription:{subscription.id}",
+        name=SUBSCRIPTION_READER,
+        department_code=consumer.code if consumer is not None else "",
+    )
+    await registry.log_reads(
+        session,
+        reader,
+        [(person_id, names)],
+        purpose=grant.purpose,
+        via="exchange",
+        grant_name=grants.grant_label(resource),
+    )
+
+
 async def _current_values(
     session: AsyncSession,
     subscription: Subscription,
     grant: Grant,
+    resource: Resource,
     record_type: str,
     record_id: str,
     names: list[str],
@@ -300,6 +339,8 @@ async def _current_values(
                 filters={"id": record_id},
                 fields=names,
                 purpose=grant.purpose,
+                grant_name=grants.grant_label(resource),
+                actor_name=SUBSCRIPTION_READER,
                 limit=1,
             )
     except Problem:

@@ -199,9 +199,14 @@ async def my_record(session: DbSession, principal: Citizen) -> PersonRead:
 
 @router.get("/me/access-log", response_model=AccessLogPage, responses=PROBLEMS)
 async def my_access_log(
-    session: DbSession, principal: Citizen, limit: Limit = 50, offset: Offset = 0
+    session: DbSession,
+    principal: Citizen,
+    limit: Limit = 50,
+    offset: Annotated[int, Query(ge=0, le=service.MAX_ACCESS_LOG_OFFSET)] = 0,
 ) -> AccessLogPage:
-    """Who read the citizen's record, when, for what purpose and how; newest first."""
+    """Who read the citizen's record — department, officer or system, purpose, case number
+    or grant, when — newest first; one row per reader, purpose and case a city day, with
+    how many reads it stands for (``reads``, ``last_at``). The page /my/data shows the same."""
     entries, more = await service.my_access_log(session, principal, limit=limit, offset=offset)
     return AccessLogPage(
         items=[AccessLogRead.model_validate(e) for e in entries],

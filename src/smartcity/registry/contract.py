@@ -53,6 +53,12 @@ from smartcity.registry.registration import id_number_has_account as id_number_h
 from smartcity.registry.registration import link_registered_account as link_registered_account
 from smartcity.registry.registration import match_unlinked_person as match_unlinked_person
 from smartcity.registry.service import FieldGrants, exchange_read, log_reads, record_batch
+
+# Every read of a person's data outside the registry's own pages and API is logged with
+# log_reads, once per reader, purpose and case a city day (repeats fold into that row): the
+# service hall's prefill (as a Reader, the system reading for the applicant), an officer
+# opening an application with the applicant's data, the exchange's reads (naming the grant).
+from smartcity.registry.service import Reader as Reader
 from smartcity.registry.sources import source_of
 from smartcity.registry.stewardship import department_names
 from smartcity.registry.validation import check_resident_id
@@ -83,6 +89,13 @@ async def own_record(session: AsyncSession, principal: Principal) -> OwnRecord |
         return None
     view = await _persons.present_person(session, principal, person)
     return OwnRecord("person", person.id, view.data)
+
+
+async def person_of_account(session: AsyncSession, account_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the person record a citizen account is linked to, if any: whose access log
+    a read of that applicant's data belongs in. Reading the id is not logged."""
+    person = await _persons.my_person(session, Principal(id=account_id, kind="citizen", name=""))
+    return person.id if person is not None else None
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,7 @@ __all__ = [
     "AccountHolder",
     "FieldGrants",
     "OwnRecord",
+    "Reader",
     "PlaceArea",
     "PlaceOutline",
     "RecordChanged",
@@ -210,6 +224,7 @@ __all__ = [
     "log_reads",
     "outline_versions",
     "own_record",
+    "person_of_account",
     "place_outlines",
     "record_batch",
     "seed_demo",

@@ -136,6 +136,14 @@ class AccessLog(Base):
     # Which fields were disclosed unmasked.
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     case_number: Mapped[str] = mapped_column(String(64), default="")  # 办件号
+    # Who read, as the person is told: the officer's display name, or the system reading.
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    # The exchange grant (共享授权) a machine read was made under, as the person is told.
+    grant_name: Mapped[str] = mapped_column(String(200), default="")
+    # Repeats of the same read on the same city day fold into this row (see log_reads):
+    # how many reads it stands for and when the last one was.
+    reads: Mapped[int] = mapped_column(default=1)
+    last_at: Mapped[datetime | None]
 
 
 class QualityIssue(Base):

@@ -563,6 +563,8 @@ async def change_organization(
 async def my_data(request: Request, session: DbSession, principal: Citizen) -> Response:
     params = request.query_params
     offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
+    # A link past the end (or a made-up huge offset) shows the last reachable page range.
+    offset = min(offset, service.MAX_ACCESS_LOG_OFFSET)
     record = None
     entries: list[service.AccessEntry] = []
     more = False

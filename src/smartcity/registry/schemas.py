@@ -147,6 +147,10 @@ class AccessLogRead(BaseModel):
     via: str
     fields: list[str]
     case_number: str
+    actor_name: str = Field(description="Who read: the officer's name, or the system reading")
+    grant_name: str = Field(description="The exchange grant (共享授权) of a machine read")
+    reads: int = Field(description="How many reads of this kind that city day this row stands for")
+    last_at: datetime | None = Field(description="When the last of them was, if more than one")
 
 
 class AccessLogPage(BaseModel):

@@ -94,6 +94,23 @@ class AccessEntry:
     via: str
     fields: list[str]
     case_number: str
+    actor_name: str = ""
+    grant_name: str = ""
+    reads: int = 1
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who a read is logged as, when it is not simply the signed-in caller: a system reading
+    on someone's behalf (the service hall's 免提交 prefill, an exchange subscription push).
+    ``actor`` is a stable id, ``name`` what the person is told, ``department_code`` the
+    department the data goes to."""
+
+    kind: str
+    actor: str
+    name: str
+    department_code: str
 
 
 # --- persons: reading, masking and the access log ------------------------------------------
@@ -192,37 +209,99 @@ def _purpose(purpose: str, default: str) -> str:
     return (purpose or "").strip()[:200] or default
 
 
+# Repeats fold: a read with the same reader (kind, actor, department), purpose, case number,
+# grant and way (page, api, exchange...) of the same person on the same city day (Asia/
+# Shanghai) adds to that day's row (reads + 1, last_at, the fields shown) instead of a new
+# row. An officer who opens one application ten times in an afternoon is one line in the
+# person's log; the next day, or another purpose, or another officer, is a new line.
+_FOLD_KEY = ("actor_kind", "actor", "department_code", "purpose", "case_number", "via", "grant_name")
+
+
+def city_day_start(instant: datetime) -> datetime:
+    """The instant the city day (Asia/Shanghai) holding ``instant`` began."""
+    local = clock.to_city(instant)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def _reader_of(
+    session: AsyncSession, principal: Principal | Reader, actor_name: str | None
+) -> Reader:
+    if isinstance(principal, Reader):
+        return principal
+    name = actor_name
+    if name is None:
+        account = await session.get(Account, principal.id) if principal.id else None
+        name = account.display_name if account is not None else principal.name
+    code = await department_code_of(session, principal)
+    return Reader(principal.kind, principal.name, name, code)
+
+
 async def log_reads(
     session: AsyncSession,
-    principal: Principal,
+    principal: Principal | Reader,
     reads: Sequence[tuple[uuid.UUID, Sequence[str]]],
     *,
     purpose: str,
     via: str,
     case_number: str = "",
+    grant_name: str = "",
+    actor_name: str | None = None,
 ) -> None:
-    """Write one access-log row per person read, in one batched insert."""
+    """Log reads of persons' records: one row per person, reader, purpose, case, grant and
+    way per city day (repeats fold into it, see _FOLD_KEY). ``principal`` is the caller, or
+    a Reader for a system reading on someone's behalf; ``actor_name`` overrides the name
+    the person is told (default: the caller's display name)."""
     if not reads:
         return
-    code = await department_code_of(session, principal)
+    reader = await _reader_of(session, principal, actor_name)
     now = clock.now()
-    await session.execute(
-        insert(AccessLog),
-        [
-            {
-                "at": now,
-                "person_id": person_id,
-                "actor": principal.name[:100],
-                "actor_kind": principal.kind,
-                "department_code": code,
-                "purpose": purpose[:200],
-                "via": via[:16],
-                "fields": list(fields),
-                "case_number": case_number[:64],
-            }
-            for person_id, fields in reads
-        ],
-    )
+    key = {
+        "actor_kind": reader.kind[:16],
+        "actor": reader.actor[:100],
+        "department_code": reader.department_code[:32],
+        "purpose": purpose[:200],
+        "case_number": case_number[:64],
+        "via": via[:16],
+        "grant_name": grant_name[:200],
+    }
+    wanted: dict[uuid.UUID, set[str]] = {}
+    for person_id, fields in reads:
+        wanted.setdefault(person_id, set()).update(fields)
+    existing = (
+        await session.execute(
+            select(AccessLog)
+            .where(
+                AccessLog.person_id.in_(list(wanted)),
+                AccessLog.at >= city_day_start(now),
+                *(getattr(AccessLog, column) == key[column] for column in _FOLD_KEY),
+            )
+            .order_by(AccessLog.id)
+        )
+    ).scalars()
+    folded: dict[uuid.UUID, AccessLog] = {}
+    for row in existing:
+        folded.setdefault(row.person_id, row)
+    for person_id, row in folded.items():
+        row.reads = (row.reads or 1) + 1
+        row.last_at = now
+        row.fields = sorted(set(row.fields or []) | wanted[person_id])
+    new = [p for p in wanted if p not in folded]
+    if new:
+        await session.execute(
+            insert(AccessLog),
+            [
+                {
+                    **key,
+                    "at": now,
+                    "person_id": person_id,
+                    "actor_name": reader.name[:100],
+                    "fields": sorted(wanted[person_id]),
+                    "reads": 1,
+                }
+                for person_id in new
+            ],
+        )
+    await session.flush()
 
 
 async def _logged_view(
@@ -545,11 +624,21 @@ async def get_my_record(
     return await get_person(session, principal, person.id, purpose=PURPOSE_MY_DATA, via=via)
 
 
+# Paging deeper than this is no person reading their log (and keeps the offset in range of
+# every database's integers).
+MAX_ACCESS_LOG_OFFSET = 100_000
+
+
 async def my_access_log(
     session: AsyncSession, principal: Principal, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[AccessEntry], bool]:
-    """Who read the citizen's record, newest first (their own views left out)."""
+    """Who read the citizen's record, newest first (their own views left out; reads the
+    platform made for them, like the service hall's prefill, are listed)."""
     _limits(limit, offset)
+    if offset > MAX_ACCESS_LOG_OFFSET:
+        raise InvalidInput(
+            _("offset must be at most {n}.").format(n=MAX_ACCESS_LOG_OFFSET), field="offset"
+        )
     person = await my_person(session, principal)
     if person is None:
         raise NotFound(_("Your account is not linked to a record in the population registry."))
@@ -577,6 +666,10 @@ async def my_access_log(
             via=r.via,
             fields=list(r.fields or []),
             case_number=r.case_number,
+            actor_name=r.actor_name,
+            grant_name=r.grant_name,
+            reads=r.reads or 1,
+            last_at=r.last_at,
         )
         for r in rows
     ]
@@ -628,10 +721,13 @@ async def exchange_read(
     fields: list[str],
     purpose: str,
     case_number: str = "",
+    grant_name: str = "",
+    actor_name: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """Records for the exchange engine, reduced to exactly ``fields`` and unmasked: the
-    exchange has checked the grant. Reads of persons go to their access log (via exchange)."""
+    exchange has checked the grant. Reads of persons go to their access log (via exchange)
+    naming the grant and the reader (``actor_name``, default the caller's display name)."""
     if record_type not in EXCHANGE_FILTERS:
         raise InvalidInput(
             _("Unknown record type {record_type}.").format(record_type=record_type),
@@ -671,10 +767,12 @@ async def exchange_read(
         await log_reads(
             session,
             consumer,
-            [(r.id, list(fields)) for r in found],
+            [(r.id, [f for f in fields if f != "id"]) for r in found],
             purpose=_purpose(purpose, PURPOSE_VIEW),
             via="exchange",
             case_number=case_number,
+            grant_name=grant_name,
+            actor_name=actor_name,
         )
     return answer
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -12,8 +13,52 @@ from smartcity.cases import contract as cases
 from smartcity.cases.contract import CaseRecord, Panel
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
+from smartcity.registry import contract as registry
 from smartcity.services.application.access import files_of, readable_materials
 from smartcity.services.models import Application, Material
+
+
+# Stored in the applicant's access log and shown to them: Chinese, as the citizen reads it.
+PURPOSE_HANDLING = "办理申请"
+
+
+def _registry_person_fields(data: Mapping[str, Any]) -> list[str] | None:
+    """The person-registry fields the panel shows with a value (None when it shows none);
+    of them, the personal ones (ID number, address...) are what the log names as shown.
+    Form fields carry their source under ``source``; registry materials carry it flat."""
+    sources = [f.get("source") for f in data.get("fields", []) if f.get("value")]
+    sources += [m for m in data.get("registry_materials", []) if m.get("value")]
+    shown = {
+        str(s.get("field", ""))
+        for s in sources
+        if isinstance(s, Mapping) and s.get("registry") == "person"
+    }
+    if not shown:
+        return None
+    return sorted(shown & registry.PERSONAL_FIELDS)
+
+
+async def log_officer_read(
+    session: AsyncSession, principal: Principal, case_: CaseRecord, application: Application
+) -> None:
+    """Opening the application shows the applicant's registry data (ID number, address...):
+    one access-log row for the officer, the case number its purpose; reopening it the same
+    city day folds into that row (registry.log_reads)."""
+    fields = _registry_person_fields(case_.data or {})
+    if fields is None:
+        return
+    person_id = await registry.person_of_account(session, application.applicant_account_id)
+    if person_id is None:
+        return
+    item_name = str((case_.data or {}).get("item_name", ""))
+    await registry.log_reads(
+        session,
+        principal,
+        [(person_id, fields)],
+        purpose=f"{PURPOSE_HANDLING}：{item_name}" if item_name else PURPOSE_HANDLING,
+        via="page",
+        case_number=case_.number,
+    )
 
 
 async def case_panel(
@@ -37,6 +82,7 @@ async def case_panel(
             )
         ).scalars()
     )
+    await log_officer_read(session, principal, case_, application)
     events = await cases.supplement_steps(session, case_.id)
     requested = [e.at for e in events if e.name == "request_supplement"]
     last_request = requested[-1] if requested else None

@@ -19,12 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Department
 from smartcity.registry import contract as registry
 from smartcity.registry.contract import PERSONAL_FIELDS, department_names, source_of
 from smartcity.services.models import Material, ServiceItem
 
 # Stored in the person's access log and shown to them: Chinese, as the citizen reads it.
 PURPOSE = "网上办事申请（免提交）"
+# The prefill is the platform reading for the applicant, for the item's department: the log
+# names this system as the reader (the applicant's own views of their record are not listed).
+PREFILL_ACTOR = "services.prefill"
+PREFILL_ACTOR_NAME = "网上办事大厅（免提交预填）"
 
 NOT_LINKED_PERSON = N_(
     "Your account is not linked to your record in the population registry, so the form "
@@ -125,13 +130,22 @@ async def log_prefill(
     via: str,
     case_number: str = "",
 ) -> None:
-    """An access-log row for the person's fields the form showed or the case took."""
+    """An access-log row for the person's fields the form showed or the case took, read by
+    the service hall (a system) for the item's department; with the case number once
+    submitted. Showing the same draft again that day folds into the same row."""
     used = sorted(set(used))
     if record.record_type != "person" or record.record_id is None or not used:
         return
+    department = await session.get(Department, item.department_id)
+    reader = registry.Reader(
+        kind="system",
+        actor=PREFILL_ACTOR,
+        name=PREFILL_ACTOR_NAME,
+        department_code=department.code if department is not None else "",
+    )
     await registry.log_reads(
         session,
-        principal,
+        reader,
         [(record.record_id, [f for f in used if f in PERSONAL_FIELDS])],
         purpose=f"{PURPOSE}：{item.name}",
         via=via,
