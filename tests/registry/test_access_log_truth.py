@@ -82,7 +82,8 @@ class TestRegistryReads:
         assert row.reads == 2 and row.last_at is not None
         [entry] = (await client.get(LOG, headers=bearer(me))).json()["items"]
         assert entry["department_code"] == "SCJGJ" and entry["department_name"]
-        assert (entry["actor_name"], entry["purpose"], entry["reads"]) == ("张科员", "企业登记核验", 2)
+        got = (entry["actor_name"], entry["purpose"], entry["reads"])
+        assert got == ("张科员", "企业登记核验", 2)
 
     async def test_repeats_fold_per_city_day_and_purpose(self, session, deps):
         _me, person = await linked_citizen(session, name="段誉")
@@ -248,7 +249,8 @@ class TestPaging:
     async def test_paging_out_of_bounds_is_422(self, client, session, deps, params):
         me, _person = await linked_citizen(session)
         await session.commit()
-        assert_problem(await client.get(LOG, params=params, headers=bearer(me)), 422, "invalid-input")
+        answer = await client.get(LOG, params=params, headers=bearer(me))
+        assert_problem(answer, 422, "invalid-input")
 
     async def test_service_refuses_an_offset_past_the_bound(self, session, deps):
         me, _person = await linked_citizen(session)

@@ -214,7 +214,9 @@ def _purpose(purpose: str, default: str) -> str:
 # Shanghai) adds to that day's row (reads + 1, last_at, the fields shown) instead of a new
 # row. An officer who opens one application ten times in an afternoon is one line in the
 # person's log; the next day, or another purpose, or another officer, is a new line.
-_FOLD_KEY = ("actor_kind", "actor", "department_code", "purpose", "case_number", "via", "grant_name")
+_FOLD_KEY = (
+    "actor_kind", "actor", "department_code", "purpose", "case_number", "via", "grant_name"
+)
 
 
 def city_day_start(instant: datetime) -> datetime:

@@ -17,7 +17,6 @@ from smartcity.registry import contract as registry
 from smartcity.services.application.access import files_of, readable_materials
 from smartcity.services.models import Application, Material
 
-
 # Stored in the applicant's access log and shown to them: Chinese, as the citizen reads it.
 PURPOSE_HANDLING = "办理申请"
 
