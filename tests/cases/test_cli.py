@@ -109,5 +109,5 @@ def test_urges_lists_the_unanswered(tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     assert number in listed.output and "请说明超期原因" in listed.output
     # urged Tue 09-01: due at the end of Fri 09-04, overdue now
-    assert "reply due 2026-09-04" in listed.output and "OVERDUE" in listed.output
+    assert "reply due 4 Sep 2026" in listed.output and "OVERDUE" in listed.output
     assert "1 urgings await a reply." in listed.output

@@ -108,6 +108,13 @@ def platform(
     return Platform(schema=schema, tokens=tokens)
 
 
+@schemathesis.serializer("application/pdf")
+def _pdf_body(ctx: Any, value: Any) -> bytes:
+    """A PDF upload (/licences/verify/pdf) is raw bytes: send what was generated as such, so
+    the operation is exercised with garbage and empty bodies like any other."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 # Examples per operation and generation mode: enough to hit each operation's validation,
 # not-found and success paths; the whole run stays within about two minutes per database.
 EXAMPLES = 4

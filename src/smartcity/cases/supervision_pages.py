@@ -26,7 +26,7 @@ from smartcity.cases.views import actor_name
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
-from smartcity.core.i18n import N_
+from smartcity.core.i18n import N_, format_day
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.module import NavItem
@@ -105,7 +105,7 @@ async def _who(session: DbSession, usernames: Sequence[str | None]) -> Callable[
 
 def last_day(due: datetime | None) -> str:
     """The last working day of a limit (it ends at 24:00 of that day), in the city."""
-    return "" if due is None else f"{clock.to_city(due - timedelta(seconds=1)):%Y-%m-%d}"
+    return "" if due is None else format_day(clock.to_city(due - timedelta(seconds=1)).date())
 
 
 def pct(value: float | None) -> str:
@@ -164,6 +164,7 @@ def _context(
         "errors": errors,
         "link": _linker(params),
         "pct": pct,
+        "last_day": last_day,
         "days": days,
         "flag_titles": FLAG_TITLES,
         "clock_titles": supervision.CLOCK_TITLES,
