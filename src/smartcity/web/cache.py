@@ -143,7 +143,7 @@ class PageCache:
             del request.state.csrf_token
         if body is None:
             return response
-        return self._serve(body, csrf_token(request), like=response)
+        return self._serve(body, csrf_token(request))
 
     def _store(self, slot: tuple[str, Hashable, str], entry: _Entry) -> None:
         self._entries[slot] = entry
@@ -152,13 +152,10 @@ class PageCache:
             self._entries.popitem(last=False)
 
     @staticmethod
-    def _serve(body: bytes, token: str, like: Response | None = None) -> HTMLResponse:
-        page = HTMLResponse(body.replace(TOKEN_PLACEHOLDER.encode(), token.encode()))
-        if like is not None:
-            for name, value in like.headers.items():
-                if name.lower() not in ("content-length", "content-type"):
-                    page.headers.setdefault(name, value)
-        return page
+    def _serve(body: bytes, token: str) -> HTMLResponse:
+        # A kept page is the body alone: render() sets no headers of its own, and what every
+        # page carries (security headers, the pre-session cookie) the middleware adds.
+        return HTMLResponse(body.replace(TOKEN_PLACEHOLDER.encode(), token.encode()))
 
 
 def public_pages(request: Request) -> PageCache:
