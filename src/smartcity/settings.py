@@ -134,6 +134,33 @@ class Settings(BaseSettings):
     code_sends_per_ip_hour: int = Field(default=20, ge=1)
     code_checks_per_ip_hour: int = Field(default=60, ge=1)
 
+    # Sign-in through the city's unified identity provider (统一身份认证, OpenID Connect;
+    # core/oidc.py, docs/security.md). Empty issuer: the button is not shown and the routes
+    # answer 404. The issuer's /.well-known/openid-configuration names its endpoints.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid profile"
+    # Where the provider sends the browser back; empty: this server's /login/oidc/callback
+    # as the request reached it (set it behind a proxy that rewrites the host).
+    oidc_redirect_uri: str = ""
+    # The claims that carry the person's name and resident ID number (身份证号), if the
+    # provider gives them; with both, a first sign-in can make a citizen account (实名).
+    oidc_name_claim: str = "name"
+    oidc_id_number_claim: str = ""
+    # acr values (space-separated) after which the provider's sign-in counts as the second
+    # factor of staff accounts; empty: staff still enter their TOTP code here.
+    oidc_mfa_acr_values: str = ""
+    # The provider's name on the sign-in button; empty: "统一身份认证" (English: "unified
+    # identity") in the page's language.
+    oidc_display_name: str = ""
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # How long a signing key set (JWKS) is trusted before it is fetched again; an unknown
+    # key id fetches it at once (key rotation), at most once a minute.
+    oidc_jwks_minutes: int = Field(default=60, ge=1, le=1440)
+    # A started sign-in (state, nonce, PKCE verifier) lives this long.
+    oidc_login_minutes: int = Field(default=10, ge=1, le=60)
+
     @field_validator("var_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -146,6 +173,10 @@ class Settings(BaseSettings):
     @property
     def backups_path(self) -> Path:
         return (self.backup_dir or self.var_dir / "backups").expanduser().resolve()
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def effective_database_url(self) -> str:

@@ -278,3 +278,42 @@ class OneTimeCode(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
+
+
+class IdentityLink(Base):
+    """An account's identity at the city's identity provider (统一身份认证): the issuer and
+    the provider's subject for the person. Made only by a proven sign-in (an account signed
+    in here linking itself, or a citizen account made from the provider's real-name claims),
+    never by matching names or addresses."""
+
+    __tablename__ = "identity_link"
+    __table_args__ = (UniqueConstraint("issuer", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    issuer: Mapped[str] = mapped_column(String(300))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+
+
+class OidcLogin(Base):
+    """A sign-in sent to the identity provider and not yet back: what the callback must see
+    again (state), what the ID token must carry (nonce), the PKCE verifier, and a hash of the
+    browser cookie that started it, so a callback in another browser is refused. Used once."""
+
+    __tablename__ = "oidc_login"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_path: Mapped[str] = mapped_column(String(300), default="/")
+    # Set when a signed-in account asked to link itself to the provider.
+    link_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -23,8 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import audit, clock, events, notifications
-from smartcity.core.errors import Conflict, InvalidInput, TooManyRequests
+from smartcity.core.authz import Principal
+from smartcity.core.errors import Conflict, Forbidden, InvalidInput, TooManyRequests
 from smartcity.core.i18n import gettext as _
+from smartcity.core.ids import InvalidIdentifier, parse_uscc
 from smartcity.core.models import Account, AccountContact, OneTimeCode, PrincipalKind, WebSession
 from smartcity.core.ratelimit import RateLimiter
 from smartcity.core.security import hash_password, password_problems
@@ -53,15 +55,49 @@ class PersonRegistry:
 _registry: PersonRegistry | None = None
 
 
+@dataclass(frozen=True)
+class EnterpriseMatch:
+    """The legal-entity registry's answer for a code, a name and the signed-in account:
+    ``outcome`` is "ok" (then ``organization_id`` and the registered ``name``), or why not:
+    "unknown" code, "name" differs, "inactive" entity, "no_person" (the account is not
+    linked to a person record), "not_representative", or "registered" (has an account)."""
+
+    outcome: str
+    organization_id: uuid.UUID | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class EnterpriseRegistry:
+    """What the legal-entity registry (法人库) lends enterprise registration: ``check``
+    (session, USCC, name, the representative's account id) and ``link`` (session,
+    organization id, the new enterprise account's id, the representative's account id)."""
+
+    check: Callable[[AsyncSession, str, str, uuid.UUID], Awaitable[EnterpriseMatch]]
+    link: Callable[[AsyncSession, uuid.UUID, uuid.UUID, uuid.UUID], Awaitable[None]]
+
+
+_enterprise_registry: EnterpriseRegistry | None = None
+
+
+def install_enterprise_registry(declared: Sequence[EnterpriseRegistry]) -> None:
+    global _enterprise_registry
+    _enterprise_registry = declared[-1] if declared else None
+
+
 def install_person_registry(declared: Sequence[PersonRegistry]) -> None:
     global _registry
     _registry = declared[-1] if declared else None
 
 
-def _person_registry() -> PersonRegistry:
+def person_registry() -> PersonRegistry:
+    """The declared population registry (unified identity sign-in asks it too)."""
     if _registry is None:
         raise InvalidInput(_("Registration is not available: no population registry."))
     return _registry
+
+
+_person_registry = person_registry
 
 
 # --- rate limits -------------------------------------------------------------------------
@@ -375,4 +411,107 @@ async def complete_recovery(
     ).scalars():
         await session.delete(web)
     await audit.log(session, account.username, "core.recover", account.username, ip=ip)
+    return account
+
+
+# --- enterprise registration (法人注册) ---------------------------------------------------
+
+ENTERPRISE_NAME_MAX = 200
+
+
+def _enterprise_refusal(match: EnterpriseMatch) -> InvalidInput | Forbidden | Conflict:
+    if match.outcome == "unknown":
+        return InvalidInput(
+            _("The legal-entity registry has no organization with this code."), field="uscc"
+        )
+    if match.outcome == "name":
+        return InvalidInput(
+            _("The name is not the organization's registered name. Enter it as on the business "
+              "licence."),
+            field="name",
+        )  # fmt: skip
+    if match.outcome == "inactive":
+        return InvalidInput(
+            _("The organization is revoked or cancelled in the registry; it cannot register."),
+            field="uscc",
+        )
+    if match.outcome == "no_person":
+        return Forbidden(
+            _("Your account is not linked to your person record. Create your own account with "
+              "your real name first (实名注册), then register the enterprise.")
+        )  # fmt: skip
+    if match.outcome == "registered":
+        return Conflict(
+            _("This organization already has an enterprise account. Its legal representative "
+              "can have the password reset by the service hall."),
+            field="uscc",
+        )  # fmt: skip
+    return Forbidden(
+        _("You are not the registered legal representative of this organization. Only the "
+          "legal representative can register it; ask them, or have the registration "
+          "corrected at the market regulation bureau (市场监管局)."),
+        field="uscc",
+    )  # fmt: skip
+
+
+async def register_enterprise(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    uscc: str,
+    name: str,
+    password: str,
+    ip: str,
+) -> Account:
+    """An enterprise account (user name = the USCC) made by the organization's legal
+    representative, signed in with their own real-name citizen account."""
+    if principal.kind != PrincipalKind.citizen or principal.id is None:
+        raise Forbidden(_("Sign in with your own citizen account to register an enterprise."))
+    try:
+        code = parse_uscc(uscc.strip().upper()).number
+    except InvalidIdentifier:
+        raise InvalidInput(
+            _("Enter the 18-character unified social credit code (its last character is a "
+              "check character)."),
+            field="uscc",
+        ) from None  # fmt: skip
+    name = name.strip()
+    if not name or len(name) > ENTERPRISE_NAME_MAX:
+        raise InvalidInput(_("Enter the organization's registered name."), field="name")
+    _check_password(password, code)
+    _check_limit(
+        "enterprise-account",
+        get_settings().code_sends_per_ip_hour,
+        str(principal.id),
+        _("Too many enterprise registrations were tried. Try again in {minutes} minutes."),
+    )
+    if _enterprise_registry is None:
+        raise InvalidInput(_("Registration is not available: no legal-entity registry."))
+    match = await _enterprise_registry.check(session, code, name, principal.id)
+    if match.outcome != "ok" or match.organization_id is None:
+        await audit.log(
+            session, principal, "core.register.enterprise", code, "failure", ip,
+            reason=match.outcome,
+        )  # fmt: skip
+        raise _enterprise_refusal(match)
+    taken = await session.execute(select(Account.id).where(Account.username == code))
+    if taken.first() is not None:
+        raise _enterprise_refusal(EnterpriseMatch("registered"))
+    account = Account(
+        username=code,
+        display_name=match.name[:100],
+        kind=PrincipalKind.enterprise.value,
+        roles=[],
+        password_hash=hash_password(password),
+        password_changed_at=clock.now(),
+    )
+    session.add(account)
+    await session.flush()
+    await _enterprise_registry.link(session, match.organization_id, account.id, principal.id)
+    await audit.log(
+        session, principal, "core.register.enterprise", code, ip=ip, account=account.username
+    )
+    await events.ACCOUNT_CREATED.emit(
+        session, events.AccountCreated(id=str(account.id), kind=account.kind)
+    )
     return account

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from smartcity.core.i18n import N_
 from smartcity.core.module import ExtensionPoint, Job, Module, NavItem
-from smartcity.core.registration import PersonRegistry
+from smartcity.core.registration import EnterpriseRegistry, PersonRegistry
 from smartcity.registry import (
     api,
     contract,
@@ -56,6 +56,11 @@ MODULE = Module(
             match=contract.match_unlinked_person,
             is_linked=contract.id_number_has_account,
             link=contract.link_registered_account,
+        ),
+        # enterprise registration checks the legal representative here and links the account
+        EnterpriseRegistry(
+            check=contract.check_enterprise_representative,
+            link=contract.link_enterprise_account,
         ),
     ),
     jobs=[Job("registry.quality_sweep", 24 * 3600, quality.quality_sweep)],

@@ -49,7 +49,11 @@ from smartcity.registry.records import (
 # --- what self-registration uses ---
 # core.registration asks through a PersonRegistry declaration (the registry's MODULE.extends):
 # does this name match this ID number (yes/no), has the number an account, link the account.
+from smartcity.registry.registration import (
+    check_enterprise_representative as check_enterprise_representative,
+)
 from smartcity.registry.registration import id_number_has_account as id_number_has_account
+from smartcity.registry.registration import link_enterprise_account as link_enterprise_account
 from smartcity.registry.registration import link_registered_account as link_registered_account
 from smartcity.registry.registration import match_unlinked_person as match_unlinked_person
 from smartcity.registry.service import FieldGrants, exchange_read, log_reads, record_batch
