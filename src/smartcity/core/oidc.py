@@ -317,20 +317,21 @@ async def begin(
         )
     )
     await session.flush()
-    url = add_params_to_uri(
-        meta.authorization_endpoint,
-        [
-            ("response_type", "code"),
-            ("client_id", settings.oidc_client_id),
-            ("redirect_uri", redirect_uri),
-            ("scope", settings.oidc_scopes),
-            ("state", state),
-            ("nonce", nonce),
-            ("code_challenge", create_s256_code_challenge(verifier)),
-            ("code_challenge_method", "S256"),
-        ],
-    )
-    return url, browser
+    params = [
+        ("response_type", "code"),
+        ("client_id", settings.oidc_client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", settings.oidc_scopes),
+        ("state", state),
+        ("nonce", nonce),
+        ("code_challenge", create_s256_code_challenge(verifier)),
+        ("code_challenge_method", "S256"),
+    ]
+    if settings.oidc_mfa_acr_values:
+        # Ask for the sign-in strength whose acr counts as the staff's second factor
+        # (OpenID Connect Core §3.1.2.1, a voluntary claim: the ID token says what it got).
+        params.append(("acr_values", settings.oidc_mfa_acr_values))
+    return add_params_to_uri(meta.authorization_endpoint, params), browser
 
 
 @dataclass(frozen=True)
