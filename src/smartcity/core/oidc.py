@@ -580,7 +580,7 @@ async def _register(session: AsyncSession, identity: ProviderIdentity, ip: str) 
         raise IdentityNotLinked(
             _(
                 "The name and ID number the identity service gave do not match the population "
-                "registry. Ask the service hall (办事大厅) to check your record."
+                "registry. Ask the service hall to check your record."
             )
         )
     now = clock.now()

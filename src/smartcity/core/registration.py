@@ -438,7 +438,7 @@ def _enterprise_refusal(match: EnterpriseMatch) -> InvalidInput | Forbidden | Co
     if match.outcome == "no_person":
         return Forbidden(
             _("Your account is not linked to your person record. Create your own account with "
-              "your real name first (实名注册), then register the enterprise.")
+              "your real name first, then register the enterprise.")
         )  # fmt: skip
     if match.outcome == "registered":
         return Conflict(
@@ -449,7 +449,7 @@ def _enterprise_refusal(match: EnterpriseMatch) -> InvalidInput | Forbidden | Co
     return Forbidden(
         _("You are not the registered legal representative of this organization. Only the "
           "legal representative can register it; ask them, or have the registration "
-          "corrected at the market regulation bureau (市场监管局)."),
+          "corrected at the market regulation bureau."),
         field="uscc",
     )  # fmt: skip
 
