@@ -447,9 +447,16 @@ class IdentitySignIn:
     created: bool = False
 
 
-def _username_for(identity: ProviderIdentity) -> str:
+async def _username_for(session: AsyncSession, identity: ProviderIdentity) -> str:
+    """A short user name from the identity (shown in the page header): longer only if a
+    shorter one is taken."""
     digest = hashlib.sha256(f"{identity.issuer}\n{identity.subject}".encode()).hexdigest()
-    return f"sso-{digest[:20]}"
+    for length in (10, 16, 24, 60):
+        candidate = f"sso-{digest[:length]}"
+        taken = await session.execute(select(Account.id).where(Account.username == candidate))
+        if taken.first() is None:
+            break
+    return candidate
 
 
 async def _link_of(session: AsyncSession, identity: ProviderIdentity) -> IdentityLink | None:
@@ -585,7 +592,7 @@ async def _register(session: AsyncSession, identity: ProviderIdentity, ip: str) 
         )
     now = clock.now()
     account = Account(
-        username=_username_for(identity),
+        username=await _username_for(session, identity),
         display_name=identity.name,
         kind=PrincipalKind.citizen.value,
         roles=[],
