@@ -217,9 +217,7 @@ def _organization(server: LiveServer, representative_id: str, tag: str) -> str:
         person = (
             await session.execute(select(Person).where(Person.id_number == representative_id))
         ).scalar_one()
-        org = await factories.create_organization(
-            session, legal_representative=person, name=name
-        )
+        org = await factories.create_organization(session, legal_representative=person, name=name)
         return str(org.uscc)
 
     result: str = server.run(create)

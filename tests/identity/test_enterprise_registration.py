@@ -43,7 +43,9 @@ async def _citizen(session: AsyncSession, username: str) -> tuple[Principal, Any
     account, _ = await accounts.create_account(
         session,
         cli_principal(),
-        AccountCreate(username=username, display_name=person.name, kind="citizen", password=PASSWORD),
+        AccountCreate(
+            username=username, display_name=person.name, kind="citizen", password=PASSWORD
+        ),
     )
     person.account_id = account.id
     await session.flush()
@@ -147,7 +149,7 @@ async def test_full_width_brackets_in_the_name_match(session: AsyncSession) -> N
 
 
 async def test_only_citizens_may_register_an_enterprise(session: AsyncSession) -> None:
-    who, person = await _citizen(session, "rep5")
+    _who, person = await _citizen(session, "rep5")
     org = await factories.create_organization(session, legal_representative=person)
     staff = await factories.department_principal(session, "SZGA")
     with pytest.raises(Forbidden):

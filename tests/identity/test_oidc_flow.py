@@ -167,9 +167,9 @@ async def test_a_code_replayed_with_a_new_state_is_refused_by_the_provider(
     code = dict(p.split("=", 1) for p in urlsplit(first).query.split("&"))["code"]
     # A second sign-in's own state, with the first sign-in's (spent) code.
     start = await client.get("/login/oidc", headers=HTML)
-    state = dict(
-        p.split("=", 1) for p in urlsplit(start.headers["location"]).query.split("&")
-    )["state"]
+    state = dict(p.split("=", 1) for p in urlsplit(start.headers["location"]).query.split("&"))[
+        "state"
+    ]
     r = await client.get(f"/login/oidc/callback?state={state}&code={code}", headers=HTML)
     assert r.status_code == 400 and "identity-sign-in-failed" in r.text
     assert "already used" in r.text or "已" in r.text

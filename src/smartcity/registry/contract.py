@@ -48,7 +48,9 @@ from smartcity.registry.records import (
 
 # --- what self-registration uses ---
 # core.registration asks through a PersonRegistry declaration (the registry's MODULE.extends):
-# does this name match this ID number (yes/no), has the number an account, link the account.
+# does this name match this ID number (yes/no), has the number an account, link the account;
+# enterprise registration through an EnterpriseRegistry: is the signed-in person the legal
+# representative of this code and name (an outcome), link the enterprise account.
 from smartcity.registry.registration import (
     check_enterprise_representative as check_enterprise_representative,
 )
