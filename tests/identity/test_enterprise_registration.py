@@ -175,6 +175,14 @@ async def test_the_page_marks_refusals_and_confirms(
     data = {"csrf_token": csrf_of(r.text), "uscc": org.uscc, "password": ENTERPRISE_PASSWORD}
     r = await client.post("/register/enterprise", headers=HTML, data={**data, "name": "别的公司"})
     assert r.status_code == 422 and 'id="name-error"' in r.text
+    refused = (
+        await session.execute(
+            select(AuditEntry.outcome, AuditEntry.detail).where(
+                AuditEntry.action == "core.register.enterprise"
+            )
+        )
+    ).one()
+    assert refused.outcome == "failure" and refused.detail["reason"] == "name"
     r = await client.post(
         "/register/enterprise", headers=HTML, data={**data, "uscc": "x" * 5000, "name": org.name}
     )

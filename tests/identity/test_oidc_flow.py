@@ -203,6 +203,12 @@ async def test_an_identity_without_an_account_is_told_what_to_do(
     assert r.status_code == 403 and "identity-not-linked" in r.text
     assert 'href="/login"' in r.text and 'href="/register"' in r.text
     assert (await session.execute(select(IdentityLink))).first() is None
+    refused = (
+        await session.execute(
+            select(AuditEntry.outcome).where(AuditEntry.action == "core.identity.register")
+        )
+    ).scalar_one()
+    assert refused == "failure"
     assert "smartcity_session" not in r.cookies
 
 

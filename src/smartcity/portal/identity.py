@@ -98,11 +98,11 @@ async def oidc_callback(request: Request, session: DbSession) -> Response:
             browser_token=request.cookies.get(oidc.BROWSER_COOKIE),
             redirect_uri=_redirect_uri(request),
         )
-        # A savepoint: a refusal after the state was spent keeps only the spending and audit.
-        async with session.begin_nested():
-            result = await oidc.sign_in(
-                session, identity, link_account_id=started.link_account_id, ip=ip
-            )
+        # Refusals come before any write but their audit entry, which is kept (committed
+        # with the spent state) like a failed password sign-in.
+        result = await oidc.sign_in(
+            session, identity, link_account_id=started.link_account_id, ip=ip
+        )
     except Problem as exc:
         response = _problem_page(request, exc)
         response.delete_cookie(oidc.BROWSER_COOKIE)
@@ -143,10 +143,10 @@ async def enterprise_submit(request: Request, session: DbSession, principal: Cit
     check_csrf(request, form)
     values = {name: str(form.get(name, ""))[:_FIELD_MAX] for name in ("uscc", "name", "password")}
     try:
-        async with session.begin_nested():
-            account = await registration.register_enterprise(
-                session, principal, **values, ip=client_ip(request)
-            )
+        # Refusals come before any write but their audit entry, which is kept.
+        account = await registration.register_enterprise(
+            session, principal, **values, ip=client_ip(request)
+        )
     except Problem as exc:
         field = str(exc.extensions.get("field") or "_form")
         return render(
