@@ -303,3 +303,18 @@ async def test_a_provider_that_is_down_gets_a_clear_page(
     assert r.status_code == 503 and "identity-provider-unavailable" in r.text
     r = await client.get("/login/oidc/callback?state=x&code=y", headers=HTML)
     assert r.status_code == 400 and "identity-sign-in-failed" in r.text
+
+
+async def test_claims_only_in_userinfo_are_read_from_there(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """A provider that keeps the ID token lean (claims only at the userinfo endpoint)."""
+    await _person(session)
+    await session.commit()
+    for lean in start_provider(ACCOUNTS, [CALLBACK], id_token_claims=False):
+        settings.oidc_issuer = lean.issuer
+        oidc.reset_caches()
+        r = await client.get(_path(await at_provider(client, "sub-citizen")), headers=HTML)
+        assert r.status_code == 303 and r.headers["location"] == "/account?welcome=1", r.text
+    link = (await session.execute(select(IdentityLink))).scalar_one()
+    assert link.issuer == settings.oidc_issuer
