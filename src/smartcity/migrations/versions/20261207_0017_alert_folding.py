@@ -35,9 +35,7 @@ def upgrade() -> None:
             sa.Column("raise_count", sa.Integer(), nullable=False, server_default="1")
         )
         batch_op.add_column(
-            sa.Column(
-                "last_raised_at", smartcity.core.db.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("last_raised_at", smartcity.core.db.UTCDateTime(timezone=True), nullable=True)
         )
     op.execute("UPDATE sensing_alert SET last_raised_at = opened_at")
     with op.batch_alter_table("sensing_alert", schema=None) as batch_op:

@@ -286,5 +286,3 @@ async def _judge(
             reason=_("Fewer than %(n)s of the last %(m)s readings breach.") % p,
         )  # fmt: skip
     return None
-
-

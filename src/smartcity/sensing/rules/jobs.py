@@ -49,5 +49,3 @@ async def check_silence(session: AsyncSession) -> None:
                     reason=_("Data arrived again."),
                 )  # fmt: skip
     await session.flush()
-
-
