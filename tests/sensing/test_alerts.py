@@ -275,7 +275,7 @@ class TestPage:
             f"/sensing/alerts/{alert_id}/resolve", headers=HTML, data={"csrf_token": token}
         )
         assert r.status_code == 422
-        assert f'id="note-{alert_id}-error"' in r.text
+        assert 'id="f-resolve-note-error"' in r.text
         r = await client.post(
             f"/sensing/alerts/{alert_id}/resolve",
             headers=HTML,
