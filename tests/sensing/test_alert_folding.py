@@ -240,9 +240,7 @@ class TestApi:
         history = r.json()["history"]
         assert [e["kind"] for e in history][-2:] == ["acknowledged", "resolved"]
         assert history[-1]["note"] == "已清洗采样头"
-        assert history[-1]["actor"] == setting["officer"].display_name[:100] or history[-1][
-            "actor"
-        ]
+        assert history[-1]["actor"] not in ("", "platform")
         # Resolved: neither acknowledged nor resolved again.
         r = await client.post(f"{ALERTS}/{alert_id}/acknowledge", json={}, headers=headers)
         assert_problem(r, 409, "conflict")
@@ -259,8 +257,8 @@ class TestApi:
         r = await client.post(
             f"{ALERTS}/{setting['alert_id']}/resolve", json=body, headers=bearer(setting["officer"])
         )
-        assert r.status_code == 422, r.text
-        assert r.json()["type"] in ("/problems/invalid-input", "/problems/validation")
+        problem = assert_problem(r, 422, "invalid-input")
+        assert problem["field"] == ("other" if "other" in body else "note")
 
     async def test_a_note_of_500_characters_is_kept(
         self, client: httpx.AsyncClient, setting: dict[str, Any]
@@ -298,8 +296,7 @@ class TestApi:
             r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "x"}, headers=headers)
             assert_problem(r, 404, "not-found")
         else:
-            assert r.status_code in (404, 422), r.text
-            assert r.headers["content-type"].startswith("application/problem+json")
+            assert_problem(r, 422, "invalid-input")
 
 
 # --- the pages -------------------------------------------------------------------------------
@@ -376,12 +373,12 @@ class TestPages:
             f"/sensing/alerts/{alert_id}?done=resolve"
         )
         r = await client.get(r.headers["location"], headers=EN)
-        assert "滤膜已更换" in r.text and "acknowledge" not in re.sub(r"<p class=.lead.*", "", "")
+        assert "滤膜已更换" in r.text
         assert f'action="/sensing/alerts/{alert_id}/acknowledge"' not in r.text
         r = await client.post(
             f"/sensing/alerts/{alert_id}/acknowledge", headers=EN, data={"csrf_token": token}
         )
-        assert r.status_code == 409 and 'id="f-acknowledge-note-error"' in r.text
+        assert r.status_code == 409 and "A resolved alert cannot be acknowledged." in r.text
 
     async def test_another_department_sees_the_alert_without_forms(
         self, client: httpx.AsyncClient, session: AsyncSession, setting: dict[str, Any]

@@ -332,12 +332,13 @@ async def _act(
     except Problem as exc:
         if exc.status in (403, 404):
             raise
+        # A wrong state (409) is the alert's, not the note's: said above the page's facts.
         return await _alert_page(
             request,
             session,
             principal,
             alert_id,
-            errors={field: exc.detail},
+            errors={"state" if exc.status == 409 else field: exc.detail},
             values={field: note_text[: alerts.NOTE_MAX * 2]},
             status_code=exc.status if exc.status in (409, 422) else 422,
         )
