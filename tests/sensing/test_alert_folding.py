@@ -244,7 +244,9 @@ class TestApi:
         # Resolved: neither acknowledged nor resolved again.
         r = await client.post(f"{ALERTS}/{alert_id}/acknowledge", json={}, headers=headers)
         assert_problem(r, 409, "conflict")
-        r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "再次"}, headers=headers)
+        r = await client.post(
+            f"{ALERTS}/{alert_id}/resolve", json={"note": "再次"}, headers=headers
+        )
         assert_problem(r, 409, "conflict")
 
     @pytest.mark.parametrize(
@@ -293,7 +295,9 @@ class TestApi:
         r = await client.get(f"{ALERTS}/{alert_id}", headers=headers)
         if alert_id == "999999":
             assert_problem(r, 404, "not-found")
-            r = await client.post(f"{ALERTS}/{alert_id}/resolve", json={"note": "x"}, headers=headers)
+            r = await client.post(
+                f"{ALERTS}/{alert_id}/resolve", json={"note": "x"}, headers=headers
+            )
             assert_problem(r, 404, "not-found")
         else:
             assert_problem(r, 422, "invalid-input")
