@@ -50,9 +50,9 @@ def _run(url: str, *statements: tuple[str, dict[str, Any]]) -> list[list[Any]]:
 ALERT = (
     "INSERT INTO sensing_alert (id, rule_id, datastream_id, status, severity, opened_at, "
     "first_value, last_value, last_time, breach_count, message, acknowledged_at, "
-    "acknowledged_by, resolved_at, resolved_by, resolution, note) VALUES (:id, 1, :stream, :status, "
-    "'warning', :opened, 120, 80, :opened, 3, '120 高于阈值', :ack, :ack_by, :resolved, :by, "
-    ":resolution, :note)"
+    "acknowledged_by, resolved_at, resolved_by, resolution, note) VALUES (:id, 1, :stream, "
+    ":status, 'warning', :opened, 120, 80, :opened, 3, '120 高于阈值', :ack, :ack_by, "
+    ":resolved, :by, :resolution, :note)"
 )
 
 
@@ -141,5 +141,5 @@ def test_existing_alerts_are_carried_over_and_downgrade_drops_the_history(
     command.downgrade(migrate.alembic_config(url), "0018")
     (columns,) = _run(url, ("SELECT * FROM sensing_alert WHERE id = 1", {}))
     assert len(columns) == 1 and "raise_count" not in dict(columns[0]._mapping)
-    with pytest.raises(DBAPIError, match="(?i)sensing_alert_event"):
+    with pytest.raises(DBAPIError, match=r"(?i)sensing_alert_event"):
         _run(url, ("SELECT count(*) FROM sensing_alert_event", {}))

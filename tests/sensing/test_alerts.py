@@ -26,7 +26,6 @@ RULES = "/api/v1/sensing/rules"
 ALERTS = "/api/v1/sensing/alerts"
 
 
-
 def bearer(account: Account) -> dict[str, str]:
     token = issue_access_token(get_settings(), account, amr=["pwd", "otp"])
     return {"Authorization": f"Bearer {token}"}

@@ -22,7 +22,6 @@ from tests.sensing.test_pages import EN, signed_in
 ADMIN = Principal(id=None, kind="admin", name="t")
 
 
-
 @pytest.fixture
 async def department(session: AsyncSession) -> Department:
     return await factories.create_department(session, name="生态环境局")

@@ -28,7 +28,6 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-
 async def make_rule(session: AsyncSession, stream: int | None, kind: str, **kw: Any) -> Any:
     params = kw.pop("params")
     return await rules.create_rule(

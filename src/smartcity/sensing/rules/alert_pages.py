@@ -47,11 +47,11 @@ KIND_LABELS = {
 }
 OP_LABELS = {rules.ABOVE: N_("above"), rules.BELOW: N_("below")}
 EVENT_LABELS = {
-    alerts.RAISED: N_("Raised"),
+    alerts.RAISED: N_("Raised by the rule"),
     alerts.REOPENED: N_("Raised again"),
     alerts.AUTO_RESOLVED: N_("Cleared by itself"),
     alerts.EV_ACKNOWLEDGED: N_("Acknowledged"),
-    alerts.EV_RESOLVED: N_("Resolved"),
+    alerts.EV_RESOLVED: N_("Resolved by staff"),
 }
 # The list's state filter: "" is every alert.
 ACTIVE = "active"
@@ -261,8 +261,6 @@ async def _alert_page(
         "labels": {
             "value": _("Reading"),
             "unit": unit,
-            "raised": _("Raised"),
-            "cleared": _("Cleared"),
         },
     }
     values_ = [v for _t, v in readings]
@@ -279,6 +277,8 @@ async def _alert_page(
             "department": department,
             "history": history,
             "in_words": in_words,
+            # The platform's own notes are shown in the reader's language, not as stored.
+            "clearing": words.clearing_words(rule) if rule is not None else "",
             "unit": unit,
             "chart": chart,
             "window": (start, end),

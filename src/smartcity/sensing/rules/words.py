@@ -123,6 +123,20 @@ def rule_in_words(rule: SensingRule, *, subject: str = "", unit: str = "") -> st
     return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
+def clearing_words(rule: SensingRule) -> str:
+    """Why the rule's alert cleared by itself, as the alert's history says it."""
+    if rule.kind == RATE:
+        return _("The rate of change is back within the limit.")
+    if rule.kind == SILENCE:
+        return _("Data arrived again.")
+    if rule.kind == N_OF_M:
+        return _("Fewer than %(n)s of the last %(m)s readings breach.") % {
+            "n": rule.params["n"],
+            "m": rule.params["m"],
+        }
+    return _("Back past the threshold and its hysteresis.")
+
+
 async def rules_in_words(
     session: AsyncSession, found: Iterable[SensingRule], *, datastream_id: int | None = None
 ) -> dict[int, str]:
