@@ -58,9 +58,9 @@ ACTIVE = "active"
 STATE_FILTERS = {
     "": N_("All"),
     ACTIVE: N_("Not yet resolved"),
-    alerts.OPEN: N_("alert open"),
-    alerts.ACKNOWLEDGED: N_("alert acknowledged"),
-    alerts.RESOLVED: N_("alert resolved"),
+    alerts.OPEN: N_("Awaiting acknowledgement"),
+    alerts.ACKNOWLEDGED: N_("Acknowledged"),
+    alerts.RESOLVED: N_("Resolved alerts"),
 }
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
