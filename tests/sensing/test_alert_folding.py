@@ -404,6 +404,9 @@ class TestPages:
     ) -> None:
         await signed_in(client, session, "staff", setting["department"])
         assert (await client.get("/sensing/alerts/999999", headers=EN)).status_code == 404
+        for bad in ("0", "abc", "9" * 30):
+            r = await client.get(f"/sensing/alerts/{bad}", headers=EN)
+            assert r.status_code in (404, 422), (bad, r.status_code)
 
 
 # --- rules in words ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from smartcity.core.authz import Principal, can
 from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
+from smartcity.core.limits import RowId
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing.models import StaDatastream, StaObservation
@@ -308,7 +309,7 @@ async def _alert_page(
 
 @router.get("/sensing/alerts/{alert_id}")
 async def alert_page(
-    alert_id: int, request: Request, session: DbSession, principal: Reader
+    alert_id: RowId, request: Request, session: DbSession, principal: Reader
 ) -> Response:
     return await _alert_page(request, session, principal, alert_id)
 
@@ -347,13 +348,13 @@ async def _act(
 
 @router.post("/sensing/alerts/{alert_id}/acknowledge")
 async def acknowledge(
-    alert_id: int, request: Request, session: DbSession, principal: Staff
+    alert_id: RowId, request: Request, session: DbSession, principal: Staff
 ) -> Response:
     return await _act(request, session, principal, alert_id, "acknowledge")
 
 
 @router.post("/sensing/alerts/{alert_id}/resolve")
 async def resolve(
-    alert_id: int, request: Request, session: DbSession, principal: Staff
+    alert_id: RowId, request: Request, session: DbSession, principal: Staff
 ) -> Response:
     return await _act(request, session, principal, alert_id, "resolve")
