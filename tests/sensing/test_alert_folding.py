@@ -262,6 +262,15 @@ class TestApi:
         problem = assert_problem(r, 422, "invalid-input")
         assert problem["field"] == ("other" if "other" in body else "note")
 
+    async def test_an_acknowledgement_note_is_optional_but_bounded(
+        self, client: httpx.AsyncClient, setting: dict[str, Any]
+    ) -> None:
+        url, headers = f"{ALERTS}/{setting['alert_id']}/acknowledge", bearer(setting["officer"])
+        r = await client.post(url, json={"note": "长" * 501}, headers=headers)
+        assert assert_problem(r, 422, "invalid-input")["field"] == "note"
+        r = await client.post(url, headers=headers)  # no body at all
+        assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+
     async def test_a_note_of_500_characters_is_kept(
         self, client: httpx.AsyncClient, setting: dict[str, Any]
     ) -> None:
