@@ -149,7 +149,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "exchange": (26, 11),
     "cases": (24, 16),
     "services": (25, 21),
-    "sensing": (24, 14),
+    "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),
 }
@@ -329,6 +329,7 @@ NOT_DEPARTMENT_OWNED: dict[tuple[str, str], str] = {
     # the city's sensors are everyone's inside the administration (sensing.access)
     ("GET", "/api/v1/sensing/rules/{rule_id}"): "rules are read by all staff",
     ("GET", "/api/v1/sensing/alerts/{alert_id}"): "alerts are read by all staff",
+    ("GET", "/sensing/alerts/{alert_id}"): "alerts are read by all staff; acting is refused",
     ("GET", "/sensing/rules/{rule_id}/edit"): "rules are read by all staff; saving is refused",
     ("PUT", "/api/v1/sensing/datastreams/{datastream_id}/retention"): "sensors are the city's",
     ("PUT", "/api/v1/sensing/things/{thing_id}/owner"): "sensors are the city's",

@@ -26,7 +26,6 @@ RULES = "/api/v1/sensing/rules"
 ALERTS = "/api/v1/sensing/alerts"
 
 
-
 def bearer(account: Account) -> dict[str, str]:
     token = issue_access_token(get_settings(), account, amr=["pwd", "otp"])
     return {"Authorization": f"Bearer {token}"}
@@ -275,7 +274,7 @@ class TestPage:
             f"/sensing/alerts/{alert_id}/resolve", headers=HTML, data={"csrf_token": token}
         )
         assert r.status_code == 422
-        assert f'id="note-{alert_id}-error"' in r.text
+        assert 'id="f-resolve-note-error"' in r.text
         r = await client.post(
             f"/sensing/alerts/{alert_id}/resolve",
             headers=HTML,

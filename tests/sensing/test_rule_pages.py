@@ -22,7 +22,6 @@ from tests.sensing.test_pages import EN, signed_in
 ADMIN = Principal(id=None, kind="admin", name="t")
 
 
-
 @pytest.fixture
 async def department(session: AsyncSession) -> Department:
     return await factories.create_department(session, name="生态环境局")
@@ -90,7 +89,10 @@ class TestCreate:
         )
         r = await client.get(r.headers["location"], headers=EN)
         assert f'id="rule-{rule.id}"' in r.text and "PM2.5 连续超标" in r.text
-        assert "3 of the last 5 readings above 75" in r.text
+        assert (
+            "Alert when at least 3 of the last 5 readings of PM2.5 are above 75 µg/m³; "
+            "clear when fewer are"
+        ) in r.text
         assert "The rule is defined." in r.text
 
     async def test_a_rule_for_an_observed_property(
@@ -250,7 +252,7 @@ class TestChange:
         rule_id = await self.rule(session, stream, department)
         await signed_in(client, session, "staff", department)
         r = await client.get("/sensing/rules", headers=EN)
-        assert "reading above 75, clears 5 back" in r.text
+        assert "Alert when PM2.5 is above 75 µg/m³; clear at 70 µg/m³ or below" in r.text
         token = csrf_of(r.text)
         r = await client.get(f"/sensing/rules/{rule_id}/edit", headers=EN)
         assert 'name="threshold-value" value="75"' in r.text

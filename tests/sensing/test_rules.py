@@ -28,7 +28,6 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-
 async def make_rule(session: AsyncSession, stream: int | None, kind: str, **kw: Any) -> Any:
     params = kw.pop("params")
     return await rules.create_rule(
@@ -83,8 +82,14 @@ class TestThreshold:
         [first] = await alerts_of(session, rule.id)
         assert first.status == "open"
         await feed(session, stream, [(at(2), 12), (at(3), 8)])
+        # Raised again a minute after clearing: the same alert, reopened (alerts.FOLD_WINDOW).
+        [same] = await alerts_of(session, rule.id)
+        assert (same.id, same.status, same.raise_count) == (first.id, "open", 2)
+        # Cleared, then raised again past the fold window: a new alert.
+        await feed(session, stream, [(at(4), 12), (at(4 + 31), 8)])
         first_again, second = await alerts_of(session, rule.id)
-        assert (first_again.status, second.status) == ("resolved", "open")
+        assert (first_again.status, first_again.raise_count) == ("resolved", 2)
+        assert (second.status, second.raise_count) == ("open", 1)
 
     async def test_one_open_alert_per_rule_and_stream(self, session: AsyncSession) -> None:
         stream_a = await station(session, "A站")
@@ -169,7 +174,7 @@ class TestOpeningEffects:
             )
         ).all()
         assert [n.account_id for n in notes] == [officer.id]
-        assert notes[0].link == f"/sensing/alerts#alert-{alert.id}"
+        assert notes[0].link == f"/sensing/alerts/{alert.id}"
         assert outsider.id not in [n.account_id for n in notes]
         assert alert.severity == "critical" and alert.department_id == department.id
 

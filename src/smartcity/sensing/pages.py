@@ -29,6 +29,7 @@ from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThin
 from smartcity.sensing.rules import alert_pages, alerts
 from smartcity.sensing.rules import pages as rule_pages
 from smartcity.sensing.rules import service as rules
+from smartcity.sensing.rules import words as rule_words
 from smartcity.sensing.rules.models import SensingAlert
 from smartcity.sensing.sta.times import parse_datetime
 from smartcity.web.maps import Bounds, Projection, point_bounds, union_bounds
@@ -522,7 +523,9 @@ async def datastream_page(
             "bucket_labels": BUCKET_LABELS,
             "function_labels": FUNCTION_LABELS,
             "rules": [*own_rules, *property_rules],
-            "describe": rule_pages.describe,
+            "in_words": await rule_words.rules_in_words(
+                session, [*own_rules, *property_rules], datastream_id=datastream_id
+            ),
             "kind_labels": alert_pages.KIND_LABELS,
             "severity_labels": alert_pages.SEVERITY_LABELS,
             "tab": "devices",

@@ -16,7 +16,7 @@ from smartcity.core.limits import RowId
 from smartcity.core.security import require_principal
 from smartcity.core.text import FreeText, Name
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import alerts, words
 from smartcity.sensing.rules import service as rules
 
 router = APIRouter(prefix="/api/v1/sensing", route_class=UnitOfWorkRoute, tags=["sensing"])
@@ -82,6 +82,8 @@ class AlertOut(BaseModel):
     last_value: float | None
     last_time: datetime
     breach_count: int
+    raise_count: int
+    last_raised_at: datetime
     message: str
     acknowledged_at: datetime | None
     acknowledged_by: str | None
@@ -89,6 +91,25 @@ class AlertOut(BaseModel):
     resolved_by: str | None
     resolution: str | None
     note: str
+
+
+class AlertEventOut(BaseModel):
+    """One step of an alert's history: raised, reopened, auto_resolved, acknowledged,
+    resolved."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    at: datetime
+    reading_time: datetime | None
+    value: float | None
+    actor: str
+    note: str
+
+
+class AlertDetailOut(AlertOut):
+    rule_in_words: str
+    history: list[AlertEventOut]
 
 
 class NoteIn(BaseModel):
@@ -151,7 +172,7 @@ async def list_alerts(
     datastream_id: int | None = None,
     department_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[AlertOut]:
     found = await alerts.list_alerts(
         session,
@@ -168,19 +189,30 @@ async def list_alerts(
     return [AlertOut.model_validate(a) for a in found]
 
 
-@router.get("/alerts/{alert_id}", summary="One alert")
-async def get_alert(alert_id: int, session: DbSession, principal: Reader) -> AlertOut:
-    return AlertOut.model_validate(await alerts.get_alert(session, principal, alert_id))
+@router.get("/alerts/{alert_id}", summary="One alert, its rule in words and its history")
+async def get_alert(alert_id: RowId, session: DbSession, principal: Reader) -> AlertDetailOut:
+    alert = await alerts.get_alert(session, principal, alert_id)
+    rule = await rules.get_rule(session, principal, alert.rule_id)
+    said = await words.rules_in_words(session, [rule], datastream_id=alert.datastream_id)
+    return AlertDetailOut.model_validate(
+        {
+            **AlertOut.model_validate(alert).model_dump(),
+            "rule_in_words": said[rule.id],
+            "history": [
+                AlertEventOut.model_validate(e) for e in await alerts.history(session, alert)
+            ],
+        }
+    )
 
 
 @router.post("/alerts/{alert_id}/acknowledge", summary="Acknowledge an open alert")
 async def acknowledge(
-    alert_id: int, session: DbSession, principal: Staff, body: NoteIn | None = None
+    alert_id: RowId, session: DbSession, principal: Staff, body: NoteIn | None = None
 ) -> AlertOut:
     alert = await alerts.acknowledge(session, principal, alert_id, body.note if body else None)
     return AlertOut.model_validate(alert)
 
 
 @router.post("/alerts/{alert_id}/resolve", summary="Resolve an alert by hand, with a note")
-async def resolve(alert_id: int, body: NoteIn, session: DbSession, principal: Staff) -> AlertOut:
+async def resolve(alert_id: RowId, body: NoteIn, session: DbSession, principal: Staff) -> AlertOut:
     return AlertOut.model_validate(await alerts.resolve(session, principal, alert_id, body.note))

@@ -36,6 +36,7 @@ from smartcity.sensing.rules.service import (
     op_word,
     rules_for,
 )
+from smartcity.sensing.rules.words import clearing_words
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ async def _apply(
                     alert,
                     value=0.0,
                     at=reading.time,
-                    reason=_("Data arrived again."),
+                    reason=clearing_words(rule),
                 )
                 del open_alerts[key]
             continue
@@ -230,7 +231,7 @@ async def _judge(
         if alert is not None and clears(p["op"], p["value"], p["hysteresis"], value):
             await alerts.auto_resolve(
                 session, SYSTEM, alert, value=value, at=at,
-                reason=_("Back past the threshold and its hysteresis."),
+                reason=clearing_words(rule),
             )  # fmt: skip
             return None
         return alert
@@ -259,7 +260,7 @@ async def _judge(
         if alert is not None:
             await alerts.auto_resolve(
                 session, SYSTEM, alert, value=rate, at=at,
-                reason=_("The rate of change is back within the limit."),
+                reason=clearing_words(rule),
             )  # fmt: skip
         return None
     # N of M
@@ -283,8 +284,6 @@ async def _judge(
     if alert is not None:
         await alerts.auto_resolve(
             session, SYSTEM, alert, value=value, at=at,
-            reason=_("Fewer than %(n)s of the last %(m)s readings breach.") % p,
+            reason=clearing_words(rule),
         )  # fmt: skip
     return None
-
-

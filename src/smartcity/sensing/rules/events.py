@@ -20,6 +20,8 @@ class AlertChanged(Payload):
     value: int | float | None  # as stored: an int stays an int on the wire
     time: str
     breach_count: int
+    # How often the rule raised it (1, more once a flapping reading reopened it).
+    raise_count: int = 1
 
 
 class AlertResolved(AlertChanged):

@@ -51,5 +51,3 @@ async def on_observations_created(session: AsyncSession, event: Event) -> None:
     items = event.payload.get("observations") or []
     readings = [r for r in (reading_in(p) for p in items if isinstance(p, dict)) if r]
     await evaluate_many(session, readings)
-
-

@@ -13,6 +13,7 @@ from smartcity.sensing.models import StaDatastream
 from smartcity.sensing.rules import alerts
 from smartcity.sensing.rules.models import SensingRule
 from smartcity.sensing.rules.service import SILENCE
+from smartcity.sensing.rules.words import clearing_words
 
 
 async def check_silence(session: AsyncSession) -> None:
@@ -46,8 +47,6 @@ async def check_silence(session: AsyncSession) -> None:
             elif alert is not None:
                 await alerts.auto_resolve(
                     session, SYSTEM, alert, value=round(silent, 1), at=now,
-                    reason=_("Data arrived again."),
+                    reason=clearing_words(rule),
                 )  # fmt: skip
     await session.flush()
-
-

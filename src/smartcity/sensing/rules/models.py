@@ -87,6 +87,7 @@ class SensingAlert(Base):
             postgresql_where=text("status <> 'resolved'"),
         ),
         Index("ix_sensing_alert_status_opened", "status", "opened_at"),
+        Index("ix_sensing_alert_last_raised", "last_raised_at"),
         {"sqlite_autoincrement": True},
     )
 
@@ -109,6 +110,12 @@ class SensingAlert(Base):
     last_value: Mapped[float | None] = mapped_column(Float)
     last_time: Mapped[datetime] = mapped_column(UTCDateTime())
     breach_count: Mapped[int] = mapped_column(Integer, default=1)
+    # How often the rule raised this alert: 1 when opened, one more each time it raised again
+    # within the fold window after clearing by itself (alerts.FOLD_WINDOW), when the alert
+    # is reopened instead of a new one opening. ``last_raised_at`` is the wall-clock time of
+    # the latest raise, by which the list sorts.
+    raise_count: Mapped[int] = mapped_column(Integer, default=1)
+    last_raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
     message: Mapped[str] = mapped_column(Text, default="")
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
@@ -116,4 +123,27 @@ class SensingAlert(Base):
     resolved_by: Mapped[str | None] = mapped_column(String(100))
     # "auto" when the rule's own condition cleared it, "manual" when staff closed it.
     resolution: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SensingAlertEvent(Base):
+    """One step in an alert's history (告警记录): raised, reopened, auto_resolved,
+    acknowledged, resolved; who (the officer's name, or the platform), when (wall clock),
+    the reading's time and the measure at that step, and the officer's note."""
+
+    __tablename__ = "sensing_alert_event"
+    __table_args__ = (
+        Index("ix_sensing_alert_event_alert", "alert_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(STA_ID, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(
+        STA_ID, ForeignKey("sensing_alert.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now)
+    reading_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    value: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String(100), default="")
     note: Mapped[str] = mapped_column(Text, default="")

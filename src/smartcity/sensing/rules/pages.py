@@ -20,7 +20,7 @@ from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.sensing.models import StaObservedProperty
-from smartcity.sensing.rules import alerts
+from smartcity.sensing.rules import alerts, words
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.alert_pages import KIND_LABELS, SEVERITY_LABELS
 from smartcity.sensing.rules.models import SensingAlert, SensingRule
@@ -62,34 +62,6 @@ DATASTREAM, PROPERTY = "datastream", "property"
 
 def _num(value: Any) -> str:
     return f"{value:g}" if isinstance(value, int | float) else str(value)
-
-
-def describe(rule: SensingRule) -> str:
-    """What a rule watches for, as a sentence in the reader's language."""
-    p = rule.params
-    if rule.kind == rules.THRESHOLD:
-        text = _("reading %(op)s %(value)s") % {
-            "op": _(rules.op_word(p)),
-            "value": _num(p["value"]),
-        }
-        if p.get("hysteresis"):
-            text += _(", clears %(hysteresis)s back") % {"hysteresis": _num(p["hysteresis"])}
-        return text
-    if rule.kind == rules.RATE:
-        return _("changes faster than %(limit)s per minute within %(window)s minutes") % {
-            "limit": _num(p["limit"]),
-            "window": p["window_minutes"],
-        }
-    if rule.kind == rules.SILENCE:
-        return _("no reading for %(minutes)s minutes") % {"minutes": p["minutes"]}
-    if rule.kind == rules.N_OF_M:
-        return _("%(n)s of the last %(m)s readings %(op)s %(value)s") % {
-            "n": p["n"],
-            "m": p["m"],
-            "op": _(rules.op_word(p)),
-            "value": _num(p["value"]),
-        }
-    return ", ".join(f"{k}={v}" for k, v in p.items())
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -143,7 +115,7 @@ async def rules_page(request: Request, session: DbSession, principal: Reader) ->
             "properties": properties,
             "departments": departments,
             "open_alerts": await _open_alerts(session, principal),
-            "describe": describe,
+            "in_words": await words.rules_in_words(session, found),
             "kind_labels": KIND_LABELS,
             "severity_labels": SEVERITY_LABELS,
             "may_write": {r.id for r in found if can(principal, "sensing.rule.write", r)},

@@ -43,7 +43,12 @@ from smartcity.core.models import Department
 from smartcity.core.text import clean_name
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
 from smartcity.sensing.rules import alerts
-from smartcity.sensing.rules.models import SensingAlert, SensingRule, SensingRuleState
+from smartcity.sensing.rules.models import (
+    SensingAlert,
+    SensingAlertEvent,
+    SensingRule,
+    SensingRuleState,
+)
 
 THRESHOLD, RATE, SILENCE, N_OF_M = "threshold", "rate", "silence", "n_of_m"
 KINDS = (THRESHOLD, RATE, SILENCE, N_OF_M)
@@ -56,6 +61,8 @@ OP_WORDS = {ABOVE: N_("above"), BELOW: N_("below")}
 def op_word(params: dict[str, Any]) -> str:
     """The msgid of a threshold rule's comparison (a variable, so extraction skips it)."""
     return OP_WORDS[str(params["op"])]
+
+
 MAX_M = 100
 MAX_WINDOW_MINUTES = 24 * 60
 MAX_SILENCE_MINUTES = 7 * 24 * 60
@@ -77,7 +84,6 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 # Object rules (core.authz), declared in MODULE.rules.
 RULES: dict[str, ObjectRule] = {"sensing.rule.write": _own_department, **alerts.RULES}
-
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -418,6 +424,10 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int)
     """Remove a rule with its state and alerts (to keep the history, deactivate it instead)."""
     rule = await get_rule(session, principal, rule_id)
     authorize(principal, "sensing.rule.write", rule)
+    alert_ids = select(SensingAlert.id).where(SensingAlert.rule_id == rule.id)
+    await session.execute(
+        delete(SensingAlertEvent).where(SensingAlertEvent.alert_id.in_(alert_ids))
+    )
     await session.execute(delete(SensingAlert).where(SensingAlert.rule_id == rule.id))
     await session.execute(delete(SensingRuleState).where(SensingRuleState.rule_id == rule.id))
     await session.delete(rule)
