@@ -6,7 +6,8 @@ from __future__ import annotations
 from smartcity.core import registration
 from smartcity.core.i18n import N_
 from smartcity.core.module import ExtensionPoint, Module, NavItem
-from smartcity.portal import pages
+from smartcity.portal import home, pages
+from smartcity.web.home import HOME_PANELS
 
 MODULE = Module(
     name="portal",
@@ -16,7 +17,10 @@ MODULE = Module(
         ExtensionPoint(
             accepts=registration.PersonRegistry, install=registration.install_person_registry
         ),
+        # the panels of the home page (web.home; web/ is no module of its own)
+        HOME_PANELS,
     ),
+    extends=(home.MESSAGES_PANEL,),
     nav=[
         NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),
         NavItem("/admin/departments", N_("Departments"), frozenset({"admin"})),
