@@ -51,8 +51,45 @@ WEIGHTS = {NAME: 8, KEYWORD: 4, LIFE_EVENT: 2, DEPARTMENT: 1}
 # Words of a question rather than of a service ("我要办居住证", "how to apply for ..."): they
 # would match half the catalogue and say nothing about what is wanted.
 STOP_WORDS = frozenset(
-    "我 我要 要 想 我想 的 了 怎么 怎样 如何 办 去 在 哪 哪里 哪儿 需要 吗 呢 和 及 与 "
-    "how to the a an of for and in on i want apply my me".split()
+    [
+        "我",
+        "我要",
+        "要",
+        "想",
+        "我想",
+        "的",
+        "了",
+        "怎么",
+        "怎样",
+        "如何",
+        "办",
+        "去",
+        "在",
+        "哪",
+        "哪里",
+        "哪儿",
+        "需要",
+        "吗",
+        "呢",
+        "和",
+        "及",
+        "与",
+        "how",
+        "to",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "and",
+        "in",
+        "on",
+        "i",
+        "want",
+        "apply",
+        "my",
+        "me",
+    ]
 )
 _WORD = re.compile(r"\w", re.UNICODE)
 
@@ -214,9 +251,9 @@ def rank(index: ItemIndex, query: str) -> list[Hit]:
         return []
     found: dict[int, dict[str, str]] = {}  # position -> word -> place
     for word in words:
-        places = index.postings.get(word)
-        if places:
-            for position, where in places.items():
+        posted = index.postings.get(word)
+        if posted:
+            for position, where in posted.items():
                 found.setdefault(position, {})[word] = where
             continue
         # A word jieba cut differently in the item's text than in the query: look for it
@@ -248,6 +285,10 @@ def rank(index: ItemIndex, query: str) -> list[Hit]:
                 (-int(exact), -int(in_name), -coverage, -weight, entry.code),
             )
         )
+    # Of several words, an item with few of them is noise beside those with most: "public
+    # security bureau" should not list every bureau. Names holding the query always stay.
+    best = min((h.key[2] for h in hits), default=0.0)
+    hits = [h for h in hits if h.key[1] or h.key[2] <= best / 2]
     hits.sort(key=lambda h: h.key)
     return hits
 
