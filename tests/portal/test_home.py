@@ -109,12 +109,8 @@ class TestCitizen:
     ) -> None:
         await _catalogue(session)
         me = await f.citizen(session)
-        _first, first_case = await f.submitted(
-            session, me, await _item(session, "SCJGJ-101")
-        )
-        _second, second_case = await f.submitted(
-            session, me, await _item(session, "SCJGJ-103")
-        )
+        _first, first_case = await f.submitted(session, me, await _item(session, "SCJGJ-101"))
+        _second, second_case = await f.submitted(session, me, await _item(session, "SCJGJ-103"))
         await notifications.notify(
             session, me.account.id, topic="test", title="您的申请已受理", link="/my/applications"
         )
