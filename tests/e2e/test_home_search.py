@@ -89,7 +89,7 @@ def test_citizen_and_officer_homes(browser: Any, seeded: LiveServer, locale: str
         page = _new_page(browser, seeded, locale, width)
         try:
             page.goto(f"/lang/{lang}?next=/")
-            sign_in_as(page, seeded, f"home-cit-{lang}-{width}", "citizen")
+            sign_in_as(page, seeded, f"home-cit-{lang.lower()}-{width}", "citizen")
             page.goto("/")
             assert page.locator("#matters-title").count() == 1
             assert page.locator("#messages-title").count() == 1
@@ -101,7 +101,7 @@ def test_citizen_and_officer_homes(browser: Any, seeded: LiveServer, locale: str
         try:
             page.goto(f"/lang/{lang}?next=/")
             sign_in_as(
-                page, seeded, f"home-off-{lang}-{width}", "staff", department_code="GAJ"
+                page, seeded, f"home-off-{lang.lower()}-{width}", "staff", department_code="GAJ"
             )
             page.goto("/")
             assert page.locator("#desk-title").count() == 1
