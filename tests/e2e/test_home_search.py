@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LiveServer, shot, sign_in_as
-from tests.e2e.test_apply import _seed_items_and_person
+from tests.e2e.test_apply import PNG, _link, _seed_items_and_person
 
 WIDTHS = (390, 1366)
 
@@ -19,6 +19,34 @@ WIDTHS = (390, 1366)
 def seeded(live_server: LiveServer) -> LiveServer:
     _seed_items_and_person(live_server, "home-searcher")
     return live_server
+
+
+def _two_applications(server: LiveServer, username: str) -> None:
+    """The citizen, linked to a person of the registry, applies for 居住证办理 (a photo
+    uploaded) and 居民身份证换领 (everything from the registries)."""
+    number = _seed_items_and_person(server, username)
+    _link(server, username, number)
+
+    async def work(session: Any) -> None:
+        from sqlalchemy import select
+
+        from smartcity.core.authz import Principal
+        from smartcity.core.models import Account
+        from smartcity.services.application import drafts, materials, submission
+
+        account = (
+            await session.execute(select(Account).where(Account.username == username))
+        ).scalar_one()
+        me = Principal(id=account.id, kind="citizen", name=account.username, via="test")
+        draft, _ = await drafts.start_application(session, me, "GAJ-001")
+        await materials.upload_material(
+            session, me, draft.id, name="近期免冠照片", filename="照片.png", content=PNG
+        )
+        await submission.submit_application(session, me, draft.id)
+        draft, _ = await drafts.start_application(session, me, "GAJ-003")
+        await submission.submit_application(session, me, draft.id)
+
+    server.run(work)
 
 
 def _no_horizontal_scroll(page: Any) -> None:
@@ -89,9 +117,12 @@ def test_citizen_and_officer_homes(browser: Any, seeded: LiveServer, locale: str
         page = _new_page(browser, seeded, locale, width)
         try:
             page.goto(f"/lang/{lang}?next=/")
-            sign_in_as(page, seeded, f"home-cit-{lang.lower()}-{width}", "citizen")
+            username = f"home-cit-{lang.lower()}-{width}"
+            sign_in_as(page, seeded, username, "citizen", display_name="林小雨")
+            _two_applications(seeded, username)
             page.goto("/")
             assert page.locator("#matters-title").count() == 1
+            assert page.locator(".matters li").count() == 2
             assert page.locator("#messages-title").count() == 1
             _no_horizontal_scroll(page)
             shot(page, f"home-citizen-{lang}-{width}")

@@ -25,9 +25,10 @@ MATTERS = 5
 async def popular_items(
     session: AsyncSession, *, limit: int = POPULAR
 ) -> list[tuple[ServiceItem, int]]:
-    """The active items most applied for (submitted applications), most first; a city with
-    fewer applications than that fills up from the catalogue in its order, with a count of 0,
-    so a new city's front door still offers services."""
+    """The active items most applied for (submitted applications), most first. A city with
+    fewer applied-for items than that fills up from the catalogue one department at a time
+    (in code order), with a count of 0, so a new city's front door offers a spread of
+    services rather than one bureau's."""
     counted = (
         select(Application.item_id, func.count().label("n"))
         .where(Application.status == "submitted")
@@ -41,10 +42,19 @@ async def popular_items(
             .outerjoin(counted, counted.c.item_id == ServiceItem.id)
             .order_by(None)
             .order_by(func.coalesce(counted.c.n, 0).desc(), ServiceItem.code)
-            .limit(limit)
         )
     ).all()
-    return [(item, int(n)) for item, n in rows]
+    applied = [(item, int(n)) for item, n in rows if n][:limit]
+    rest: dict[uuid.UUID, list[ServiceItem]] = {}
+    for item, n in rows:
+        if not n:
+            rest.setdefault(item.department_id, []).append(item)
+    queues = list(rest.values())
+    while len(applied) < limit and any(queues):
+        for queue in queues:
+            if queue and len(applied) < limit:
+                applied.append((queue.pop(0), 0))
+    return applied
 
 
 def _department_name(departments: dict[uuid.UUID, Department], item: ServiceItem) -> str:

@@ -285,10 +285,11 @@ def rank(index: ItemIndex, query: str) -> list[Hit]:
                 (-int(exact), -int(in_name), -coverage, -weight, entry.code),
             )
         )
-    # Of several words, an item with few of them is noise beside those with most: "public
-    # security bureau" should not list every bureau. Names holding the query always stay.
+    # Of several words, an item with half of them or fewer is noise beside one with all:
+    # "public security" should not list the Social Security Bureau's items. Names holding
+    # the query always stay.
     best = min((h.key[2] for h in hits), default=0.0)
-    hits = [h for h in hits if h.key[1] or h.key[2] <= best / 2]
+    hits = [h for h in hits if h.key[1] or h.key[2] < best / 2]
     hits.sort(key=lambda h: h.key)
     return hits
 

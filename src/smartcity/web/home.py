@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from smartcity.core import i18n
 from smartcity.core.authz import Principal
+from smartcity.core.models import Account
 from smartcity.core.module import ExtensionPoint, ModuleError
 from smartcity.web.cache import cached_page
 from smartcity.web.render import CSRF_FIELD, csrf_token, render
@@ -108,9 +109,21 @@ async def _build(request: Request, session: AsyncSession, principal: Principal |
     return render(
         request,
         "home.html",
-        {"panels": shown, "is_desk": principal is not None and principal.kind in DESK},
+        {
+            "panels": shown,
+            "is_desk": principal is not None and principal.kind in DESK,
+            "greeting_name": await _display_name(session, principal),
+        },
         principal=principal,
     )
+
+
+async def _display_name(session: AsyncSession, principal: Principal | None) -> str:
+    """How the page greets a person: the name on their account (姓名), not their username."""
+    if principal is None or principal.id is None:
+        return ""
+    account = await session.get(Account, principal.id)
+    return account.display_name if account is not None and account.display_name else ""
 
 
 HOME_PAGES = "web.home"
