@@ -112,7 +112,9 @@ def test_search_from_home_in_english(browser: Any, seeded: LiveServer, width: in
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("zh-CN", "zh_CN"), ("en-US", "en")])
-def test_citizen_and_officer_homes(browser: Any, seeded: LiveServer, locale: str, lang: str) -> None:
+def test_citizen_and_officer_homes(
+    browser: Any, seeded: LiveServer, locale: str, lang: str
+) -> None:
     for width in WIDTHS:
         page = _new_page(browser, seeded, locale, width)
         try:

@@ -208,3 +208,33 @@ class TestExtensionPoint:
         panel = home.panels_for(None)[0]
         with pytest.raises(ModuleError):
             home.install_home_panels([panel, panel])
+
+
+class TestPopularServices:
+    async def test_most_applied_for_first_then_a_spread_of_departments(
+        self, session: AsyncSession
+    ) -> None:
+        from smartcity.services.home import popular_items
+
+        await _catalogue(session)
+        await f.create_item(session, code="GAJ-001", name="居住证办理", department_code="GAJ")
+        await f.create_item(session, code="GAJ-002", name="出生登记", department_code="GAJ")
+        # An empty city: the catalogue one department at a time, in code order.
+        empty = await popular_items(session, limit=4)
+        assert [(i.code, n) for i, n in empty] == [
+            ("GAJ-001", 0),
+            ("SCJGJ-101", 0),
+            ("GAJ-002", 0),
+            ("SCJGJ-102", 0),
+        ]
+        for _ in range(2):
+            await f.submitted(session, await f.citizen(session), await _item(session, "SCJGJ-103"))
+        await f.submitted(session, await f.citizen(session), await _item(session, "SCJGJ-101"))
+        # A draft is no application yet.
+        await f.ready_draft(session, await f.citizen(session), await _item(session, "SCJGJ-101"))
+        counted = await popular_items(session, limit=3)
+        assert [(i.code, n) for i, n in counted] == [
+            ("SCJGJ-103", 2),
+            ("SCJGJ-101", 1),
+            ("GAJ-001", 0),
+        ]
