@@ -172,6 +172,7 @@ class _Entry:
     item_id: uuid.UUID
     code: str
     names: list[str]  # normalised
+    name_text: str  # the names on lines of their own: one test for "a name holds the query"
     words: dict[str, set[str]]  # where -> its words
     texts: dict[str, str]  # where -> its normalised text, for words jieba cut otherwise
 
@@ -215,6 +216,7 @@ def build_index(
                 item.id,
                 item.code,
                 [normalise(n) for n in _item_names(item)],
+                "\n".join(normalise(n) for n in _item_names(item)),
                 words,
                 {where: normalise(text) for where, text in texts.items()},
             )
@@ -267,11 +269,11 @@ def rank(index: ItemIndex, query: str) -> list[Hit]:
                     break
     hits = []
     for position, entry in enumerate(index.entries):
-        exact = whole in entry.names
-        in_name = any(whole in name for name in entry.names)
+        in_name = whole in entry.name_text
         matched = found.get(position, {})
-        if not (exact or in_name or matched):
+        if not (in_name or matched):
             continue
+        exact = in_name and whole in entry.names
         coverage = len(matched) / len(words) if words else 1.0
         weight = sum(WEIGHTS[where] for where in matched.values())
         places = tuple(sorted(set(matched.values()), key=_rank, reverse=True))
