@@ -100,6 +100,8 @@ class TestSearchServiceItems:
     async def test_keyword_from_the_description(self, session: AsyncSession) -> None:
         await _catalogue(session)
         assert await codes(session, "新生儿") == ["WJW-001"]
+        # and from the legal basis: the item of 《居住证暂行条例》, not every 居住证 item.
+        assert await codes(session, "居住证暂行条例") == ["GAJ-001"]
 
     async def test_life_event(self, session: AsyncSession) -> None:
         await _catalogue(session)

@@ -203,7 +203,8 @@ def build_index(
         )
         texts = {
             NAME: " ".join(_item_names(item)),
-            KEYWORD: f"{item.description} {item.code}",
+            # The legal basis too: people search by the law they were told of (食品安全法).
+            KEYWORD: f"{item.description} {item.legal_basis} {item.code}",
             LIFE_EVENT: " ".join(item.life_events),
             DEPARTMENT: " ".join(t for t in department_texts if t),
         }
