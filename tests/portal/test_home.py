@@ -238,3 +238,27 @@ class TestPopularServices:
             ("SCJGJ-101", 1),
             ("GAJ-001", 0),
         ]
+
+
+class TestAFailingPanel:
+    async def test_the_others_still_show(
+        self, client: httpx.AsyncClient, session: AsyncSession, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        from sqlalchemy import text
+
+        async def broken(request: Any, db: AsyncSession, principal: Any) -> Any:
+            await db.execute(text("SELECT * FROM no_such_table"))
+
+        await _catalogue(session)
+        await session.commit()
+        installed = home.panels_for(None)
+        home.install_home_panels(
+            [*installed, home.HomePanel("test.broken", 1, broken, frozenset({home.ANONYMOUS}))]
+        )
+        try:
+            r = await client.get("/", headers=EN)
+        finally:
+            home.install_home_panels(installed)
+        assert r.status_code == 200
+        assert "Popular services" in r.text and "Air quality now" in r.text
+        assert "home panel test.broken failed" in caplog.text

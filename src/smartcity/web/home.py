@@ -15,6 +15,7 @@ rendered per request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from smartcity.core.models import Account
 from smartcity.core.module import ExtensionPoint, ModuleError
 from smartcity.web.cache import cached_page
 from smartcity.web.render import CSRF_FIELD, csrf_token, render
+
+log = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
 """The kind a HomePanel names for visitors who are not signed in."""
@@ -101,9 +104,15 @@ class Shown:
 async def _build(request: Request, session: AsyncSession, principal: Principal | None) -> Response:
     shown = []
     # One after another: the panels share the request's session, which runs one query at a
-    # time.
+    # time. Each in a savepoint of its own, so a panel that fails (logged) leaves the front
+    # door standing with the others, and its failed statement does not spoil theirs.
     for panel in panels_for(principal):
-        markup = await panel.render(request, session, principal)
+        try:
+            async with session.begin_nested():
+                markup = await panel.render(request, session, principal)
+        except Exception:
+            log.exception("home panel %s failed", panel.name)
+            continue
         if markup is not None:
             shown.append(Shown(panel, markup))
     return render(
