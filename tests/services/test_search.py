@@ -258,3 +258,14 @@ class TestResultsPage:
         r = await client.get("/services", params={"q": "居住\x00证"}, headers=HTML)
         assert r.status_code == 422
         assert 'aria-invalid="true"' in r.text and 'id="q-error"' in r.text
+
+    async def test_more_matches_than_shown(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        for n in range(search.MAX_LIMIT + 2):
+            await create_item(session, code=f"SCJGJ-{n:03d}", name=f"食品经营许可{n}")
+        await session.commit()
+        r = await client.get("/services", params={"q": "食品"}, headers=HTML)
+        assert r.status_code == 200
+        assert r.text.count('<li class="card">') == search.MAX_LIMIT
+        assert "52 services match. The best 50 are shown" in r.text

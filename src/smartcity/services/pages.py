@@ -65,7 +65,7 @@ async def _catalog(
     life event and department chosen beside it."""
     departments = await service.departments_of_items(session, None)
     errors: dict[str, str] = {}
-    matched: dict[str, tuple[str, ...]] = {}
+    more = 0
     try:
         items = await service.list_service_items(
             session, None, life_event=life_event or None, department=department or None
@@ -82,7 +82,8 @@ async def _catalog(
         else:
             narrowed = {i.id for i in items}
             items = [f.item for f in result.found if f.item.id in narrowed]
-            matched = {f.item.code: f.matched for f in result.found}
+            if not life_event and not department:
+                more = result.total - len(items)
     return render(
         request,
         "services/catalog.html",
@@ -93,7 +94,7 @@ async def _catalog(
             "q": q,
             "life_event": life_event,
             "department": department,
-            "matched": matched,
+            "more": more,
             "errors": errors,
             "total": len(await service.list_service_items(session, None)),
             "item_name": search.display_name,
