@@ -189,6 +189,15 @@ class TestCache:
         await client.get("/", headers=EN)
         assert pages_of(app).misses == 3
 
+    async def test_the_signed_out_notice_is_not_kept_for_others(
+        self, app: Any, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        after_sign_out = await client.get("/?signed_out=1", headers=EN)
+        assert "You have signed out." in after_sign_out.text
+        assert "You have signed out." not in (await client.get("/", headers=EN)).text
+        assert "You have signed out." in (await client.get("/?signed_out=1", headers=EN)).text
+        assert pages_of(app).hits == 1
+
     async def test_signed_in_pages_are_not_cached(
         self, app: Any, client: httpx.AsyncClient, session: AsyncSession
     ) -> None:

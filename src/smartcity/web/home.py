@@ -145,6 +145,8 @@ async def home_page(
     if principal is not None:
         return await _build(request, session, principal)
     tags = (HOME_PAGES, *sorted({t for p in panels_for(None) for t in p.page_tags}))
+    # The page after signing out says so: a page of its own, or every visitor would be told.
+    key = ("home", bool(request.query_params.get("signed_out")))
     return await cached_page(
-        request, tags, "home", lambda: _build(request, session, None), signed_in=False
+        request, tags, key, lambda: _build(request, session, None), signed_in=False
     )
