@@ -57,16 +57,20 @@ def _active_settings(settings: Settings) -> None:
 @pytest.fixture(autouse=True)
 def _installed_platform() -> Iterator[None]:
     """The platform as create_app installs it (every module's actions, rules and
-    declarations), for tests that call services without building an app. The sensing rules
-    a test makes are rolled back with it, so the cached rule index starts and ends empty."""
+        declarations), for tests that call services without building an app. The sensing rules
+        a test makes are rolled back with it, so the cached rule index starts and ends empty; so
+    is the service items' search index, built from each test's own catalogue."""
     from smartcity.app import modules
     from smartcity.core.module import install
     from smartcity.sensing.rules import service as rules
+    from smartcity.services import search
 
     install(modules())
     rules.invalidate_index()
+    search.forget_index()
     yield
     rules.invalidate_index()
+    search.forget_index()
 
 
 async def _recreate_postgres_database(base_url: str, name: str) -> str:

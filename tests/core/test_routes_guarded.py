@@ -148,7 +148,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "registry": (24, 15),
     "exchange": (26, 11),
     "cases": (24, 16),
-    "services": (25, 21),
+    "services": (26, 21),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),

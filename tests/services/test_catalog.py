@@ -212,4 +212,6 @@ class TestPages:
         r = await client.get("/services/NOPE-1", headers=HTML)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
         r = await client.get("/services?department=NOPE&q=" + "x" * 500, headers=HTML)
-        assert r.status_code == 200 and "居住证办理" not in r.text
+        # A search longer than the box takes is refused on the page, the box marked.
+        assert r.status_code == 422 and "居住证办理" not in r.text
+        assert 'aria-invalid="true"' in r.text

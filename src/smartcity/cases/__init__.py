@@ -14,6 +14,7 @@ from smartcity.cases import (
     clocks,
     flags,
     handlers,
+    home,
     hooks,
     pages,
     service,
@@ -42,6 +43,8 @@ MODULE = Module(
     handlers=[Handler("cases.recompute_provisional", YEAR_ENTERED_TOPIC, handlers.on_year_entered)],
     cli=cli.cli,
     nav=[pages.NAV, supervision_pages.NAV],
+    # the desk's counts on the home page of staff (web.home)
+    extends=(home.DESK_PANEL,),
     extension_points=(
         ExtensionPoint(types.CaseType, types.install_case_types),
         ExtensionPoint(hooks.OnTransition, hooks.install_hooks),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.environment import api, pages
+from smartcity.environment import api, home, pages
 from smartcity.environment.alert_rules import DECLARED_RULES
 from smartcity.environment.cli import cli
 from smartcity.environment.handlers import HANDLERS
@@ -36,5 +36,6 @@ MODULE = Module(
     cli=cli,
     nav=[NavItem("/air", N_("Air quality"))],
     # the AQI alert rules, made by the sensing engine (sensing.contract.DeclaredRule)
-    extends=DECLARED_RULES,
+    # and the air now on the home page (web.home)
+    extends=(*DECLARED_RULES, home.AIR_PANEL),
 )

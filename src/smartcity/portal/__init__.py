@@ -8,7 +8,8 @@ from fastapi import APIRouter
 from smartcity.core import registration
 from smartcity.core.i18n import N_
 from smartcity.core.module import ExtensionPoint, Module, NavItem
-from smartcity.portal import identity, pages
+from smartcity.portal import home, identity, pages
+from smartcity.web.home import HOME_PANELS
 
 # Unified identity sign-in and enterprise registration have their own file of pages.
 _pages = APIRouter(include_in_schema=False)
@@ -29,7 +30,10 @@ MODULE = Module(
             accepts=registration.EnterpriseRegistry,
             install=registration.install_enterprise_registry,
         ),
+        # the panels of the home page (web.home; web/ is no module of its own)
+        HOME_PANELS,
     ),
+    extends=(home.MESSAGES_PANEL,),
     nav=[
         NavItem("/admin/accounts", N_("Accounts"), frozenset({"admin", "security"})),
         NavItem("/admin/departments", N_("Departments"), frozenset({"admin"})),

@@ -14,6 +14,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem, Seeder
 from smartcity.services import (
     api,
+    home,
     licence_api,
     licence_pages,
     licences,
@@ -56,6 +57,8 @@ MODULE = Module(
         OnTransition(FLAG_NOT_ACCEPTED, BASE_NAME, submission.flag_qualifying_not_accepted),
         CasePanel(BASE_NAME, panel.case_panel),
         CategoryNames(service.item_names),
+        # the search box, one's matters and the popular services on the home page
+        *home.HOME_PANELS,
     ),
     reference_data=(Seeder("services.items", seed.seed_service_items),),
 )

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.security import public, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import service
+from smartcity.services import search, service
 from smartcity.services.application import drafts, following, materials, submission
 from smartcity.services.application.following import ApplicationSummary, ApplicationView
 from smartcity.services.application.prefill import FieldState, MaterialState, Source
@@ -34,6 +34,8 @@ from smartcity.services.schemas import (
     RatingRead,
     RequiredMaterialRead,
     ServiceItemRead,
+    ServiceSearchHitRead,
+    ServiceSearchRead,
     SourceRead,
     SupplementInput,
     SupplementRequestRead,
@@ -63,6 +65,34 @@ async def list_items(
     )
     departments = await service.departments_of_items(session, None)
     return [service.item_read(i, departments[i.department_id]) for i in items]
+
+
+@router.get("/search", response_model=ServiceSearchRead, dependencies=[Depends(public)])
+async def search_items(
+    session: DbSession,
+    q: Annotated[str, Query(min_length=1, max_length=search.MAX_QUERY)],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_LIMIT)] = search.DEFAULT_LIMIT,
+) -> ServiceSearchRead:
+    """Search the service items (事项搜索) by name, keyword, life event or department, in
+    Chinese (segmented into words, so 居住证 finds 居住证办理) or English; the best match
+    first: the item of that exact name, then names holding the words, then keywords, life
+    events and departments. An empty or over-long query, control characters or a limit
+    outside 1–50 are a 422 problem (`/problems/invalid-input`)."""
+    result = await search.search_service_items(session, q=q, limit=limit)
+    return ServiceSearchRead(
+        query=result.query,
+        words=result.words,
+        total=result.total,
+        items=[
+            ServiceSearchHitRead.model_validate(
+                {
+                    **service.item_read(f.item, f.department).model_dump(),
+                    "matched": list(f.matched),
+                }
+            )
+            for f in result.found
+        ],
+    )
 
 
 @router.get("/items/{code}", response_model=ServiceItemRead, dependencies=[Depends(public)])

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.services import licences, service, subscriptions
+from smartcity.services import licences, search, service, subscriptions
 from smartcity.services.application import access, drafts, following, materials, submission
 from smartcity.services.application.following import ApplicationView
 from smartcity.services.models import Application, ServiceItem
@@ -39,7 +40,10 @@ async def catalog(
     life_event: str = "",
     department: str = "",
 ) -> Response:
-    q, life_event, department = q.strip()[:100], life_event.strip()[:20], department[:32]
+    # Cut before it is a cache key (one page however long a hand-made query), one character
+    # past the limit so an over-long search is still refused on the page.
+    q = q.strip()[: search.MAX_QUERY + 1]
+    life_event, department = life_event.strip()[:20], department[:32]
     return await cached_page(
         request,
         service.CATALOGUE_PAGES,
@@ -57,14 +61,29 @@ async def _catalog(
     life_event: str,
     department: str,
 ) -> Response:
+    """The catalogue, or what a search (事项搜索) found in it, best first, narrowed by the
+    life event and department chosen beside it."""
     departments = await service.departments_of_items(session, None)
+    errors: dict[str, str] = {}
+    more = 0
     try:
         items = await service.list_service_items(
-            session, None, q=q or None, life_event=life_event or None, department=department or None
+            session, None, life_event=life_event or None, department=department or None
         )
     except InvalidInput:
         # An unknown department in a hand-edited link: show nothing rather than an error page.
         items = []
+    if q:
+        try:
+            result = await search.search_service_items(session, q=q, limit=search.MAX_LIMIT)
+        except InvalidInput as exc:
+            errors["q"] = exc.detail
+            items = []
+        else:
+            narrowed = {i.id for i in items}
+            items = [f.item for f in result.found if f.item.id in narrowed]
+            if not life_event and not department:
+                more = result.total - len(items)
     return render(
         request,
         "services/catalog.html",
@@ -75,8 +94,15 @@ async def _catalog(
             "q": q,
             "life_event": life_event,
             "department": department,
+            "more": more,
+            "errors": errors,
             "total": len(await service.list_service_items(session, None)),
+            "item_name": search.display_name,
+            "department_name": lambda d: search.department_display_name(
+                d, i18n.current_locale.get()
+            ),
         },
+        status_code=422 if errors else 200,
         principal=principal,
     )
 

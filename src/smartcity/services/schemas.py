@@ -79,6 +79,21 @@ class ServiceItemRead(BaseModel):
     form_fields: list[FormField]
 
 
+class ServiceSearchHitRead(ServiceItemRead):
+    """A service item a search found, with where its words were found, best first."""
+
+    matched: list[Literal["name", "keyword", "life_event", "department"]]
+
+
+class ServiceSearchRead(BaseModel):
+    """What a search of the service items (事项搜索) found, best first."""
+
+    query: str
+    words: list[str] = Field(description="The query's words after Chinese word segmentation.")
+    total: int = Field(description="How many items match; at most `limit` are in `items`.")
+    items: list[ServiceSearchHitRead]
+
+
 # --- applying online (网上申报) ---------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ import asyncio
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -58,6 +58,15 @@ def invalidate(tag: str) -> None:
     _generations[tag] = _generations.get(tag, 0) + 1
 
 
+def generation(tag: str | Sequence[str]) -> int:
+    """How many times ``tag`` was invalidated in this process: what is computed from the same
+    rows as its pages (an in-memory index) is current while this has not moved. Of several
+    tags, their sum: it moves when any of them is invalidated (a page built from several
+    modules' rows, the home page)."""
+    tags = (tag,) if isinstance(tag, str) else tag
+    return sum(_generations.get(t, 0) for t in tags)
+
+
 @dataclass(frozen=True)
 class _Entry:
     body: bytes
@@ -78,8 +87,8 @@ class PageCache:
         self.max_age = max_age
         self.max_entries = max_entries
         self._monotonic = monotonic
-        self._entries: OrderedDict[tuple[str, Hashable, str], _Entry] = OrderedDict()
-        self._building: dict[tuple[str, Hashable, str], asyncio.Future[bytes | None]] = {}
+        self._entries: OrderedDict[tuple[Hashable, Hashable, str], _Entry] = OrderedDict()
+        self._building: dict[tuple[Hashable, Hashable, str], asyncio.Future[bytes | None]] = {}
         self.hits = 0
         self.misses = 0
 
@@ -92,27 +101,28 @@ class PageCache:
     async def page(
         self,
         request: Request,
-        tag: str,
+        tag: str | Sequence[str],
         key: Hashable,
         build: Callable[[], Awaitable[Response]],
         *,
         signed_in: bool,
     ) -> Response:
         """The page ``build`` renders, from memory when this visitor is not signed in and it
-        was rendered since the last change. Only a 200 HTML page is kept: an error or a
-        redirect is built every time."""
+        was rendered since the last change (of any of its tags). Only a 200 HTML page is
+        kept: an error or a redirect is built every time."""
         # Imported here: render imports nothing of this module, and the token helper lives
         # with the other form-token code there.
         from smartcity.web.render import csrf_token
 
         if signed_in:
             return await build()
-        slot = (tag, key, i18n.current_locale.get())
-        generation = _generations.get(tag, 0)
+        tags = tag if isinstance(tag, str) else tuple(tag)
+        slot = (tags, key, i18n.current_locale.get())
+        current = generation(tags)
         entry = self._entries.get(slot)
         if (
             entry is not None
-            and entry.generation == generation
+            and entry.generation == current
             and self._monotonic() - entry.stored < self.max_age
         ):
             self._entries.move_to_end(slot)
@@ -134,8 +144,8 @@ class PageCache:
             response = await build()
             if response.status_code == 200 and isinstance(response, HTMLResponse):
                 body = bytes(response.body)
-                if _generations.get(tag, 0) == generation:
-                    self._store(slot, _Entry(body, self._monotonic(), generation))
+                if generation(tags) == current:
+                    self._store(slot, _Entry(body, self._monotonic(), current))
         finally:
             del self._building[slot]
             future.set_result(body)
@@ -145,7 +155,7 @@ class PageCache:
             return response
         return self._serve(body, csrf_token(request))
 
-    def _store(self, slot: tuple[str, Hashable, str], entry: _Entry) -> None:
+    def _store(self, slot: tuple[Hashable, Hashable, str], entry: _Entry) -> None:
         self._entries[slot] = entry
         self._entries.move_to_end(slot)
         while len(self._entries) > self.max_entries:
@@ -169,7 +179,7 @@ def public_pages(request: Request) -> PageCache:
 
 async def cached_page(
     request: Request,
-    tag: str,
+    tag: str | Sequence[str],
     key: Hashable,
     build: Callable[[], Awaitable[Response]],
     *,
@@ -178,6 +188,7 @@ async def cached_page(
     """``build``'s page through this app's cache (see PageCache.page); modules tag their pages
     with names of their own, e.g. ``environment.air``."""
     return await public_pages(request).page(request, tag, key, build, signed_in=signed_in)
+
 
 _TAGS_KEY = "public_page_tags"
 

@@ -18,6 +18,7 @@ from smartcity.core.errors import Problem
 from smartcity.core.security import public, require_principal, resolve_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.web import vendor
+from smartcity.web.home import home_page
 from smartcity.web.render import render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -65,8 +66,11 @@ async def page_principal(request: Request, session: DbSession) -> Principal | No
 
 
 @router.get("/", dependencies=[Depends(public)])
-async def home(request: Request, principal: Principal | None = Depends(page_principal)) -> Response:
-    return render(request, "home.html", principal=principal)
+async def home(
+    request: Request, session: DbSession, principal: Principal | None = Depends(page_principal)
+) -> Response:
+    """The front door (门户首页): the panels the modules declare for this visitor (web.home)."""
+    return await home_page(request, session, principal)
 
 
 @router.get("/static/vendor/plotly.css", dependencies=[Depends(public)])
