@@ -1,0 +1,195 @@
+"""No page scrolls sideways: every page each role reaches in the demo city, in Chinese and in
+English, measured in a real browser at a phone's 390 px (the pages people use on phones) and a
+laptop's 1366 px (every page). A failure lists each page that is wider than the window and the
+elements that stick out, so the fix can start where the overflow does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import LiveServer
+from tests.e2e.crawl import (
+    FLOW_ONLY,
+    LOCALES,
+    ROLES,
+    Discovered,
+    crawl,
+    demo_city_server,
+    discover,
+    is_template,
+    page_routes,
+    seed_template,
+    session_cookies,
+    template_of,
+)
+
+PHONE = (390, 844)
+LAPTOP = (1366, 900)
+
+# Route templates meant for phones as well as desks, checked at 390 px too: what citizens and
+# enterprises use (the portal, their applications, licences and data, the open data and the
+# air), and what every account has (sign-in, account, messages). The staff desks (cases,
+# registry, exchange administration, sensing, supervision, admin) are used at a desk: 1366 px.
+PHONE_PAGES = {
+    "/",
+    "/login",
+    "/register",
+    "/recover",
+    "/account",
+    "/account/password",
+    "/messages",
+    "/my/data",
+    "/my/applications",
+    "/my/applications/{application_id}",
+    "/my/licences",
+    "/my/licences/{number}",
+    "/services",
+    "/services/{code}",
+    "/services/{code}/apply",
+    "/services/{code}/subscription",
+    "/licences/verify",
+    "/licences/{number}",
+    "/data",
+    "/data/{code}",
+    "/air",
+    "/air/stations/{station_id}",
+}
+
+# The widest elements that stick out past the window, outside any scroll container of their
+# own; those whose parent still fits come first: that is where the overflow starts.
+MEASURE = """() => {
+  const root = document.documentElement;
+  const limit = root.clientWidth;
+  if (root.scrollWidth <= limit) return null;
+  const scrolls = (el) => {
+    for (let a = el.parentElement; a && a !== root; a = a.parentElement) {
+      const x = getComputedStyle(a).overflowX;
+      if (x !== "visible") return true;
+    }
+    return false;
+  };
+  const found = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= limit + 0.5) continue;
+    if (scrolls(el)) continue;
+    const parent = el.parentElement.getBoundingClientRect();
+    found.push({
+      tag: el.tagName.toLowerCase(),
+      cls: (el.getAttribute("class") || "").slice(0, 60),
+      text: (el.innerText || el.getAttribute("aria-label") || "").trim().slice(0, 40),
+      width: Math.round(box.width),
+      right: Math.round(box.right),
+      starts: parent.right <= limit + 0.5,
+    });
+  }
+  found.sort((a, b) => (b.starts - a.starts) || (b.width - a.width));
+  return {scroll: root.scrollWidth, client: limit, elements: found.slice(0, 4)};
+}"""
+
+
+@pytest.fixture(scope="session")
+def demo_city(
+    request: pytest.FixtureRequest, settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    cache = request.config.cache
+    cache_dir = (
+        cache.mkdir("demo-city")
+        if cache is not None
+        else tmp_path_factory.getbasetemp().parent / "demo-city"
+    )
+    server = demo_city_server(
+        settings, seed_template(cache_dir), tmp_path_factory.mktemp("demo-city")
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def cookies(demo_city: LiveServer) -> dict[str, str]:
+    return session_cookies(demo_city)
+
+
+@pytest.fixture(scope="session")
+def discovered(demo_city: LiveServer, cookies: dict[str, str]) -> dict[str, Discovered]:
+    """Each role's pages, discovered once per worker when a test first asks."""
+
+    class Lazy(dict[str, Discovered]):
+        def __missing__(self, role: str) -> Discovered:
+            self[role] = discover(demo_city, role, cookies.get(role))
+            return self[role]
+
+    return Lazy()
+
+
+def test_every_page_route_is_reached(discovered: dict[str, Discovered]) -> None:
+    reached: set[str] = set()
+    for role in ROLES:
+        reached |= discovered[role].templates
+    unreached = [r.path for r in page_routes() if r.path not in reached]
+    missing_fixed = [p for p in unreached if not is_template(p) and p not in FLOW_ONLY]
+    print("\nroute templates no role reached:")
+    for path in unreached:
+        print(f"  {path}  {FLOW_ONLY.get(path, '(has path parameters)')}")
+    for role in ROLES:
+        print(f"{role}: {len(discovered[role].pages)} pages")
+    assert missing_fixed == [], (
+        "GET pages without path parameters that no role reaches by a link "
+        f"(link them, or list them in FLOW_ONLY with why): {missing_fixed}"
+    )
+
+
+def _describe(url: str, width: int, found: dict[str, Any]) -> str:
+    lines = [f"{url} at {width} px: {found['scroll']} px wide, window {found['client']} px"]
+    for el in found["elements"]:
+        cls = f".{el['cls'].replace(' ', '.')}" if el["cls"] else ""
+        lines.append(
+            f"    <{el['tag']}{cls}> {el['width']} px wide, right edge {el['right']} px"
+            f"{' (starts here)' if el['starts'] else ''}: {el['text']!r}"
+        )
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("role", list(ROLES))
+def test_no_page_scrolls_sideways(
+    browser: Any,
+    demo_city: LiveServer,
+    cookies: dict[str, str],
+    discovered: dict[str, Discovered],
+    role: str,
+    locale: str,
+) -> None:
+    routes = page_routes()
+    pages = discovered[role].pages
+    assert pages, f"{role} reached no page at all"
+    offending: list[str] = []
+    measured = 0
+
+    def widths(url: str) -> list[tuple[int, int]]:
+        # Phone first, then wider: a chart drawn for the phone only grows when widened.
+        return [PHONE, LAPTOP] if template_of(url, routes) in PHONE_PAGES else [LAPTOP]
+
+    for _role, _locale, url, page in crawl(
+        browser,
+        demo_city,
+        role,
+        locale,
+        pages,
+        cookies.get(role),
+        viewport_for=lambda url: widths(url.split("?")[0])[0],
+    ):
+        final = urlsplit(page.url).path
+        for width, height in widths(final):
+            if page.viewport_size["width"] != width:
+                page.set_viewport_size({"width": width, "height": height})
+            found = page.evaluate(MEASURE)
+            measured += 1
+            if found is not None:
+                offending.append(_describe(url, width, found))
+    print(f"\n{role} in {locale}: {len(pages)} pages, {measured} measurements")
+    assert offending == [], f"{len(offending)} pages scroll sideways:\n" + "\n".join(offending)
