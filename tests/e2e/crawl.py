@@ -274,7 +274,7 @@ def discover(server: LiveServer, role: str, cookie: str | None) -> Discovered:
             if not response.headers.get("content-type", "").startswith("text/html"):
                 found.downloads.append(target)  # a download without the file name's suffix
                 continue
-            if response.status_code >= 400 or final.startswith("/login") and target != "/login":
+            if response.status_code >= 400 or (final.startswith("/login") and target != "/login"):
                 continue  # refused or sent to sign in: not this role's page
             found.pages.append(target)
             parser = _Links()

@@ -198,3 +198,51 @@ def test_no_page_scrolls_sideways(
             + "\n".join(offending),
             pytrace=False,
         )
+
+
+# Each field of the licence sheet must show whole inside the sheet's frame (which clips what
+# sticks out): the frame's right edge, and every dt/dd's box and the width of its content.
+CLIPPED_FIELDS = """() => {
+  const frame = document.querySelector(".licence-frame").getBoundingClientRect();
+  const out = [];
+  for (const el of document.querySelectorAll(".licence-fields dt, .licence-fields dd")) {
+    const box = el.getBoundingClientRect();
+    if (box.right > frame.right + 0.5 || box.left < frame.left - 0.5
+        || el.scrollWidth > el.clientWidth + 1) {
+      out.push(`${el.tagName.toLowerCase()} ${Math.round(box.left)}-${Math.round(box.right)} `
+        + `(frame ${Math.round(frame.left)}-${Math.round(frame.right)}): ${el.innerText}`);
+    }
+  }
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_licence_is_readable_on_a_phone(
+    browser: Any,
+    demo_city: LiveServer,
+    cookies: dict[str, str],
+    discovered: dict[str, Discovered],
+    locale: str,
+) -> None:
+    """The holder's licence at 390 px: the name, the ID number and every other field whole."""
+    routes = page_routes()
+    sheets = [
+        url
+        for url in discovered["citizen"].pages
+        if template_of(url.split("?")[0], routes) == "/my/licences/{number}"
+    ]
+    assert sheets, "the demo citizen has no licence to look at"
+    clipped: list[str] = []
+    for _role, _locale, url, page in crawl(
+        browser,
+        demo_city,
+        "citizen",
+        locale,
+        sheets,
+        cookies["citizen"],
+        viewport_for=lambda url: PHONE,
+    ):
+        assert page.locator(".licence-fields dd.big").inner_text().strip() not in ("", "—")
+        clipped += [f"{url}: {line}" for line in page.evaluate(CLIPPED_FIELDS)]
+    assert clipped == [], "fields of the licence cut off at 390 px:\n" + "\n".join(clipped)
