@@ -21,6 +21,7 @@ import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -171,7 +172,9 @@ def seed_template(cache_dir: Path) -> Path:
             finally:
                 await db.dispose()
 
-        asyncio.run(seed())
+        # A thread of its own: Playwright's sync API may already run a loop in this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, seed()).result()
         building.rename(template)
         print(f"seeded the demo city in {time.monotonic() - started:.1f} s -> {template}")
         return template
