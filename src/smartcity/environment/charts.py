@@ -152,8 +152,8 @@ def station_map(
         projection.width,
         projection.height,
     )
-    for outline, (x, y) in zip(result.outlines, spots, strict=True):
-        outline.label_x, outline.label_y = x, y
+    for district, (x, y) in zip(result.outlines, spots, strict=True):
+        district.label_x, district.label_y = x, y
     return result
 
 
