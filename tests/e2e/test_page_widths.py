@@ -246,3 +246,42 @@ def test_the_licence_is_readable_on_a_phone(
         assert page.locator(".licence-fields dd.big").inner_text().strip() not in ("", "—")
         clipped += [f"{url}: {line}" for line in page.evaluate(CLIPPED_FIELDS)]
     assert clipped == [], "fields of the licence cut off at 390 px:\n" + "\n".join(clipped)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_header_fits_a_phone_with_the_longest_user_name(
+    browser: Any, demo_city: LiveServer, locale: str
+) -> None:
+    """The header shows the user name (up to 64 characters, no spaces) beside the language
+    switch, messages and sign-out: at 390 px it wraps, it does not widen the page."""
+    from smartcity.cli import cli_principal
+    from smartcity.core import accounts
+    from smartcity.core.schemas import AccountCreate
+
+    username = f"zhang.xiaoming.{locale.lower()}.".ljust(64, "x")
+
+    async def create(session: Any) -> str:
+        account, _ = await accounts.create_account(
+            session,
+            cli_principal(),
+            AccountCreate(username=username, display_name="张晓明", kind="citizen"),
+        )
+        account.must_change_password = False
+        return await accounts.open_web_session(session, account, second_factor_done=True)
+
+    cookie = demo_city.run(create)
+    wide: list[str] = []
+    for _role, _locale, url, page in crawl(
+        browser,
+        demo_city,
+        "citizen",
+        locale,
+        ["/", "/account", "/messages"],
+        cookie,
+        viewport_for=lambda url: PHONE,
+    ):
+        assert page.locator(".who a[href='/account']").inner_text() == username
+        found = page.evaluate(MEASURE)
+        if found is not None:
+            wide.append(_describe(url, PHONE[0], found))
+    assert wide == [], "\n".join(wide)
