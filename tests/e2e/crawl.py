@@ -81,6 +81,7 @@ class Discovered:
     pages: list[str] = field(default_factory=list)
     templates: set[str] = field(default_factory=set)
     downloads: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # links that answered with a 5xx
 
 
 # --- the app's page routes -----------------------------------------------------------------
@@ -268,17 +269,19 @@ def discover(server: LiveServer, role: str, cookie: str | None) -> Discovered:
         while queue and len(found.pages) < MAX_PAGES:
             target = queue.popleft()
             response = client.get(target)
+            final = response.url.path
+            if response.status_code >= 500:
+                found.errors.append(f"{target}: {response.status_code}")
+            if response.status_code >= 400 or (final.startswith("/login") and target != "/login"):
+                continue  # refused or sent to sign in: not this role's page
             # Both count as reached: the link's route (a redirect, say) and where it ends.
-            for path in (target.split("?")[0], response.url.path):
+            for path in (target.split("?")[0], final):
                 template = template_of(path, routes)
                 if template is not None:
                     found.templates.add(template)
-            final = response.url.path
             if not response.headers.get("content-type", "").startswith("text/html"):
                 found.downloads.append(target)  # a download without the file name's suffix
                 continue
-            if response.status_code >= 400 or (final.startswith("/login") and target != "/login"):
-                continue  # refused or sent to sign in: not this role's page
             found.pages.append(target)
             parser = _Links()
             parser.feed(response.text)

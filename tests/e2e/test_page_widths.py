@@ -137,6 +137,8 @@ def test_every_page_route_is_reached(discovered: dict[str, Discovered]) -> None:
         print(f"  {path}  {FLOW_ONLY.get(path, '(has path parameters)')}")
     for role in ROLES:
         print(f"{role}: {len(discovered[role].pages)} pages")
+    errors = [f"{role}: {e}" for role in ROLES for e in discovered[role].errors]
+    assert errors == [], f"links that answer with a server error: {errors}"
     assert missing_fixed == [], (
         "GET pages without path parameters that no role reaches by a link "
         f"(link them, or list them in FLOW_ONLY with why): {missing_fixed}"
