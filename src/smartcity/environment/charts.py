@@ -19,7 +19,7 @@ from smartcity.environment.aqi import CATEGORIES, Category
 from smartcity.environment.service import StoredReport
 from smartcity.environment.views import StationView, category_of
 from smartcity.registry import contract as registry
-from smartcity.web.maps import Projection, point_bounds, union_bounds
+from smartcity.web.maps import Marker, Projection, place_labels, point_bounds, union_bounds
 
 NO_DATA_COLOUR = "#b1b4b6"
 # Text on the category colour: dark on the light ones, white on purple and maroon.
@@ -145,6 +145,15 @@ def station_map(
         )
     # The worst on top, so a polluted station is never hidden under a clean neighbour.
     result.dots.sort(key=lambda d: d.view.latest.aqi if d.view.latest else -1)
+    # District names moved off the dots (r=14 and the outline), so both stay readable.
+    spots = place_labels(
+        [(o.name, o.label_x, o.label_y) for o in result.outlines],
+        [Marker(d.x, d.y, 15.5) for d in result.dots],
+        projection.width,
+        projection.height,
+    )
+    for district, (x, y) in zip(result.outlines, spots, strict=True):
+        district.label_x, district.label_y = x, y
     return result
 
 

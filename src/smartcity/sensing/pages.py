@@ -32,7 +32,7 @@ from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules import words as rule_words
 from smartcity.sensing.rules.models import SensingAlert
 from smartcity.sensing.sta.times import parse_datetime
-from smartcity.web.maps import Bounds, Projection, point_bounds, union_bounds
+from smartcity.web.maps import Bounds, Marker, Projection, place_labels, point_bounds, union_bounds
 from smartcity.web.pages import require_page
 from smartcity.web.render import render
 
@@ -161,6 +161,15 @@ def build_map(
         assert device.lon is not None and device.lat is not None
         x, y = projection.xy(device.lon, device.lat)
         svg.dots.append(Dot(x, y, STATUS_COLOURS[device.status], device))
+    # District names moved off the dots (silent ones are drawn larger), so both stay readable.
+    spots = place_labels(
+        [(c.label, c.x, c.y) for c in svg.captions],
+        [Marker(d.x, d.y, 7 if d.device.status == status.SILENT else 5.5) for d in svg.dots],
+        projection.width,
+        projection.height,
+    )
+    for caption, (x, y) in zip(svg.captions, spots, strict=True):
+        caption.x, caption.y = x, y
     return svg
 
 

@@ -5,7 +5,8 @@ and air-quality maps share this projection."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shapely.geometry import shape
@@ -68,3 +69,79 @@ def point_bounds(points: Iterable[tuple[float, float]], margin: float = 0.01) ->
         max(p[0] for p in pts) + margin,
         max(p[1] for p in pts) + margin,
     )
+
+
+# --- labels that stay readable ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A dot on the map, in SVG pixels (its radius with its outline)."""
+
+    x: float
+    y: float
+    r: float
+
+
+def label_box(
+    text: str, x: float, y: float, font_px: float, *, middle: bool = False
+) -> tuple[float, float, float, float]:
+    """The box (left, top, right, bottom) a label centred on x covers: Chinese characters are
+    about a square em wide, Latin letters and digits about half. ``y`` is the baseline, or the
+    middle with ``middle`` (dominant-baseline: middle)."""
+    width = sum(font_px if ord(ch) > 0x2E7F else font_px * 0.6 for ch in text) + 4
+    top = y - font_px * 0.65 if middle else y - font_px * 0.95
+    return x - width / 2, top, x + width / 2, top + font_px * 1.3
+
+
+def box_overlap(
+    a: tuple[float, float, float, float], b: tuple[float, float, float, float]
+) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+# Where to try a label, nearest first: its own place, then rings around it (up, down, the
+# sides and the corners) a few pixels further out each time.
+_DIRECTIONS = ((0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (1, -1), (-1, 1), (1, 1))
+_STEPS = (7, 14, 21, 28, 36, 44)
+
+
+def place_labels(
+    labels: Sequence[tuple[str, float, float]],
+    markers: Sequence[Marker],
+    width: float,
+    height: float,
+    font_px: float = 13,
+    *,
+    middle: bool = False,
+) -> list[tuple[float, float]]:
+    """Positions for district names that no dot covers: for each (text, x, y) the nearest
+    candidate position, inside the map, that overlaps no marker and no label placed before
+    it; when there is none within reach, the one covered least. Returns (x, y) per label, in
+    the same convention as given (baseline, or middle with ``middle``)."""
+    obstacles = [(m.x - m.r - 1, m.y - m.r - 1, m.x + m.r + 1, m.y + m.r + 1) for m in markers]
+    placed: list[tuple[float, float, float, float]] = []
+    result: list[tuple[float, float]] = []
+    for text, x0, y0 in labels:
+        candidates = [(x0, y0)] + [
+            (x0 + dx * step * 1.6, y0 + dy * step) for step in _STEPS for dx, dy in _DIRECTIONS
+        ]
+        best: tuple[float, float, float, float] | None = None  # (covered, distance, x, y)
+        for x, y in candidates:
+            box = label_box(text, x, y, font_px, middle=middle)
+            if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
+                continue
+            covered = sum(box_overlap(box, o) for o in obstacles) + sum(
+                box_overlap(box, p) for p in placed
+            )
+            score = (covered, math.hypot(x - x0, y - y0), x, y)
+            if best is None or score[:2] < best[:2]:
+                best = score
+            if covered == 0:
+                break  # candidates come nearest first: this is the nearest free place
+        x, y = (best[2], best[3]) if best is not None else (x0, y0)
+        placed.append(label_box(text, x, y, font_px, middle=middle))
+        result.append((round(x, 1), round(y, 1)))
+    return result
