@@ -1,7 +1,7 @@
 """unified identity sign-in: links of accounts to the identity provider, started sign-ins
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0017
 Create Date: 2026-12-07 23:50:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import smartcity.core.db
 
 revision: str = "0021"
-down_revision: str | None = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
