@@ -69,6 +69,9 @@ MAX_PAGES = 150  # per role: a bound, far above what the demo city has
 FLOW_ONLY = {
     "/login/totp": "only between the password and the second factor",
     "/login/enrol": "only at a staff account's first sign-in",
+    # tests/e2e/test_identity.py walks these against a local OpenID provider
+    "/login/oidc": "only where a unified identity provider is configured (not in the demo)",
+    "/login/oidc/callback": "only on the way back from the identity provider",
 }
 
 
