@@ -10,7 +10,10 @@ and served from memory until one of two things happens:
   edited), and the next request renders anew;
 - ``max_age`` passes. That bounds staleness where the event was handled by another process
   (several server processes share one bus; each event reaches one of them) and for what
-  changes with time alone (a station going stale after an hour without a report).
+  changes with time alone (a station going stale after an hour without a report). The next
+  request renders the page anew; visitors who come while it does get the aged page (so a
+  page is at most ``max_age`` plus one rendering old), where after an event they wait for
+  the new one.
 
 Each visitor still gets their own form token: the page is rendered with a placeholder that is
 replaced by this browser's token when served, so a cached page never carries another
@@ -119,6 +122,13 @@ class PageCache:
             self.hits += 1
             return self._serve(entry.body, csrf_token(request))
         pending = self._building.get(slot)
+        if pending is not None and entry is not None and entry.generation == generation:
+            # Only aged, not changed: while one visitor's request renders it anew, the others
+            # get the page as it was (at most max_age plus one rendering old) instead of
+            # all waiting on that rendering; a crowd's p99 was those waits.
+            self._entries.move_to_end(slot)
+            self.hits += 1
+            return self._serve(entry.body, csrf_token(request))
         if pending is not None:
             body = await asyncio.shield(pending)
             if body is not None:
@@ -178,6 +188,7 @@ async def cached_page(
     """``build``'s page through this app's cache (see PageCache.page); modules tag their pages
     with names of their own, e.g. ``environment.air``."""
     return await public_pages(request).page(request, tag, key, build, signed_in=signed_in)
+
 
 _TAGS_KEY = "public_page_tags"
 
