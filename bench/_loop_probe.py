@@ -13,8 +13,8 @@ Every second the probe appends a line ``<unix time> <lag>/<own> <lag>/<own> ...`
 on a CPU (any of its threads: the loop, SQLite's thread). On a machine shared with other work
 a process also waits for a CPU; ``own`` leaves that wait out, ``lag`` is what a request saw.
 And
-one ``gc <unix time> <generation> <ms>`` line per garbage collection that took over 5 ms (a
-pause of the whole process, in the middle of whatever callback allocated last).
+one ``gc <unix time> <generation> <ms> <CPU ms>`` line per garbage collection that took over
+5 ms (a pause of the whole process, in the middle of whatever callback allocated last).
 With SMARTCITY_LOOP_SLOW=<file> a watcher thread writes to that file what the loop's thread
 is running whenever it has used 20 ms of CPU without letting the probe wake (its stack: which
 code held the loop). CPU time of the thread, not wall-clock time, so being descheduled by a
@@ -47,15 +47,16 @@ async def loop_lag_probe(_runtime: Any) -> None:
         threading.Thread(target=_watch_stalls, args=(slow, heartbeat), daemon=True).start()
     # Opened once, before the probing starts; the writes are line-buffered and small.
     with open(path, "a", buffering=1) as out:  # noqa: ASYNC230
-        collecting = [0.0]
+        collecting = [0.0, 0.0]
 
         def on_gc(phase: str, info: dict[str, int]) -> None:
             if phase == "start":
-                collecting[0] = time.perf_counter()
+                collecting[:] = [time.perf_counter(), time.thread_time()]
                 return
             pause = (time.perf_counter() - collecting[0]) * 1000
+            cpu = (time.thread_time() - collecting[1]) * 1000
             if pause > 5:
-                out.write(f"gc {time.time():.3f} {info['generation']} {pause:.1f}\n")
+                out.write(f"gc {time.time():.3f} {info['generation']} {pause:.1f} {cpu:.1f}\n")
 
         gc.callbacks.append(on_gc)
         lags: list[str] = []
@@ -112,26 +113,28 @@ def read_lags(path: str, start: float, end: float, *, own: bool = False) -> list
     return lags
 
 
-def read_gc(path: str, start: float, end: float) -> list[tuple[int, float]]:
-    """The collections over 5 ms between start and end: (generation, ms)."""
+def read_gc(path: str, start: float, end: float) -> list[tuple[int, float, float]]:
+    """The collections over 5 ms between start and end: (generation, ms, CPU ms)."""
     pauses = []
     with open(path) as lines:
         for line in lines:
             if line.startswith("gc "):
-                _gc, stamp, generation, ms = line.split()
+                _gc, stamp, generation, ms, *cpu = line.split()
                 if start < float(stamp) <= end:
-                    pauses.append((int(generation), float(ms)))
+                    pauses.append((int(generation), float(ms), float(cpu[0] if cpu else ms)))
     return pauses
 
 
-def gc_summary(pauses: list[tuple[int, float]]) -> str:
+def gc_summary(pauses: list[tuple[int, float, float]]) -> str:
     if not pauses:
         return "no collection over 5 ms"
-    by_generation: dict[int, list[float]] = {}
-    for generation, ms in pauses:
-        by_generation.setdefault(generation, []).append(ms)
+    by_generation: dict[int, list[tuple[float, float]]] = {}
+    for generation, ms, cpu in pauses:
+        by_generation.setdefault(generation, []).append((ms, cpu))
     return "collections over 5 ms: " + ", ".join(
-        f"gen {g} x{len(ms)} (max {max(ms):.0f} ms)" for g, ms in sorted(by_generation.items())
+        f"gen {g} x{len(p)} (max {max(ms for ms, _ in p):.0f} ms, "
+        f"{max(cpu for _, cpu in p):.0f} ms of CPU)"
+        for g, p in sorted(by_generation.items())
     )
 
 
