@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import smartcity
-from smartcity.core import i18n, routeindex
+from smartcity.core import heap, i18n, routeindex
 from smartcity.core.db import Database, make_engine
 from smartcity.core.errors import PayloadTooLarge, install_problem_handlers, problem_response
 from smartcity.core.limits import JsonDepthLimit, bound_integer_parameters
@@ -162,7 +162,15 @@ class PerRequest:
             i18n.current_locale.reset(token)
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    settle_heap: bool = False,
+) -> FastAPI:
+    """The platform's app. ``settle_heap``: the serving process freezes what startup made
+    out of the garbage collector's reach once started (core/heap.py); not for tests, which
+    build many apps in one process."""
     settings = configure(settings or get_settings())
     mods = modules()
     db = database or Database(make_engine(settings.effective_database_url, echo=settings.log_sql))
@@ -171,6 +179,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        if settle_heap:
+            heap.settle()
         try:
             yield
         finally:

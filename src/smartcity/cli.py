@@ -145,7 +145,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     if settings.simulate_feed:
         logging.getLogger("uvicorn.access").addFilter(_quiet_feed)
     uvicorn.run(
-        create_app(settings),
+        # A server, not a test run: startup's objects out of the collector's way (core/heap.py).
+        create_app(settings, settle_heap=True),
         host=host,
         port=port,
         log_level="info",

@@ -187,18 +187,30 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
     def resolved_secret(self) -> bytes:
-        """The instance secret; created on first use and kept on disk, mode 0600."""
+        """The instance secret; created on first use and kept on disk, mode 0600. Read from
+        disk once per process: every page a new visitor gets signs a form token with it, and
+        a file read per request is blocking I/O on the event loop (a new secret takes a
+        restart, as it does anyway: it invalidates every session and token)."""
         value = self.secret_key.get_secret_value()
         if value:
             return value.encode()
         path = self.var_dir / "secret.key"
+        kept = _file_secrets.get(str(path))
+        if kept is not None:
+            return kept
         if path.exists():
-            return path.read_bytes().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_urlsafe(48).encode()
-        path.touch(mode=0o600)
-        path.write_bytes(token)
+            token = path.read_bytes().strip()
+        else:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            token = secrets.token_urlsafe(48).encode()
+            path.touch(mode=0o600)
+            path.write_bytes(token)
+        _file_secrets[str(path)] = token
         return token
+
+
+# The instance secrets read from (or written to) var_dir/secret.key in this process, by path.
+_file_secrets: dict[str, bytes] = {}
 
 
 _active: Settings | None = None

@@ -262,3 +262,63 @@ async def test_a_failed_rendering_lets_the_next_try(app: Any) -> None:
     built, build_for = page_with_token()
     page = await pages.page(request, "t3", "k", build_for(request), signed_in=False)
     assert page.status_code == 200 and len(built) == 1
+
+
+async def test_an_aged_page_is_served_while_one_request_renders_it_anew(app: Any) -> None:
+    ticks = Clock()
+    pages = PageCache(max_age=60, monotonic=ticks)
+    built, build_for = page_with_token()
+    first = a_request(app)
+    await pages.page(first, "t4", "k", build_for(first), signed_in=False)
+    ticks.now = 61
+    rendering = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_build() -> Response:
+        rendering.set()
+        await release.wait()
+        return HTMLResponse("<p>new</p>")
+
+    renewing = asyncio.ensure_future(
+        pages.page(a_request(app), "t4", "k", slow_build, signed_in=False)
+    )
+    await rendering.wait()
+    # A visitor meanwhile: the aged page at once, nothing rendered for it.
+    other = a_request(app)
+    # (Bounded: before, it waited for the rendering, which waits for this test.)
+    aged = await asyncio.wait_for(
+        pages.page(other, "t4", "k", build_for(other), signed_in=False), timeout=10
+    )
+    assert aged.body.startswith(b"<p>page ") and len(built) == 1
+    release.set()
+    assert (await renewing).body == b"<p>new</p>"
+    later = a_request(app)
+    again = await pages.page(later, "t4", "k", build_for(later), signed_in=False)
+    assert again.body == b"<p>new</p>" and len(built) == 1
+
+
+async def test_a_changed_page_is_never_served_while_it_renders_anew(app: Any) -> None:
+    pages = PageCache()
+    built, build_for = page_with_token()
+    first = a_request(app)
+    await pages.page(first, "t5", "k", build_for(first), signed_in=False)
+    cache.invalidate("t5")
+    rendering = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_build() -> Response:
+        rendering.set()
+        await release.wait()
+        return HTMLResponse("<p>new</p>")
+
+    renewing = asyncio.ensure_future(
+        pages.page(a_request(app), "t5", "k", slow_build, signed_in=False)
+    )
+    await rendering.wait()
+    other = a_request(app)
+    waiting = asyncio.ensure_future(pages.page(other, "t5", "k", build_for(other), signed_in=False))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # it waits for the new page, not the changed one
+    release.set()
+    assert (await renewing).body == (await waiting).body == b"<p>new</p>"
+    assert len(built) == 1

@@ -68,3 +68,22 @@ async def test_unknown_items_and_hand_made_searches(
     # A search is cut to 100 characters before it is a key: one page, however long the ask.
     await client.get("/services", params={"q": long + "x"}, headers=HTML)
     assert len(pages_of(app)) <= 1
+
+
+async def test_the_licence_check_form_is_rendered_once_and_a_number_is_still_checked(
+    app: Any, client: httpx.AsyncClient
+) -> None:
+    import re
+
+    first = await client.get("/licences/verify", headers=HTML)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        second = await other.get("/licences/verify", headers=HTML)
+    assert first.status_code == second.status_code == 200 and 'name="pdf"' in second.text
+    assert (pages_of(app).misses, pages_of(app).hits) == (1, 1)
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    assert token.findall(first.text) and token.findall(first.text) != token.findall(second.text)
+    # A number asked for is checked every time, never answered with the kept form.
+    bad = await client.get("/licences/verify", params={"number": "x"}, headers=HTML)
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    assert (pages_of(app).misses, pages_of(app).hits) == (1, 1)

@@ -58,6 +58,11 @@ async def _finish(request: Request, *, commit: bool) -> None:
     if session is None:
         return
     request.state.db_session = None
+    if not session.in_transaction():
+        # Never used (a page served from the public-page cache, a visitor without a session
+        # cookie): committing would begin a transaction only to end it, on every request of a
+        # crowd; there is no connection to give back either.
+        return
     try:
         if commit:
             await session.commit()

@@ -20,6 +20,7 @@ from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.services import licence_pdf, licences, service, subscriptions
 from smartcity.services.licence_api import licence_verify_url, limit_verification, pdf_response
+from smartcity.web.cache import cached_page
 from smartcity.web.pages import page_principal, require_page, safe_next
 from smartcity.web.render import check_csrf, render
 
@@ -35,6 +36,8 @@ KeeperPage = Annotated[
 ]
 RevokerPage = Annotated[Principal, Depends(require_page("staff", "admin"))]
 Visitor = Annotated[Principal | None, Depends(page_principal)]
+# The cache tag of the empty check form; nothing invalidates it (it shows no data).
+VERIFY_FORM = "services.licence_verify"
 Checked = [Depends(public), Depends(limit_verification)]
 
 # Why a check failed, for people.
@@ -187,6 +190,18 @@ async def verify_form(request: Request, principal: Visitor, number: str | None =
                 principal=principal,
             )
         return RedirectResponse(f"/licences/{cleaned}", status_code=303)
+    # The empty form shows no data, so no event changes it: rendered once per language for
+    # visitors who are not signed in (web/cache.py).
+    return await cached_page(
+        request,
+        VERIFY_FORM,
+        "form",
+        lambda: _verify_form(request, principal),
+        signed_in=principal is not None,
+    )
+
+
+async def _verify_form(request: Request, principal: Principal | None) -> Response:
     return render(request, "services/licence_verify.html", principal=principal)
 
 

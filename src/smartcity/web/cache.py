@@ -10,7 +10,10 @@ and served from memory until one of two things happens:
   edited), and the next request renders anew;
 - ``max_age`` passes. That bounds staleness where the event was handled by another process
   (several server processes share one bus; each event reaches one of them) and for what
-  changes with time alone (a station going stale after an hour without a report).
+  changes with time alone (a station going stale after an hour without a report). The next
+  request renders the page anew; visitors who come while it does get the aged page (so a
+  page is at most ``max_age`` plus one rendering old), where after an event they wait for
+  the new one.
 
 Each visitor still gets their own form token: the page is rendered with a placeholder that is
 replaced by this browser's token when served, so a cached page never carries another
@@ -129,6 +132,13 @@ class PageCache:
             self.hits += 1
             return self._serve(entry.body, csrf_token(request))
         pending = self._building.get(slot)
+        if pending is not None and entry is not None and entry.generation == generation:
+            # Only aged, not changed: while one visitor's request renders it anew, the others
+            # get the page as it was (at most max_age plus one rendering old) instead of
+            # all waiting on that rendering (/air's takes over 100 ms, once a minute).
+            self._entries.move_to_end(slot)
+            self.hits += 1
+            return self._serve(entry.body, csrf_token(request))
         if pending is not None:
             body = await asyncio.shield(pending)
             if body is not None:
