@@ -1,7 +1,20 @@
-"""The 12345 citizen hotline (政务服务便民热线): work orders on the case engine."""
+"""The 12345 citizen hotline (政务服务便民热线): work orders (工单) received by phone or on the
+web, dispatched, handled, answered, called back and rated, on the case engine.
+
+Everything it adds to the platform is declared here: the work order case type, the caller's
+notices as a transition hook, actions, routers, pages, the portal links and the CLI group."""
 
 from __future__ import annotations
 
+from smartcity.cases.contract import OnTransition
 from smartcity.core.module import Module
+from smartcity.hotline import notices, service
+from smartcity.hotline.types import BASE_NAME, ORDER
 
-MODULE = Module(name="hotline")
+NOTIFY_CALLER = "hotline.notice.notify_caller"
+
+MODULE = Module(
+    name="hotline",
+    actions=dict(service.ACTIONS),
+    extends=(ORDER, OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller)),
+)

@@ -85,7 +85,9 @@ ORDER = CaseType(
         Transition("dispatch", "派单", ("accepted", "returned"), "dispatched", HOLDER),
         Transition("sign", "签收", ("dispatched",), "handling", HOLDER),
         Transition("return", "退单", ("dispatched", "handling"), "returned", HOLDER, ("reason",)),
-        Transition("transfer", "转办", ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)),
+        Transition(
+            "transfer", "转办", ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)
+        ),
         Transition("reply", "答复", ("handling", "reworking"), "replied", HOLDER, ("reply",)),
         Transition("visit", "回访办结", ("replied",), "closed", VISITOR, ("rating",)),
         Transition("rework", "重办", ("replied",), "reworking", VISITOR, ("rating",)),
