@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from smartcity.cases.contract import OnTransition
 from smartcity.core.module import Module
-from smartcity.hotline import notices, service
+from smartcity.hotline import api, notices, service
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 NOTIFY_CALLER = "hotline.notice.notify_caller"
 
 MODULE = Module(
     name="hotline",
+    router=api.router,
     actions=dict(service.ACTIONS),
     extends=(ORDER, OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller)),
 )
