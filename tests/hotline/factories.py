@@ -35,18 +35,26 @@ class People:
     citizen_account: Account
     citizen_person: Person
     supervisor: Principal
+    accounts: dict[str, Account]
 
 
 async def people(session: AsyncSession) -> People:
-    _a, agent = await person(session, "staff", CENTRE)
-    _o, officer = await person(session, "staff", HANDLER)
-    _x, other = await person(session, "staff", OTHER)
+    agent_account, agent = await person(session, "staff", CENTRE)
+    officer_account, officer = await person(session, "staff", HANDLER)
+    other_account, other = await person(session, "staff", OTHER)
     citizen_account, citizen = await person(session, "citizen")
     someone = await registry_factories.create_person(session, phone=PHONE)
     someone.account_id = citizen_account.id
-    _s, supervisor = await person(session, "supervisor", "JWJ")
+    supervisor_account, supervisor = await person(session, "supervisor", "JWJ")
     await session.flush()
-    return People(agent, officer, other, citizen, citizen_account, someone, supervisor)
+    accounts = {
+        "agent": agent_account,
+        "officer": officer_account,
+        "other": other_account,
+        "citizen": citizen_account,
+        "supervisor": supervisor_account,
+    }
+    return People(agent, officer, other, citizen, citizen_account, someone, supervisor, accounts)
 
 
 def report(**overrides: Any) -> ReportCreate:
