@@ -7,8 +7,9 @@ notices as a transition hook, actions, routers, pages, the portal links and the 
 from __future__ import annotations
 
 from smartcity.cases.contract import OnTransition
-from smartcity.core.module import Module
-from smartcity.hotline import api, notices, service
+from smartcity.core.i18n import N_
+from smartcity.core.module import Module, NavItem
+from smartcity.hotline import api, notices, pages, service
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 NOTIFY_CALLER = "hotline.notice.notify_caller"
@@ -16,6 +17,12 @@ NOTIFY_CALLER = "hotline.notice.notify_caller"
 MODULE = Module(
     name="hotline",
     router=api.router,
+    pages=pages.router,
+    nav=[
+        NavItem("/hotline/report", N_("Report a problem")),
+        NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
+        NavItem("/hotline/queue", N_("12345 queue"), frozenset({"staff"})),
+    ],
     actions=dict(service.ACTIONS),
     extends=(ORDER, OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller)),
 )

@@ -105,3 +105,19 @@ ORDER = CaseType(
     # Each order gets its kind's limit when it is opened; this is only the engine's fallback.
     limits=Limits(statutory_days=13, step_days=(("reworking", REWORK_DAYS),)),
 )
+
+# The timeline's lines in the city's words (the engine's "open" and "transferred" included).
+STEP_TITLES: dict[str, str] = {
+    "open": N_("Received (受理)"),
+    "dispatch": N_("Dispatched (派单)"),
+    "sign": N_("Signed for (签收)"),
+    "return": N_("Returned (退单)"),
+    "transfer": N_("Passed on (转办)"),
+    "reply": N_("Answered (答复)"),
+    "visit": N_("Followed up and closed (回访办结)"),
+    "rework": N_("To be handled again (重办)"),
+    "escalate": N_("Sent to the supervisors (督办)"),
+    "close_escalated": N_("Closed by the supervisors"),
+    "close_at_intake": N_("Answered at intake and closed (直接办结)"),
+    "transferred": N_("Handed to"),
+}
