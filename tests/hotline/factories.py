@@ -78,3 +78,12 @@ async def dispatched(session: AsyncSession, who: People, **overrides: Any) -> Wo
     await department(session, HANDLER)
     order = await service.create_order(session, who.citizen, report(**overrides), channel="web")
     return await service.dispatch(session, who.agent, order.id, HANDLER)
+
+
+async def order_of(session: AsyncSession, code: str) -> str:
+    """An anonymous report dispatched to the department ``code``: its id (for the route walk)."""
+    await department(session, code)
+    _account, agent = await person(session, "staff", CENTRE)
+    order = await service.create_order(session, None, report(), channel="web")
+    await service.dispatch(session, agent, order.id, code)
+    return str(order.id)

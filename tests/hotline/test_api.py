@@ -149,9 +149,7 @@ async def test_wrong_department_and_someone_elses_order(
     order = (await client.post(f"{BASE}/reports", json=REPORT)).json()
     url = f"{BASE}/orders/{order['id']}"
     await client.post(f"{url}/dispatch", json={"department": HANDLER}, headers=auth(a["agent"]))
-    problem(
-        await client.post(f"{url}/sign", headers=auth(a["other"])), 404, "/problems/order-not-found"
-    )
+    problem(await client.post(f"{url}/sign", headers=auth(a["other"])), 404, "/problems/not-found")
     problem(
         await client.post(f"{url}/reply", json={"reply": "x"}, headers=auth(a["citizen"])),
         403,
@@ -160,7 +158,7 @@ async def test_wrong_department_and_someone_elses_order(
     problem(
         await client.post(f"{url}/visit", json={"rating": "satisfied"}, headers=auth(a["citizen"])),
         404,
-        "/problems/order-not-found",
+        "/problems/not-found",
     )
     # The agent may not sign for the department; the state is left as it was.
     problem(await client.post(f"{url}/sign", headers=auth(a["agent"])), 403, "/problems/forbidden")

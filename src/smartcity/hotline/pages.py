@@ -51,6 +51,13 @@ _FORM_FIELDS = {"lon": "lon", "lat": "lat", "address": "address"}
 CHANNEL_TITLES = {"phone": N_("by phone"), "web": N_("on the web"), "api": N_("through the app")}
 
 
+def _titled(titles: dict[str, str]) -> Any:
+    def title(name: str) -> str:
+        return _(titles[name]) if name in titles else name
+
+    return title
+
+
 async def _common(session: DbSession) -> dict[str, Any]:
     """What every hotline page's macros read: titles in the page's language, departments."""
     departments = await service.department_names(session)
@@ -65,8 +72,8 @@ async def _common(session: DbSession) -> dict[str, Any]:
         "centre": service.centre_code(),
         "kind_titles": {k: _(t) for k, t in KIND_TITLES.items()},
         "state_title": service.state_title,
-        "step_title": lambda step: _(STEP_TITLES.get(step, step)),
-        "rating_title": lambda r: _(RATING_TITLES.get(r, r)),
+        "step_title": _titled(STEP_TITLES),
+        "rating_title": _titled(RATING_TITLES),
         "department_label": department_label,
     }
 

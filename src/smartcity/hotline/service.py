@@ -113,7 +113,7 @@ async def get_order(
         await session.execute(readable_orders(principal, code).where(WorkOrder.id == order_id))
     ).scalar_one_or_none()
     if found is None:
-        raise NotFound(_("There is no such work order."), slug="order-not-found")
+        raise NotFound(_("There is no such work order."))
     return found
 
 
@@ -125,7 +125,7 @@ async def get_order_by_number(
         await session.execute(readable_orders(principal, code).where(WorkOrder.number == number))
     ).scalar_one_or_none()
     if found is None:
-        raise NotFound(_("There is no such work order."), slug="order-not-found")
+        raise NotFound(_("There is no such work order."))
     return found
 
 
