@@ -50,9 +50,9 @@ ACTIONS: dict[str, frozenset[str]] = {
 
 # The hotline hands a case from one holder to the next (派单, 退单, 答复, 重办) after it has
 # authorized the step itself: the engine's transfer is the hotline's, not the caller's.
-HOTLINE = Principal(id=None, kind="admin", name="12345热线", via="system")
+HOTLINE = Principal(id=None, kind="admin", name="12345", via="system")
 # Reads of an order's case and timeline after readable_orders admitted the caller.
-_READER = Principal(id=None, kind="supervisor", name="12345热线", via="system")
+_READER = Principal(id=None, kind="supervisor", name="12345", via="system")
 LIST_MAX = 200
 
 
@@ -344,7 +344,7 @@ async def create_order(
     if principal is not None and principal.kind == "citizen":
         account_id = principal.id
     # An anonymous report is opened by the web form itself (no account to name).
-    opener = principal or Principal(id=None, kind="system", name="12345网上诉求", via="system")
+    opener = principal or Principal(id=None, kind="system", name="12345 web", via="system")
     case_ = await cases.open_case(
         session,
         opener,

@@ -108,16 +108,16 @@ ORDER = CaseType(
 
 # The timeline's lines in the city's words (the engine's "open" and "transferred" included).
 STEP_TITLES: dict[str, str] = {
-    "open": N_("Received (受理)"),
-    "dispatch": N_("Dispatched (派单)"),
-    "sign": N_("Signed for (签收)"),
-    "return": N_("Returned (退单)"),
-    "transfer": N_("Passed on (转办)"),
-    "reply": N_("Answered (答复)"),
-    "visit": N_("Followed up and closed (回访办结)"),
-    "rework": N_("To be handled again (重办)"),
-    "escalate": N_("Sent to the supervisors (督办)"),
+    "open": N_("Order received"),
+    "dispatch": N_("Dispatched to a department"),
+    "sign": N_("Signed for"),
+    "return": N_("Returned to the dispatcher"),
+    "transfer": N_("Passed on to another department"),
+    "reply": N_("Answered"),
+    "visit": N_("Followed up and closed"),
+    "rework": N_("Sent back to be handled again"),
+    "escalate": N_("Sent to the supervisors"),
     "close_escalated": N_("Closed by the supervisors"),
-    "close_at_intake": N_("Answered at intake and closed (直接办结)"),
+    "close_at_intake": N_("Answered at intake and closed"),
     "transferred": N_("Handed to"),
 }
