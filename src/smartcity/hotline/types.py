@@ -52,7 +52,7 @@ RETURN_WITHIN_DAYS = 2
 REWORK_DAYS = 5
 
 STATE_TITLES: dict[str, str] = {
-    "accepted": N_("Received"),
+    "accepted": N_("Received, awaiting dispatch"),
     "dispatched": N_("Dispatched"),
     "handling": N_("Being handled"),
     "replied": N_("Answered, awaiting follow-up"),
@@ -113,7 +113,7 @@ STEP_TITLES: dict[str, str] = {
     "sign": N_("Signed for"),
     "return": N_("Returned to the dispatcher"),
     "transfer": N_("Passed on to another department"),
-    "reply": N_("Answered"),
+    "reply": N_("Answer sent"),
     "visit": N_("Followed up and closed"),
     "rework": N_("Sent back to be handled again"),
     "escalate": N_("Sent to the supervisors"),

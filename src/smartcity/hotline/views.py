@@ -20,6 +20,7 @@ from smartcity.hotline.schemas import (
     TimelineRead,
     VisitRead,
 )
+from smartcity.hotline.types import RATING_TITLES
 from smartcity.settings import get_settings
 
 # What each step's line on the timeline quotes from the step's fields.
@@ -53,11 +54,19 @@ async def summary(session: AsyncSession, order: WorkOrder) -> OrderSummaryRead:
 async def full(session: AsyncSession, principal: Principal | None, order: WorkOrder) -> OrderRead:
     head = await summary(session, order)
     shown = await service.sees_caller(session, principal, order)
+    names = {
+        code: (en or zh) if english() else zh
+        for code, (zh, en) in (await service.department_names(session)).items()
+    }
     lines = []
     for event in await service.timeline_of(session, order):
         if event.kind not in ("transition", "transfer"):
             continue
         fields = dict(event.data.get("fields") or {})
+        if fields.get("rating"):
+            fields["rating"] = _(RATING_TITLES.get(str(fields["rating"]), str(fields["rating"])))
+        if fields.get("department"):
+            fields["department"] = names.get(str(fields["department"]), str(fields["department"]))
         note = " · ".join(str(fields[k]) for k in NOTE_FIELDS if fields.get(k))
         if event.kind == "transfer":
             note = str(event.data.get("to") or "")
