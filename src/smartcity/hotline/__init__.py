@@ -10,6 +10,7 @@ from smartcity.cases.contract import OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.hotline import api, notices, pages, service
+from smartcity.hotline.cli import cli
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 NOTIFY_CALLER = "hotline.notice.notify_caller"
@@ -24,5 +25,6 @@ MODULE = Module(
         NavItem("/hotline/queue", N_("12345 queue"), frozenset({"staff"})),
     ],
     actions=dict(service.ACTIONS),
+    cli=cli,
     extends=(ORDER, OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller)),
 )
