@@ -247,3 +247,20 @@ class TestWho:
         assert [o.id for o in officer_rows] == [mine.id]
         assert (await service.list_orders(session, who.other_officer))[1] == 0
         assert [o.id for o in (await service.list_orders(session, who.citizen))[0]] == [mine.id]
+
+
+class TestEngineSteps:
+    async def test_the_engine_alone_cannot_move_an_order(
+        self, session: AsyncSession, advance: Advance
+    ) -> None:
+        from smartcity.cases import contract as cases
+
+        who = await people(session)
+        order = await dispatched(session, who)
+        with pytest.raises(Forbidden) as refused:
+            async with session.begin_nested():  # the request's unit of work, rolled back
+                await cases.transition(session, who.officer, order.case_id, "sign")
+        assert refused.value.type == "/problems/hotline-steps-only"
+        case_ = await _case(session, order.id)
+        await session.refresh(case_)
+        assert case_.state == "dispatched"

@@ -13,6 +13,7 @@ from smartcity.hotline import api, notices, pages, service
 from smartcity.hotline.cli import cli
 from smartcity.hotline.types import BASE_NAME, ORDER
 
+GUARD_STEPS = "hotline.order.only_through_the_hotline"
 NOTIFY_CALLER = "hotline.notice.notify_caller"
 
 MODULE = Module(
@@ -26,5 +27,9 @@ MODULE = Module(
     ],
     actions=dict(service.ACTIONS),
     cli=cli,
-    extends=(ORDER, OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller)),
+    extends=(
+        ORDER,
+        OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
+        OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
+    ),
 )
