@@ -95,7 +95,7 @@ async def test_walks_the_lifecycle_over_http(
     body = r.json()
     assert body["state"] == "closed" and body["rating"] == "basically_satisfied"
     steps = [line["step"] for line in body["timeline"] if line["step"] != "transferred"]
-    assert steps == ["open", "dispatch", "sign", "reply", "rework", "reply", "visit"]
+    assert steps == ["open", "dispatch", "sign", "reply", "rework_online", "reply", "visit"]
     listed = (await client.get(f"{BASE}/orders", headers=auth(a["citizen"]))).json()
     assert [o["number"] for o in listed["items"]] == [order["number"]]
 

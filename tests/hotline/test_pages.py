@@ -125,7 +125,7 @@ async def test_citizen_reports_follows_and_rates(
     r = await post(client, a["citizen"], f"{order_url}/visit", {"rating": "satisfied"})
     assert r.status_code == 303
     page = await client.get(order_url, headers=as_(a["citizen"]))
-    assert "Followed up and closed" in page.text
+    assert "Rated online and closed" in page.text
 
 
 async def test_intake_looks_up_the_caller_and_saves_the_call(

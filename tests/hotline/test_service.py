@@ -65,7 +65,7 @@ class TestLifecycle:
                 "hotline.order.dispatch",
                 "hotline.order.sign",
                 "hotline.order.reply",
-                "hotline.order.visit",
+                "hotline.order.visit_online",
             ]
         )
 

@@ -23,6 +23,9 @@ STEP_MESSAGES: dict[str, str] = {
     "visit": N_("Your request %(number)s is closed. Thank you for your rating."),
     "rework": N_("Your request %(number)s is being handled again."),
     "escalate": N_("Your request %(number)s has gone to the supervisors."),
+    "visit_online": N_("Your request %(number)s is closed. Thank you for your rating."),
+    "rework_online": N_("Your request %(number)s is being handled again."),
+    "escalate_online": N_("Your request %(number)s has gone to the supervisors."),
     "close_escalated": N_("The supervisors have closed your request %(number)s."),
     "close_at_intake": N_("Your consultation %(number)s was answered and is closed."),
 }

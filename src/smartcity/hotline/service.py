@@ -32,6 +32,7 @@ from smartcity.hotline.schemas import OrderCreate, ReportCreate
 from smartcity.hotline.types import (
     KIND_TITLES,
     MAX_REWORKS,
+    ONLINE_STEPS,
     ORDER_TYPE,
     RETURN_WITHIN_DAYS,
     STATE_TITLES,
@@ -563,7 +564,8 @@ async def visit(
         step = "rework" if order.reworks < MAX_REWORKS else "escalate"
     else:
         step = "visit"
-    await _step(session, principal, order, step, {"rating": rating, "comment": comment})
+    taken = ONLINE_STEPS[step] if own else step
+    await _step(session, principal, order, taken, {"rating": rating, "comment": comment})
     session.add(
         OrderVisit(
             id=uuid.uuid4(),

@@ -63,8 +63,14 @@ STATE_TITLES: dict[str, str] = {
 }
 
 HOLDER = frozenset({"department"})
-# 回访: the centre calls the caller back, or the caller rates online themself.
-VISITOR = frozenset({"department", "applicant"})
+# 回访 online: the caller rates the answer themself (网上评价), the same outcomes as the call.
+CALLER = frozenset({"applicant"})
+# Steps the caller takes online instead of the centre's call, by the call's step name.
+ONLINE_STEPS: dict[str, str] = {
+    "visit": "visit_online",
+    "rework": "rework_online",
+    "escalate": "escalate_online",
+}
 
 ORDER = CaseType(
     name=ORDER_TYPE,
@@ -89,9 +95,14 @@ ORDER = CaseType(
             "transfer", "转办", ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)
         ),
         Transition("reply", "答复", ("handling", "reworking"), "replied", HOLDER, ("reply",)),
-        Transition("visit", "回访办结", ("replied",), "closed", VISITOR, ("rating",)),
-        Transition("rework", "重办", ("replied",), "reworking", VISITOR, ("rating",)),
-        Transition("escalate", "督办", ("replied",), "escalated", VISITOR, ("rating",)),
+        Transition("visit", "回访办结", ("replied",), "closed", HOLDER, ("rating",)),
+        Transition("rework", "重办", ("replied",), "reworking", HOLDER, ("rating",)),
+        Transition("escalate", "督办", ("replied",), "escalated", HOLDER, ("rating",)),
+        Transition("visit_online", "网上评价办结", ("replied",), "closed", CALLER, ("rating",)),
+        Transition("rework_online", "网上评价重办", ("replied",), "reworking", CALLER, ("rating",)),
+        Transition(
+            "escalate_online", "网上评价督办", ("replied",), "escalated", CALLER, ("rating",)
+        ),
         Transition(
             "close_escalated",
             "督办办结",
@@ -115,6 +126,9 @@ STEP_TITLES: dict[str, str] = {
     "transfer": N_("Passed on to another department"),
     "reply": N_("Answer sent"),
     "visit": N_("Followed up and closed"),
+    "visit_online": N_("Rated online and closed"),
+    "rework_online": N_("Rated online: to be handled again"),
+    "escalate_online": N_("Rated online: sent to the supervisors"),
     "rework": N_("Sent back to be handled again"),
     "escalate": N_("Sent to the supervisors"),
     "close_escalated": N_("Closed by the supervisors"),
