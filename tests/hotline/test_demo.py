@@ -23,8 +23,7 @@ async def test_demo_orders_in_every_state(
     await seed.seed_demo_accounts(session, ROOT)
     assert await seed_demo_orders(session, ROOT) == len(ORDERS)
     states = sorted((await session.execute(select(WorkOrder.state))).scalars())
-    assert states == sorted(
-        ["handling", "replied", "dispatched", "closed", "returned", "reworking"]
-        + ["accepted", "accepted", "closed", "closed"]
-    )
+    expected = ["accepted", "accepted", "dispatched", "handling", "replied", "returned"]
+    expected += ["reworking", "closed", "closed", "closed"]
+    assert states == sorted(expected)
     assert await seed_demo_orders(session, ROOT) == 0

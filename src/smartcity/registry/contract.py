@@ -162,7 +162,6 @@ async def place_outlines(session: AsyncSession, kind: str) -> list[PlaceOutline]
     ]
 
 
-
 # --- what the sensing pages use ---
 
 
@@ -199,7 +198,6 @@ async def areas(
         )
         for p in found
     ]
-
 
 
 # --- what the 12345 hotline uses ---
