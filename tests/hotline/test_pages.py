@@ -153,3 +153,14 @@ async def test_intake_looks_up_the_caller_and_saves_the_call(
     officer_view = await client.get(f"/hotline/orders/{order.id}", headers=as_(a["officer"]))
     assert PHONE not in officer_view.text and "138****8000" in officer_view.text
     assert (await client.get("/hotline/intake", headers=as_(a["officer"]))).status_code == 404
+
+
+async def test_the_engine_case_page_shows_the_way_to_the_order(
+    client: httpx.AsyncClient, session: AsyncSession, advance: Advance
+) -> None:
+    who = await people(session)
+    r = await post(client, who.accounts["citizen"], "/hotline/report", GOOD)
+    order_url = r.headers["location"].split("?")[0]
+    order = (await session.execute(select(WorkOrder))).scalar_one()
+    page = await client.get(f"/cases/{order.case_id}", headers=as_(who.accounts["agent"]))
+    assert page.status_code == 200 and order_url in page.text

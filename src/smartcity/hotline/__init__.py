@@ -6,10 +6,10 @@ notices as a transition hook, actions, routers, pages, the portal links and the 
 
 from __future__ import annotations
 
-from smartcity.cases.contract import OnTransition
+from smartcity.cases.contract import CasePanel, OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.hotline import api, notices, pages, service
+from smartcity.hotline import api, notices, pages, panel, service
 from smartcity.hotline.cli import cli
 from smartcity.hotline.types import BASE_NAME, ORDER
 
@@ -31,5 +31,6 @@ MODULE = Module(
         ORDER,
         OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
         OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
+        CasePanel(BASE_NAME, panel.case_panel),
     ),
 )

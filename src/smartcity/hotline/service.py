@@ -213,7 +213,8 @@ async def visits_of(session: AsyncSession, order: WorkOrder) -> list[OrderVisit]
 
 
 def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
+    """张**: the family name only (a long account name gets no more stars than a name)."""
+    return name[:1] + "*" * min(2, max(1, len(name) - 1)) if name else ""
 
 
 def mask_phone(phone: str) -> str:
