@@ -164,3 +164,14 @@ async def test_the_engine_case_page_shows_the_way_to_the_order(
     order = (await session.execute(select(WorkOrder))).scalar_one()
     page = await client.get(f"/cases/{order.case_id}", headers=as_(who.accounts["agent"]))
     assert page.status_code == 200 and order_url in page.text
+
+
+async def test_the_centre_desk_is_its_queue(
+    client: httpx.AsyncClient, session: AsyncSession, advance: Advance
+) -> None:
+    who = await people(session)
+    r = await client.get("/hotline/desk", headers=as_(who.accounts["agent"]))
+    assert r.status_code == 303 and r.headers["location"] == "/hotline/queue"
+    assert (
+        await client.get("/hotline/queue", headers=as_(who.accounts["officer"]))
+    ).status_code == 404

@@ -23,7 +23,7 @@ MODULE = Module(
     nav=[
         NavItem("/hotline/report", N_("Report a problem")),
         NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
-        NavItem("/hotline/queue", N_("12345 queue"), frozenset({"staff"})),
+        NavItem("/hotline/desk", N_("12345 work orders"), frozenset({"staff"})),
     ],
     actions=dict(service.ACTIONS),
     cli=cli,

@@ -349,7 +349,10 @@ async def queue(request: Request, session: DbSession, principal: Staff) -> Respo
 
 @router.get("/hotline/desk")
 async def desk(request: Request, session: DbSession, principal: Staff) -> Response:
-    """The department's orders (本单位工单): to sign, being handled, being handled again."""
+    """The department's orders (本单位工单): to sign, being handled, being handled again.
+    The 12345 centre's own desk is its queue."""
+    if await service.in_centre(session, principal):
+        return RedirectResponse("/hotline/queue", status_code=303)
     code = await service.department_code_of(session, principal)
     lines = []
     for state in ("dispatched", "handling", "reworking"):
