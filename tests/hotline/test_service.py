@@ -264,3 +264,24 @@ class TestEngineSteps:
         case_ = await _case(session, order.id)
         await session.refresh(case_)
         assert case_.state == "dispatched"
+
+
+class TestLimitsFromSettings:
+    async def test_a_kinds_limit_comes_from_the_settings(
+        self, session: AsyncSession, advance: Advance, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from smartcity.settings import get_settings
+
+        await department(session, CENTRE)
+        monkeypatch.setattr(get_settings(), "hotline_complaint_days", 7)
+        order = await service.create_order(session, None, report(), channel="web")
+        assert order.limit_days == 7
+        assert (await _case(session, order.id)).statutory_days == 7
+        assert (await service.deadline_of(session, order)).remaining == 7
+
+    @pytest.mark.parametrize("days", [0, 61])
+    def test_a_limit_out_of_range_is_refused(self, days: int) -> None:
+        from smartcity.settings import Settings
+
+        with pytest.raises(ValidationError):
+            Settings(hotline_complaint_days=days)
