@@ -202,3 +202,23 @@ async def test_agent_looks_up_a_caller(
         f"{BASE}/callers", json={"phone": "13900000000"}, headers=auth(who.accounts["officer"])
     )
     problem(r, 403, "/problems/forbidden")
+
+
+async def test_agent_takes_a_call_and_dispatches_it(
+    client: httpx.AsyncClient, session: AsyncSession, advance: Advance
+) -> None:
+    who = await _who(session)
+    call = REPORT | {"contact_phone": who.citizen_person.phone, "department": HANDLER}
+    r = await client.post(f"{BASE}/orders", json=call, headers=auth(who.accounts["agent"]))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["state"], body["department"], body["channel"]) == ("dispatched", HANDLER, "phone")
+    assert body["caller_name"] == who.citizen_person.name  # the centre sees the caller
+    r = await client.post(f"{BASE}/orders", json=call, headers=auth(who.accounts["officer"]))
+    problem(r, 403, "/problems/forbidden")
+    r = await client.post(
+        f"{BASE}/orders",
+        json=REPORT | {"department": "NOSUCH"},
+        headers=auth(who.accounts["agent"]),
+    )
+    problem(r, 422, "/problems/unknown-department")

@@ -71,8 +71,10 @@ async def report(
 
 @router.post("/orders", response_model=OrderRead, status_code=201)
 async def take_call(session: DbSession, principal: Staff, data: OrderCreate) -> OrderRead:
-    """A call taken by a 12345 agent (来电受理)."""
+    """A call taken by a 12345 agent (来电受理), dispatched at once when it names a department."""
     order = await service.create_order(session, principal, data, channel="phone")
+    if data.department and order.state == "accepted":
+        order = await service.dispatch(session, principal, order.id, data.department)
     return await views.full(session, principal, order)
 
 
