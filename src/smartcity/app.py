@@ -42,12 +42,13 @@ def modules() -> list[Module]:
     from smartcity.demo import MODULE as demo
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
+    from smartcity.hotline import MODULE as hotline
     from smartcity.portal import MODULE as portal
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, portal, registry, exchange, cases, services, sensing, environment, demo]
+    return [core, portal, registry, exchange, cases, services, hotline, sensing, environment, demo]
 
 
 class RequestSizeLimit:

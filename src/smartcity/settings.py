@@ -117,6 +117,17 @@ class Settings(BaseSettings):
     # or a later checkpoint's): room for the ids handed out after that position was recorded.
     restore_id_gap: int = 1_000_000
 
+    # The 12345 hotline: limits of each kind of request in working days (诉求办理时限), and
+    # the department whose staff take calls, dispatch and call back (the 12345 centre).
+    hotline_consultation_days: int = Field(default=3, ge=1, le=60)
+    hotline_help_days: int = Field(default=3, ge=1, le=60)
+    hotline_complaint_days: int = Field(default=13, ge=1, le=60)
+    hotline_report_days: int = Field(default=13, ge=1, le=60)
+    hotline_suggestion_days: int = Field(default=5, ge=1, le=60)
+    hotline_praise_days: int = Field(default=5, ge=1, le=60)
+    hotline_centre_department: str = "ZWSJJ"
+    hotline_reports_per_hour: int = Field(default=10, ge=1, le=1000)
+
     # Outgoing e-mail (core.notifications.SmtpChannel): verification codes of self-registration
     # and recovery. Empty host: e-mail codes go to the log only (development).
     smtp_host: str = ""

@@ -149,6 +149,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "exchange": (26, 11),
     "cases": (24, 16),
     "services": (26, 21),
+    "hotline": (13, 9),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),
@@ -275,6 +276,23 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
         None,
     ),
     ("GET", "/api/v1/exchange/messages/{message_id}"): ("exchange_message", None),
+    # hotline: a work order dispatched to A
+    ("GET", "/api/v1/hotline/orders/{order_id}"): ("hotline_order", None),
+    ("POST", "/api/v1/hotline/orders/{order_id}/dispatch"): ("hotline_order", {"department": B}),
+    ("POST", "/api/v1/hotline/orders/{order_id}/sign"): ("hotline_order", None),
+    ("POST", "/api/v1/hotline/orders/{order_id}/return"): ("hotline_order", {"reason": "不属"}),
+    ("POST", "/api/v1/hotline/orders/{order_id}/transfer"): (
+        "hotline_order",
+        {"department": B, "reason": "不属"},
+    ),
+    ("POST", "/api/v1/hotline/orders/{order_id}/reply"): ("hotline_order", {"reply": "已处理"}),
+    ("POST", "/api/v1/hotline/orders/{order_id}/visit"): (
+        "hotline_order",
+        {"rating": "satisfied"},
+    ),
+    ("POST", "/api/v1/hotline/orders/{order_id}/close"): ("hotline_order", {"opinion": "办结"}),
+    ("GET", "/hotline/orders/{order_id}"): ("hotline_order", None),
+    ("POST", "/hotline/orders/{order_id}/{step}"): ("hotline_order", {"reply": "已处理"}),
     # core: a message in the inbox of A's staff
     ("GET", "/api/v1/messages/{message_id}"): ("message", None),
     ("POST", "/api/v1/messages/{message_id}/read"): ("message", None),
@@ -297,6 +315,8 @@ DEPARTMENT_LISTS: dict[str, tuple[str, ...]] = {
     "/exchange/log": ("call_purpose",),
     "/api/v1/messages": ("message",),
     "/messages": ("message",),
+    "/api/v1/hotline/orders": ("hotline_order",),
+    "/hotline/desk": ("hotline_order",),
 }
 
 # Staff routes with an object in their path that is not a department's: why B may act there.
@@ -393,6 +413,7 @@ def _bearer(account: Any) -> dict[str, str]:
 
 async def department_world(client: Any, session: Any) -> DepartmentWorld:
     from tests.exchange import factories as exchange_factories
+    from tests.hotline import factories as hotline_factories
     from tests.sensing.rule_helpers import feed, station
     from tests.services import factories as services_factories
 
@@ -422,6 +443,7 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     person = await exchange_factories.person(session)
     # sensing: a station whose readings open an alert of A's rule
     stream = await station(session)
+    w.objects["hotline_order"] = await hotline_factories.order_of(session, A)
     await session.commit()
 
     citizen = _bearer(applicant.account)

@@ -43,6 +43,7 @@ from smartcity.cases.service import (
     timeline,
     transition,
 )
+from smartcity.cases.service.assignment import transfer
 from smartcity.cases.service.lookup import (
     OpenFlag,
     case_by_id,
@@ -109,6 +110,7 @@ __all__ = [
     "supplement_steps",
     "sweep_warnings",
     "timeline",
+    "transfer",
     "transition",
     "urge",
 ]

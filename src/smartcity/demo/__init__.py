@@ -6,6 +6,7 @@ history. Generated, never real people; each part seeds once, so a second run add
 Every part seeds through the engines' contracts.
 
 - ``services``: applications in every state, some overdue;
+- ``hotline.demo``: 12345 work orders in every state;
 - ``sensing``: the simulated city of sensors (district gateways, air stations, traffic
   detectors, water meters) with their history;
 - ``air``: the air quality of that history (reports);
@@ -50,6 +51,7 @@ async def seed_demo(
     from smartcity.demo.air import seed_demo as seed_air_quality
     from smartcity.demo.sensing import seed_demo_city
     from smartcity.demo.services import seed_demo_cases
+    from smartcity.hotline.demo import seed_demo_orders
     from smartcity.services.seed import seed_service_items
 
     await seed.seed_reference_data(session, principal, mods)
@@ -64,6 +66,9 @@ async def seed_demo(
     cases = await seed_demo_cases(session, principal)
     if cases:
         console.print(f"{cases} demo applications in every state, some of them overdue")
+    orders = await seed_demo_orders(session, principal)
+    if orders:
+        console.print(f"{orders} demo 12345 work orders in every state")
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())

@@ -37,7 +37,7 @@ from smartcity.registry.demo import seed_demo as seed_demo
 from smartcity.registry.events import RECORD_CHANGED as RECORD_CHANGED
 from smartcity.registry.events import RECORD_CHANGED_PATTERN as RECORD_CHANGED_PATTERN
 from smartcity.registry.events import RecordChanged as RecordChanged
-from smartcity.registry.models import Place
+from smartcity.registry.models import Person, Place
 from smartcity.registry.records import (
     PERSONAL_FIELDS,
     column_type,
@@ -168,7 +168,6 @@ async def place_outlines(session: AsyncSession, kind: str) -> list[PlaceOutline]
     ]
 
 
-
 # --- what the sensing pages use ---
 
 
@@ -207,12 +206,49 @@ async def areas(
     ]
 
 
+# --- what the 12345 hotline uses ---
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A caller found in the population registry by ID number or phone: who they are and
+    the account their messages go to (the read is logged by the caller of find_caller)."""
+
+    person_id: uuid.UUID
+    name: str
+    phone: str
+    id_number_masked: str
+    account_id: uuid.UUID | None
+
+
+async def find_caller(
+    session: AsyncSession, *, id_number: str = "", phone: str = ""
+) -> Caller | None:
+    """The living person with this ID number, else the one with this phone (the first if
+    several share it), or None. The hotline logs the read with the order's number."""
+
+    query = select(Person).where(Person.status == "living")
+    if id_number:
+        query = query.where(Person.id_number == id_number.strip().upper())
+    elif phone:
+        query = query.where(Person.phone == phone.strip()).order_by(Person.id_number).limit(1)
+    else:
+        return None
+    person = (await session.execute(query)).scalars().first()
+    if person is None:
+        return None
+    return Caller(
+        person.id, person.name, person.phone, mask_id_number(person.id_number), person.account_id
+    )
+
+
 __all__ = [
     "DISTRICT_BOXES",
     "PERSONAL_FIELDS",
     "RECORD_CHANGED",
     "RECORD_CHANGED_PATTERN",
     "AccountHolder",
+    "Caller",
     "FieldGrants",
     "OwnRecord",
     "PlaceArea",
@@ -226,6 +262,7 @@ __all__ = [
     "data_fields",
     "department_names",
     "exchange_read",
+    "find_caller",
     "link_demo_citizen",
     "log_reads",
     "outline_versions",

@@ -1,0 +1,36 @@
+"""The 12345 citizen hotline (政务服务便民热线): work orders (工单) received by phone or on the
+web, dispatched, handled, answered, called back and rated, on the case engine.
+
+Everything it adds to the platform is declared here: the work order case type, the caller's
+notices as a transition hook, actions, routers, pages, the portal links and the CLI group."""
+
+from __future__ import annotations
+
+from smartcity.cases.contract import CasePanel, OnTransition
+from smartcity.core.i18n import N_
+from smartcity.core.module import Module, NavItem
+from smartcity.hotline import api, notices, pages, panel, service
+from smartcity.hotline.cli import cli
+from smartcity.hotline.types import BASE_NAME, ORDER
+
+GUARD_STEPS = "hotline.order.only_through_the_hotline"
+NOTIFY_CALLER = "hotline.notice.notify_caller"
+
+MODULE = Module(
+    name="hotline",
+    router=api.router,
+    pages=pages.router,
+    nav=[
+        NavItem("/hotline/report", N_("Report a problem")),
+        NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
+        NavItem("/hotline/desk", N_("12345 work orders"), frozenset({"staff"})),
+    ],
+    actions=dict(service.ACTIONS),
+    cli=cli,
+    extends=(
+        ORDER,
+        OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
+        OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
+        CasePanel(BASE_NAME, panel.case_panel),
+    ),
+)

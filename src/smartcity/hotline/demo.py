@@ -1,0 +1,189 @@
+"""The demo city's work orders (示例工单): a modest set in every state, taken by the demo
+12345 agent (staff.zwsj) and handled by the demo departments (公安局, 生态环境局), some of them
+the demo citizen's own, so each demo account has something to do. Seeds once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smartcity.core.authz import Principal
+from smartcity.core.models import Account
+from smartcity.core.security import principal_of
+from smartcity.hotline import service
+from smartcity.hotline.models import WorkOrder
+from smartcity.hotline.schemas import OrderCreate, ReportCreate
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    kind: str
+    category: str
+    text: str
+    address: str
+    point: tuple[float, float] | None
+    department: str | None  # dispatched to; None stays in the queue
+    steps: tuple[str, ...]  # after dispatch: sign, reply, visit:<rating>, return
+    citizen: bool = False  # the demo citizen reported it on the web
+
+
+ORDERS: tuple[DemoOrder, ...] = (
+    DemoOrder(
+        "complaint",
+        "03.01.01",
+        "楼下酒吧每晚凌晨两点后仍播放音乐，噪声扰民。",
+        "南山区粤海街道后海大道",
+        (113.943, 22.515),
+        "STHJJ",
+        ("sign",),
+        True,
+    ),
+    DemoOrder(
+        "complaint",
+        "03.01.02",
+        "小区一楼餐馆油烟直排，楼上住户无法开窗。",
+        "福田区华强北街道振兴路",
+        (114.085, 22.547),
+        "STHJJ",
+        ("sign", "reply:已责令餐馆安装油烟净化设施并复查达标。"),
+        True,
+    ),
+    DemoOrder(
+        "report",
+        "02.02.02",
+        "小区消防通道长期被私家车占用，消防车无法进入。",
+        "龙岗区坂田街道五和大道",
+        (114.062, 22.628),
+        "GAJ",
+        (),
+    ),
+    DemoOrder(
+        "complaint",
+        "02.02.01",
+        "学校门口上下学时段大量车辆违停，堵塞交通。",
+        "宝安区新安街道创业一路",
+        (113.886, 22.565),
+        "GAJ",
+        ("sign", "reply:已在上下学时段增派警力疏导并查处违停。", "visit:satisfied"),
+    ),
+    DemoOrder(
+        "help",
+        "08.01.01",
+        "老人身份证丢失，行动不便，能否上门办理补领？",
+        "罗湖区东门街道",
+        (114.123, 22.548),
+        "GAJ",
+        ("return",),
+    ),
+    DemoOrder(
+        "complaint",
+        "03.01.04",
+        "工地未覆盖裸土，刮风时扬尘严重。",
+        "光明区凤凰街道",
+        (113.935, 22.748),
+        "STHJJ",
+        ("sign", "reply:已要求工地覆盖裸土并洒水降尘。", "visit:dissatisfied"),
+        True,
+    ),
+    DemoOrder(
+        "suggestion",
+        "02.01.03",
+        "建议在科技园增加早高峰接驳公交。",
+        "南山区科技园",
+        (113.952, 22.540),
+        None,
+        (),
+    ),
+    DemoOrder(
+        "complaint",
+        "01.01.01",
+        "地铁站出口流动摊贩占道经营。",
+        "福田区福田街道",
+        (114.055, 22.522),
+        None,
+        (),
+    ),
+    DemoOrder(
+        "consultation",
+        "09.01.01",
+        "请问居住证在哪里办理，需要什么材料？",
+        "",
+        None,
+        None,
+        ("answer:携带身份证、居住证明到所在街道行政服务大厅办理。",),
+    ),
+    DemoOrder(
+        "praise",
+        "08.01.02",
+        "感谢派出所民警帮忙追回被骗款项。",
+        "龙华区民治街道",
+        (114.040, 22.620),
+        "GAJ",
+        ("sign", "reply:感谢您的肯定，我们将继续做好反诈工作。", "visit:satisfied"),
+    ),
+)
+
+
+async def _principal(session: AsyncSession, username: str) -> Principal | None:
+    account = (
+        await session.execute(select(Account).where(Account.username == username))
+    ).scalar_one_or_none()
+    return principal_of(account, "cli") if account is not None else None
+
+
+async def seed_demo_orders(session: AsyncSession, principal: Principal) -> int:
+    """The demo work orders, once (none when any order exists or the demo staff are missing)."""
+    if (await session.execute(select(func.count()).select_from(WorkOrder))).scalar_one():
+        return 0
+    agent = await _principal(session, "staff.zwsj")
+    citizen = await _principal(session, "citizen")
+    handlers = {
+        code: await _principal(session, f"staff.{code.lower()}") for code in ("GAJ", "STHJJ")
+    }
+    if agent is None or citizen is None or None in handlers.values():
+        return 0
+    made = 0
+    for demo in ORDERS:
+        place: dict[str, object] = {"address": demo.address}
+        if demo.point is not None:
+            place |= {"lon": demo.point[0], "lat": demo.point[1]}
+        answer = next((s.split(":", 1)[1] for s in demo.steps if s.startswith("answer:")), "")
+        values: dict[str, Any] = {
+            "kind": demo.kind,
+            "category": demo.category,
+            "text": demo.text,
+            "place": place,
+        }
+        if demo.citizen:
+            order = await service.create_order(
+                session, citizen, ReportCreate.model_validate(values), channel="web"
+            )
+        else:
+            order = await service.create_order(
+                session,
+                agent,
+                OrderCreate.model_validate(
+                    values | {"contact_phone": "13800000000", "answer": answer}
+                ),
+                channel="phone",
+            )
+        made += 1
+        if demo.department is None:
+            continue
+        await service.dispatch(session, agent, order.id, demo.department)
+        officer = handlers[demo.department]
+        assert officer is not None
+        for step in demo.steps:
+            name, _sep, arg = step.partition(":")
+            if name == "sign":
+                await service.sign(session, officer, order.id)
+            elif name == "reply":
+                await service.reply(session, officer, order.id, arg)
+            elif name == "return":
+                await service.return_order(session, officer, order.id, "应由户籍所在派出所办理")
+            elif name == "visit":
+                await service.visit(session, agent, order.id, arg, "回访电话")
+    return made

@@ -1,0 +1,137 @@
+"""The work order (工单) as a case type on the case engine, and the kinds of request (诉求类型)
+with their limits in working days.
+
+Who holds the order moves with it: the 12345 centre (受理, 派单, 回访) and the handling
+department (签收, 办理, 答复) take their steps as the case's current department, so the engine's
+"department" rule decides who may act; the hotline transfers the case at each handover."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from smartcity.cases.contract import CaseType, Limits, State, Transition
+from smartcity.core.i18n import N_
+
+BASE_NAME = "hotline."
+ORDER_TYPE = "hotline.order"
+
+Kind = Literal["consultation", "help", "complaint", "report", "suggestion", "praise"]
+KINDS: tuple[Kind, ...] = ("consultation", "help", "complaint", "report", "suggestion", "praise")
+KIND_TITLES: dict[str, str] = {
+    "consultation": N_("Consultation"),
+    "help": N_("Request for help"),
+    "complaint": N_("Complaint"),
+    "report": N_("Report of wrongdoing"),
+    "suggestion": N_("Suggestion"),
+    "praise": N_("Praise"),
+}
+# The limits' defaults (settings override them): one bureau's published rules give 3 working
+# days for a consultation or a request for help, 13 for a complaint or a report; suggestions
+# and praise follow the common 5-day rule (reference §6.1).
+DEFAULT_LIMIT_DAYS: dict[str, int] = {
+    "consultation": 3,
+    "help": 3,
+    "complaint": 13,
+    "report": 13,
+    "suggestion": 5,
+    "praise": 5,
+}
+
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+RATINGS: tuple[Rating, ...] = ("satisfied", "basically_satisfied", "dissatisfied")
+RATING_TITLES: dict[str, str] = {
+    "satisfied": N_("Satisfied"),
+    "basically_satisfied": N_("Basically satisfied"),
+    "dissatisfied": N_("Dissatisfied"),
+}
+# 不满意 twice re-handled (重办); the third goes to the supervisors (督办).
+MAX_REWORKS = 2
+# 退单: a mis-routed order goes back within 2 working days of its dispatch (reference §6.1).
+RETURN_WITHIN_DAYS = 2
+# The new clock of a re-handling (重办): its own step limit, restarted at each 重办.
+REWORK_DAYS = 5
+
+STATE_TITLES: dict[str, str] = {
+    "accepted": N_("Received, awaiting dispatch"),
+    "dispatched": N_("Dispatched"),
+    "handling": N_("Being handled"),
+    "replied": N_("Answered, awaiting follow-up"),
+    "returned": N_("Returned to the dispatcher"),
+    "reworking": N_("Being handled again"),
+    "escalated": N_("With the supervisors"),
+    "closed": N_("Closed"),
+}
+
+HOLDER = frozenset({"department"})
+# 回访 online: the caller rates the answer themself (网上评价), the same outcomes as the call.
+CALLER = frozenset({"applicant"})
+# Steps the caller takes online instead of the centre's call, by the call's step name.
+ONLINE_STEPS: dict[str, str] = {
+    "visit": "visit_online",
+    "rework": "rework_online",
+    "escalate": "escalate_online",
+}
+
+ORDER = CaseType(
+    name=ORDER_TYPE,
+    title="12345热线工单",
+    prefix="GD",
+    states=(
+        State("accepted", "受理"),
+        State("dispatched", "已派单"),
+        State("handling", "办理中"),
+        State("replied", "已答复"),
+        State("returned", "退单"),
+        State("reworking", "重办"),
+        State("escalated", "督办"),
+        State("closed", "办结", "final"),
+    ),
+    initial="accepted",
+    transitions=(
+        Transition("dispatch", "派单", ("accepted", "returned"), "dispatched", HOLDER),
+        Transition("sign", "签收", ("dispatched",), "handling", HOLDER),
+        Transition("return", "退单", ("dispatched", "handling"), "returned", HOLDER, ("reason",)),
+        Transition(
+            "transfer", "转办", ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)
+        ),
+        Transition("reply", "答复", ("handling", "reworking"), "replied", HOLDER, ("reply",)),
+        Transition("visit", "回访办结", ("replied",), "closed", HOLDER, ("rating",)),
+        Transition("rework", "重办", ("replied",), "reworking", HOLDER, ("rating",)),
+        Transition("escalate", "督办", ("replied",), "escalated", HOLDER, ("rating",)),
+        Transition("visit_online", "网上评价办结", ("replied",), "closed", CALLER, ("rating",)),
+        Transition("rework_online", "网上评价重办", ("replied",), "reworking", CALLER, ("rating",)),
+        Transition(
+            "escalate_online", "网上评价督办", ("replied",), "escalated", CALLER, ("rating",)
+        ),
+        Transition(
+            "close_escalated",
+            "督办办结",
+            ("escalated",),
+            "closed",
+            frozenset({"supervisor"}),
+            ("opinion",),
+        ),
+        Transition("close_at_intake", "直接办结", ("accepted",), "closed", HOLDER, ("answer",)),
+    ),
+    # Each order gets its kind's limit when it is opened; this is only the engine's fallback.
+    limits=Limits(statutory_days=13, step_days=(("reworking", REWORK_DAYS),)),
+)
+
+# The timeline's lines in the city's words (the engine's "open" and "transferred" included).
+STEP_TITLES: dict[str, str] = {
+    "open": N_("Order received"),
+    "dispatch": N_("Dispatched to a department"),
+    "sign": N_("Signed for"),
+    "return": N_("Returned to the dispatcher"),
+    "transfer": N_("Passed on to another department"),
+    "reply": N_("Answer sent"),
+    "visit": N_("Followed up and closed"),
+    "visit_online": N_("Rated online and closed"),
+    "rework_online": N_("Rated online: to be handled again"),
+    "escalate_online": N_("Rated online: sent to the supervisors"),
+    "rework": N_("Sent back to be handled again"),
+    "escalate": N_("Sent to the supervisors"),
+    "close_escalated": N_("Closed by the supervisors"),
+    "close_at_intake": N_("Answered at intake and closed"),
+    "transferred": N_("Handed to"),
+}
