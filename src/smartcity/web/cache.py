@@ -132,7 +132,7 @@ class PageCache:
             self.hits += 1
             return self._serve(entry.body, csrf_token(request))
         pending = self._building.get(slot)
-        if pending is not None and entry is not None and entry.generation == generation:
+        if pending is not None and entry is not None and entry.generation == current:
             # Only aged, not changed: while one visitor's request renders it anew, the others
             # get the page as it was (at most max_age plus one rendering old) instead of
             # all waiting on that rendering (/air's takes over 100 ms, once a minute).
