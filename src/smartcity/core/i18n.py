@@ -57,6 +57,17 @@ def format_day(day: date, locale: str | None = None) -> str:
     return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
 
 
+def join_words(words: list[str], locale: str | None = None) -> str:
+    """A list in running text: 工作人员、监察人员和管理员 / staff, supervisor and admin."""
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    if (locale or current_locale.get()).startswith("zh"):
+        return "、".join(words[:-1]) + "和" + words[-1]
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def N_(message: str) -> str:
     """Marks a msgid for extraction where it is translated later, e.g. a menu label."""
     return message
