@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.i18n import N_
@@ -489,6 +489,8 @@ async def datastream_page(
         "low": [b.low for b in buckets],
         "high": [b.high for b in buckets],
         "band": form is not None and form.function == "avg",
+        # Plotly writes dates in English ("Dec 7, 2026") unless told how the locale does.
+        "zh": i18n.current_locale.get().startswith("zh"),
         "labels": {
             "value": _(FUNCTION_LABELS.get(values["fn"], values["fn"])),
             "low": _("minimum"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,12 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["day"] = lambda d: i18n.format_day(d) if d else ""
-    env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+    env.filters["city_time"] = lambda dt: i18n.format_datetime(dt) if dt else ""
+    env.filters["clock_time"] = lambda dt: i18n.format_time(dt) if dt else ""
+    # A date or the city's day of an instant, as the locale writes it.
+    env.filters["city_day"] = lambda d: (
+        i18n.format_day(clock.to_city(d).date() if isinstance(d, datetime) else d) if d else ""
+    )
     return env
 
 
