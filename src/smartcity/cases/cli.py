@@ -37,6 +37,7 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
     from smartcity.core import clock
     from smartcity.core.cli import cli_principal, console, run
     from smartcity.core.workdays import load_calendar
+    from smartcity.core.i18n import gettext
 
     async def load(session: AsyncSession) -> list[str] | None:
         principal = cli_principal()
@@ -50,7 +51,8 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
         ct = get_case_type(found.case_type)
         lines = [
             f"{found.number}  {found.title}",
-            f"type {ct.title} ({found.case_type}), state {ct.state(found.state).title}",
+            f"type {gettext(ct.title)} ({found.case_type}), "
+            f"state {gettext(ct.state(found.state).title)}",
             f"limits {found.statutory_days}/{found.promised_days or '-'} working days; "
             f"statutory due {clock.to_city(found.statutory_due_at):%Y-%m-%d %H:%M} "
             f"[{found.statutory_warning}]",

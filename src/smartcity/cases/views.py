@@ -93,14 +93,19 @@ def state_title(ct: CaseType | None, state: str) -> str:
     if ct is None or not state:
         return state
     try:
-        return ct.state(state).title
+        return _(ct.state(state).title)
     except KeyError:
         return state
 
 
 def step_title(ct: CaseType | None, name: str) -> str:
     step = ct.transition(name) if ct else None
-    return step.title if step else name
+    return _(step.title) if step else name
+
+
+def type_title(ct: CaseType | None, name: str) -> str:
+    """A case type's title (办件类型) in the reader's language; titles are msgids."""
+    return _(ct.title) if ct else name
 
 
 def _last_day(day: date, *, short: bool = False) -> str:

@@ -27,6 +27,8 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     # How they authenticated: "session", "token", "api_key", "cli", "system".
     via: str = "system"
+    # The name people read (姓名 or the organisation's name); ``name`` is the login.
+    display_name: str = ""
 
     @property
     def grants(self) -> frozenset[str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import lru_cache
@@ -72,6 +73,21 @@ def format_datetime(instant: datetime, locale: str | None = None) -> str:
     if (locale or current_locale.get()).startswith("zh"):
         return f"{day} {local:%H:%M}"
     return f"{day}, {local:%H:%M}"
+
+
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CHINESE.search(text))
+
+
+def pick(zh: str, en: str | None, locale: str | None = None) -> str:
+    """A data name in the locale: the English one on English pages where there is one, else
+    the Chinese (pages mark that fallback with web.render.data_name)."""
+    if (locale or current_locale.get()).startswith("zh") or not en:
+        return zh
+    return en
 
 
 def join_words(words: list[str], locale: str | None = None) -> str:

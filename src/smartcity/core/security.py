@@ -289,6 +289,7 @@ def principal_of(account: Account, via: str) -> Principal:
         department_id=account.department_id,
         roles=frozenset(account.roles or ()),
         via=via,
+        display_name=account.display_name or "",
     )
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import jinja2
 from fastapi import Request
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
-from smartcity.core import clock, i18n
+from smartcity.core import clock, i18n, notifications
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
 from smartcity.core.security import (
@@ -50,6 +51,9 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     # both languages concurrently.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
+    env.filters["name"] = data_name
+    env.globals["data_name"] = data_name
+    env.globals["message_text"] = message_text
     env.filters["day"] = lambda d: i18n.format_day(d) if d else ""
     env.filters["city_time"] = lambda dt: i18n.format_datetime(dt) if dt else ""
     env.filters["clock_time"] = lambda dt: i18n.format_time(dt) if dt else ""
@@ -58,6 +62,42 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
         i18n.format_day(clock.to_city(d).date() if isinstance(d, datetime) else d) if d else ""
     )
     return env
+
+
+def data_name(value: Any, en: str | None = None) -> str | Markup:
+    """A name that is data (a department, a service item, a district, a person) in the
+    page's language: the Chinese on a Chinese page; on an English page the English name where
+    the data has one (``name_en``, or ``en``), else the Chinese marked ``lang="zh-CN"`` with
+    a subtle marker, so the fallback is visible rather than silent."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        en = en or getattr(value, "name_en", None)
+        value = str(getattr(value, "name", value))
+    if i18n.current_locale.get().startswith("zh"):
+        return value
+    if en:
+        return en
+    if not i18n.has_chinese(value):
+        return value
+    return Markup('<span lang="zh-CN" class="zh-name" title="{}">{}</span>').format(
+        i18n.gettext("No English name yet"), value
+    )
+
+
+def message_text(note: Any, part: str) -> str | Markup:
+    """A message's title or body (站内消息) in the reader's language, as HTML: the values
+    left in Chinese on an English page (a case title, a reason typed in Chinese) marked."""
+    if not (note.texts or {}).get(part):
+        return data_name(note.title if part == "title" else note.body)
+    return Markup(  # noqa: S704 - every piece escaped by message_part
+        notifications.message_part(
+            note,
+            part,
+            escape=lambda text: str(escape(text)),
+            mark=lambda value: str(escape(data_name(value))),
+        )
+    )
 
 
 def csrf_token(request: Request) -> str:
@@ -119,7 +159,9 @@ def render(
         "html_lang": "zh-CN" if locale == "zh_CN" else "en",
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
-        "city_name": request.app.state.settings.city_name,
+        "city_name": i18n.pick(
+            request.app.state.settings.city_name, request.app.state.settings.city_name_en
+        ),
         "path": request.url.path,
         "errors": {},
         "values": {},

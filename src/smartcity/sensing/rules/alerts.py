@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import audit, clock
 from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account
-from smartcity.core.notifications import notify
+from smartcity.core.notifications import Text, notify
 from smartcity.sensing.models import StaDatastream
 from smartcity.sensing.rules.events import (
     ALERT_ACKNOWLEDGED,
@@ -37,7 +38,6 @@ from smartcity.sensing.rules.models import SensingAlert, SensingRule
 OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
 NOTE_MAX = 1000
-
 
 
 def _may_act(principal: Principal, obj: Any) -> bool:
@@ -158,7 +158,7 @@ async def _tell_department(session: AsyncSession, rule: SensingRule, alert: Sens
             session,
             account_id,
             topic=ALERT_OPENED.name,
-            title=_("Sensor alert: %(rule)s") % {"rule": rule.name},
+            title=Text(N_("Sensor alert: %(rule)s"), {"rule": rule.name}),
             body=f"{stream_name or alert.datastream_id}: {alert.message}",
             link=f"/sensing/alerts#alert-{alert.id}",
         )

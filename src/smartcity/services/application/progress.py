@@ -81,7 +81,7 @@ def state_title(case_: CaseRecord | None) -> str:
     if case_ is None:
         return _("Draft")
     try:
-        return get_case_type(case_.case_type).state(case_.state).title
+        return _(get_case_type(case_.case_type).state(case_.state).title)
     except (LookupError, KeyError):
         return case_.state
 
@@ -96,7 +96,7 @@ def _line(
         if event.name == "open":
             return TimelineLine(event.at, _("Application submitted"), by_you=by_you)
         step = ct.transition(event.name)
-        title = step.title if step is not None else event.name
+        title = _(step.title) if step is not None else event.name
         details = []
         if fields.get("reason"):
             details.append(_("Reason: %(text)s") % {"text": fields["reason"]})
