@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.clock import CITY_TZ
 from smartcity.core.i18n import N_
@@ -18,7 +18,7 @@ from smartcity.core.ids import district_of
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.environment import charts, service, views
-from smartcity.environment.aqi import CATEGORIES, EDITION_2026_START, Edition, pollutant_from
+from smartcity.environment.aqi import CATEGORIES, EDITION_2026_START, Edition
 from smartcity.environment.compute import AIR_PAGES, day_start, floor_hour
 from smartcity.environment.reports import HOUR
 from smartcity.environment.schemas import figure_out
@@ -48,7 +48,7 @@ VIEWS = ("day", "week")
 
 def _district_name(code: str) -> str:
     info = district_of(code) if code else None
-    return info.name if info else code
+    return i18n.pick(info.name, info.name_en) if info else code
 
 
 def _common() -> dict[str, Any]:
@@ -58,7 +58,9 @@ def _common() -> dict[str, Any]:
         "edition_titles": EDITION_TITLES,
         "district_name": _district_name,
         "category_of": views.category_of,
-        "indicator_label": views.indicator_label,
+        "indicator_label": views.indicator_name,
+        "pollutant_name": views.pollutant_name,
+        "category_grade": views.category_grade,
         "text_colour": charts.text_colour,
         "edition_2026_start": EDITION_2026_START,
         "hour_label": hour_label,
@@ -167,7 +169,6 @@ async def _station_page(
             "view": station_view,
             "latest": latest,
             "figures": figures,
-            "pollutant_name": lambda code: pollutant_from(code).name_zh,
             "chosen": chosen,
             "chart": chart,
             "hourly": hourly,

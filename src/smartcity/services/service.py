@@ -147,6 +147,7 @@ async def create_service_item(
         id=uuid.uuid4(),
         code=data.code,
         name=data.name,
+        name_en=data.name_en,
         description=data.description,
         department_id=dep.id,
         legal_basis=data.legal_basis,
