@@ -5,7 +5,8 @@
 ``check_en`` finds Chinese on an English page outside the names marked ``lang="zh"`` (a
 data name with no English, shown as it is on purpose). ``names`` are the texts the page
 marks as allowed as they stand: ``<code>`` elements, marked names and the language switch;
-``COLLECT_JS`` gathers both from a live page (``page.evaluate(COLLECT_JS)``).
+``COLLECT_JS`` gathers both from a live page (``page.evaluate(COLLECT_JS)``): the visible
+text nodes outside the allowed elements, one per line, and the allowed texts.
 """
 
 from __future__ import annotations
@@ -16,14 +17,31 @@ from collections.abc import Iterable
 # Run in the page: its visible text (title included) and the texts it marks as allowed.
 COLLECT_JS = """() => {
   const own = (document.documentElement.lang || '').toLowerCase().slice(0, 2);
+  const allowed = (el) => el.matches('code, kbd, samp, .lang') ||
+    (el.matches('[lang]') && (el.getAttribute('lang') || '').toLowerCase().slice(0, 2) !== own);
   const names = [];
-  for (const el of document.querySelectorAll('body [lang], code, kbd, samp, .lang')) {
-    const lang = (el.getAttribute('lang') || '').toLowerCase().slice(0, 2);
-    if (el.matches('[lang]') && lang === own) continue;
-    const text = (el.innerText || '').trim();
-    if (text) names.push(text);
+  const lines = [document.title];
+  const shown = NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT;
+  const walker = document.createTreeWalker(document.body, shown, {
+    acceptNode(node) {
+      if (node.nodeType === Node.ELEMENT_NODE) {
+        if (node.matches('script, style, noscript, template')) return NodeFilter.FILTER_REJECT;
+        if (node !== document.body && allowed(node)) {
+          const text = (node.innerText || '').trim();
+          if (text) names.push(text);
+          return NodeFilter.FILTER_REJECT;
+        }
+        return NodeFilter.FILTER_SKIP;
+      }
+      const parent = node.parentElement;
+      if (!parent || !parent.checkVisibility()) return NodeFilter.FILTER_REJECT;
+      return node.textContent.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_REJECT;
+    }
+  });
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.nodeType === Node.TEXT_NODE) lines.push(n.textContent.trim());
   }
-  return {text: document.title + '\\n' + document.body.innerText, names: names};
+  return {text: lines.join('\\n'), names: names};
 }"""
 
 # Latin words a Chinese page may show as they are: standards and product names, and units.
@@ -51,6 +69,9 @@ ALLOWED_LATIN = frozenset(
         "kWh",
         "kPa",
         "hPa",
+        "MPa",
+        "GeoJSON",
+        "JSON",
     }
 )
 
@@ -66,7 +87,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 def _without(text: str, names: Iterable[str]) -> str:
     # Longest first, so a name inside a longer marked name does not leave a stump behind.
-    for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
+    # A one-character name (the logo's 深) would cut words of the text apart: left out.
+    kept = {n.strip() for n in names if n and len(n.strip()) > 1}
+    for name in sorted(kept, key=len, reverse=True):
         text = text.replace(name, " ")
     return text
 

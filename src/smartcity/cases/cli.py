@@ -36,8 +36,8 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
     from smartcity.cases.types import get_case_type
     from smartcity.core import clock
     from smartcity.core.cli import cli_principal, console, run
-    from smartcity.core.workdays import load_calendar
     from smartcity.core.i18n import gettext
+    from smartcity.core.workdays import load_calendar
 
     async def load(session: AsyncSession) -> list[str] | None:
         principal = cli_principal()

@@ -27,9 +27,9 @@ from smartcity.cases.views import (
     due_day,
     state_title,
     step_title,
-    type_title,
     timeline_lines,
     type_of,
+    type_title,
     warned,
 )
 from smartcity.core import clock, i18n

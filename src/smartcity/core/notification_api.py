@@ -80,9 +80,7 @@ async def get_message(
     session: DbSession, principal: AnyPrincipal, message_id: uuid.UUID
 ) -> MessageRead:
     """One of the caller's messages; another account's is a 404."""
-    return _read(
-        await notifications.get_notification(session, principal, message_id)
-    )
+    return _read(await notifications.get_notification(session, principal, message_id))
 
 
 @router.post("/{message_id}/read", response_model=MessageRead)

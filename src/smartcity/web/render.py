@@ -52,6 +52,12 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["name"] = data_name
+    # Inside <option> and attributes, where no element can mark it: the name as text.
+    env.filters["name_text"] = lambda value: (
+        value
+        if isinstance(value, str)
+        else i18n.pick(str(getattr(value, "name", value)), getattr(value, "name_en", None))
+    )
     env.globals["data_name"] = data_name
     env.globals["message_text"] = message_text
     env.filters["day"] = lambda d: i18n.format_day(d) if d else ""
