@@ -90,6 +90,11 @@ def pick(zh: str, en: str | None, locale: str | None = None) -> str:
     return en
 
 
+def list_separator(locale: str | None = None) -> str:
+    """Between the items of a list in running text: 、 in Chinese, a comma in English."""
+    return "、" if (locale or current_locale.get()).startswith("zh") else ", "
+
+
 def join_words(words: list[str], locale: str | None = None) -> str:
     """A list in running text: 工作人员、监察人员和管理员 / staff, supervisor and admin."""
     if not words:

@@ -52,6 +52,13 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["name"] = data_name
+    # Brackets and list separators as each language writes them: （可选） / (optional).
+    env.filters["paren"] = lambda text: (
+        Markup("（%s）") % text
+        if i18n.current_locale.get().startswith("zh")
+        else Markup("(%s)") % text
+    )
+    env.globals["list_sep"] = i18n.list_separator
     # Inside <option> and attributes, where no element can mark it: the name as text.
     env.filters["name_text"] = lambda value: (
         value
@@ -77,17 +84,17 @@ def data_name(value: Any, en: str | None = None) -> str | Markup:
     a subtle marker, so the fallback is visible rather than silent."""
     if value is None or value == "":
         return ""
+    text: str = value if isinstance(value, str) else str(getattr(value, "name", value))
     if not isinstance(value, str):
         en = en or getattr(value, "name_en", None)
-        value = str(getattr(value, "name", value))
     if i18n.current_locale.get().startswith("zh"):
-        return value
+        return text
     if en:
-        return en
-    if not i18n.has_chinese(value):
-        return value
+        return str(en)
+    if not i18n.has_chinese(text):
+        return text
     return Markup('<span lang="zh-CN" class="zh-name" title="{}">{}</span>').format(
-        i18n.gettext("No English name yet"), value
+        i18n.gettext("No English name yet"), text
     )
 
 
@@ -157,7 +164,7 @@ def render(
         for item in request.app.state.nav
         if not item.kinds or (principal is not None and principal.grants & item.kinds)
     ]
-    ctx = {
+    ctx: dict[str, Any] = {
         "request": request,
         "principal": principal,
         "nav": nav,

@@ -17,7 +17,7 @@ from smartcity.cases.contract import (
     case_deadline,
     get_case_type,
 )
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
 from smartcity.core.workdays import WorkCalendar
@@ -106,7 +106,8 @@ def _line(
             details.append(_("Note: %(text)s") % {"text": fields["note"]})
         if fields.get("materials"):
             details.append(
-                _("Files: %(names)s") % {"names": "、".join(str(m) for m in fields["materials"])}
+                _("Files: %(names)s")
+                % {"names": i18n.list_separator().join(str(m) for m in fields["materials"])}
             )
         return TimelineLine(event.at, title, "；".join(details), by_you)
     if event.kind == "clock" and event.name == "paused":
