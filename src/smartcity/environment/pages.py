@@ -39,9 +39,10 @@ MEASURE_LABELS = {
     "max_8h": N_("Daily maximum 8-hour mean"),
     "max_1h": N_("Daily maximum 1-hour mean"),
 }
+# The standards' titles, msgids: the catalog holds the standard's own Chinese title.
 EDITION_TITLES = {
-    Edition.HJ_633_2012.value: "《环境空气质量指数（AQI）技术规定（试行）》",
-    Edition.HJ_633_2026.value: "《环境空气质量指数（AQI）技术规定》",
+    Edition.HJ_633_2012.value: N_("Technical Regulation on Ambient Air Quality Index (on trial)"),
+    Edition.HJ_633_2026.value: N_("Technical Regulation on Ambient Air Quality Index"),
 }
 VIEWS = ("day", "week")
 

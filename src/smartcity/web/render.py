@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
-from smartcity.core import clock, i18n, notifications
+from smartcity.core import clock, i18n, notifications, people
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
 from smartcity.core.security import (
@@ -52,6 +52,11 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
     env.filters["name"] = data_name
+    # Who did something, where a page has only the login: the platform and the console in
+    # words (people.actor_name); a page that can, passes display names instead.
+    env.filters["actor"] = lambda actor, names=None: data_name(
+        people.actor_name(str(actor or ""), names)
+    )
     # Brackets and list separators as each language writes them: （可选） / (optional).
     env.filters["paren"] = lambda text: (
         Markup("（%s）") % text
