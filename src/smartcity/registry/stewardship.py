@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
@@ -38,17 +37,14 @@ async def department_code_of(session: AsyncSession, principal: Principal) -> str
 
 
 async def department_names(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
-    """Names of departments by code in the reader's language (the English name on English
-    pages where the department has one); an unknown code names itself."""
+    """Chinese names of departments by code; an unknown code names itself."""
     wanted = {c for c in codes if c}
     names = {c: c for c in wanted}
     if wanted:
         rows = await session.execute(
-            select(Department.code, Department.name, Department.name_en).where(
-                Department.code.in_(wanted)
-            )
+            select(Department.code, Department.name).where(Department.code.in_(wanted))
         )
-        names.update({code: i18n.pick(name, name_en) for code, name, name_en in rows.all()})
+        names.update({code: name for code, name in rows.all()})
     return names
 
 
