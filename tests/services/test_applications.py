@@ -912,7 +912,7 @@ class TestFollowing:
         titles = [line.title for line in view.timeline]
         assert titles == ["Application submitted", "Accept"]
         assert view.timeline[0].by_you and not view.timeline[1].by_you
-        assert view.state_title == "受理"
+        assert view.state_title == "Accepted"
 
     async def test_staff_case_panel(self, session: AsyncSession) -> None:
         item = await f.citizen_item(session)
