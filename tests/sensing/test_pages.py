@@ -25,7 +25,6 @@ from tests.sensing.test_status import device
 EN = {**HTML, "Accept-Language": "en"}
 
 
-
 async def signed_in(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -219,7 +218,7 @@ class TestThing:
         open_alerts = r.text[r.text.index('id="alerts"') :]
         assert "PM2.5 超标" in open_alerts and "88.5" in open_alerts, open_alerts[:3000]
         # properties listed, known keys in words: districtCode as the district's name
-        assert "<th scope=\"row\">District</th><td>Futian</td>" in r.text
+        assert '<th scope="row">District</th><td>Futian</td>' in r.text
         assert (await client.get("/sensing/things/999999", headers=HTML)).status_code == 404
 
 
