@@ -115,3 +115,26 @@ def test_pages_speak_their_language(page: Any, live_server: LiveServer) -> None:
     found += _walk(page, ADMIN, "admin")
 
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_error_pages_speak_the_visitors_language(
+    page: Any, live_server: LiveServer, width: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": 860})
+    found = []
+    for locale in ("zh_CN", "en"):
+        found += _findings(page, locale, "/no-such-page")
+        heading = "页面不存在" if locale == "zh_CN" else "Page not found"
+        assert page.locator("h1").inner_text() == heading
+        shot(page, f"language-error-404-{locale}-{width}")
+    sign_in_as(page, live_server, f"lang.citizen{width}", "citizen", display_name="王小明")
+    for locale in ("zh_CN", "en"):
+        found += _findings(page, locale, "/sensing")
+        shot(page, f"language-error-403-{locale}-{width}")
+    page.goto("/lang/zh_CN?next=/sensing")
+    assert (
+        "此页面仅供部门工作人员、监察人员和管理员使用；您当前以市民身份登录。"
+        in page.locator("main").inner_text()
+    )
+    assert found == [], "\n".join(found)
