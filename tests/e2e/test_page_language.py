@@ -105,6 +105,15 @@ def test_pages_speak_their_language(page: Any, live_server: LiveServer) -> None:
     )
     details += _first_link(page, details[-1], "/sensing/datastreams/") if details else []
     found += _walk(page, [*STAFF, *details], "staff")
+    # A sample of the fixed pages on a phone and a desktop, for people to look at.
+    for width in (390, 1366):
+        page.set_viewport_size({"width": width, "height": 860})
+        for path in [*details[:2], "/messages"]:
+            for locale in ("zh_CN", "en"):
+                found += _findings(page, locale, path)
+                name = path.strip("/").split("/")[0]
+                shot(page, f"language-sample-{name}-{locale}-{width}")
+    page.set_viewport_size({"width": 1280, "height": 860})
     page.context.clear_cookies()
 
     sign_in_as(page, live_server, "lang.supervisor", "supervisor", department_code="JWJ")
