@@ -300,7 +300,7 @@ async def _case_page(
     )
     urges: list[CaseUrge] = await urging.case_urges(session, principal, case_id)
     departments = await service.active_departments(session)
-    department_names = {d.code: d.name for d in departments}
+    department_names = {d.code: i18n.pick(d.name, d.name_en) for d in departments}
     by_id, by_username = await service.display_names(
         session,
         ids=[case_.applicant_account_id, case_.assignee_account_id],

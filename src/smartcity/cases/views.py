@@ -169,6 +169,14 @@ def actor_name(actor: str, names: dict[str, str]) -> str:
     return people.actor_name(actor, names)
 
 
+def _day_of(stored: Any) -> str:
+    """A day stored as ISO text (an event's data), written as the reader's locale does."""
+    try:
+        return format_day(date.fromisoformat(str(stored)))
+    except ValueError:
+        return str(stored or "")
+
+
 def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
     # The opinion is the line's quote, not one of its details.
     return [
@@ -244,7 +252,7 @@ def _describe(
     elif kind == "urge" and event.name == "urged":
         text = _("Urged by supervision: reply within %(n)s working days, by %(day)s") % {
             "n": data.get("reply_days", ""),
-            "day": data.get("reply_due", ""),
+            "day": _day_of(data.get("reply_due")),
         }
         quote = str(data.get("note", ""))
     elif kind == "urge":
