@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # signing keys and TOTP secrets at rest. Empty: generated once and kept in var_dir/secret.key.
     secret_key: SecretStr = SecretStr("")
     city_name: str = "深圳市"
+    # The city's name on English pages.
+    city_name_en: str = "Shenzhen"
     default_locale: str = "zh_CN"
     access_token_minutes: int = 15
     session_hours: int = 8

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.cases import service, views
 from smartcity.cases.models import Case
 from smartcity.cases.types import get_case_type
+from smartcity.core import people
 from smartcity.core.authz import SYSTEM, Principal
 from smartcity.core.errors import InvalidInput
 from smartcity.services.types import BASE_NAME
@@ -151,7 +152,7 @@ class TestNames:
         names = {"officer.scjgj": "王芳（市场监督管理局）"}
         assert views.actor_name("officer.scjgj", names) == "王芳（市场监督管理局）"
         assert views.actor_name(SYSTEM.name, names) == "Platform (automatic)"
-        assert views.actor_name("cli:root", names) == ("Administrator at the server console (root)")
+        assert views.actor_name("cli:root", names) == "Administrator (command line)"
 
 
 class TestApi:
@@ -251,4 +252,4 @@ def test_principal_kinds_used() -> None:
     from smartcity.core.cli import cli_principal
 
     p: Principal = cli_principal()
-    assert p.name.startswith(views.CONSOLE_PREFIX)
+    assert p.name.startswith(people.CONSOLE_PREFIX)

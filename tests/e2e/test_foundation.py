@@ -62,10 +62,11 @@ def test_staff_enrols_totp_signs_in_and_out(page: Any, live_server: LiveServer) 
     page.fill("#code", pyotp.TOTP(secret).now())
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/$|/\?"))
-    assert page.locator(".who a[href='/account']").inner_text() == "e2e.staff"
+    # The masthead names the person, not the login.
+    assert page.locator(".who a[href='/account']").inner_text() == "李警官"
 
     page.goto("/account")
-    assert page.locator("text=李警官").is_visible()
+    assert page.locator("main").get_by_text("李警官").is_visible()
     shot(page, "account")
     page.click(".who button")  # 退出
     page.wait_for_url(re.compile(r"signed_out=1"))

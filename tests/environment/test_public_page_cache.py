@@ -111,7 +111,7 @@ async def test_signed_in_people_get_a_fresh_page(
     await sign_in(client, account.username)
     for _ in range(2):
         page = await client.get("/air", headers=HTML)
-        assert page.status_code == 200 and account.username in page.text
+        assert page.status_code == 200 and account.display_name in page.text
     assert getattr(app.state, "public_pages", None) is None or pages_of(app).hits == 0
 
 

@@ -25,7 +25,6 @@ from tests.sensing.test_status import device
 EN = {**HTML, "Accept-Language": "en"}
 
 
-
 async def signed_in(
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -147,8 +146,10 @@ class TestDevices:
         assert found[str(city.fresh)] == "reporting"
         assert found[str(city.silent)] == "silent"
         assert found[str(city.quiet)] == "no_data"
-        assert f'href="/sensing/things/{city.fresh}" class="dev-name">福田空气站' in r.text
-        assert "福田区" in r.text  # districtCode shown by name
+        # A name with no English is shown in Chinese, marked (render.data_name).
+        marked = '<span lang="zh-CN" class="zh-name" title="No English name yet">福田空气站</span>'
+        assert f'href="/sensing/things/{city.fresh}" class="dev-name">{marked}' in r.text
+        assert ">Futian<" in r.text  # districtCode shown by its English name
         for status in ("reporting", "silent", "no_data"):
             assert f'class="is-{status}' in r.text
 
@@ -184,7 +185,7 @@ class TestDevices:
         monkeypatch.setattr(pages, "PAGE_SIZE", 2)
         await signed_in(client, session)
         r = await client.get("/sensing", headers=EN)
-        names = re.findall(r'class="dev-name">([^<]+)<', r.text)
+        names = re.findall(r'class="dev-name">(?:<span[^>]*>)?([^<]+)<', r.text)
         assert len(names) == 2 and 'rel="next"' in r.text
         pages_total = int(re.search(r"Page 1 of (\d+)", r.text).group(1))  # type: ignore[union-attr]
         r = await client.get("/sensing", params={"page": pages_total}, headers=EN)
@@ -216,7 +217,8 @@ class TestThing:
         assert f'href="/sensing/datastreams/{city.fresh_stream}"' in r.text
         open_alerts = r.text[r.text.index('id="alerts"') :]
         assert "PM2.5 超标" in open_alerts and "88.5" in open_alerts, open_alerts[:3000]
-        assert "440304" in r.text  # properties listed
+        # properties listed, known keys in words: districtCode as the district's name
+        assert '<th scope="row">District</th><td>Futian</td>' in r.text
         assert (await client.get("/sensing/things/999999", headers=HTML)).status_code == 404
 
 

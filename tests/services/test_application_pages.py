@@ -256,7 +256,7 @@ class TestApplyForm:
         assert page.status_code == 200
         case = await session.get(Case, application.case_id)
         assert case is not None and case.number in page.text
-        assert "Your application is submitted" in page.text and "申报" in page.text
+        assert "Your application is submitted" in page.text and "Application submitted" in page.text
         assert "working days left" in page.text and "平面图.png" in page.text
         listing = await client.get("/my/applications", headers=as_(client, me.account))
         assert case.number in listing.text and item.name in listing.text

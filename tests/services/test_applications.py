@@ -894,7 +894,7 @@ class TestFollowing:
             lines = await following.list_my_applications(session, me.principal)
         assert [line.application.id for line in lines] == [draft.id, application.id]
         assert lines[0].case is None and lines[0].state_title == "Draft"
-        assert lines[1].state_title == "申报" and lines[1].case is not None
+        assert lines[1].state_title == "Application submitted" and lines[1].case is not None
         assert lines[1].clock is not None
         # Promise ends Monday 9 March: after today (Wednesday) Thursday, Friday and Monday are
         # left, as the desk counts them (cases/deadline.py).
@@ -910,9 +910,9 @@ class TestFollowing:
         await cases.comment(session, officer, case.id, "内部意见：现场核查")
         view = await following.describe_application(session, me.principal, application.id)
         titles = [line.title for line in view.timeline]
-        assert titles == ["Application submitted", "受理"]
+        assert titles == ["Application submitted", "Accept"]
         assert view.timeline[0].by_you and not view.timeline[1].by_you
-        assert view.state_title == "受理"
+        assert view.state_title == "Accepted"
 
     async def test_staff_case_panel(self, session: AsyncSession) -> None:
         item = await f.citizen_item(session)

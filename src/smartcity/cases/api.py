@@ -37,6 +37,7 @@ from smartcity.cases.service import urging
 from smartcity.cases.types import get_case_type
 from smartcity.core import clock
 from smartcity.core.authz import Principal
+from smartcity.core.i18n import gettext
 from smartcity.core.security import AnyPrincipal, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.core.workdays import load_calendar
@@ -158,9 +159,9 @@ async def steps(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSession)
     return [
         StepRead(
             name=t.name,
-            title=t.title,
+            title=gettext(t.title),
             to_state=t.to_state,
-            to_state_title=ct.state(t.to_state).title,
+            to_state_title=gettext(ct.state(t.to_state).title),
             required_fields=list(t.required_fields),
             refusal=t.refusal,
             decisive=t.decisive,

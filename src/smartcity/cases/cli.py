@@ -36,6 +36,7 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
     from smartcity.cases.types import get_case_type
     from smartcity.core import clock
     from smartcity.core.cli import cli_principal, console, run
+    from smartcity.core.i18n import gettext
     from smartcity.core.workdays import load_calendar
 
     async def load(session: AsyncSession) -> list[str] | None:
@@ -50,7 +51,8 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
         ct = get_case_type(found.case_type)
         lines = [
             f"{found.number}  {found.title}",
-            f"type {ct.title} ({found.case_type}), state {ct.state(found.state).title}",
+            f"type {gettext(ct.title)} ({found.case_type}), "
+            f"state {gettext(ct.state(found.state).title)}",
             f"limits {found.statutory_days}/{found.promised_days or '-'} working days; "
             f"statutory due {clock.to_city(found.statutory_due_at):%Y-%m-%d %H:%M} "
             f"[{found.statutory_warning}]",

@@ -29,6 +29,7 @@ from smartcity.cases.views import (
     step_title,
     timeline_lines,
     type_of,
+    type_title,
     warned,
 )
 from smartcity.core import clock, i18n
@@ -82,8 +83,8 @@ def _state_options(types: list[CaseType]) -> list[tuple[str, str]]:
             if state.kind == "final":
                 continue  # the queue holds open cases only
             known = titles.setdefault(state.name, [])
-            if state.title not in known:
-                known.append(state.title)
+            if _(state.title) not in known:
+                known.append(_(state.title))
     return [(name, " / ".join(t)) for name, t in titles.items()]
 
 
@@ -154,7 +155,7 @@ async def work_queue(request: Request, session: DbSession, principal: Desk) -> R
         rows.append(
             QueueRow(
                 case=c,
-                type_title=ct.title if ct else c.case_type,
+                type_title=type_title(ct, c.case_type),
                 state_title=state_title(ct, c.state),
                 applicant=by_id.get(c.applicant_account_id, "") if c.applicant_account_id else "",
                 assignee=by_id.get(c.assignee_account_id, "") if c.assignee_account_id else "",
@@ -299,7 +300,7 @@ async def _case_page(
     )
     urges: list[CaseUrge] = await urging.case_urges(session, principal, case_id)
     departments = await service.active_departments(session)
-    department_names = {d.code: d.name for d in departments}
+    department_names = {d.code: i18n.pick(d.name, d.name_en) for d in departments}
     by_id, by_username = await service.display_names(
         session,
         ids=[case_.applicant_account_id, case_.assignee_account_id],
@@ -354,7 +355,7 @@ async def _case_page(
             "due_day": due_day,
             "case": case_,
             "case_type": ct,
-            "type_title": ct.title if ct else case_.case_type,
+            "type_title": type_title(ct, case_.case_type),
             "state_title": state_title(ct, case_.state),
             "state_kind": ct.state(case_.state).kind if ct else "active",
             "department": department,
@@ -486,7 +487,7 @@ async def take_step(
                 label = _(FIELD_LABELS.get(str(missing), str(missing)))
                 return InvalidInput(
                     _("Fill in %(field)s to take the step %(step)s.")
-                    % {"field": label, "step": step.title},
+                    % {"field": label, "step": _(step.title)},
                     field=missing,
                 )
             return exc
@@ -496,7 +497,7 @@ async def take_step(
                     "%(step)s cannot be taken now: the case is at %(state)s. Someone may have "
                     "acted on it before you."
                 )
-                % {"step": step.title, "state": state_title(ct, case_.state)}
+                % {"step": _(step.title), "state": state_title(ct, case_.state)}
             )
         return exc
 
@@ -516,7 +517,7 @@ async def take_step(
             {
                 "case": case_,
                 "step": step,
-                "type_title": ct.title,
+                "type_title": _(ct.title),
                 "state_title": state_title(ct, case_.state),
                 "to_title": state_title(ct, step.to_state),
                 "opinion": checked.get("opinion", ""),

@@ -11,7 +11,7 @@ from typing import Any
 from smartcity.cases.deadline import ClockName, case_deadline, format_day
 from smartcity.cases.models import Case, CaseEvent
 from smartcity.cases.types import CaseType, get_case_type
-from smartcity.core.authz import SYSTEM
+from smartcity.core import people
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.workdays import WorkCalendar
@@ -34,11 +34,6 @@ FLAG_LABELS = {
     "out_of_order": N_("Step out of order"),
     "reopened": N_("Reopened after closing"),
 }
-# Jobs such as the warning sweep act as the platform itself.
-PLATFORM = N_("Platform (automatic)")
-# Whoever runs a command on the server acts as ``cli:<login>`` (core.cli.cli_principal).
-CONSOLE = N_("Administrator at the server console (%(login)s)")
-CONSOLE_PREFIX = "cli:"
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
@@ -93,14 +88,19 @@ def state_title(ct: CaseType | None, state: str) -> str:
     if ct is None or not state:
         return state
     try:
-        return ct.state(state).title
+        return _(ct.state(state).title)
     except KeyError:
         return state
 
 
 def step_title(ct: CaseType | None, name: str) -> str:
     step = ct.transition(name) if ct else None
-    return step.title if step else name
+    return _(step.title) if step else name
+
+
+def type_title(ct: CaseType | None, name: str) -> str:
+    """A case type's title (办件类型) in the reader's language; titles are msgids."""
+    return _(ct.title) if ct else name
 
 
 def _last_day(day: date, *, short: bool = False) -> str:
@@ -165,13 +165,16 @@ def timeline_lines(
 
 
 def actor_name(actor: str, names: dict[str, str]) -> str:
-    """Who did something, as a person reads it: the account's display name, the platform for
-    its jobs, the server console for a command run there; never a bare user name."""
-    if actor == SYSTEM.name:
-        return _(PLATFORM)
-    if actor.startswith(CONSOLE_PREFIX):
-        return _(CONSOLE) % {"login": actor[len(CONSOLE_PREFIX) :]}
-    return names.get(actor, actor)
+    """Who did something, as a person reads it (core.people): never a bare user name."""
+    return people.actor_name(actor, names)
+
+
+def _day_of(stored: Any) -> str:
+    """A day stored as ISO text (an event's data), written as the reader's locale does."""
+    try:
+        return format_day(date.fromisoformat(str(stored)))
+    except ValueError:
+        return str(stored or "")
 
 
 def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -249,7 +252,7 @@ def _describe(
     elif kind == "urge" and event.name == "urged":
         text = _("Urged by supervision: reply within %(n)s working days, by %(day)s") % {
             "n": data.get("reply_days", ""),
-            "day": data.get("reply_due", ""),
+            "day": _day_of(data.get("reply_due")),
         }
         quote = str(data.get("note", ""))
     elif kind == "urge":

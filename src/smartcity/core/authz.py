@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from smartcity.core.errors import Forbidden
+from smartcity.core.i18n import gettext
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     # How they authenticated: "session", "token", "api_key", "cli", "system".
     via: str = "system"
+    # The name people read (姓名 or the organisation's name); ``name`` is the login.
+    display_name: str = ""
 
     @property
     def grants(self) -> frozenset[str]:
@@ -100,6 +103,7 @@ def authorize(principal: Principal, action: str, obj: Any = None) -> None:
     """Raise a 403 problem unless the principal may take the action (on the object)."""
     if not can(principal, action, obj):
         raise Forbidden(
-            f"{principal.name} ({principal.kind}) may not {action}.",
+            gettext("Your account (%(kind)s) may not take this action (%(action)s).")
+            % {"kind": gettext(principal.kind), "action": action},
             action=action,
         )

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import io
+import re
 from contextvars import ContextVar
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+
+from smartcity.core.clock import to_city
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -55,6 +58,52 @@ def format_day(day: date, locale: str | None = None) -> str:
     if (locale or current_locale.get()).startswith("zh"):
         return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
+
+
+def format_time(instant: datetime) -> str:
+    """The city's clock time of an instant (Asia/Shanghai): 14:05 in both languages."""
+    return f"{to_city(instant):%H:%M}"
+
+
+def format_datetime(instant: datetime, locale: str | None = None) -> str:
+    """An instant as the city's people read it, in Asia/Shanghai: 2026年12月7日 14:05
+    (zh_CN), 7 Dec 2026, 14:05 (en). Every page shows times through this one helper."""
+    local = to_city(instant)
+    day = format_day(local.date(), locale)
+    if (locale or current_locale.get()).startswith("zh"):
+        return f"{day} {local:%H:%M}"
+    return f"{day}, {local:%H:%M}"
+
+
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def has_chinese(text: str) -> bool:
+    return bool(_CHINESE.search(text))
+
+
+def pick(zh: str, en: str | None, locale: str | None = None) -> str:
+    """A data name in the locale: the English one on English pages where there is one, else
+    the Chinese (pages mark that fallback with web.render.data_name)."""
+    if (locale or current_locale.get()).startswith("zh") or not en:
+        return zh
+    return en
+
+
+def list_separator(locale: str | None = None) -> str:
+    """Between the items of a list in running text: 、 in Chinese, a comma in English."""
+    return "、" if (locale or current_locale.get()).startswith("zh") else ", "
+
+
+def join_words(words: list[str], locale: str | None = None) -> str:
+    """A list in running text: 工作人员、监察人员和管理员 / staff, supervisor and admin."""
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    if (locale or current_locale.get()).startswith("zh"):
+        return "、".join(words[:-1]) + "和" + words[-1]
+    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def N_(message: str) -> str:

@@ -244,6 +244,9 @@ class Notification(UUIDPk, Base):
     read_at: Mapped[datetime | None]
     # Outside channels it went to: [{"channel", "status": sent|failed, "at", "error"}].
     deliveries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # {"title": {"msgid", "params"}, "body": ...}: the texts to read in the reader's language
+    # (core.notifications.Text); NULL for messages stored only as written (title, body).
+    texts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AccountContact(Base):

@@ -31,6 +31,15 @@ class MessageRead(BaseModel):
     deliveries: list[dict[str, Any]]
 
 
+def _read(note: Any) -> MessageRead:
+    # The title and body in the caller's language (Accept-Language), where the message
+    # kept its texts; otherwise as written.
+    found = MessageRead.model_validate(note)
+    found.title = notifications.message_part(note, "title")
+    found.body = notifications.message_part(note, "body")
+    return found
+
+
 class MessagePage(BaseModel):
     items: list[MessageRead]
     unread: int
@@ -54,7 +63,7 @@ async def list_messages(
         session, principal, unread_only=unread, limit=limit, offset=offset
     )
     return MessagePage(
-        items=[MessageRead.model_validate(r) for r in rows],
+        items=[_read(r) for r in rows],
         unread=await notifications.unread_count(session, principal),
     )
 
@@ -71,9 +80,7 @@ async def get_message(
     session: DbSession, principal: AnyPrincipal, message_id: uuid.UUID
 ) -> MessageRead:
     """One of the caller's messages; another account's is a 404."""
-    return MessageRead.model_validate(
-        await notifications.get_notification(session, principal, message_id)
-    )
+    return _read(await notifications.get_notification(session, principal, message_id))
 
 
 @router.post("/{message_id}/read", response_model=MessageRead)

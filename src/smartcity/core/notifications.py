@@ -14,14 +14,16 @@ import logging
 import smtplib
 import ssl
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Select, false, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
@@ -38,6 +40,103 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Everyone with an account has an inbox; the rows themselves are filtered by owner.
     "core.notification.mark_read": frozenset(k.value for k in PrincipalKind),
 }
+
+
+# --- texts read in the reader's language ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Term:
+    """A value that is itself a msgid (a step's title, a role): translated when read."""
+
+    msgid: str
+
+
+@dataclass(frozen=True)
+class Name:
+    """A data name with its English where the data has one (a service item, a department)."""
+
+    zh: str
+    en: str | None = None
+
+
+Value = str | int | float | date | Term | Name
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message text kept as a msgid and its values, so it reads in the language of whoever
+    reads it, when they read it (站内消息 are read days later, by people of either language).
+    Values are plain (a case number, a reason someone typed), a ``Term``, a ``Name`` or a
+    ``date`` (written as the reader's locale writes days)."""
+
+    msgid: str
+    params: Mapping[str, Value] = field(default_factory=dict)
+
+    def stored(self) -> dict[str, Any]:
+        return {"msgid": self.msgid, "params": {k: _store(v) for k, v in self.params.items()}}
+
+
+def _store(value: Value) -> Any:
+    if isinstance(value, Term):
+        return {"term": value.msgid}
+    if isinstance(value, Name):
+        return {"zh": value.zh, "en": value.en}
+    if isinstance(value, date):
+        return {"day": value.isoformat()}
+    return value
+
+
+def _resolve(value: Any, locale: str) -> str:
+    if isinstance(value, dict):
+        if "term" in value:
+            return i18n.translations(locale).gettext(str(value["term"]))
+        if "day" in value:
+            return i18n.format_day(date.fromisoformat(str(value["day"])), locale)
+        if "zh" in value:
+            return i18n.pick(str(value["zh"]), value.get("en"), locale)
+    return str(value)
+
+
+def render_text(
+    stored: Mapping[str, Any],
+    locale: str,
+    *,
+    escape: Callable[[str], str] = str,
+    mark: Callable[[str], str] | None = None,
+) -> str:
+    """A stored text in ``locale``. Pages pass ``escape`` (HTML) and ``mark`` (a value left in
+    Chinese on an English page is marked lang="zh"); plain text needs neither."""
+    template = i18n.translations(locale).gettext(str(stored.get("msgid", "")))
+    values = {}
+    for key, value in (stored.get("params") or {}).items():
+        text = _resolve(value, locale)
+        values[key] = mark(text) if mark is not None else text
+    try:
+        return escape(template) % values
+    except (KeyError, ValueError, TypeError):
+        # A text stored under an older msgid whose placeholders changed: the msgid as is.
+        return escape(template)
+
+
+def _written(text: str | Text, locale: str = i18n.DEFAULT_LOCALE) -> str:
+    return text if isinstance(text, str) else render_text(text.stored(), locale)
+
+
+def message_part(
+    note: Notification,
+    part: str,
+    locale: str | None = None,
+    *,
+    escape: Callable[[str], str] = str,
+    mark: Callable[[str], str] | None = None,
+) -> str:
+    """A message's ``"title"`` or ``"body"`` in the reader's language; a message stored only
+    as written (before texts were kept, or from a caller that gave plain text) as written."""
+    stored = (note.texts or {}).get(part)
+    if not stored:
+        return escape(note.title if part == "title" else note.body)
+    return render_text(stored, locale or i18n.current_locale.get(), escape=escape, mark=mark)
 
 
 @dataclass(frozen=True)
@@ -91,11 +190,13 @@ async def notify(
     account_id: uuid.UUID,
     *,
     topic: str,
-    title: str,
-    body: str = "",
+    title: str | Text,
+    body: str | Text = "",
     link: str = "",
 ) -> Notification | None:
     """Put a message in the account's inbox and send it through the outside channels.
+    A ``Text`` is kept as msgid + values (read in the reader's language) and written out in
+    the city's language for the channels and the stored title and body.
 
     Returns None when the account is gone or inactive (nothing to tell)."""
     account = await session.get(Account, account_id)
@@ -106,10 +207,16 @@ async def notify(
         account_id=account.id,
         created_at=clock.now(),
         topic=topic[:100],
-        title=title[:TITLE_MAX],
-        body=body[:BODY_MAX],
+        title=_written(title)[:TITLE_MAX],
+        body=_written(body)[:BODY_MAX],
         link=link[:300],
         deliveries=[],
+        texts={
+            part: text.stored()
+            for part, text in (("title", title), ("body", body))
+            if isinstance(text, Text)
+        }
+        or None,
     )
     outgoing = Outgoing(
         account.id,

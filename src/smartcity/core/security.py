@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, Unauthenticated
-from smartcity.core.i18n import N_
+from smartcity.core.i18n import N_, gettext, join_words
 from smartcity.core.models import Account, ApiKey, PrincipalKind, WebSession
 from smartcity.core.secrets import decrypt, derive_key, encrypt, same, token_hash
 from smartcity.core.uow import DbSession
@@ -289,6 +289,7 @@ def principal_of(account: Account, via: str) -> Principal:
         department_id=account.department_id,
         roles=frozenset(account.roles or ()),
         via=via,
+        display_name=account.display_name or "",
     )
 
 
@@ -364,6 +365,17 @@ async def resolve_principal(request: Request, session: AsyncSession) -> Principa
     return principal
 
 
+# The order a visitor reads the roles in: the people the page serves first, the
+# administrator last (此页面仅供工作人员、监察人员和管理员使用).
+ROLE_ORDER = ("citizen", "enterprise", "staff", "supervisor", "auditor", "security", "admin")
+
+
+def roles_in_words(roles: frozenset[str]) -> str:
+    """The roles a page admits, named in the reader's language."""
+    ordered = sorted(roles, key=lambda r: (ROLE_ORDER.index(r) if r in ROLE_ORDER else 99, r))
+    return join_words([gettext(r) for r in ordered])
+
+
 PrincipalDependency = Callable[..., Awaitable[Principal]]
 
 
@@ -379,7 +391,9 @@ def require_principal(*kinds: str | PrincipalKind, csrf: bool = True) -> Princip
             raise Unauthenticated("Sign in, or send a bearer token or an API key.")
         if allowed and not principal.grants & allowed:
             raise Forbidden(
-                f"This is for {', '.join(sorted(allowed))}; you are signed in as {principal.kind}."
+                gettext("This page is for %(roles)s; you are signed in as %(kind)s.")
+                % {"roles": roles_in_words(allowed), "kind": gettext(principal.kind)},
+                roles=sorted(allowed),
             )
         if csrf:
             _check_api_csrf(request, principal)

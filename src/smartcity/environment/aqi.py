@@ -114,6 +114,11 @@ class Pollutant(StrEnum):
         return _POLLUTANT_NAMES[self]
 
     @property
+    def name_en(self) -> str:
+        """fine particulate matter, ozone...: the English names of the standard's terms."""
+        return _POLLUTANT_NAMES_EN[self]
+
+    @property
     def unit(self) -> str:
         return "mg/m³" if self is Pollutant.CO else "µg/m³"
 
@@ -125,6 +130,14 @@ _POLLUTANT_NAMES = {
     Pollutant.NO2: "二氧化氮",
     Pollutant.CO: "一氧化碳",
     Pollutant.O3: "臭氧",
+}
+_POLLUTANT_NAMES_EN = {
+    Pollutant.PM2_5: "Fine particulate matter",
+    Pollutant.PM10: "Inhalable particulate matter",
+    Pollutant.SO2: "Sulphur dioxide",
+    Pollutant.NO2: "Nitrogen dioxide",
+    Pollutant.CO: "Carbon monoxide",
+    Pollutant.O3: "Ozone",
 }
 _POLLUTANT_ALIASES = {p.value.replace(".", "").upper(): p for p in Pollutant} | {
     name: p for p, name in _POLLUTANT_NAMES.items()
@@ -161,6 +174,10 @@ class Period(StrEnum):
     def name_zh(self) -> str:
         return {"1h": "1小时", "8h": "8小时", "24h": "24小时"}[self.value]
 
+    @property
+    def name_en(self) -> str:
+        return {"1h": "1-hour", "8h": "8-hour", "24h": "24-hour"}[self.value]
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -181,6 +198,13 @@ class Indicator:
         if self.pollutant is Pollutant.O3:
             return f"臭氧{self.period.name_zh}"
         return self.pollutant.name_zh
+
+    @property
+    def label_en(self) -> str:
+        """The English of ``label_zh``: Ozone (8-hour), Fine particulate matter."""
+        if self.pollutant is Pollutant.O3:
+            return f"{self.pollutant.name_en} ({self.period.name_en})"
+        return self.pollutant.name_en
 
     @property
     def label_code(self) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.clock import CITY_TZ
 from smartcity.core.i18n import N_
@@ -18,7 +18,7 @@ from smartcity.core.ids import district_of
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.environment import charts, service, views
-from smartcity.environment.aqi import CATEGORIES, EDITION_2026_START, Edition, pollutant_from
+from smartcity.environment.aqi import CATEGORIES, EDITION_2026_START, Edition
 from smartcity.environment.compute import AIR_PAGES, day_start, floor_hour
 from smartcity.environment.reports import HOUR
 from smartcity.environment.schemas import figure_out
@@ -39,16 +39,17 @@ MEASURE_LABELS = {
     "max_8h": N_("Daily maximum 8-hour mean"),
     "max_1h": N_("Daily maximum 1-hour mean"),
 }
+# The standards' titles, msgids: the catalog holds the standard's own Chinese title.
 EDITION_TITLES = {
-    Edition.HJ_633_2012.value: "《环境空气质量指数（AQI）技术规定（试行）》",
-    Edition.HJ_633_2026.value: "《环境空气质量指数（AQI）技术规定》",
+    Edition.HJ_633_2012.value: N_("Technical Regulation on Ambient Air Quality Index (on trial)"),
+    Edition.HJ_633_2026.value: N_("Technical Regulation on Ambient Air Quality Index"),
 }
 VIEWS = ("day", "week")
 
 
 def _district_name(code: str) -> str:
     info = district_of(code) if code else None
-    return info.name if info else code
+    return i18n.pick(info.name, info.name_en) if info else code
 
 
 def _common() -> dict[str, Any]:
@@ -58,7 +59,9 @@ def _common() -> dict[str, Any]:
         "edition_titles": EDITION_TITLES,
         "district_name": _district_name,
         "category_of": views.category_of,
-        "indicator_label": views.indicator_label,
+        "indicator_label": views.indicator_name,
+        "pollutant_name": views.pollutant_name,
+        "category_grade": views.category_grade,
         "text_colour": charts.text_colour,
         "edition_2026_start": EDITION_2026_START,
         "hour_label": hour_label,
@@ -167,7 +170,6 @@ async def _station_page(
             "view": station_view,
             "latest": latest,
             "figures": figures,
-            "pollutant_name": lambda code: pollutant_from(code).name_zh,
             "chosen": chosen,
             "chart": chart,
             "hourly": hourly,

@@ -16,12 +16,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.clock import CITY_TZ
 from smartcity.core.errors import Problem
 from smartcity.core.i18n import gettext as _
-from smartcity.environment.aqi import CATEGORIES, Category, Edition, edition_for, indicator_from
+from smartcity.environment.aqi import (
+    CATEGORIES,
+    Category,
+    Edition,
+    edition_for,
+    indicator_from,
+    pollutant_from,
+)
 from smartcity.environment.compute import day_start, hourly_means
 from smartcity.environment.reports import (
     HOUR,
@@ -67,6 +74,34 @@ def indicator_label(code: str) -> str:
         return indicator_from(code).label_zh
     except ValueError:
         return code
+
+
+def indicator_name(code: str) -> str:
+    """A primary pollutant as the reader's language names it (pages; the API keeps name_zh)."""
+    try:
+        found = indicator_from(code)
+    except ValueError:
+        return code
+    return i18n.pick(found.label_zh, found.label_en)
+
+
+def pollutant_name(code: str) -> str:
+    """细颗粒物 / Fine particulate matter, by the pollutant's code."""
+    try:
+        found = pollutant_from(code)
+    except ValueError:
+        return code
+    return i18n.pick(found.name_zh, found.name_en)
+
+
+def category_grade(category: Category) -> str:
+    """The level and colour of a category: 二级 · 黄色 / Level 2 · yellow."""
+    if i18n.current_locale.get().startswith("zh"):
+        return f"{category.level_zh} · {category.colour_zh}"
+    return i18n.gettext("Level %(n)s · %(colour)s") % {
+        "n": category.level,
+        "colour": category.colour_en.lower(),
+    }
 
 
 def explanation(figure: dict[str, Any]) -> str | None:

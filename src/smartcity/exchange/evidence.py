@@ -184,7 +184,7 @@ def _refusal(reason: str, resource: Resource) -> Forbidden:
 def _check_headers(call: CallHeaders) -> str:
     if len(call.issue) > 64:
         raise InvalidInput(
-            _("X-Road-Issue (the 办件号) is at most 64 characters."), field="X-Road-Issue"
+            _("X-Road-Issue (the case number) is at most 64 characters."), field="X-Road-Issue"
         )
     if len(call.user_id) > 100:
         raise InvalidInput(_("X-Road-UserId is at most 100 characters."), field="X-Road-UserId")

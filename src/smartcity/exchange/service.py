@@ -231,7 +231,7 @@ def _check_open_data(resource: Resource) -> None:
         return
     if resource.sharing_class != "unconditional":
         raise InvalidInput(
-            _("Only resources shared unconditionally (无条件共享) can be open data."),
+            _("Only resources shared unconditionally can be open data."),
             field="open_data",
         )
     if resource.source_registry == "person":

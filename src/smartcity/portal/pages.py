@@ -12,7 +12,7 @@ import segno
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import accounts, clock, notifications, registration, workdays
+from smartcity.core import accounts, clock, notifications, people, registration, workdays
 from smartcity.core.accounts import SignIn
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
@@ -506,7 +506,12 @@ async def _calendar_page(
     return render(
         request,
         "portal/admin_calendar.html",
-        {"years": await workdays.entered_years(session), "this_year": this_year, **(extra or {})},
+        {
+            "years": (years := await workdays.entered_years(session)),
+            "actor_names": await people.display_names(session, [y.entered_by for y in years]),
+            "this_year": this_year,
+            **(extra or {}),
+        },
         status_code=status_code,
     )
 
@@ -565,7 +570,12 @@ async def admin_calendar_year(
     return render(
         request,
         "portal/admin_calendar_year.html",
-        {"overview": await workdays.year_overview(session, year)},
+        {
+            "overview": (overview := await workdays.year_overview(session, year)),
+            "actor_names": await people.display_names(
+                session, [getattr(overview, "entered_by", None)]
+            ),
+        },
     )
 
 

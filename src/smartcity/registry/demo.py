@@ -456,7 +456,7 @@ async def _seed_persons(
     legacy_rows = [_legacy_row(row, now) for row in legacy]
     await bulk_insert(session, cast(Table, Person.__table__), legacy_rows)
     versions = first_versions(
-        "person", legacy_rows, source="GAJ", actor=principal.name, reason="demo (legacy data)"
+        "person", legacy_rows, source="GAJ", actor=principal.name, reason="演示数据（历史数据导入）"
     )
     await bulk_insert(session, cast(Table, RecordVersion.__table__), versions)
     return accepted + len(legacy_rows)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import clock
+from smartcity.core import clock, people
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.i18n import N_
@@ -307,6 +307,7 @@ async def _person_page(
             **_common(),
             "person": view,
             "history": history,
+            "actor_names": await people.display_names(session, [v.actor for v in history]),
             "history_masked": PERSONAL_FIELDS - view.visible,
             "groups": groups_of("person"),
             "kept": kept,
@@ -507,6 +508,7 @@ async def _organization_page(
             **_common(ORG_LABELS),
             "org": view,
             "history": history,
+            "actor_names": await people.display_names(session, [v.actor for v in history]),
             "groups": groups_of("organization"),
             "kept": kept,
             "sources": await _source_names(session),

@@ -67,7 +67,7 @@ RULES: tuple[Rule, ...] = (
         "hukou_division_invalid",
         "person",
         "hukou_division_code",
-        N_("Household registration (户籍地) is not a known division code"),
+        N_("Household registration is not a known division code"),
     ),
     Rule("phone_invalid", "person", "phone", N_("Phone number is not valid")),
     Rule(

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.i18n import N_
@@ -23,8 +23,8 @@ from smartcity.core.ids import DIVISIONS
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.registry import contract as registry
 from smartcity.registry.contract import PlaceArea
+from smartcity.sensing import labels, status
 from smartcity.sensing import service as extras
-from smartcity.sensing import status
 from smartcity.sensing.models import StaDatastream, StaObservedProperty, StaThing
 from smartcity.sensing.rules import alert_pages, alerts
 from smartcity.sensing.rules import pages as rule_pages
@@ -63,7 +63,26 @@ def district_of(device: status.Device) -> str:
     """The district a device stands in, by name, from its ``districtCode`` property."""
     code = str(device.properties.get("districtCode") or "")
     info = DIVISIONS.get(code)
-    return info.name if info else code or str(device.properties.get("district") or "—")
+    if info:
+        return i18n.pick(info.name, info.name_en)
+    return code or str(device.properties.get("district") or "—")
+
+
+def district_name(code: str) -> str:
+    """A district's name by its 行政区划代码, in the reader's language; else the code."""
+    info = DIVISIONS.get(code)
+    return i18n.pick(info.name, info.name_en) if info else code
+
+
+def property_rows(properties: dict[str, Any]) -> list[tuple[str | None, str, Any]]:
+    """A Thing's properties as (label or None, key, value shown): known keys in words, their
+    values in words where they have some (labels.py); unknown keys as they are."""
+    rows = []
+    for key in sorted(properties):
+        value = properties[key]
+        worded = labels.property_value(key, value, kind_label, district_name)
+        rows.append((labels.property_key_label(key), key, value if worded is None else worded))
+    return rows
 
 
 def _page_number(request: Request) -> int:
@@ -273,7 +292,7 @@ async def _stream_rows(
         rows.append(
             StreamRow(
                 stream,
-                names.get(stream.observed_property_id, ""),
+                labels.observed_property_label(names.get(stream.observed_property_id, "")),
                 observation.result if observation else None,
                 _instant(observation.phenomenon_time) if observation else None,
             )
@@ -323,6 +342,7 @@ async def thing_page(
             "alerts": open_alerts,
             "rule_names": rule_names,
             "stream_names": {s.id: s.name for s in streams},
+            "properties": property_rows(device.properties),
             "kind_label": kind_label,
             "status_labels": status.STATUS_LABELS,
             "status_colours": STATUS_COLOURS,
@@ -499,6 +519,8 @@ async def datastream_page(
         "low": [b.low for b in buckets],
         "high": [b.high for b in buckets],
         "band": form is not None and form.function == "avg",
+        # Plotly writes dates in English ("Dec 7, 2026") unless told how the locale does.
+        "zh": i18n.current_locale.get().startswith("zh"),
         "labels": {
             "value": _(FUNCTION_LABELS.get(values["fn"], values["fn"])),
             "low": _("minimum"),
@@ -518,6 +540,7 @@ async def datastream_page(
             "stream": stream,
             "thing": thing,
             "prop": prop,
+            "observed_property_label": labels.observed_property_label,
             "unit": unit,
             "latest": latest,
             "form": form,

@@ -38,6 +38,7 @@ from smartcity.cases.contract import CaseRecord, StepTaken
 from smartcity.core import audit, clock, notifications, signatures, signing
 from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
 from smartcity.core.secrets import derive_key
@@ -584,9 +585,19 @@ async def revoke_licence(
             session,
             licence.holder_account_id,
             topic=LICENCE_REVOKED.name,
-            title=f"您的{title}已被撤销",
-            body=f"证照编号 {number} 已于 {clock.to_city(licence.revoked_at):%Y-%m-%d} "
-            f"被撤销，撤销理由：{reason}。如有异议，可依法申请行政复议或者提起行政诉讼。",
+            title=notifications.Text(N_("Your %(licence)s has been revoked"), {"licence": title}),
+            body=notifications.Text(
+                N_(
+                    "Licence %(number)s was revoked on %(day)s. Reason: %(reason)s. If you "
+                    "disagree, you may apply for administrative reconsideration or bring an "
+                    "administrative lawsuit."
+                ),
+                {
+                    "number": number,
+                    "day": clock.to_city(licence.revoked_at).date(),
+                    "reason": reason,
+                },
+            ),
             link=f"/my/licences/{number}",
         )
     return licence

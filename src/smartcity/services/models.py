@@ -21,6 +21,8 @@ class ServiceItem(UUIDPk, Timestamps, Base):
 
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The item's name on English pages; None: shown in Chinese, marked (web.render.data_name).
+    name_en: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     department_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("department.id", ondelete="RESTRICT"), index=True

@@ -41,6 +41,8 @@ class ServiceItemCreate(BaseModel):
 
     code: str = Field(pattern=CODE_PATTERN)
     name: Name = Field(min_length=1, max_length=200)
+    # The name English pages show; without one they show the Chinese, marked.
+    name_en: Name | None = Field(default=None, min_length=1, max_length=200)
     description: FreeText = Field(default="", max_length=2000)
     department_code: str = Field(min_length=1, max_length=32)
     legal_basis: FreeText = Field(default="", max_length=2000)
@@ -66,6 +68,7 @@ class ServiceItemRead(BaseModel):
 
     code: str
     name: str
+    name_en: str | None = None
     description: str
     department_code: str
     department_name: str

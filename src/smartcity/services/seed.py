@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
@@ -467,6 +467,41 @@ _ROWS: list[tuple[Any, ...]] = [
 ]
 
 
+# The items' names on English pages, as the city's English service guide writes them.
+NAMES_EN = {
+    "SCJGJ-001": "Registration of an individual business",
+    "SCJGJ-002": "Registration of a limited liability company",
+    "SCJGJ-003": "Food business licence",
+    "SCJGJ-004": "Change of a company's name",
+    "SCJGJ-005": "Retail pharmacy licence",
+    "GAJ-001": "Residence permit",
+    "GAJ-002": "Birth registration",
+    "GAJ-003": "Renewal of the resident identity card",
+    "GAJ-004": "Household registration by joining family",
+    "GAJ-005": "Certificate of no criminal record",
+    "RSJ-001": "Social security card",
+    "RSJ-002": "Unemployment registration",
+    "RSJ-003": "Unemployment insurance benefit",
+    "RSJ-004": "Maternity allowance",
+    "RSJ-005": "Employment and entrepreneurship certificate",
+    "RSJ-006": "Human resources service licence",
+    "GHZRJ-001": "Construction project planning permit",
+    "GHZRJ-002": "Construction land planning permit",
+    "GHZRJ-003": "First registration of real estate",
+    "GHZRJ-004": "Rural construction planning permit",
+    "ZJJ-001": "Application for public rental housing",
+    "ZJJ-002": "Pre-sale permit for commercial housing",
+    "ZJJ-003": "Construction permit for building works",
+    "ZJJ-004": "Housing provident fund withdrawal for rent",
+    "SWJ-001": "Permit to discharge urban sewage into the drains",
+    "SWJ-002": "Water abstraction permit",
+    "WJW-001": "Practice registration of a medical institution",
+    "WJW-002": "Public place hygiene licence",
+    "JTYSJ-001": "Road passenger transport licence",
+    "STHJJ-001": "Approval of an environmental impact report form",
+}
+
+
 def _item(row: tuple[Any, ...]) -> ServiceItemCreate:
     code, name, dep, statutory, promised, fee, who, events, basis, desc, materials, extra = row
     base = ENTERPRISE if who == E else PERSON
@@ -474,6 +509,7 @@ def _item(row: tuple[Any, ...]) -> ServiceItemCreate:
         {
             "code": code,
             "name": name,
+            "name_en": NAMES_EN.get(code),
             "description": desc,
             "department_code": dep,
             "legal_basis": basis,
@@ -498,7 +534,15 @@ async def seed_service_items(session: AsyncSession, principal: Principal) -> int
     departments = set((await session.execute(select(Department.code))).scalars())
     added = 0
     for item in DEMO_ITEMS:
-        if item.code in have or item.department_code not in departments:
+        if item.code in have:
+            # A city seeded before items had English names gets them now.
+            await session.execute(
+                update(ServiceItem)
+                .where(ServiceItem.code == item.code, ServiceItem.name_en.is_(None))
+                .values(name_en=item.name_en)
+            )
+            continue
+        if item.department_code not in departments:
             continue
         await service.create_service_item(session, principal, item)
         added += 1

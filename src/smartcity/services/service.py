@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit
+from smartcity.core import audit, i18n
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
 from smartcity.core.i18n import gettext as _
@@ -147,6 +147,7 @@ async def create_service_item(
         id=uuid.uuid4(),
         code=data.code,
         name=data.name,
+        name_en=data.name_en,
         description=data.description,
         department_id=dep.id,
         legal_basis=data.legal_basis,
@@ -167,8 +168,11 @@ async def create_service_item(
 
 
 async def item_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, str]:
-    """Service item names by code (事项名称), for the supervision board's categories."""
+    """Service item names by code (事项名称) in the reader's language, for the supervision
+    board's categories."""
     rows = await session.execute(
-        select(ServiceItem.code, ServiceItem.name).where(ServiceItem.code.in_(list(codes)))
+        select(ServiceItem.code, ServiceItem.name, ServiceItem.name_en).where(
+            ServiceItem.code.in_(list(codes))
+        )
     )
-    return {row[0]: row[1] for row in rows}
+    return {code: i18n.pick(name, name_en) for code, name, name_en in rows}

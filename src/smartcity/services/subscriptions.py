@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import audit, clock, notifications
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.text import FreeText, Name
@@ -230,7 +231,15 @@ async def _tell_followers(
     followers = await session.execute(
         select(ItemSubscription.account_id).where(ItemSubscription.item_id == item.id)
     )
-    title = f"事项已停止办理：{item.name}" if withdrawn else f"您订阅的事项有变更：{item.name}"
+    # The list of changes stays as written (Chinese, the catalogue's language); the title
+    # reads in the follower's language.
+    name = notifications.Name(item.name, item.name_en)
+    title = notifications.Text(
+        N_("Service withdrawn: %(item)s")
+        if withdrawn
+        else N_("A service you follow changed: %(item)s"),
+        {"item": name},
+    )
     body = "；".join(lines) + "。"
     link = "/services" if not item.active else f"/services/{item.code}"
     topic = "services.item.withdrawn" if withdrawn else ITEM_UPDATED.name

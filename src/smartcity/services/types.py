@@ -1,4 +1,5 @@
-"""The application case type (行政许可申请办件), declared for the case engine.
+"""The application case type (行政许可申请办件), declared for the case engine. Titles are
+msgids (N_): pages, messages and answers translate them where they show them.
 
 One type for every service item: each case is opened with its item's statutory and promised
 limits (法定时限, 承诺时限); the type's 20/10 working days are only the default.
@@ -7,6 +8,7 @@ limits (法定时限, 承诺时限); the type's 20/10 working days are only the 
 from __future__ import annotations
 
 from smartcity.cases.contract import CaseType, Limits, State, Transition
+from smartcity.core.i18n import N_
 
 BASE_NAME = "services.application"
 DEPARTMENT = frozenset({"department"})
@@ -16,24 +18,24 @@ ACCEPT_DAYS = 5
 
 APPLICATION = CaseType(
     name=BASE_NAME,
-    title="行政许可申请",
+    title=N_("Administrative licence application"),
     prefix="SQ",
     states=(
-        State("submitted", "申报"),
-        State("accepted", "受理"),
-        State("not_accepted", "不予受理", "final"),
-        State("reviewing", "审查"),
-        State("awaiting_supplement", "补正", "waiting_applicant"),
-        State("approved", "准予许可"),
-        State("refused", "不予许可", "final"),
-        State("delivered", "送达", "final"),
+        State("submitted", N_("Application submitted")),
+        State("accepted", N_("Accepted")),
+        State("not_accepted", N_("Not accepted"), "final"),
+        State("reviewing", N_("Under review")),
+        State("awaiting_supplement", N_("Awaiting supplement"), "waiting_applicant"),
+        State("approved", N_("Licence granted")),
+        State("refused", N_("Licence refused"), "final"),
+        State("delivered", N_("Delivered"), "final"),
     ),
     initial="submitted",
     transitions=(
-        Transition("accept", "受理", ("submitted",), "accepted", DEPARTMENT),
+        Transition("accept", N_("Accept"), ("submitted",), "accepted", DEPARTMENT),
         Transition(
             "not_accept",
-            "不予受理",
+            N_("Do not accept"),
             ("submitted",),
             "not_accepted",
             DEPARTMENT,
@@ -41,20 +43,29 @@ APPLICATION = CaseType(
             refusal=True,
             decisive=True,
         ),
-        Transition("review", "审查", ("accepted",), "reviewing", DEPARTMENT),
+        Transition("review", N_("Start the review"), ("accepted",), "reviewing", DEPARTMENT),
         Transition(
             "request_supplement",
-            "要求补正",
+            N_("Ask for a supplement"),
             ("reviewing",),
             "awaiting_supplement",
             DEPARTMENT,
             ("missing",),
         ),
-        Transition("supplement", "补正", ("awaiting_supplement",), "reviewing", APPLICANT),
-        Transition("approve", "准予许可", ("reviewing",), "approved", DEPARTMENT, decisive=True),
+        Transition(
+            "supplement", N_("Supplement"), ("awaiting_supplement",), "reviewing", APPLICANT
+        ),
+        Transition(
+            "approve",
+            N_("Grant the licence"),
+            ("reviewing",),
+            "approved",
+            DEPARTMENT,
+            decisive=True,
+        ),
         Transition(
             "refuse",
-            "不予许可",
+            N_("Refuse the licence"),
             ("reviewing",),
             "refused",
             DEPARTMENT,
@@ -62,7 +73,7 @@ APPLICATION = CaseType(
             refusal=True,
             decisive=True,
         ),
-        Transition("deliver", "送达", ("approved",), "delivered", DEPARTMENT),
+        Transition("deliver", N_("Deliver"), ("approved",), "delivered", DEPARTMENT),
     ),
     limits=Limits(statutory_days=20, promised_days=10, step_days=(("submitted", ACCEPT_DAYS),)),
 )

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
+from smartcity.core.i18n import N_
 from smartcity.core.security import public, require_principal, resolve_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.web import vendor
@@ -88,7 +89,7 @@ async def plotly_css() -> Response:
 async def switch_language(request: Request, locale: str, next: str | None = None) -> Response:
     if locale not in i18n.LOCALES:
         raise Problem(
-            f"Unknown language {locale!r}; choose zh_CN or en.",
+            i18n.gettext("Unknown language %(locale)s; choose zh_CN or en.") % {"locale": locale},
             status=404,
             slug="not-found",
             title="Not found",
@@ -98,11 +99,58 @@ async def switch_language(request: Request, locale: str, next: str | None = None
     return response
 
 
+# What an error page says, by status: a heading and a detail for when the error itself
+# carries no words for people (a framework 404/405, an unexpected 500).
+ERROR_TEXTS: dict[int, tuple[str, str]] = {
+    400: (
+        N_("There is a problem with the request"),
+        N_("The page could not use what was sent. Go back and try again."),
+    ),
+    403: (N_("You cannot see this page"), N_("This page is not open to your account.")),
+    404: (
+        N_("Page not found"),
+        N_("There is nothing at this address. The link may be mistyped, or the page has moved."),
+    ),
+    405: (
+        N_("This action is not available here"),
+        N_("This address does not take that kind of request. Go back and use the page's buttons."),
+    ),
+    409: (
+        N_("This has changed in the meantime"),
+        N_(
+            "It was changed first by someone else, or its state no longer allows this. "
+            "Reload the page and look again."
+        ),
+    ),
+    413: (
+        N_("What you sent is too large"),
+        N_("The file or form is larger than the city accepts. Send a smaller one."),
+    ),
+    422: (
+        N_("Some of what was entered cannot be used"),
+        N_("Check what you entered and try again."),
+    ),
+    429: (N_("Too many requests"), N_("Please wait a moment before you try again.")),
+    500: (
+        N_("Sorry, something went wrong"),
+        N_("The error has been logged. Please try again later."),
+    ),
+    503: (N_("The service is busy"), N_("Please try again in a moment.")),
+}
+
+
+def error_texts(status: int) -> tuple[str, str]:
+    """The translated heading and fallback detail of an error page."""
+    heading, detail = ERROR_TEXTS.get(status) or ERROR_TEXTS[500 if status >= 500 else 400]
+    return i18n.gettext(heading), i18n.gettext(detail)
+
+
 def install_page_handlers(app: FastAPI) -> None:
     """Errors on pages become pages; the API keeps problem+json (core.errors)."""
     json_problem = app.exception_handlers[Problem]
     json_http = app.exception_handlers[StarletteHTTPException]
     json_validation = app.exception_handlers[RequestValidationError]
+    json_unexpected = app.exception_handlers[Exception]
 
     async def on_login_required(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRequired)
@@ -116,17 +164,36 @@ def install_page_handlers(app: FastAPI) -> None:
                 answer = handler(request, exc)
                 return await answer if inspect.isawaitable(answer) else answer
             if isinstance(exc, Problem):
-                status, title, detail = exc.status, exc.title, exc.detail
+                # A Problem's detail is written for people in the request's language.
+                status, detail = exc.status, exc.detail
             elif isinstance(exc, StarletteHTTPException):
-                status, title, detail = exc.status_code, "", str(exc.detail)
+                # The framework's own details are English status phrases ("Not Found"):
+                # the page says it in words of its own instead.
+                status, detail = exc.status_code, ""
+            elif isinstance(exc, RequestValidationError):
+                status, detail = 422, ""
             else:
-                status, title, detail = 422, "", ""
+                # The internals stay in the log (core.errors); the visitor gets an apology.
+                # The request's locale was reset when the error left the middleware that set
+                # it, so it is read again from the request.
+                answer = handler(request, exc)
+                if inspect.isawaitable(answer):
+                    await answer
+                i18n.current_locale.set(
+                    i18n.negotiate(
+                        request.cookies.get(i18n.LOCALE_COOKIE),
+                        request.headers.get("accept-language"),
+                        request.app.state.settings.default_locale,
+                    )
+                )
+                status, detail = 500, ""
             if status == 401:
                 return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            heading, fallback = error_texts(status)
             return render(
                 request,
                 "error.html",
-                {"status": status, "title": title, "detail": detail},
+                {"status": status, "heading": heading, "detail": detail or fallback},
                 status_code=status,
             )
 
@@ -136,3 +203,4 @@ def install_page_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, page_or(json_problem))
     app.add_exception_handler(StarletteHTTPException, page_or(json_http))
     app.add_exception_handler(RequestValidationError, page_or(json_validation))
+    app.add_exception_handler(Exception, page_or(json_unexpected))

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import functools
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from fastapi import Request
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 from starlette.responses import HTMLResponse
 
-from smartcity.core import clock, i18n
+from smartcity.core import clock, i18n, notifications, people
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Problem
 from smartcity.core.security import (
@@ -49,9 +51,71 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     # both languages concurrently.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["plotly_style_links"] = vendor.plotly_style_links
+    env.filters["name"] = data_name
+    # Who did something, where a page has only the login: the platform and the console in
+    # words (people.actor_name); a page that can, passes display names instead.
+    env.filters["actor"] = lambda actor, names=None: data_name(
+        people.actor_name(str(actor or ""), names)
+    )
+    # Brackets and list separators as each language writes them: （可选） / (optional).
+    env.filters["paren"] = lambda text: (
+        Markup("（%s）") % text
+        if i18n.current_locale.get().startswith("zh")
+        else Markup("(%s)") % text
+    )
+    env.globals["list_sep"] = i18n.list_separator
+    # Inside <option> and attributes, where no element can mark it: the name as text.
+    env.filters["name_text"] = lambda value: (
+        value
+        if isinstance(value, str)
+        else i18n.pick(str(getattr(value, "name", value)), getattr(value, "name_en", None))
+    )
+    env.globals["data_name"] = data_name
+    env.globals["message_text"] = message_text
     env.filters["day"] = lambda d: i18n.format_day(d) if d else ""
-    env.filters["city_time"] = lambda dt: clock.to_city(dt).strftime("%Y-%m-%d %H:%M") if dt else ""
+    env.filters["city_time"] = lambda dt: i18n.format_datetime(dt) if dt else ""
+    env.filters["clock_time"] = lambda dt: i18n.format_time(dt) if dt else ""
+    # A date or the city's day of an instant, as the locale writes it.
+    env.filters["city_day"] = lambda d: (
+        i18n.format_day(clock.to_city(d).date() if isinstance(d, datetime) else d) if d else ""
+    )
     return env
+
+
+def data_name(value: Any, en: str | None = None) -> str | Markup:
+    """A name that is data (a department, a service item, a district, a person) in the
+    page's language: the Chinese on a Chinese page; on an English page the English name where
+    the data has one (``name_en``, or ``en``), else the Chinese marked ``lang="zh-CN"`` with
+    a subtle marker, so the fallback is visible rather than silent."""
+    if value is None or value == "":
+        return ""
+    text: str = value if isinstance(value, str) else str(getattr(value, "name", value))
+    if not isinstance(value, str):
+        en = en or getattr(value, "name_en", None)
+    if i18n.current_locale.get().startswith("zh"):
+        return text
+    if en:
+        return str(en)
+    if not i18n.has_chinese(text):
+        return text
+    return Markup('<span lang="zh-CN" class="zh-name" title="{}">{}</span>').format(
+        i18n.gettext("No English name yet"), text
+    )
+
+
+def message_text(note: Any, part: str) -> str | Markup:
+    """A message's title or body (站内消息) in the reader's language, as HTML: the values
+    left in Chinese on an English page (a case title, a reason typed in Chinese) marked."""
+    if not (note.texts or {}).get(part):
+        return data_name(note.title if part == "title" else note.body)
+    return Markup(  # noqa: S704 - every piece escaped by message_part
+        notifications.message_part(
+            note,
+            part,
+            escape=lambda text: str(escape(text)),
+            mark=lambda value: str(escape(data_name(value))),
+        )
+    )
 
 
 def csrf_token(request: Request) -> str:
@@ -105,7 +169,7 @@ def render(
         for item in request.app.state.nav
         if not item.kinds or (principal is not None and principal.grants & item.kinds)
     ]
-    ctx = {
+    ctx: dict[str, Any] = {
         "request": request,
         "principal": principal,
         "nav": nav,
@@ -113,7 +177,9 @@ def render(
         "html_lang": "zh-CN" if locale == "zh_CN" else "en",
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token(request),
-        "city_name": request.app.state.settings.city_name,
+        "city_name": i18n.pick(
+            request.app.state.settings.city_name, request.app.state.settings.city_name_en
+        ),
         "path": request.url.path,
         "errors": {},
         "values": {},

@@ -102,7 +102,7 @@ async def check_transition(
     if step.decisive and not checked.get("opinion"):
         raise InvalidInput(
             _("The step %(name)s is a decision: write the approval opinion.")
-            % {"name": step.title},
+            % {"name": _(step.title)},
             field="opinion",
         )
     return case_, step, checked

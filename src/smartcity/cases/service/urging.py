@@ -18,7 +18,7 @@ from smartcity.cases import events
 from smartcity.cases.models import Case, CaseUrge
 from smartcity.cases.service.access import get_case, readable_cases
 from smartcity.cases.service.events import record
-from smartcity.core import clock, i18n, notifications
+from smartcity.core import clock, notifications
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.i18n import N_
@@ -48,12 +48,6 @@ REPLIED_BODY = N_("%(who)s replied on case %(number)s (%(title)s): %(reply)s")
 def is_overdue(urge: CaseUrge, now: datetime) -> bool:
     """An urge not replied to by the end of its deadline."""
     return urge.replied_at is None and now >= urge.reply_due_at
-
-
-def _stored(message: str, **values: object) -> str:
-    # Messages are stored as written, in the city's language: they are read later, in an
-    # inbox or by SMS, not in the language of the page that caused them.
-    return i18n.translations(i18n.DEFAULT_LOCALE).gettext(message) % values
 
 
 def _text(value: str, field: str, limit: int, message: str) -> str:
@@ -135,14 +129,16 @@ async def urge(
             session,
             account_id,
             topic=events.URGED.name,
-            title=_stored(URGED_TITLE, number=case_.number),
-            body=_stored(
+            title=notifications.Text(URGED_TITLE, {"number": case_.number}),
+            body=notifications.Text(
                 URGED_BODY,
-                who=who,
-                number=case_.number,
-                title=case_.title,
-                note=note,
-                due=due.due_date.isoformat(),
+                {
+                    "who": who,
+                    "number": case_.number,
+                    "title": case_.title,
+                    "note": note,
+                    "due": due.due_date,
+                },
             ),
             link=f"/cases/{case_.id}#urges",
         )
@@ -197,13 +193,15 @@ async def reply(
             session,
             item.urged_by_account_id,
             topic=events.URGE_REPLIED.name,
-            title=_stored(REPLIED_TITLE, number=case_.number),
-            body=_stored(
+            title=notifications.Text(REPLIED_TITLE, {"number": case_.number}),
+            body=notifications.Text(
                 REPLIED_BODY,
-                who=await _display_name(session, principal),
-                number=case_.number,
-                title=case_.title,
-                reply=answer,
+                {
+                    "who": await _display_name(session, principal),
+                    "number": case_.number,
+                    "title": case_.title,
+                    "reply": answer,
+                },
             ),
             link=f"/cases/{case_.id}#urges",
         )

@@ -32,6 +32,7 @@ from smartcity.cases.supervision.scope import (
     yellow_only,
 )
 from smartcity.cases.types import case_types
+from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
@@ -190,7 +191,9 @@ async def _department_rows(session: AsyncSession, cells: Mapping[Cell, BoardRow]
     }
     for dep_id, row in rows.items():
         found = departments.get(dep_id)
-        row.key, row.label = (found.code, found.name) if found else (str(dep_id), str(dep_id))
+        row.key, row.label = (
+            (found.code, i18n.pick(found.name, found.name_en)) if found else (str(dep_id),) * 2
+        )
     return _by_weight(rows.values())
 
 

@@ -25,7 +25,7 @@ from smartcity.cases.supervision.scope import (
     resolve,
     yellow_only,
 )
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput
 from smartcity.core.i18n import gettext as _
@@ -107,6 +107,7 @@ _LINE_COLUMNS = (
     Case.on_time,
     Department.code,
     Department.name,
+    Department.name_en,
 )
 
 
@@ -229,7 +230,7 @@ async def case_list(
             state=r.state,
             state_title=state_title(r.case_type, r.state),
             department_code=r.code,
-            department_name=r.name,
+            department_name=i18n.pick(r.name, r.name_en),
             category=r.category,
             category_name=names.get(r.category, r.category),
             opened_at=r.opened_at,
@@ -266,7 +267,7 @@ async def flag_list(
     scope = await resolve(session, principal, board_filter)
     statement = (
         flags.readable_flags(principal)
-        .add_columns(Department.name)
+        .add_columns(Department.name, Department.name_en)
         .join(Department, Department.id == Case.department_id)
         .where(*scope.conditions)
     )
@@ -283,4 +284,4 @@ async def flag_list(
             CaseFlag.reviewed_at.desc() if not open_only else CaseFlag.raised_at.desc()
         ).limit(limit)
     )
-    return [(row[0], row[1], row[2]) for row in rows.all()]
+    return [(row[0], row[1], i18n.pick(row[2], row[3])) for row in rows.all()]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases.types import get_case_type
-from smartcity.core.i18n import N_
+from smartcity.core.i18n import N_, gettext
 
 FLAG_TITLES: dict[str, str] = {
     "qualifying_not_accepted": N_("Qualifying application not accepted"),
@@ -70,6 +70,6 @@ async def category_names(session: AsyncSession, codes: Iterable[str]) -> dict[st
 def state_title(case_type: str, state: str) -> str:
     """The state's declared title (环节名称), else its name."""
     try:
-        return get_case_type(case_type).state(state).title
+        return gettext(get_case_type(case_type).state(state).title)
     except (LookupError, KeyError):
         return state

@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import audit, clock
 from smartcity.core.authz import ObjectRule, Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account
-from smartcity.core.notifications import notify
+from smartcity.core.notifications import Text, notify
 from smartcity.sensing.models import StaDatastream, StaThing
 from smartcity.sensing.rules.events import (
     ALERT_ACKNOWLEDGED,
@@ -53,7 +54,6 @@ RAISED, REOPENED, AUTO_RESOLVED = "raised", "reopened", "auto_resolved"
 EV_ACKNOWLEDGED, EV_RESOLVED = "acknowledged", "resolved"
 EVENT_KINDS = (RAISED, REOPENED, AUTO_RESOLVED, EV_ACKNOWLEDGED, EV_RESOLVED)
 HISTORY_MAX = 500
-
 
 def _may_act(principal: Principal, obj: Any) -> bool:
     """Admins act on every alert; staff on their own department's and on unassigned ones."""
@@ -285,7 +285,7 @@ async def _tell_department(session: AsyncSession, rule: SensingRule, alert: Sens
             session,
             account_id,
             topic=ALERT_OPENED.name,
-            title=_("Sensor alert: %(rule)s") % {"rule": rule.name},
+            title=Text(N_("Sensor alert: %(rule)s"), {"rule": rule.name}),
             body=f"{where}: {alert.message} {said}",
             link=f"/sensing/alerts/{alert.id}",
         )

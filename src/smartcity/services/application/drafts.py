@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import audit, clock
+from smartcity.core import audit, clock, i18n
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
@@ -145,7 +145,7 @@ def refusal(errors: Mapping[str, str]) -> InvalidInput:
 
 def who_may_apply(item: ServiceItem) -> str:
     """Who may apply for the item, in words: 个人、企业."""
-    return "、".join(
+    return i18n.list_separator().join(
         _("citizens") if k == "citizen" else _("enterprises") for k in item.applicant_kinds
     )
 

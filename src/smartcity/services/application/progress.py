@@ -17,7 +17,7 @@ from smartcity.cases.contract import (
     case_deadline,
     get_case_type,
 )
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
 from smartcity.core.workdays import WorkCalendar
@@ -81,7 +81,7 @@ def state_title(case_: CaseRecord | None) -> str:
     if case_ is None:
         return _("Draft")
     try:
-        return get_case_type(case_.case_type).state(case_.state).title
+        return _(get_case_type(case_.case_type).state(case_.state).title)
     except (LookupError, KeyError):
         return case_.state
 
@@ -96,7 +96,7 @@ def _line(
         if event.name == "open":
             return TimelineLine(event.at, _("Application submitted"), by_you=by_you)
         step = ct.transition(event.name)
-        title = step.title if step is not None else event.name
+        title = _(step.title) if step is not None else event.name
         details = []
         if fields.get("reason"):
             details.append(_("Reason: %(text)s") % {"text": fields["reason"]})
@@ -106,7 +106,8 @@ def _line(
             details.append(_("Note: %(text)s") % {"text": fields["note"]})
         if fields.get("materials"):
             details.append(
-                _("Files: %(names)s") % {"names": "、".join(str(m) for m in fields["materials"])}
+                _("Files: %(names)s")
+                % {"names": i18n.list_separator().join(str(m) for m in fields["materials"])}
             )
         return TimelineLine(event.at, title, "；".join(details), by_you)
     if event.kind == "clock" and event.name == "paused":

@@ -15,9 +15,10 @@ from smartcity.cases.contract import CaseRecord, StepTaken
 from smartcity.core import audit
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import InvalidInput
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Account, Department
-from smartcity.core.notifications import notify
+from smartcity.core.notifications import Name, Text, notify
 from smartcity.services.application.access import files_of, own_draft
 from smartcity.services.application.drafts import check_applicant_kind, clean_answers, refusal
 from smartcity.services.application.following import NOTE_MAX
@@ -123,9 +124,18 @@ async def submit_application(
             session,
             principal.id,
             topic=SUBMITTED_TOPIC,
-            title="申请已提交",
-            body=f"您的{item.name}申请已提交，办件号 {case_.number}，"
-            f"承诺 {item.promised_days} 个工作日内办结。",
+            title=Text(N_("Your application has been submitted")),
+            body=Text(
+                N_(
+                    "Your application for %(item)s has been submitted, case number %(number)s; "
+                    "it is promised to be settled within %(days)s working days."
+                ),
+                {
+                    "item": Name(item.name, item.name_en),
+                    "number": case_.number,
+                    "days": item.promised_days,
+                },
+            ),
             link=f"/my/applications/{application.id}",
         )
     return application

@@ -12,7 +12,9 @@
     font: { family: "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif", size: 13 },
     margin: { l: 56, r: 16, t: 16, b: 48 }, height: 340, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
     legend: { orientation: "h", y: -0.18 },
-    xaxis: { type: "date", gridcolor: "#eee" },
+    xaxis: d.zh
+      ? { type: "date", gridcolor: "#eee", tickformat: "%m月%d日\n%H:%M", hoverformat: "%Y年%m月%d日 %H:%M" }
+      : { type: "date", gridcolor: "#eee", tickformat: "%-d %b\n%H:%M", hoverformat: "%-d %b %Y, %H:%M" },
     yaxis: { title: { text: d.labels.unit }, gridcolor: "#e5e5e5", zeroline: false }
   }, { displayModeBar: false, responsive: true });
 })();
