@@ -1,7 +1,10 @@
-"""No page scrolls sideways: every page each role reaches in the demo city, in Chinese and in
-English, measured in a real browser at a phone's 390 px (the pages people use on phones) and a
-laptop's 1366 px (every page). A failure lists each page that is wider than the window and the
-elements that stick out, so the fix can start where the overflow does."""
+"""No page scrolls sideways, and every page speaks its language: every page each role reaches
+in the demo city, in Chinese and in English, measured in a real browser at a phone's 390 px
+(the pages people use on phones) and a laptop's 1366 px (every page), and read for English
+left on a Chinese page or Chinese outside the names an English page marks ``lang="zh-CN"``
+(tests/e2e/language.py). One visit per page does both. A failure lists each page that is
+wider than the window and the elements that stick out, so the fix can start where the
+overflow does, and each phrase in the wrong language."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from tests.e2e.crawl import (
     session_cookies,
     template_of,
 )
+from tests.e2e.language import COLLECT_JS, check_en, check_zh
 
 PHONE = (390, 844)
 LAPTOP = (1366, 900)
@@ -158,7 +162,7 @@ def _describe(url: str, width: int, found: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("locale", LOCALES)
 @pytest.mark.parametrize("role", list(ROLES))
-def test_no_page_scrolls_sideways(
+def test_every_page_fits_and_speaks_its_language(
     browser: Any,
     demo_city: LiveServer,
     cookies: dict[str, str],
@@ -170,7 +174,9 @@ def test_no_page_scrolls_sideways(
     pages = discovered[role].pages
     assert pages, f"{role} reached no page at all"
     offending: list[str] = []
+    wrong_language: list[str] = []
     measured = 0
+    check = check_zh if locale.startswith("zh") else check_en
 
     def widths(url: str) -> list[tuple[int, int]]:
         # Phone first, then wider: a chart drawn for the phone only grows when widened.
@@ -193,13 +199,22 @@ def test_no_page_scrolls_sideways(
             measured += 1
             if found is not None:
                 offending.append(_describe(url, width, found))
+        seen = page.evaluate(COLLECT_JS)
+        wrong_language += [f"{url}: {phrase!r}" for phrase in check(seen["text"], seen["names"])]
     print(f"\n{role} in {locale}: {len(pages)} pages, {measured} measurements")
+    failures = []
     if offending:
-        pytest.fail(
+        failures.append(
             f"{len(offending)} pages of {role} in {locale} scroll sideways:\n"
-            + "\n".join(offending),
-            pytrace=False,
+            + "\n".join(offending)
         )
+    if wrong_language:
+        failures.append(
+            f"{len(wrong_language)} phrases in the wrong language on pages of {role} in "
+            f"{locale}:\n" + "\n".join(wrong_language)
+        )
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
 
 
 # Each field of the licence sheet must show whole inside the sheet's frame (which clips what
@@ -254,8 +269,8 @@ def test_the_licence_is_readable_on_a_phone(
 def test_the_header_fits_a_phone_with_the_longest_user_name(
     browser: Any, demo_city: LiveServer, locale: str
 ) -> None:
-    """The header shows the user name (up to 64 characters, no spaces) beside the language
-    switch, messages and sign-out: at 390 px it wraps, it does not widen the page."""
+    """The header shows the person's display name (here 64 characters, no spaces) beside the
+    language switch, messages and sign-out: at 390 px it wraps, it does not widen the page."""
     from smartcity.cli import cli_principal
     from smartcity.core import accounts
     from smartcity.core.schemas import AccountCreate
@@ -266,7 +281,7 @@ def test_the_header_fits_a_phone_with_the_longest_user_name(
         account, _ = await accounts.create_account(
             session,
             cli_principal(),
-            AccountCreate(username=username, display_name="张晓明", kind="citizen"),
+            AccountCreate(username=username, display_name=username, kind="citizen"),
         )
         account.must_change_password = False
         return await accounts.open_web_session(session, account, second_factor_done=True)

@@ -10,13 +10,13 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.models import Department
-from smartcity.services import search, service
+from smartcity.services import service
 from smartcity.services.application import following
 from smartcity.services.models import Application, ServiceItem
 from smartcity.web.home import ANONYMOUS, CITIZENS, SIGNED_IN, HomePanel, fragment
+from smartcity.web.render import data_name
 
 POPULAR = 6
 MATTERS = 5
@@ -57,11 +57,11 @@ async def popular_items(
     return applied
 
 
-def _department_name(departments: dict[uuid.UUID, Department], item: ServiceItem) -> str:
+def _department_name(departments: dict[uuid.UUID, Department], item: ServiceItem) -> str | Markup:
     department = departments.get(item.department_id)
     if department is None:
         return ""
-    return search.department_display_name(department, i18n.current_locale.get())
+    return data_name(department)
 
 
 async def search_panel(
@@ -82,7 +82,7 @@ async def popular_panel(
         "services/home_popular.html",
         {
             "popular": [(item, n, _department_name(departments, item)) for item, n in popular],
-            "item_name": search.display_name,
+            "item_name": data_name,
             "life_events": (await service.life_events(session, None))[:8],
         },
     )
@@ -102,7 +102,7 @@ async def matters_panel(
         {
             "lines": lines[:MATTERS],
             "more": max(len(lines) - MATTERS, 0),
-            "item_name": search.display_name,
+            "item_name": data_name,
         },
     )
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, NotFound, Problem
 from smartcity.core.i18n import gettext as _
@@ -23,7 +22,7 @@ from smartcity.services.application.following import ApplicationView
 from smartcity.services.models import Application, ServiceItem
 from smartcity.web.cache import cached_page
 from smartcity.web.pages import page_principal, require_page
-from smartcity.web.render import check_csrf, render
+from smartcity.web.render import check_csrf, data_name, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -97,10 +96,8 @@ async def _catalog(
             "more": more,
             "errors": errors,
             "total": len(await service.list_service_items(session, None)),
-            "item_name": search.display_name,
-            "department_name": lambda d: search.department_display_name(
-                d, i18n.current_locale.get()
-            ),
+            "item_name": data_name,
+            "department_name": data_name,
         },
         status_code=422 if errors else 200,
         principal=principal,

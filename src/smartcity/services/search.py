@@ -94,27 +94,9 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
-def display_name(item: ServiceItem) -> str:
-    """The item's name as a page or an answer shows it (one place, so the English names the
-    catalogue is getting need changing only here)."""
-    return item.name
-
-
-def department_display_name(department: Department, locale: str) -> str:
-    """A department's name in the reader's language, Chinese where no English is known."""
-    if locale == "en" and department.name_en:
-        return department.name_en
-    return department.name
-
-
 def _item_names(item: ServiceItem) -> list[str]:
-    """Every name an item is known by, in any language the data has (the English name is an
-    attribute the catalogue gains at merge; until then only the Chinese one)."""
-    names = [item.name]
-    english = getattr(item, "name_en", "")
-    if isinstance(english, str) and english:
-        names.append(english)
-    return names
+    """Every name an item is known by, in any language the data has."""
+    return [item.name, item.name_en] if item.name_en else [item.name]
 
 
 # --- words ------------------------------------------------------------------------------------
