@@ -105,9 +105,7 @@ ORDER = CaseType(
         Transition(
             "reply", N_("Send the answer"), ("handling", "reworking"), "replied", HOLDER, ("reply",)
         ),
-        Transition(
-            "visit", N_("Follow up and close"), ("replied",), "closed", HOLDER, ("rating",)
-        ),
+        Transition("visit", N_("Follow up and close"), ("replied",), "closed", HOLDER, ("rating",)),
         Transition("rework", N_("Re-handle"), ("replied",), "reworking", HOLDER, ("rating",)),
         Transition(
             "escalate",

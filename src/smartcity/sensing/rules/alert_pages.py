@@ -114,7 +114,9 @@ async def _alert_words(
             continue
         key = (rule.id, alert.datastream_id)
         if key not in cache:
-            said = await words.rules_in_words(session, [rule], datastream_id=alert.datastream_id, mark=data_name)
+            said = await words.rules_in_words(
+                session, [rule], datastream_id=alert.datastream_id, mark=data_name
+            )
             cache[key] = said[rule.id]
         out[alert.id] = cache[key]
     return out
@@ -244,9 +246,11 @@ async def _alert_page(
     readings = await _readings(session, alert.datastream_id, start, end)
     in_words = ""
     if rule is not None:
-        in_words = (await words.rules_in_words(session, [rule], datastream_id=alert.datastream_id, mark=data_name))[
-            rule.id
-        ]
+        in_words = (
+            await words.rules_in_words(
+                session, [rule], datastream_id=alert.datastream_id, mark=data_name
+            )
+        )[rule.id]
     department = await session.get(Department, alert.department_id) if alert.department_id else None
     lines = _lines(rule, unit)
     marks = [

@@ -193,9 +193,7 @@ async def rules_in_words(
                 StaObservedProperty.id.in_(property_ids)
             )
         )
-        names = {
-            int(i): (mark or str)(observed_property_label(str(n))) for i, n in rows.all()
-        }
+        names = {int(i): (mark or str)(observed_property_label(str(n))) for i, n in rows.all()}
     shared: dict[int, str] = {}
     out: dict[int, str] = {}
     for rule in found:
