@@ -213,6 +213,8 @@ async def test_the_order_and_its_case_speak_the_readers_language(
     assert "（选填）" in report.text
 
     order = (await session.execute(select(WorkOrder))).scalar_one()
+    # A signed-in citizen's report carries the account's name, not the login.
+    assert order.caller_name == a["citizen"].display_name != a["citizen"].username
     case_page = await client.get(f"/cases/{order.case_id}", headers=as_(a["agent"]))
     main = case_page.text.split("<main", 1)[1]
     # The engine's titles of the order's states and steps are the hotline's msgids.

@@ -366,15 +366,16 @@ class TestLanguage:
     ) -> None:
         prop = await observed_property(session, prop_name)
         stream_id, _feature = await station(session, stream_name, property_id=prop)
-        for scope in ({"datastream_id": stream_id}, {"observed_property_id": prop}):
+        for on_stream, on_property in ((stream_id, None), (None, prop)):
             await rules.create_rule(
                 session,
                 ADMIN,
                 name="空气质量指数超过200（重度污染及以上）",
                 kind="threshold",
                 params={"op": "above", "value": 200, "hysteresis": 10},
+                datastream_id=on_stream,
+                observed_property_id=on_property,
                 department_id=department.id,
-                **scope,
             )
         await session.commit()
 
