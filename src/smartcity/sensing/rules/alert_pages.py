@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal, can
 from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
@@ -263,6 +263,7 @@ async def _alert_page(
         "y": [v for _t, v in readings],
         "lines": lines,
         "marks": marks,
+        "zh": i18n.current_locale.get().startswith("zh"),
         "labels": {
             "value": _("Reading"),
             "unit": unit,
