@@ -175,3 +175,60 @@ async def test_the_centre_desk_is_its_queue(
     assert (
         await client.get("/hotline/queue", headers=as_(who.accounts["officer"]))
     ).status_code == 404
+
+
+def marked(text: str) -> str:
+    """A pattern for a data text shown as it is on an English page, marked lang="zh-CN"."""
+    return rf'<span lang="zh-CN"[^>]*>{re.escape(text)}</span>'
+
+
+async def test_the_order_and_its_case_speak_the_readers_language(
+    client: httpx.AsyncClient, session: AsyncSession, advance: Advance
+) -> None:
+    who = await people(session)
+    await department(session, HANDLER)
+    a = who.accounts
+    r = await post(client, a["citizen"], "/hotline/report", GOOD)
+    order_url = r.headers["location"].split("?")[0]
+    assert (
+        await post(client, a["agent"], f"{order_url}/dispatch", {"department": HANDLER})
+    ).status_code == 303
+    assert (await post(client, a["officer"], f"{order_url}/sign", {})).status_code == 303
+    r = await post(client, a["officer"], f"{order_url}/reply", {"reply": "已清理占道摊贩。"})
+    assert r.status_code == 303
+
+    page = await client.get(order_url, headers=as_(a["citizen"]))
+    # The caller's own texts and the answer are data: shown as typed, marked on English pages.
+    for text in (GOOD["text"], GOOD["address"], "已清理占道摊贩。"):
+        assert re.search(marked(text), page.text), text
+    # The caller's own steps name them as the caller, never by their login.
+    assert "the caller" in page.text
+    assert f"· {a['citizen'].username}</p>" not in page.text
+    assert "（" not in page.text.split("<main", 1)[1]
+
+    report = await client.get("/hotline/report", headers=as_(a["citizen"]))
+    assert "(optional)" in report.text and "（" not in report.text.split("<main", 1)[1]
+    zh = {"accept-language": "zh-CN"}
+    report = await client.get("/hotline/report", headers=as_(a["citizen"]) | zh)
+    assert "（选填）" in report.text
+
+    order = (await session.execute(select(WorkOrder))).scalar_one()
+    # A signed-in citizen's report carries the account's name, not the login.
+    assert order.caller_name == a["citizen"].display_name != a["citizen"].username
+    case_page = await client.get(f"/cases/{order.case_id}", headers=as_(a["agent"]))
+    main = case_page.text.split("<main", 1)[1]
+    # The engine's titles of the order's states and steps are the hotline's msgids.
+    assert "Answered, awaiting follow-up" in main and "12345 hotline work order" in main
+    assert re.search(marked(GOOD["address"]), main)
+    # Outside the marked data (the answer, the handover reasons the hotline stored) and the
+    # officers' names in the assign list, no Chinese.
+    unmarked = re.sub(
+        r'<span lang="zh-CN"[^>]*>[^<]*</span>|<select.*?</select>', "", main, flags=re.S
+    )
+    found = re.search(r".{60}[\u4e00-\u9fff].{20}", unmarked.split("<footer", 1)[0], re.S)
+    assert not found, found.group(0) if found else ""
+    case_page = await client.get(f"/cases/{order.case_id}", headers=as_(a["agent"]) | zh)
+    main = case_page.text.split("<main", 1)[1]
+    assert "已答复，待回访" in main and "派单" in main
+    # The dispatch's department field is labelled and named, not given as key and code.
+    assert "<dt>department</dt>" not in main and "<dt>部门</dt>" in main

@@ -354,3 +354,64 @@ class TestChange:
         for path in ("/sensing/rules", "/sensing/rules/new"):
             r = await client.get(path, headers=HTML)
             assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+class TestLanguage:
+    """The rules list on an English page: the observed property by its English label where
+    labels.py knows it, names that are data marked lang="zh-CN" where they stay Chinese, the
+    department by its English name; on a Chinese page all of it in Chinese, unmarked."""
+
+    async def rules_on(
+        self, session: AsyncSession, department: Department, prop_name: str, stream_name: str
+    ) -> None:
+        prop = await observed_property(session, prop_name)
+        stream_id, _feature = await station(session, stream_name, property_id=prop)
+        for on_stream, on_property in ((stream_id, None), (None, prop)):
+            await rules.create_rule(
+                session,
+                ADMIN,
+                name="空气质量指数超过200（重度污染及以上）",
+                kind="threshold",
+                params={"op": "above", "value": 200, "hysteresis": 10},
+                datastream_id=on_stream,
+                observed_property_id=on_property,
+                department_id=department.id,
+            )
+        await session.commit()
+
+    async def test_a_known_property_is_said_in_english_and_names_are_marked(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        department = await factories.create_department(
+            session, name="生态环境局", name_en="Ecology and Environment Bureau"
+        )
+        await self.rules_on(session, department, "空气质量指数（小时）", "光明站")
+        await signed_in(client, session, "staff", department)
+        r = await client.get("/sensing/rules", headers=EN)
+        assert r.status_code == 200
+        assert "Alert when Air quality index (hourly) is above 200 µg/m³; clear" in r.text
+        assert "<strong>Air quality index (hourly)</strong>" in r.text
+        assert re.search(
+            r'<span lang="zh-CN"[^>]*>空气质量指数超过200（重度污染及以上）</span>', r.text
+        )
+        assert re.search(r'<span lang="zh-CN"[^>]*>光明站 · 光明站 PM2.5</span>', r.text)
+        assert "Ecology and Environment Bureau" in r.text and "生态环境局" not in r.text
+        assert "空气质量指数（小时）" not in r.text
+
+        r = await client.get("/sensing/rules", headers=HTML)
+        assert "空气质量指数（小时）" in r.text and "生态环境局" in r.text
+        assert 'lang="zh-CN" class="zh-name"' not in r.text
+
+    async def test_an_unknown_chinese_property_is_marked_inside_the_sentence(
+        self, client: httpx.AsyncClient, session: AsyncSession, department: Department
+    ) -> None:
+        await self.rules_on(session, department, "臭氧<b>", "西乡站")
+        await signed_in(client, session, "staff", department)
+        r = await client.get("/sensing/rules", headers=EN)
+        # The name is marked and escaped; the sentence around it stays English.
+        assert re.search(
+            r'Alert when <span lang="zh-CN"[^>]*>臭氧&lt;b&gt;</span> is above 200 µg/m³; '
+            r"clear at 190 µg/m³ or below",
+            r.text,
+        )
+        assert "臭氧<b>" not in r.text

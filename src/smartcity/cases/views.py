@@ -27,6 +27,10 @@ FIELD_LABELS = {
     "text": N_("Comment"),
     "note": N_("Note"),
     "opinion": N_("Approval opinion"),
+    # Fields of the 12345 hotline's steps (派单's department, 答复's answer).
+    "department": N_("Department"),
+    "reply": N_("The answer"),
+    "answer": N_("The answer"),
 }
 FLAG_LABELS = {
     "qualifying_not_accepted": N_("Qualifying application not accepted"),
@@ -177,10 +181,14 @@ def _day_of(stored: Any) -> str:
         return str(stored or "")
 
 
-def _fields(data: dict[str, Any]) -> list[tuple[str, str]]:
-    # The opinion is the line's quote, not one of its details.
+def _fields(data: dict[str, Any], departments: dict[str, str]) -> list[tuple[str, str]]:
+    # The opinion is the line's quote, not one of its details. A department is named, not
+    # given as its code.
     return [
-        (_(FIELD_LABELS.get(name, name)), str(value))
+        (
+            _(FIELD_LABELS.get(name, name)),
+            departments.get(str(value), str(value)) if name == "department" else str(value),
+        )
         for name, value in (data.get("fields") or {}).items()
         if value not in (None, "") and name != "opinion"
     ]
@@ -207,7 +215,7 @@ def _describe(
             "from": state_title(ct, event.from_state),
             "to": state_title(ct, event.to_state),
         }
-        details = _fields(data)
+        details = _fields(data, departments)
         opinion = (data.get("fields") or {}).get("opinion")
         if opinion:
             quote = _("Approval opinion: %(text)s") % {"text": opinion}

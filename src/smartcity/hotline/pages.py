@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from smartcity.core import people
 from smartcity.core.authz import Principal
 from smartcity.core.errors import NotFound, Problem
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
+from smartcity.core.models import Account
 from smartcity.core.ratelimit import client_ip
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
@@ -407,9 +409,17 @@ async def _order_context(
         may.add("close")
     departments = await service.department_names(session)
     leaf = NODES.get(order.category_code)
+    # Who took each step by the name people read; the caller's own account as "the caller",
+    # so the timeline shows no login and no more of the caller than the order itself does.
+    actor_names = await people.display_names(session, {line.actor for line in view.timeline})
+    if order.caller_account_id is not None:
+        caller = await session.get(Account, order.caller_account_id)
+        if caller is not None:
+            actor_names[caller.username] = _("the caller")
     return {
         "order": order,
         "view": view,
+        "actor_names": actor_names,
         "may": may,
         "errors": errors,
         "own": own,

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.cases.contract import CaseRecord, Panel
 from smartcity.core.authz import Principal
 from smartcity.core.i18n import gettext as _
-from smartcity.hotline import service
+from smartcity.hotline import service, views
 from smartcity.hotline.models import WorkOrder
 
 
@@ -27,7 +27,7 @@ async def case_panel(
         context={
             "rows": [
                 (_("Kind of request"), service.kind_title(order.kind)),
-                (_("Category"), service.category_name(order.category_code)),
+                (_("Category"), service.category_name(order.category_code, views.english())),
                 (_("Place"), order.address),
                 (_("Take its steps on"), f"/hotline/orders/{order.id}"),
             ]

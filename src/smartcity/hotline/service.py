@@ -18,7 +18,7 @@ from sqlalchemy import Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import contract as cases
-from smartcity.core import clock
+from smartcity.core import clock, people
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.geo import to_geometry
@@ -375,7 +375,10 @@ async def create_order(
     )
     name = data.contact_name or (caller.name if caller.found else "")
     if principal is not None and principal.kind == "citizen" and not name:
-        name = principal.name
+        # The citizen's name as the account shows it, not the login they signed in with.
+        name = (await people.display_names(session, [principal.name])).get(
+            principal.name, principal.name
+        )
     order = WorkOrder(
         id=uuid.uuid4(),
         case_id=case_.id,

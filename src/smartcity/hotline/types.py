@@ -72,46 +72,79 @@ ONLINE_STEPS: dict[str, str] = {
     "escalate": "escalate_online",
 }
 
+# The case engine's titles are msgids, so the case desk shows them in the reader's language.
 ORDER = CaseType(
     name=ORDER_TYPE,
-    title="12345热线工单",
+    title=N_("12345 hotline work order"),
     prefix="GD",
     states=(
-        State("accepted", "受理"),
-        State("dispatched", "已派单"),
-        State("handling", "办理中"),
-        State("replied", "已答复"),
-        State("returned", "退单"),
-        State("reworking", "重办"),
-        State("escalated", "督办"),
-        State("closed", "办结", "final"),
+        State("accepted", STATE_TITLES["accepted"]),
+        State("dispatched", STATE_TITLES["dispatched"]),
+        State("handling", STATE_TITLES["handling"]),
+        State("replied", STATE_TITLES["replied"]),
+        State("returned", STATE_TITLES["returned"]),
+        State("reworking", STATE_TITLES["reworking"]),
+        State("escalated", STATE_TITLES["escalated"]),
+        State("closed", STATE_TITLES["closed"], "final"),
     ),
     initial="accepted",
     transitions=(
-        Transition("dispatch", "派单", ("accepted", "returned"), "dispatched", HOLDER),
-        Transition("sign", "签收", ("dispatched",), "handling", HOLDER),
-        Transition("return", "退单", ("dispatched", "handling"), "returned", HOLDER, ("reason",)),
+        Transition("dispatch", N_("Dispatch"), ("accepted", "returned"), "dispatched", HOLDER),
+        Transition("sign", N_("Sign for it"), ("dispatched",), "handling", HOLDER),
         Transition(
-            "transfer", "转办", ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)
+            "return",
+            N_("Return to the dispatcher"),
+            ("dispatched", "handling"),
+            "returned",
+            HOLDER,
+            ("reason",),
         ),
-        Transition("reply", "答复", ("handling", "reworking"), "replied", HOLDER, ("reply",)),
-        Transition("visit", "回访办结", ("replied",), "closed", HOLDER, ("rating",)),
-        Transition("rework", "重办", ("replied",), "reworking", HOLDER, ("rating",)),
-        Transition("escalate", "督办", ("replied",), "escalated", HOLDER, ("rating",)),
-        Transition("visit_online", "网上评价办结", ("replied",), "closed", CALLER, ("rating",)),
-        Transition("rework_online", "网上评价重办", ("replied",), "reworking", CALLER, ("rating",)),
         Transition(
-            "escalate_online", "网上评价督办", ("replied",), "escalated", CALLER, ("rating",)
+            "transfer", N_("Pass on"), ("dispatched", "handling"), "dispatched", HOLDER, ("reason",)
+        ),
+        Transition(
+            "reply", N_("Send the answer"), ("handling", "reworking"), "replied", HOLDER, ("reply",)
+        ),
+        Transition("visit", N_("Follow up and close"), ("replied",), "closed", HOLDER, ("rating",)),
+        Transition("rework", N_("Re-handle"), ("replied",), "reworking", HOLDER, ("rating",)),
+        Transition(
+            "escalate",
+            N_("Escalate to the supervisors"),
+            ("replied",),
+            "escalated",
+            HOLDER,
+            ("rating",),
+        ),
+        Transition(
+            "visit_online", N_("Rate online and close"), ("replied",), "closed", CALLER, ("rating",)
+        ),
+        Transition(
+            "rework_online",
+            N_("Rate online: re-handle"),
+            ("replied",),
+            "reworking",
+            CALLER,
+            ("rating",),
+        ),
+        Transition(
+            "escalate_online",
+            N_("Rate online: escalate"),
+            ("replied",),
+            "escalated",
+            CALLER,
+            ("rating",),
         ),
         Transition(
             "close_escalated",
-            "督办办结",
+            N_("Close the order"),
             ("escalated",),
             "closed",
             frozenset({"supervisor"}),
             ("opinion",),
         ),
-        Transition("close_at_intake", "直接办结", ("accepted",), "closed", HOLDER, ("answer",)),
+        Transition(
+            "close_at_intake", N_("Close at intake"), ("accepted",), "closed", HOLDER, ("answer",)
+        ),
     ),
     # Each order gets its kind's limit when it is opened; this is only the engine's fallback.
     limits=Limits(statutory_days=13, step_days=(("reworking", REWORK_DAYS),)),

@@ -34,7 +34,7 @@ from smartcity.sensing.rules.models import SensingAlert
 from smartcity.sensing.sta.times import parse_datetime
 from smartcity.web.maps import Bounds, Marker, Projection, place_labels, point_bounds, union_bounds
 from smartcity.web.pages import require_page
-from smartcity.web.render import render
+from smartcity.web.render import data_name, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 router.include_router(alert_pages.router)
@@ -556,7 +556,7 @@ async def datastream_page(
             "function_labels": FUNCTION_LABELS,
             "rules": [*own_rules, *property_rules],
             "in_words": await rule_words.rules_in_words(
-                session, [*own_rules, *property_rules], datastream_id=datastream_id
+                session, [*own_rules, *property_rules], datastream_id=datastream_id, mark=data_name
             ),
             "kind_labels": alert_pages.KIND_LABELS,
             "severity_labels": alert_pages.SEVERITY_LABELS,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal, can
 from smartcity.core.errors import Problem
 from smartcity.core.i18n import N_
@@ -27,7 +27,7 @@ from smartcity.sensing.rules import alerts, words
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.models import SensingAlert, SensingAlertEvent, SensingRule
 from smartcity.web.pages import require_page
-from smartcity.web.render import check_csrf, render
+from smartcity.web.render import check_csrf, data_name, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -114,7 +114,9 @@ async def _alert_words(
             continue
         key = (rule.id, alert.datastream_id)
         if key not in cache:
-            said = await words.rules_in_words(session, [rule], datastream_id=alert.datastream_id)
+            said = await words.rules_in_words(
+                session, [rule], datastream_id=alert.datastream_id, mark=data_name
+            )
             cache[key] = said[rule.id]
         out[alert.id] = cache[key]
     return out
@@ -244,9 +246,11 @@ async def _alert_page(
     readings = await _readings(session, alert.datastream_id, start, end)
     in_words = ""
     if rule is not None:
-        in_words = (await words.rules_in_words(session, [rule], datastream_id=alert.datastream_id))[
-            rule.id
-        ]
+        in_words = (
+            await words.rules_in_words(
+                session, [rule], datastream_id=alert.datastream_id, mark=data_name
+            )
+        )[rule.id]
     department = await session.get(Department, alert.department_id) if alert.department_id else None
     lines = _lines(rule, unit)
     marks = [
@@ -259,6 +263,7 @@ async def _alert_page(
         "y": [v for _t, v in readings],
         "lines": lines,
         "marks": marks,
+        "zh": i18n.current_locale.get().startswith("zh"),
         "labels": {
             "value": _("Reading"),
             "unit": unit,

@@ -19,13 +19,14 @@ from smartcity.core.errors import Problem
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.sensing import labels
 from smartcity.sensing.models import StaObservedProperty
 from smartcity.sensing.rules import alerts, words
 from smartcity.sensing.rules import service as rules
 from smartcity.sensing.rules.alert_pages import KIND_LABELS, SEVERITY_LABELS
 from smartcity.sensing.rules.models import SensingAlert, SensingRule
 from smartcity.web.pages import require_page
-from smartcity.web.render import check_csrf, render
+from smartcity.web.render import check_csrf, data_name, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -76,8 +77,9 @@ async def _names(session: DbSession, table: Any, ids: set[Any]) -> dict[Any, str
 
 async def scope_names(
     session: DbSession, found: list[SensingRule]
-) -> tuple[dict[int, str], dict[int, str], dict[Any, str]]:
-    """(datastream labels "Thing · stream", observed property names, department names)."""
+) -> tuple[dict[int, str], dict[int, str], dict[Any, Department]]:
+    """(datastream labels "Thing · stream", observed property names in the reader's language,
+    departments)."""
     streams = await rules.stream_labels(
         session, {r.datastream_id for r in found if r.datastream_id is not None}
     )
@@ -86,10 +88,17 @@ async def scope_names(
         StaObservedProperty,
         {r.observed_property_id for r in found if r.observed_property_id is not None},
     )
-    departments = await _names(
-        session, Department, {r.department_id for r in found if r.department_id is not None}
+    # Departments as rows, so pages name them in the reader's language (name_en).
+    department_ids = {r.department_id for r in found if r.department_id is not None}
+    departments: dict[Any, Department] = {}
+    if department_ids:
+        rows = await session.scalars(select(Department).where(Department.id.in_(department_ids)))
+        departments = {d.id: d for d in rows}
+    return (
+        streams,
+        {i: labels.observed_property_label(n) for i, n in properties.items()},
+        departments,
     )
-    return streams, properties, departments
 
 
 async def _open_alerts(session: DbSession, principal: Principal) -> dict[int, int]:
@@ -115,7 +124,7 @@ async def rules_page(request: Request, session: DbSession, principal: Reader) ->
             "properties": properties,
             "departments": departments,
             "open_alerts": await _open_alerts(session, principal),
-            "in_words": await words.rules_in_words(session, found),
+            "in_words": await words.rules_in_words(session, found, mark=data_name),
             "kind_labels": KIND_LABELS,
             "severity_labels": SEVERITY_LABELS,
             "may_write": {r.id for r in found if can(principal, "sensing.rule.write", r)},
@@ -154,6 +163,7 @@ async def _form_page(
             "errors": errors or {},
             "stream_label": stream_label,
             "observed_properties": observed,
+            "observed_property_label": labels.observed_property_label,
             "departments": await rules.assignable_departments(session, principal),
             "kind_labels": KIND_LABELS,
             "severity_labels": SEVERITY_LABELS,

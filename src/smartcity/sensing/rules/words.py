@@ -9,13 +9,15 @@ unit the table does not know is shown as its own symbol or name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.i18n import gettext as _
+from smartcity.sensing.labels import observed_property_label
 from smartcity.sensing.models import StaDatastream, StaObservedProperty
 from smartcity.sensing.rules.models import SensingRule
 from smartcity.sensing.rules.service import ABOVE, N_OF_M, RATE, SILENCE, THRESHOLD
@@ -81,11 +83,20 @@ def number(value: Any, unit: str = "") -> str:
     return f"{text} {unit}" if unit else text
 
 
+def _fill(template: str, values: dict[str, Any]) -> str:
+    """A sentence's msgid filled in: as plain text, or as HTML when a value is already HTML
+    (a name marked lang="zh-CN"), so the rest is escaped and the mark kept."""
+    if any(isinstance(v, Markup) for v in values.values()):
+        return escape(template) % values
+    return template % values
+
+
 def rule_in_words(rule: SensingRule, *, subject: str = "", unit: str = "") -> str:
     """What the rule raises an alert on and when it clears, as one sentence.
 
     ``subject`` is what is watched (the observed property, e.g. PM2.5; "the reading" when
-    empty), ``unit`` the display symbol of the datastream's unit (unit_symbol)."""
+    empty), ``unit`` the display symbol of the datastream's unit (unit_symbol). A subject
+    that is Markup (a marked name) makes the sentence Markup too."""
     p = rule.params
     what = subject or _("the reading")
     if rule.kind == THRESHOLD:
@@ -93,32 +104,40 @@ def rule_in_words(rule: SensingRule, *, subject: str = "", unit: str = "") -> st
         back = limit - p["hysteresis"] if p["op"] == ABOVE else limit + p["hysteresis"]
         words = {"what": what, "limit": number(limit, unit), "back": number(back, unit)}
         if p["op"] == ABOVE:
-            return _("Alert when %(what)s is above %(limit)s; clear at %(back)s or below") % words
-        return _("Alert when %(what)s is below %(limit)s; clear at %(back)s or above") % words
+            return _fill(
+                _("Alert when %(what)s is above %(limit)s; clear at %(back)s or below"), words
+            )
+        return _fill(_("Alert when %(what)s is below %(limit)s; clear at %(back)s or above"), words)
     if rule.kind == RATE:
-        return _(
-            "Alert when %(what)s changes by more than %(limit)s per minute within "
-            "%(window)s minutes; clear when it changes more slowly"
-        ) % {"what": what, "limit": number(p["limit"], unit), "window": p["window_minutes"]}
+        return _fill(
+            _(
+                "Alert when %(what)s changes by more than %(limit)s per minute within "
+                "%(window)s minutes; clear when it changes more slowly"
+            ),
+            {"what": what, "limit": number(p["limit"], unit), "window": p["window_minutes"]},
+        )
     if rule.kind == SILENCE:
-        return _("Alert when %(what)s sends no reading for %(minutes)s minutes; clear when data "
-                 "arrives again") % {"what": what, "minutes": p["minutes"]}  # fmt: skip
+        return _fill(
+            _("Alert when %(what)s sends no reading for %(minutes)s minutes; clear when data "
+              "arrives again"),
+            {"what": what, "minutes": p["minutes"]},
+        )  # fmt: skip
     if rule.kind == N_OF_M:
         words = {"what": what, "n": p["n"], "m": p["m"], "limit": number(p["value"], unit)}
         if p["op"] == ABOVE:
-            return (
+            return _fill(
                 _(
                     "Alert when at least %(n)s of the last %(m)s readings of %(what)s are above "
                     "%(limit)s; clear when fewer are"
-                )
-                % words
+                ),
+                words,
             )
-        return (
+        return _fill(
             _(
                 "Alert when at least %(n)s of the last %(m)s readings of %(what)s are below "
                 "%(limit)s; clear when fewer are"
-            )
-            % words
+            ),
+            words,
         )
     return ", ".join(f"{k}={v}" for k, v in p.items())
 
@@ -138,11 +157,18 @@ def clearing_words(rule: SensingRule) -> str:
 
 
 async def rules_in_words(
-    session: AsyncSession, found: Iterable[SensingRule], *, datastream_id: int | None = None
+    session: AsyncSession,
+    found: Iterable[SensingRule],
+    *,
+    datastream_id: int | None = None,
+    mark: Callable[[str], str] | None = None,
 ) -> dict[int, str]:
-    """Each rule in words, by id. The subject is the observed property; the unit that of the
-    rule's datastream, of ``datastream_id`` (an alert's stream, for a rule on a whole
-    property), or the one unit all the property's datastreams share."""
+    """Each rule in words, by id. The subject is the observed property, in the reader's
+    language where labels.py knows it; the unit that of the rule's datastream, of
+    ``datastream_id`` (an alert's stream, for a rule on a whole property), or the one unit all
+    the property's datastreams share. Pages pass ``mark`` (web.render.data_name), so a
+    property name left in Chinese on an English page is marked as such; texts (API, messages)
+    leave it out and get plain text."""
     found = list(found)
     stream_ids = {r.datastream_id for r in found if r.datastream_id is not None}
     if datastream_id is not None:
@@ -167,7 +193,7 @@ async def rules_in_words(
                 StaObservedProperty.id.in_(property_ids)
             )
         )
-        names = {int(i): str(n) for i, n in rows.all()}
+        names = {int(i): (mark or str)(observed_property_label(str(n))) for i, n in rows.all()}
     shared: dict[int, str] = {}
     out: dict[int, str] = {}
     for rule in found:

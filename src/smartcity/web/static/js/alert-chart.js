@@ -21,7 +21,10 @@
     font: { family: "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif", size: 13 },
     margin: { l: 52, r: 12, t: 12, b: 40 }, height: 320, paper_bgcolor: "#fff", plot_bgcolor: "#fff",
     showlegend: false, shapes: shapes, annotations: notes,
-    xaxis: { type: "date", gridcolor: "#eee" },
+    // Dates as each language writes them (plotly's own month names are English).
+    xaxis: d.zh
+      ? { type: "date", gridcolor: "#eee", tickformat: "%m月%d日\n%H:%M", hoverformat: "%Y年%m月%d日 %H:%M" }
+      : { type: "date", gridcolor: "#eee", tickformat: "%-d %b\n%H:%M", hoverformat: "%-d %b %Y, %H:%M" },
     yaxis: { title: { text: d.labels.unit }, gridcolor: "#e5e5e5", zeroline: false }
   }, { displayModeBar: false, responsive: true });
 })();
