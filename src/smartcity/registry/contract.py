@@ -66,7 +66,7 @@ from smartcity.registry.service import FieldGrants, exchange_read, log_reads, re
 # opening an application with the applicant's data, the exchange's reads (naming the grant).
 from smartcity.registry.service import Reader as Reader
 from smartcity.registry.sources import source_of
-from smartcity.registry.stewardship import department_names
+from smartcity.registry.stewardship import department_labels, department_names
 from smartcity.registry.validation import check_resident_id
 
 # --- what the service hall uses ---
@@ -260,6 +260,7 @@ __all__ = [
     "check_resident_id",
     "column_type",
     "data_fields",
+    "department_labels",
     "department_names",
     "exchange_read",
     "find_caller",

@@ -96,7 +96,7 @@ def _end_of_day(value: str) -> datetime:
 
 
 async def _source_names(session: DbSession) -> dict[str, str]:
-    return await stewardship.department_names(session, {g.department_code for g in GROUPS})
+    return await stewardship.department_labels(session, {g.department_code for g in GROUPS})
 
 
 async def _register(

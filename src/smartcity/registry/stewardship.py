@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, InvalidInput
+from smartcity.core import i18n
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.registry.sources import AttributeGroup, group_of_field, groups_of
@@ -45,6 +46,22 @@ async def department_names(session: AsyncSession, codes: Iterable[str]) -> dict[
             select(Department.code, Department.name).where(Department.code.in_(wanted))
         )
         names.update({code: name for code, name in rows.all()})
+    return names
+
+
+async def department_labels(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """Names of departments by code in the reader's language, for pages: the English name on
+    an English page where the department has one, else the Chinese (department_names keeps
+    the Chinese, which records store)."""
+    wanted = {c for c in codes if c}
+    names = {c: c for c in wanted}
+    if wanted:
+        rows = await session.execute(
+            select(Department.code, Department.name, Department.name_en).where(
+                Department.code.in_(wanted)
+            )
+        )
+        names.update({code: i18n.pick(name, name_en) for code, name, name_en in rows.all()})
     return names
 
 
