@@ -67,7 +67,8 @@ from smartcity.registry.service import FieldGrants, exchange_read, log_reads, re
 from smartcity.registry.service import Reader as Reader
 from smartcity.registry.sources import source_of
 from smartcity.registry.stewardship import department_labels, department_names
-from smartcity.registry.validation import check_resident_id
+from smartcity.registry.validation import check_resident_id, code_label
+from smartcity.registry.validation import label as field_label
 
 # --- what the service hall uses ---
 
@@ -258,11 +259,13 @@ __all__ = [
     "account_holder",
     "areas",
     "check_resident_id",
+    "code_label",
     "column_type",
     "data_fields",
     "department_labels",
     "department_names",
     "exchange_read",
+    "field_label",
     "find_caller",
     "link_demo_citizen",
     "log_reads",

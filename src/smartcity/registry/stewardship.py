@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, InvalidInput
-from smartcity.core import i18n
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.registry.sources import AttributeGroup, group_of_field, groups_of
