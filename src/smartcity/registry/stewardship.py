@@ -49,6 +49,17 @@ async def department_names(session: AsyncSession, codes: Iterable[str]) -> dict[
     return names
 
 
+async def department_names_en(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """English names of departments by code, for those that have one."""
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Department.code, Department.name_en).where(Department.code.in_(wanted))
+    )
+    return {code: name_en for code, name_en in rows.all() if name_en}
+
+
 async def department_labels(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
     """Names of departments by code in the reader's language, for pages: the English name on
     an English page where the department has one, else the Chinese (department_names keeps
