@@ -317,6 +317,9 @@ class TestMyDataPage:
 async def test_the_register_form_speaks_english(client, session, deps):
     """The hints give English words, the example value to type marked as Chinese data."""
     await sign_in_staff(client, session, "GAJ")
+    # Chinese first: a template compiled for a Chinese page must still mark on an English one.
+    zh = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "zh-CN"})
+    assert "例如：汉族" in zh.text and "Han" not in zh.text
     r = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "en"})
     assert r.status_code == 200
     assert '<span lang="zh-CN" class="zh-name"' in r.text and "(Han)" in r.text

@@ -143,6 +143,9 @@ def _common(labels: dict[str, str] = FIELD_LABELS) -> dict[str, Any]:
         "personal": PERSONAL_FIELDS,
         "districts": DISTRICTS,
         "district_names": dict(DISTRICTS),
+        # The example ethnic group to type, as the record holds it; from the context, not a
+        # template literal, which Jinja would mark once at compile time in one language.
+        "ethnicity_example": "汉族",
     }
 
 
