@@ -317,7 +317,7 @@ class TestMyDataPage:
 async def test_the_register_form_speaks_english(client, session, deps):
     """The hints give English words, the example value to type marked as Chinese data."""
     await sign_in_staff(client, session, "GAJ")
-    # Chinese first: a template compiled for a Chinese page must still mark on an English one.
+    # Chinese, then English, as the page crawl reads it: each in its own words.
     zh = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "zh-CN"})
     assert "例如：汉族" in zh.text and "Han" not in zh.text
     r = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "en"})
