@@ -92,6 +92,34 @@ class TestOpenDataPages:
         tagged = await client.get("/data?tag=网格", headers=HTML)
         assert "城市管理网格" in tagged.text
 
+    async def test_the_dataset_page_speaks_each_language(self, client, session):
+        """Codes of a fixed vocabulary in words, column titles from the registry's words,
+        Chinese values marked on the English page, the licence named in Chinese."""
+        await factories.create_resource(
+            session,
+            code="grids",
+            title="城市管理网格",
+            publisher="GHZRJ",
+            source_registry="place",
+            fields=[
+                FieldSpec(name="name", title="名称"),
+                FieldSpec(name="kind", title="类型"),
+            ],
+            sharing_class="unconditional",
+            open_data=True,
+            license_id="cc-by-4.0",
+        )
+        place = await factories.place(session, name="东门网格一")
+        await session.commit()
+        zh = await client.get("/data/grids", headers={**HTML, "Accept-Language": "zh-CN"})
+        assert "<td>网格</td>" in zh.text and ">grid<" not in zh.text
+        assert "知识共享署名 4.0 国际许可协议" in zh.text and "Creative Commons" not in zh.text
+        assert "<code>CKAN Action API</code>" in zh.text
+        en = await client.get("/data/grids", headers={**HTML, "Accept-Language": "en"})
+        assert "<th>Name</th>" in en.text and "<td>grid</td>" in en.text
+        assert f'class="zh-name" title="No English name yet">{place.name}</span>' in en.text
+        assert "Creative Commons Attribution 4.0" in en.text
+
     async def test_a_closed_dataset_is_not_there(self, client, session):
         resource = await factories.create_resource(session)
         await session.commit()

@@ -312,3 +312,15 @@ class TestMyDataPage:
     async def test_staff_may_not_open_it(self, client, session, deps):
         await sign_in_staff(client, session, "GAJ")
         assert (await client.get("/my/data", headers=HTML)).status_code == 403
+
+
+async def test_the_register_form_speaks_english(client, session, deps):
+    """The hints give English words, the example value to type marked as Chinese data."""
+    await sign_in_staff(client, session, "GAJ")
+    # Chinese, then English, as the page crawl reads it: each in its own words.
+    zh = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "zh-CN"})
+    assert "例如：汉族" in zh.text and "Han" not in zh.text
+    r = await client.get("/registry/persons/new", headers={**HTML, "Accept-Language": "en"})
+    assert r.status_code == 200
+    assert '<span lang="zh-CN" class="zh-name"' in r.text and "(Han)" in r.text
+    assert "Futian District" in r.text and "福田区" not in r.text

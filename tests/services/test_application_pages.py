@@ -120,10 +120,16 @@ class TestApplyForm:
     ) -> None:
         item = await f.citizen_item(session)
         me = await f.citizen(session, name="林小雨")
+        police = await registry_factories.source_department(session, "GAJ")
+        police.name_en = "Public Security Bureau"
+        await session.flush()
         page = await client.get(f"/services/{item.code}/apply", headers=as_(client, me.account))
         assert page.status_code == 200
-        assert "林小雨" in page.text and "from 公安局" in page.text
-        assert "from 政务服务数据管理局" in page.text  # the phone's source
+        assert "林小雨" in page.text and "from Public Security Bureau" in page.text
+        # The phone's source is named in English too (the factory's English name).
+        phone_source = await registry_factories.source_department(session, "ZWSJJ")
+        assert f"from {phone_source.name_en}" in page.text
+        assert "政务服务数据管理局" not in page.text
         assert 'name="name"' not in page.text and 'name="phone"' not in page.text
         assert 'name="shop"' in page.text and 'type="date"' in page.text
         assert 'name="file-1"' in page.text and 'name="file-0"' not in page.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from pydantic import ValidationError
@@ -205,6 +207,19 @@ class TestPages:
         assert item.status_code == 200
         assert "失业登记" in item.text and "20.00" in item.text
         assert "/login?next=/services/RSJ-002/apply" in item.text  # sign in to apply
+
+    async def test_english_catalog_names_life_events_and_marks_descriptions(
+        self, client: httpx.AsyncClient, session: AsyncSession
+    ) -> None:
+        await _catalog(session)
+        await session.commit()
+        page = await client.get("/services", headers={**HTML, "Accept-Language": "en"})
+        assert page.status_code == 200
+        assert ">Starting a business<" in page.text and ">开办企业<" not in page.text
+        # A description is free text in Chinese: shown marked, not as English.
+        assert re.search(r'<p><span lang="zh-CN" class="zh-name"[^>]*>[\u4e00-\u9fff]', page.text)
+        zh = await client.get("/services", headers={**HTML, "Accept-Language": "zh-CN"})
+        assert ">开办企业<" in zh.text and "Starting a business" not in zh.text
 
     async def test_bad_input(self, client: httpx.AsyncClient, session: AsyncSession) -> None:
         await _catalog(session)

@@ -8,9 +8,10 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
 from smartcity.core.i18n import gettext as _
@@ -20,8 +21,9 @@ from smartcity.exchange import evidence, service, webhooks
 from smartcity.exchange import grants as grant_service
 from smartcity.exchange.models import Grant
 from smartcity.exchange.schemas import GrantApproval, GrantRequest
+from smartcity.registry import contract as registry
 from smartcity.web.pages import page_principal, require_page
-from smartcity.web.render import check_csrf, render
+from smartcity.web.render import check_csrf, data_name, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -103,6 +105,47 @@ async def open_catalog(
     )
 
 
+# Licence titles as the licensors name them in Chinese (CKAN keeps the English titles).
+LICENSE_TITLES_ZH = {
+    "cc-by-4.0": "知识共享署名 4.0 国际许可协议",
+    "cc-zero": "知识共享 CC0 公共领域贡献",
+    "odc-by": "开放数据共享署名许可协议",
+    "other-open": "其他（开放）",
+}
+
+
+def _license(license_id: str) -> tuple[str, str] | None:
+    known = service.LICENSES.get(license_id)
+    if known is None:
+        return None
+    title, url = known
+    return i18n.pick(LICENSE_TITLES_ZH.get(license_id, title), title), url
+
+
+def field_titles(resource: Any) -> dict[str, str | Markup]:
+    """A dataset's column titles in the reader's language: a column drawn from a registry
+    has the registry's words for its field; any other title is data, marked where Chinese."""
+    titles: dict[str, str | Markup] = {}
+    for f in resource.fields:
+        name, en = f["name"], None
+        if resource.source_registry:
+            en = (
+                _("Name")
+                if name == "name" and resource.source_registry != "person"
+                else registry.field_label(name)
+            )
+        titles[name] = data_name(f["title"], en if en and en != name else None)
+    return titles
+
+
+def preview_cell(value: Any) -> Any:
+    """A value in the preview table: a code of a fixed vocabulary in words, Chinese data
+    marked on an English page, anything else as it is."""
+    if isinstance(value, str):
+        return registry.code_label(value) or data_name(value)
+    return value
+
+
 @router.get("/data/{code}", dependencies=[Depends(public)])
 async def open_dataset(
     request: Request, session: DbSession, principal: Visitor, code: str
@@ -117,7 +160,10 @@ async def open_dataset(
             "resource": resource,
             "publisher": departments[resource.publisher_department_id],
             "preview": [row for _id, row in preview],
-            "license": service.LICENSES.get(resource.license_id),
+            "license": _license(resource.license_id),
+            "titles": field_titles(resource),
+            "cell": preview_cell,
+            "code_api": Markup("<code>CKAN Action API</code>"),
             "base": str(request.base_url).rstrip("/"),
         },
         principal=principal,
@@ -216,7 +262,7 @@ async def _resource_page(
         "exchange/resource.html",
         {
             "resource": resource,
-            "titles": {f["name"]: f["title"] for f in resource.fields},
+            "titles": field_titles(resource),
             "publisher": departments[resource.publisher_department_id],
             "departments": departments,
             "mine": mine,
@@ -330,9 +376,7 @@ async def _grants_page(
             "resources": resources,
             "departments": await service.departments_by_id(session),
             "standing": grant_service.standing,
-            "field_titles": {
-                r.id: {f["name"]: f["title"] for f in r.fields} for r in resources.values()
-            },
+            "field_titles": {r.id: field_titles(r) for r in resources.values()},
             "personal": {r.id: service.personal_fields(r) for r in resources.values()},
             **(extra or {}),
         },

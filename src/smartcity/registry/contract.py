@@ -66,8 +66,13 @@ from smartcity.registry.service import FieldGrants, exchange_read, log_reads, re
 # opening an application with the applicant's data, the exchange's reads (naming the grant).
 from smartcity.registry.service import Reader as Reader
 from smartcity.registry.sources import source_of
-from smartcity.registry.stewardship import department_names
-from smartcity.registry.validation import check_resident_id
+from smartcity.registry.stewardship import (
+    department_labels,
+    department_names,
+    department_names_en,
+)
+from smartcity.registry.validation import check_resident_id, code_label
+from smartcity.registry.validation import label as field_label
 
 # --- what the service hall uses ---
 
@@ -258,10 +263,14 @@ __all__ = [
     "account_holder",
     "areas",
     "check_resident_id",
+    "code_label",
     "column_type",
     "data_fields",
+    "department_labels",
     "department_names",
+    "department_names_en",
     "exchange_read",
+    "field_label",
     "find_caller",
     "link_demo_citizen",
     "log_reads",

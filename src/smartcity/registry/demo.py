@@ -44,6 +44,9 @@ from smartcity.registry.rows import (
 )
 
 DEMO_SEED = 20261124
+# The reason the demo city's records carry, in the words an official reading the history
+# would write (演示数据), shown as data like any typed reason.
+DEMO_REASON = "演示数据"
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -300,7 +303,7 @@ async def _seed_places(
             "attribute_group": places.GEOGRAPHY.name,
             "source_department_code": places.GEOGRAPHY.department_code,
             "actor": principal.name[:100],
-            "reason": "demo",
+            "reason": DEMO_REASON,
         }
         for row in rows
     ]
@@ -448,7 +451,7 @@ async def _seed_persons(
             session,
             principal,
             rows[start : start + BATCH_SIZE],
-            reason="demo",
+            reason=DEMO_REASON,
             grids=index,
         )
         accepted += outcome.accepted
@@ -541,7 +544,7 @@ async def _seed_organizations(
     accepted = 0
     for start in range(0, len(rows), BATCH_SIZE):
         outcome = await insert_organizations(
-            session, principal, rows[start : start + BATCH_SIZE], reason="demo"
+            session, principal, rows[start : start + BATCH_SIZE], reason=DEMO_REASON
         )
         accepted += outcome.accepted
     return accepted

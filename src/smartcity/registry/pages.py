@@ -38,23 +38,7 @@ FIELD_LABELS = validation.FIELD_LABELS
 ORG_LABELS = {**FIELD_LABELS, "name": N_("Name")}
 # Coordinates say nothing to a reader when absent; the grid row says the same.
 HIDDEN_WHEN_EMPTY = frozenset({"residence_lon", "residence_lat"})
-VALUE_LABELS = {
-    "male": N_("male"),
-    "female": N_("female"),
-    "living": N_("living"),
-    "deceased": N_("deceased"),
-    "moved_out": N_("moved out"),
-    "insured": N_("insured"),
-    "suspended": N_("suspended"),
-    "terminated": N_("terminated"),
-    "enterprise": N_("enterprise"),
-    "public_institution": N_("public institution"),
-    "social_organization": N_("social organization"),
-    "government_body": N_("government body"),
-    "active": N_("active"),
-    "revoked": N_("revoked"),
-    "cancelled": N_("cancelled"),
-}
+VALUE_LABELS = validation.VALUE_LABELS
 VIA_LABELS = {
     "page": N_("web page"),
     "api": N_("API"),
@@ -96,7 +80,7 @@ def _end_of_day(value: str) -> datetime:
 
 
 async def _source_names(session: DbSession) -> dict[str, str]:
-    return await stewardship.department_names(session, {g.department_code for g in GROUPS})
+    return await stewardship.department_labels(session, {g.department_code for g in GROUPS})
 
 
 async def _register(
@@ -159,6 +143,9 @@ def _common(labels: dict[str, str] = FIELD_LABELS) -> dict[str, Any]:
         "personal": PERSONAL_FIELDS,
         "districts": DISTRICTS,
         "district_names": dict(DISTRICTS),
+        # The example ethnic group to type, as the record holds it; from the context, not a
+        # template literal, which Jinja would mark once at compile time in one language.
+        "ethnicity_example": "汉族",
     }
 
 

@@ -235,7 +235,7 @@ async def _organization_findings(session: AsyncSession) -> Findings:
     )
     for org_id in await _ids(session, missing):
         found[(org_id, "legal_representative_missing")] = N_(
-            "An enterprise must name its legal representative (法定代表人)."
+            "An enterprise must name its legal representative."
         )
     empty = select(Organization.id).where(func.trim(Organization.industry) == "")
     for org_id in await _ids(session, empty):

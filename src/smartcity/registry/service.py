@@ -215,7 +215,13 @@ def _purpose(purpose: str, default: str) -> str:
 # row. An officer who opens one application ten times in an afternoon is one line in the
 # person's log; the next day, or another purpose, or another officer, is a new line.
 _FOLD_KEY = (
-    "actor_kind", "actor", "department_code", "purpose", "case_number", "via", "grant_name"
+    "actor_kind",
+    "actor",
+    "department_code",
+    "purpose",
+    "case_number",
+    "via",
+    "grant_name",
 )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from smartcity.core import i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.core.i18n import gettext as _
@@ -45,6 +46,33 @@ async def department_names(session: AsyncSession, codes: Iterable[str]) -> dict[
             select(Department.code, Department.name).where(Department.code.in_(wanted))
         )
         names.update({code: name for code, name in rows.all()})
+    return names
+
+
+async def department_names_en(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """English names of departments by code, for those that have one."""
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Department.code, Department.name_en).where(Department.code.in_(wanted))
+    )
+    return {code: name_en for code, name_en in rows.all() if name_en}
+
+
+async def department_labels(session: AsyncSession, codes: Iterable[str]) -> dict[str, str]:
+    """Names of departments by code in the reader's language, for pages: the English name on
+    an English page where the department has one, else the Chinese (department_names keeps
+    the Chinese, which records store)."""
+    wanted = {c for c in codes if c}
+    names = {c: c for c in wanted}
+    if wanted:
+        rows = await session.execute(
+            select(Department.code, Department.name, Department.name_en).where(
+                Department.code.in_(wanted)
+            )
+        )
+        names.update({code: i18n.pick(name, name_en) for code, name, name_en in rows.all()})
     return names
 
 

@@ -24,6 +24,7 @@ from smartcity.core.ids import (
     parse_resident_id,
     parse_uscc,
 )
+from smartcity.registry import places
 from smartcity.registry.models import Place
 from smartcity.registry.records import data_fields
 
@@ -63,6 +64,24 @@ FIELD_LABELS = {
     "industry": N_("Industry"),
     "established_on": N_("Established on"),
 }
+# The codes records hold for a fixed vocabulary (sex, status, kind of organization), in words.
+VALUE_LABELS = {
+    "male": N_("male"),
+    "female": N_("female"),
+    "living": N_("living"),
+    "deceased": N_("deceased"),
+    "moved_out": N_("moved out"),
+    "insured": N_("insured"),
+    "suspended": N_("suspended"),
+    "terminated": N_("terminated"),
+    "enterprise": N_("enterprise"),
+    "public_institution": N_("public institution"),
+    "social_organization": N_("social organization"),
+    "government_body": N_("government body"),
+    "active": N_("active"),
+    "revoked": N_("revoked"),
+    "cancelled": N_("cancelled"),
+}
 _PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}|[0-9]{3,6})$")
 
 
@@ -72,6 +91,13 @@ _PHONE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}|[0-9]{3,6})$")
 def label(name: str) -> str:
     """A field's name as people read it, in the current language."""
     return _(FIELD_LABELS[name]) if name in FIELD_LABELS else name
+
+
+def code_label(code: str) -> str | None:
+    """A code of the registries' fixed vocabularies (a status, a kind of organization or of
+    place) in words in the current language, or None for a value that is not such a code."""
+    words = VALUE_LABELS.get(code) or places.KIND_LABELS.get(code)
+    return _(words) if words else None
 
 
 def check_known_fields(names: Iterable[str], known: Iterable[str]) -> None:

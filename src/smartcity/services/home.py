@@ -14,6 +14,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.models import Department
 from smartcity.services import service
 from smartcity.services.application import following
+from smartcity.services.labels import life_event_name
 from smartcity.services.models import Application, ServiceItem
 from smartcity.web.home import ANONYMOUS, CITIZENS, SIGNED_IN, HomePanel, fragment
 from smartcity.web.render import data_name
@@ -84,6 +85,7 @@ async def popular_panel(
             "popular": [(item, n, _department_name(departments, item)) for item, n in popular],
             "item_name": data_name,
             "life_events": (await service.life_events(session, None))[:8],
+            "life_event_name": life_event_name,
         },
     )
 

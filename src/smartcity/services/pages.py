@@ -19,6 +19,7 @@ from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.services import licences, search, service, subscriptions
 from smartcity.services.application import access, drafts, following, materials, submission
 from smartcity.services.application.following import ApplicationView
+from smartcity.services.labels import life_event_name
 from smartcity.services.models import Application, ServiceItem
 from smartcity.web.cache import cached_page
 from smartcity.web.pages import page_principal, require_page
@@ -90,6 +91,7 @@ async def _catalog(
             "items": items,
             "departments": departments,
             "life_events": await service.life_events(session, None),
+            "life_event_name": life_event_name,
             "q": q,
             "life_event": life_event,
             "department": department,

@@ -21,7 +21,12 @@ from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.registry import contract as registry
-from smartcity.registry.contract import PERSONAL_FIELDS, department_names, source_of
+from smartcity.registry.contract import (
+    PERSONAL_FIELDS,
+    department_names,
+    department_names_en,
+    source_of,
+)
 from smartcity.services.models import Material, ServiceItem
 
 # Stored in the person's access log and shown to them: Chinese, as the citizen reads it.
@@ -57,6 +62,8 @@ class Source:
     field: str
     department_code: str
     department_name: str
+    # For pages only (records keep the Chinese name): the department's English name.
+    department_name_en: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -116,7 +123,11 @@ async def registry_record(
         except KeyError:
             continue  # this registry does not hold the field (e.g. an ID number of a company)
     names = await department_names(session, codes.values())
-    sources = {n: Source(record_type, n, code, names[code]) for n, code in codes.items()}
+    names_en = await department_names_en(session, codes.values())
+    sources = {
+        n: Source(record_type, n, code, names[code], names_en.get(code, ""))
+        for n, code in codes.items()
+    }
     return RegistryRecord(record_type, record_id, values, sources)
 
 
