@@ -46,3 +46,22 @@ def test_negotiation() -> None:
     assert i18n.negotiate("en", "zh-CN") == "en"
     assert i18n.negotiate(None, "en-US,en;q=0.9") == "en"
     assert i18n.negotiate("xx", "zh-CN,zh") == "zh_CN"
+
+
+def test_a_name_over_a_literal_follows_each_request_not_the_first() -> None:
+    """Jinja folds filters over literals when it compiles a template; the language filters
+    must not be folded, or the first request's language would stick for everyone."""
+    from smartcity.web.render import _environment
+
+    template = _environment(()).from_string('{{ "汉族" | name }} {{ "可选" | paren }}')
+    token = i18n.current_locale.set("zh_CN")
+    try:
+        assert template.render() == "汉族 （可选）"
+    finally:
+        i18n.current_locale.reset(token)
+    token = i18n.current_locale.set("en")
+    try:
+        english = template.render()
+    finally:
+        i18n.current_locale.reset(token)
+    assert 'lang="zh-CN"' in english and "(可选)" in english

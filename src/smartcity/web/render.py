@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,31 @@ def _environment(template_dirs: tuple[str, ...]) -> jinja2.Environment:
     env.filters["city_day"] = lambda d: (
         i18n.format_day(clock.to_city(d).date() if isinstance(d, datetime) else d) if d else ""
     )
+    # Every filter above answers in the request's language. Jinja folds a filter over a
+    # literal (``"汉族" | name``) when it compiles the template, in the language of whichever
+    # request compiled it first, unless the filter takes the render context: so each does.
+    for filter_name in (
+        "name",
+        "actor",
+        "paren",
+        "name_text",
+        "day",
+        "city_time",
+        "clock_time",
+        "city_day",
+    ):
+        env.filters[filter_name] = _per_render(env.filters[filter_name])
     return env
+
+
+def _per_render(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` as a filter Jinja never folds at compile time (see _environment)."""
+
+    @jinja2.pass_context
+    def per_render(_context: jinja2.runtime.Context, *args: Any, **kwargs: Any) -> Any:
+        return function(*args, **kwargs)
+
+    return per_render
 
 
 def data_name(value: Any, en: str | None = None) -> str | Markup:
