@@ -89,11 +89,11 @@ async def scope_names(
         {r.observed_property_id for r in found if r.observed_property_id is not None},
     )
     # Departments as rows, so pages name them in the reader's language (name_en).
-    department_ids = {r.department_id for r in found if r.department_id is not None}
-    departments: dict[Any, Department] = {}
-    if department_ids:
-        rows = await session.scalars(select(Department).where(Department.id.in_(department_ids)))
-        departments = {d.id: d for d in rows}
+    departments: dict[Any, Department] = dict(
+        await rules.departments_by_id(
+            session, {r.department_id for r in found if r.department_id is not None}
+        )
+    )
     return (
         streams,
         {i: labels.observed_property_label(n) for i, n in properties.items()},

@@ -439,6 +439,16 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int)
 # --- names the rule and alert pages show -------------------------------------------------------
 
 
+async def departments_by_id(
+    session: AsyncSession, department_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Department]:
+    """The rules' departments as rows, so pages name them in the reader's language."""
+    if not department_ids:
+        return {}
+    rows = await session.scalars(select(Department).where(Department.id.in_(department_ids)))
+    return {d.id: d for d in rows}
+
+
 async def stream_labels(session: AsyncSession, stream_ids: set[int]) -> dict[int, str]:
     """Datastreams as staff read them, "Thing · stream", by id."""
     if not stream_ids:
