@@ -17,7 +17,7 @@ from collections.abc import Iterable
 # Run in the page: its visible text (title included) and the texts it marks as allowed.
 COLLECT_JS = """() => {
   const own = (document.documentElement.lang || '').toLowerCase().slice(0, 2);
-  const allowed = (el) => el.matches('code, kbd, samp, pre, .lang') ||
+  const allowed = (el) => el.matches('code, kbd, samp, pre, .lang, .mono') ||
     (el.matches('[lang]') && (el.getAttribute('lang') || '').toLowerCase().slice(0, 2) !== own);
   const names = [];
   const lines = [document.title];
@@ -103,6 +103,8 @@ def _is_code(token: str) -> bool:
     if _URL.match(bare) or _EMAIL.match(bare):
         return True
     if any(c.isdigit() for c in bare) or "_" in bare:
+        return True
+    if re.fullmatch(r"[0-9a-f]{8,}", bare):  # an id's hex prefix that happens to have no digit
         return True
     if re.fullmatch(r"[a-z]+(\.[a-z_]+)+", bare):  # an action or a key path
         return True

@@ -26,6 +26,11 @@ class TestCheckZh:
         )
         assert check_zh(text) == []
 
+    def test_an_id_prefix_of_hex_letters_only_is_a_code(self) -> None:
+        # A record's id prefix is random: now and then it has no digit ("ecdbcbcb").
+        assert check_zh("人口 · ecdbcbcb 出生日期不合理") == []
+        assert check_zh("人口 · checked 出生日期不合理") == ["checked"]
+
     def test_names_and_code_elements_are_allowed(self) -> None:
         text = "属性 pipeDiameter 0.3\n中文 · English"
         assert check_zh(text, names=["pipeDiameter", "English"]) == []
