@@ -43,6 +43,7 @@ from smartcity.registry.records import (
     column_type,
     data_fields,
     mask_id_number,
+    mask_phone,
     snapshot,
 )
 
@@ -274,6 +275,7 @@ __all__ = [
     "find_caller",
     "link_demo_citizen",
     "log_reads",
+    "mask_phone",
     "outline_versions",
     "own_record",
     "person_of_account",
