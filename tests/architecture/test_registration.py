@@ -47,6 +47,9 @@ SCRIPT = textwrap.dedent(
                 for h in hooks.installed_hooks()
             ],
             "panels": [[p.case_type_prefix, named(p.build)] for p in hooks.installed_panels()],
+            "read_hooks": [
+                [r.case_type_prefix, named(r.run)] for r in hooks.installed_read_hooks()
+            ],
             "category_names": [named(r) for r in supervision.installed_category_names()],
             "actions": {a: sorted(who) for a, who in sorted(authz.known_actions().items())},
             "rules": {a: named(rule) for a, rule in sorted(authz._RULES.items())},
@@ -87,6 +90,7 @@ def test_importing_registers_no_case_type_hook_panel_or_category(seed: int) -> N
     assert before["case_types"] == []
     assert before["hooks"] == []
     assert before["panels"] == []
+    assert before["read_hooks"] == []
     assert before["category_names"] == []
 
 
@@ -99,7 +103,7 @@ def test_importing_registers_no_action_or_rule(seed: int) -> None:
 
 def test_the_app_builds_the_same_platform_in_every_import_order() -> None:
     first, *others = [_run(seed)["after"] for seed in ORDERS]
-    assert first["case_types"] and first["hooks"] and first["panels"]
+    assert first["case_types"] and first["hooks"] and first["panels"] and first["read_hooks"]
     assert first["category_names"] and first["actions"] and first["rules"]
     # the service hall's notice follows the licence it announces
     hook_names = [h[0] for h in first["hooks"]]

@@ -270,6 +270,8 @@ class TestAuditApi:
         staff = await factories.create_account(session, kind="staff")
         r = await client.get("/api/v1/audit/verify", headers=bearer(staff))
         assert_problem(r, 403, "forbidden")
+        # An API client asked for no page: the refusal does not speak of one.
+        assert r.json()["detail"].startswith("仅供") and "页面" not in r.json()["detail"]
 
 
 class TestLimits:

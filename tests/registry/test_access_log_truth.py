@@ -171,6 +171,48 @@ class TestServiceHall:
         items = (await client.get(LOG, headers=bearer(me.account))).json()["items"]
         assert [i["case_number"] for i in items if i["actor_name"] == "李科员"] == [case.number]
 
+    async def test_officer_reading_the_application_through_the_api_is_logged_too(
+        self, client, session
+    ):
+        """GET /api/v1/cases/{id} (and the queue, and a step's answer) carries the case's
+        data, prefilled ID number and address included: the same row as the page, via api."""
+        item = await services_factories.citizen_item(session)
+        me = await services_factories.citizen(session)
+        assert me.person is not None
+        _application, case = await services_factories.submitted(session, me, item)
+        officer = await factories.department_account(session, "SCJGJ", display_name="王科员")
+        other = await factories.department_account(session, "GAJ", display_name="赵科员")
+        await session.commit()
+        one = await client.get(f"/api/v1/cases/{case.id}", headers=bearer(officer))
+        assert one.status_code == 200
+        assert one.json()["case"]["data"]["prefilled"]["id_number"]["value"] == (
+            me.person.id_number
+        )
+        queue = await client.get("/api/v1/cases/", headers=bearer(officer))
+        assert case.number in {c["number"] for c in queue.json()}
+        [row] = [r for r in await rows_of(session, me.person.id) if r.actor == officer.username]
+        assert (row.actor_name, row.case_number, row.via, row.reads) == (
+            "王科员",
+            case.number,
+            "api",
+            2,
+        )
+        assert {"id_number", "residence_address"} <= set(row.fields)
+        # Another department's officer gets a 404 and reads nothing: no row for them.
+        assert_problem(
+            await client.get(f"/api/v1/cases/{case.id}", headers=bearer(other)), 404, "not-found"
+        )
+        assert not [r for r in await rows_of(session, me.person.id) if r.actor == other.username]
+        # The applicant reading their own application is nobody else's read.
+        before = len(await rows_of(session, me.person.id))
+        mine = await client.get(f"/api/v1/cases/{case.id}", headers=bearer(me.account))
+        assert mine.status_code == 200
+        assert len(await rows_of(session, me.person.id)) == before
+        items = (await client.get(LOG, headers=bearer(me.account))).json()["items"]
+        assert [(i["case_number"], i["via"]) for i in items if i["actor_name"] == "王科员"] == [
+            (case.number, "api")
+        ]
+
     async def test_only_registry_data_of_a_person_counts_as_a_read(self) -> None:
         data = {
             "fields": [{"name": "shop", "value": "老街面馆", "source": None}],

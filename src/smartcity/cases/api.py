@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.cases import flags, service
 from smartcity.cases.deadline import case_deadline
+from smartcity.cases.hooks import run_read_hooks
 from smartcity.cases.models import Case, CaseFlag, CaseUrge
 from smartcity.cases.schemas import (
     AssignInput,
@@ -43,8 +44,13 @@ from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.core.workdays import load_calendar
 
 
-async def _read(session: AsyncSession, cases: Sequence[Case]) -> list[CaseRead]:
-    """Cases as the API answers them, each with its deadline as of now (``case_deadline``)."""
+async def _read(
+    session: AsyncSession, principal: Principal, cases: Sequence[Case]
+) -> list[CaseRead]:
+    """Cases as the API answers them, each with its deadline as of now (``case_deadline``).
+    The answer carries each case's data, so the owning domains' read hooks log it first
+    (the service hall's prefilled personal fields, as its pages do)."""
+    await run_read_hooks(session, principal, cases)
     calendar = await load_calendar(session)
     now = clock.now()
     return [
@@ -110,7 +116,7 @@ async def queue(
     cases = await service.work_queue(
         session, principal, state=state, department=department, warning=warning, limit=limit
     )
-    return await _read(session, cases)
+    return await _read(session, principal, cases)
 
 
 @router.get("/flags", response_model=list[FlagRead])
@@ -146,7 +152,7 @@ async def read_case(case_id: uuid.UUID, principal: AnyPrincipal, session: DbSess
     case = await service.get_case(session, principal, case_id)
     events = await service.timeline(session, principal, case_id)
     return CaseDetail(
-        case=(await _read(session, [case]))[0],
+        case=(await _read(session, principal, [case]))[0],
         timeline=[CaseEventRead.model_validate(e) for e in events],
     )
 
@@ -182,7 +188,7 @@ async def take_transition(
     """Take a step of the case type (409 from the wrong state, 422 without a needed field or,
     on a decisive step, without the approval opinion)."""
     case = await service.transition(session, principal, case_id, name, fields=body.step_fields())
-    return (await _read(session, [case]))[0]
+    return (await _read(session, principal, [case]))[0]
 
 
 @router.post(CASE + "/assign", response_model=CaseRead)
@@ -191,7 +197,7 @@ async def assign(
 ) -> CaseRead:
     """Assign the case to an officer of its department."""
     case = await service.assign(session, principal, case_id, body.officer)
-    return (await _read(session, [case]))[0]
+    return (await _read(session, principal, [case]))[0]
 
 
 @router.post(CASE + "/transfer", response_model=CaseRead)
@@ -200,7 +206,7 @@ async def transfer(
 ) -> CaseRead:
     """Transfer the case to another department, with a reason."""
     case = await service.transfer(session, principal, case_id, body.department, body.reason)
-    return (await _read(session, [case]))[0]
+    return (await _read(session, principal, [case]))[0]
 
 
 @router.post(CASE + "/comments", response_model=CaseEventRead, status_code=201)
@@ -218,7 +224,7 @@ async def correct(
 ) -> CaseRead:
     """Move the case to a state outside the declared steps (纠错); supervisors are flagged."""
     case = await service.correct(session, principal, case_id, body.to_state, body.reason)
-    return (await _read(session, [case]))[0]
+    return (await _read(session, principal, [case]))[0]
 
 
 @router.get(CASE + "/flags", response_model=list[FlagRead])

@@ -225,3 +225,39 @@ def installed_panels() -> list[CasePanel]:
 
 def panels_for(case_type: str) -> list[PanelBuilder]:
     return [p.build for p in _PANELS if case_type.startswith(p.case_type_prefix)]
+
+
+ReadHook = Callable[[AsyncSession, Principal, Sequence[CaseRecord]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OnRead:
+    """Run ``run`` whenever the case engine's API hands cases whose type starts with the
+    prefix, their ``data`` included, to a caller: the domain that put personal data there
+    (the service hall's prefilled fields) logs the read where the person sees it, as its
+    pages do when they show the same data."""
+
+    case_type_prefix: str
+    run: ReadHook
+
+
+_READ_HOOKS: list[OnRead] = []
+
+
+def install_read_hooks(declared: Sequence[OnRead]) -> None:
+    """The case engine's extension point for read hooks (see core.module.install)."""
+    _READ_HOOKS[:] = list(declared)
+
+
+def installed_read_hooks() -> list[OnRead]:
+    return list(_READ_HOOKS)
+
+
+async def run_read_hooks(
+    session: AsyncSession, principal: Principal, cases: Sequence[CaseRecord]
+) -> None:
+    """Hand each read hook the cases of its type prefix (one call per hook, not per case)."""
+    for hook in _READ_HOOKS:
+        mine = [c for c in cases if c.case_type.startswith(hook.case_type_prefix)]
+        if mine:
+            await hook.run(session, principal, mine)

@@ -390,8 +390,14 @@ def require_principal(*kinds: str | PrincipalKind, csrf: bool = True) -> Princip
         if principal is None:
             raise Unauthenticated("Sign in, or send a bearer token or an API key.")
         if allowed and not principal.grants & allowed:
+            # Pages (csrf=False) speak of a page; an API client asked for no page.
+            refusal = (
+                N_("This page is for %(roles)s; you are signed in as %(kind)s.")
+                if not csrf
+                else N_("This is for %(roles)s; you are signed in as %(kind)s.")
+            )
             raise Forbidden(
-                gettext("This page is for %(roles)s; you are signed in as %(kind)s.")
+                gettext(refusal)
                 % {"roles": roles_in_words(allowed), "kind": gettext(principal.kind)},
                 roles=sorted(allowed),
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from smartcity.cases.contract import CasePanel, CategoryNames, OnTransition
+from smartcity.cases.contract import CasePanel, CategoryNames, OnRead, OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem, Seeder
 from smartcity.services import (
@@ -56,6 +56,8 @@ MODULE = Module(
         OnTransition(NOTIFY_APPLICANT, BASE_NAME, notices.notify_applicant, after=(ISSUE_LICENCE,)),
         OnTransition(FLAG_NOT_ACCEPTED, BASE_NAME, submission.flag_qualifying_not_accepted),
         CasePanel(BASE_NAME, panel.case_panel),
+        # the case engine's API shows the same prefilled data as the panel: logged alike
+        OnRead(BASE_NAME, panel.log_api_reads),
         CategoryNames(service.item_names),
         # the search box, one's matters and the popular services on the home page
         *home.HOME_PANELS,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -38,11 +38,19 @@ def _registry_person_fields(data: Mapping[str, Any]) -> list[str] | None:
 
 
 async def log_officer_read(
-    session: AsyncSession, principal: Principal, case_: CaseRecord, application: Application
+    session: AsyncSession,
+    principal: Principal,
+    case_: CaseRecord,
+    application: Application,
+    *,
+    via: str = "page",
 ) -> None:
     """Opening the application shows the applicant's registry data (ID number, address...):
     one access-log row for the officer, the case number its purpose; reopening it the same
-    city day folds into that row (registry.log_reads)."""
+    city day folds into that row (registry.log_reads). The applicant reading their own
+    application is no one else's read, and is not logged."""
+    if principal.id is not None and principal.id == application.applicant_account_id:
+        return
     fields = _registry_person_fields(case_.data or {})
     if fields is None:
         return
@@ -55,9 +63,29 @@ async def log_officer_read(
         principal,
         [(person_id, fields)],
         purpose=f"{PURPOSE_HANDLING}：{item_name}" if item_name else PURPOSE_HANDLING,
-        via="page",
+        via=via,
         case_number=case_.number,
     )
+
+
+async def log_api_reads(
+    session: AsyncSession, principal: Principal, cases_: Sequence[CaseRecord]
+) -> None:
+    """The case engine's API answers these applications with their data, prefilled personal
+    fields included (cases.contract.OnRead): the same access-log rows as the page, marked
+    as read through the API."""
+    by_case = {
+        a.case_id: a
+        for a in (
+            await session.execute(
+                select(Application).where(Application.case_id.in_([c.id for c in cases_]))
+            )
+        ).scalars()
+    }
+    for case_ in cases_:
+        application = by_case.get(case_.id)
+        if application is not None:
+            await log_officer_read(session, principal, case_, application, via="api")
 
 
 async def case_panel(
