@@ -176,11 +176,19 @@ async def test_post_makes_an_open311_work_order(
     )
     assert (order.department_code, order.lat, order.lon) == (CENTRE, 22.55, 114.12)
     # Contact details for the call back, on the order (masked for the department there).
-    assert (order.caller_name, order.caller_phone, order.anonymous) == ("张伟", "13800138000", False)
+    assert (order.caller_name, order.caller_phone, order.anonymous) == (
+        "张伟",
+        "13800138000",
+        False,
+    )
     assert order.caller_account_id is None
     row = await session.get(Open311Request, order.id)
     assert row is not None
-    assert (row.email, row.device_id, row.token) == ("zhang.wei@example.cn", "phone-1", posted["token"])
+    assert (row.email, row.device_id, row.token) == (
+        "zhang.wei@example.cn",
+        "phone-1",
+        posted["token"],
+    )
     # The department sees the caller masked, through the hotline's own API view.
     from smartcity.hotline import views
 
@@ -239,7 +247,12 @@ async def test_post_with_a_photo_serves_it_back(
         ({"service_code": "99.99.99"}, 400, "open311-unknown-service", "99.99.99"),
         ({"service_code": "01.01"}, 400, "open311-unknown-service", "01.01"),
         ({"service_code": None}, 400, "invalid-input", "service_code"),
-        ({"lat": None, "long": None, "address_string": None}, 400, "open311-location-required", "lat"),
+        (
+            {"lat": None, "long": None, "address_string": None},
+            400,
+            "open311-location-required",
+            "lat",
+        ),
         ({"long": None}, 400, "open311-location-required", "lat and long"),
         ({"lat": "nan"}, 400, "invalid-input", "lat"),
         ({"lat": "39.9", "long": "116.4"}, 400, "invalid-input", "outside Shenzhen"),
@@ -256,7 +269,12 @@ async def test_post_with_a_photo_serves_it_back(
         ({"api_key": ""}, 403, "open311-api-key", "api_key"),
         ({"api_key": "x" * 300}, 403, "open311-api-key", "api_key"),
         ({"files": {"media": ("a.png", b"", "image/png")}}, 400, "invalid-input", "empty"),
-        ({"files": {"media": ("a.png", b"MZ\x90\x00" * 40, "image/png")}}, 415, "open311-unsupported-media", "JPEG"),
+        (
+            {"files": {"media": ("a.png", b"MZ\x90\x00" * 40, "image/png")}},
+            415,
+            "open311-unsupported-media",
+            "JPEG",
+        ),
         ({"files": {"doc": ("a.png", png(), "image/png")}}, 400, "invalid-input", "media"),
     ],
 )
@@ -338,7 +356,10 @@ async def test_query_filters(client: httpx.AsyncClient, session: AsyncSession) -
     received = order.received_at
     assert await ids(start_date=(received + timedelta(days=1)).isoformat()) == []
     assert len(await ids(end_date=(received + timedelta(minutes=5)).isoformat())) == 3
-    assert len(await ids(start_date=(received - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))) == 3
+    assert (
+        len(await ids(start_date=(received - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        == 3
+    )
 
     bad = [
         ({"start_date": "yesterday"}, "start_date"),
@@ -357,7 +378,9 @@ async def test_query_filters(client: httpx.AsyncClient, session: AsyncSession) -
         "open311-unknown-service",
     )
     errors(await client.get(f"{V2}/requests.json", params={"page_size": 0}), 400, "invalid-input")
-    errors(await client.get(f"{V2}/requests.json", params={"page_size": 1001}), 400, "invalid-input")
+    errors(
+        await client.get(f"{V2}/requests.json", params={"page_size": 1001}), 400, "invalid-input"
+    )
     errors(await client.get(f"{V2}/requests/GD-nope.json"), 404, "open311-unknown-request")
     errors(await client.get(f"{V2}/tokens/{'0' * 32}.json"), 404, "open311-unknown-token")
     missing = await client.get(f"{V2}/tokens/short.xml")

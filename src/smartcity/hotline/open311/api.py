@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
+from smartcity.core.i18n import gettext as _
 from smartcity.core.security import optional_principal, public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline.open311 import render, service
@@ -47,7 +48,9 @@ class Open311Route(UnitOfWorkRoute):
                 detail = f"{where}: {first.get('msg', 'not valid')}" if where else "Not valid."
                 return render.error(fmt, 400, detail, "/problems/invalid-input", {})
             except StarletteHTTPException as exc:
-                return render.error(fmt, exc.status_code, str(exc.detail), "/problems/bad-request", {})
+                return render.error(
+                    fmt, exc.status_code, str(exc.detail), "/problems/bad-request", {}
+                )
 
         return handler
 
@@ -90,9 +93,7 @@ async def services(fmt: Fmt, jurisdiction_id: Jurisdiction = None) -> Response:
     return render.respond(fmt, "services", "service", service.services())
 
 
-@router.get(
-    PREFIX + "/services/{service_code}.{fmt}", dependencies=PUBLIC, response_class=Response
-)
+@router.get(PREFIX + "/services/{service_code}.{fmt}", dependencies=PUBLIC, response_class=Response)
 async def service_definition(
     fmt: Fmt,
     service_code: Annotated[str, Path(max_length=16)],
@@ -111,7 +112,11 @@ async def _form(request: Request) -> tuple[dict[str, str], list[str], service.Me
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             if key != "media":
-                raise InvalidInput(f"{key[:40]} is not a file argument; send media.", field=key)
+                raise InvalidInput(
+                    _("%(field)s is not a file argument; send the photo as media.")
+                    % {"field": key[:40]},
+                    field=key[:40],
+                )
             media = service.Media(await value.read(service.media_limit() + 1), value.filename or "")
             continue
         keys.append(key)
@@ -213,9 +218,7 @@ async def token(
     return render.respond(fmt, "service_requests", "request", body)
 
 
-@router.get(
-    PREFIX + "/servicerequestupdates.{fmt}", dependencies=PUBLIC, response_class=Response
-)
+@router.get(PREFIX + "/servicerequestupdates.{fmt}", dependencies=PUBLIC, response_class=Response)
 async def updates(
     session: DbSession,
     fmt: Fmt,
@@ -245,4 +248,3 @@ async def media(session: DbSession, media_id: uuid.UUID) -> Response:
             "ETag": f'"{found.sha256}"',
         },
     )
-

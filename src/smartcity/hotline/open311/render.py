@@ -53,7 +53,8 @@ def to_xml(root: str, item: str | None, body: list[dict[str, Any]] | dict[str, A
             _fill(ET.SubElement(element, item), record)
     else:
         _fill(element, body)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="utf-8")
+    data: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + data
 
 
 def respond(

@@ -487,9 +487,7 @@ def window(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     if end_at < start_at:
         raise InvalidInput(_("end_date is before start_date."), field="end_date")
     if end_at - start_at > WINDOW:
-        raise InvalidInput(
-            _("start_date and end_date may span 90 days at most."), field="end_date"
-        )
+        raise InvalidInput(_("start_date and end_date may span 90 days at most."), field="end_date")
     return start_at, end_at
 
 
@@ -617,9 +615,7 @@ async def describe(
     photos = dict(
         (
             await session.execute(
-                select(Open311Media.order_id, Open311Media.id).where(
-                    Open311Media.order_id.in_(ids)
-                )
+                select(Open311Media.order_id, Open311Media.id).where(Open311Media.order_id.in_(ids))
             )
         ).all()
     )
