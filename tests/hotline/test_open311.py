@@ -224,6 +224,23 @@ async def test_post_anonymous_and_by_address_only(
     assert (order.lat, order.address) == (None, "罗湖区东门中路1号")
 
 
+async def test_post_with_a_citizens_token_is_theirs(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    who, key = await _setup(session)
+    from tests.hotline.test_api import auth
+
+    data = {**POST, "api_key": key}
+    response = await client.post(
+        f"{V2}/requests.json", data=data, headers=auth(who.citizen_account)
+    )
+    assert response.status_code == 201, response.text
+    order = await order_by_number(session, response.json()[0]["service_request_id"])
+    assert (order.caller_account_id, order.anonymous) == (who.citizen_account.id, False)
+    bad = await client.post(f"{V2}/requests.json", data=data, headers={"Authorization": "Basic x"})
+    errors(bad, 401, "unauthenticated")
+
+
 async def test_post_with_a_photo_serves_it_back(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:

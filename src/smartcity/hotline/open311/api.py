@@ -18,6 +18,7 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
 from smartcity.core.i18n import gettext as _
+from smartcity.core.ratelimit import limit_public
 from smartcity.core.security import optional_principal, public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline.open311 import render, service
@@ -128,7 +129,10 @@ async def _form(request: Request) -> tuple[dict[str, str], list[str], service.Me
 
 
 @router.post(
-    PREFIX + "/requests.{fmt}", dependencies=PUBLIC, status_code=201, response_class=Response
+    PREFIX + "/requests.{fmt}",
+    dependencies=[*PUBLIC, Depends(limit_public)],
+    status_code=201,
+    response_class=Response,
 )
 async def post_request(
     request: Request, session: DbSession, principal: Visitor, fmt: Fmt
