@@ -56,7 +56,9 @@ class Open311Route(UnitOfWorkRoute):
         return handler
 
 
-router = APIRouter(route_class=Open311Route, tags=["open311"])
+# Not in the platform's OpenAPI document, whose errors are problem+json: the Open311 standard
+# documents these routes and their error list (docs/hotline.md, "Open311").
+router = APIRouter(route_class=Open311Route, tags=["open311"], include_in_schema=False)
 Fmt = Annotated[Literal["json", "xml"], Path(description="json or xml")]
 Visitor = Annotated[Principal | None, Depends(optional_principal)]
 Jurisdiction = Annotated[str | None, Query(max_length=100)]
