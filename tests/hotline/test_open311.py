@@ -458,3 +458,46 @@ async def test_lifecycle_through_requests_and_updates(
         400,
         "invalid-input",
     )
+
+
+async def test_odd_requests_are_4xx_never_5xx(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    _who, key = await _setup(session)
+    before = await _written(session)
+    many = "&".join(f"f{i}=1" for i in range(200))
+    odd = [
+        await client.post(
+            f"{V2}/requests.json",
+            content=f"api_key={key}&{many}".encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        await client.post(
+            f"{V2}/requests.json",
+            data={**POST, "api_key": key},
+            files=[
+                ("media", ("a.png", png(), "image/png")),
+                ("media", ("b.png", png(), "image/png")),
+            ],
+        ),
+        await client.post(f"{V2}/requests.json", json={**POST, "api_key": key}),
+        await client.post(
+            f"{V2}/requests.json",
+            content=b"api_key=" + key.encode() + b"&description=\xff\xfe&service_code=01.01.01",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        await _post(client, key, lat="1e400"),
+        await _post(client, key, description="含有\x00控制字符"),
+        await client.get(f"{V2}/requests.json", params={"start_date": "2026-13-45T00:00:00"}),
+        await client.get(f"{V2}/requests/%00.json"),
+        await client.get(f"{V2}/requests/{'9' * 200}.json"),
+        await client.get(f"{V2}/requests.json", params={"page": 10_000, "page_size": 1000}),
+        await client.get(f"{V2}/servicerequestupdates.json", params={"page_size": "many"}),
+        await client.get(f"{V2}/media/not-a-uuid"),
+    ]
+    for response in odd:
+        assert 200 <= response.status_code < 500, (response.request.url, response.text)
+        if response.status_code >= 400:
+            body = response.json()
+            assert body[0]["code"] == response.status_code and body[0]["type"], body
+    assert await _written(session) == before
