@@ -303,7 +303,7 @@ async def test_bad_posts_are_clear_and_write_nothing(
     type_: str,
     field: str,
 ) -> None:
-    _who, key = await _setup(session)
+    key = await client_key(session)
     before = await _written(session)
     response = await _post(client, key, **overrides)
     assert field in errors(response, status, type_)
@@ -463,7 +463,7 @@ async def test_lifecycle_through_requests_and_updates(
 async def test_odd_requests_are_4xx_never_5xx(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    _who, key = await _setup(session)
+    key = await client_key(session)
     before = await _written(session)
     many = "&".join(f"f{i}=1" for i in range(200))
     odd = [
