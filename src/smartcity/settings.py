@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     hotline_praise_days: int = Field(default=5, ge=1, le=60)
     hotline_centre_department: str = "ZWSJJ"
     hotline_reports_per_hour: int = Field(default=10, ge=1, le=1000)
+    # Open311 (docs/hotline.md): the largest photo a client may upload with a request.
+    open311_media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=10 * 1024 * 1024)
 
     # Outgoing e-mail (core.notifications.SmtpChannel): verification codes of self-registration
     # and recovery. Empty host: e-mail codes go to the log only (development).

@@ -11,10 +11,15 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.hotline import api, notices, pages, panel, service
 from smartcity.hotline.cli import cli
+from smartcity.hotline.open311 import OPEN311_UPDATES
+from smartcity.hotline.open311 import api as open311_api
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 GUARD_STEPS = "hotline.order.only_through_the_hotline"
 NOTIFY_CALLER = "hotline.notice.notify_caller"
+
+# Open311 (docs/hotline.md) answers at /open311/v2 beside the hotline's own API.
+api.router.routes.extend(open311_api.router.routes)
 
 MODULE = Module(
     name="hotline",
@@ -32,5 +37,6 @@ MODULE = Module(
         OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
         OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
         CasePanel(BASE_NAME, panel.case_panel),
+        OPEN311_UPDATES,
     ),
 )

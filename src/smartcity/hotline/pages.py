@@ -50,7 +50,12 @@ STEPS = ("dispatch", "sign", "return", "transfer", "reply", "visit", "close")
 _FORM_FIELDS = {"lon": "lon", "lat": "lat", "address": "address"}
 
 
-CHANNEL_TITLES = {"phone": N_("by phone"), "web": N_("on the web"), "api": N_("through the app")}
+CHANNEL_TITLES = {
+    "phone": N_("by phone"),
+    "web": N_("on the web"),
+    "api": N_("through the app"),
+    "open311": N_("through an Open311 app"),
+}
 
 
 def _titled(titles: dict[str, str]) -> Any:

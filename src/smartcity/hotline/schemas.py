@@ -141,7 +141,7 @@ class VisitRead(BaseModel):
 
 
 class OrderRead(OrderSummaryRead):
-    channel: Literal["phone", "web", "api"]
+    channel: Literal["phone", "web", "api", "open311"]
     text: str
     address: str
     lon: float | None
