@@ -43,12 +43,13 @@ def modules() -> list[Module]:
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
     from smartcity.hotline import MODULE as hotline
+    from smartcity.participation import MODULE as participation
     from smartcity.portal import MODULE as portal
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, portal, registry, exchange, cases, services, hotline, sensing, environment, demo]
+    return [core, portal, registry, exchange, cases, services, hotline, participation, sensing, environment, demo]
 
 
 class RequestSizeLimit:
