@@ -55,6 +55,8 @@ def chinese_number(numeral: str) -> int:
         value = 0
         for ch in numeral:
             value = value * 10 + _DIGITS[ch]
+        if value == 0 or value > 999:
+            raise ValueError(numeral)
         return value
     total, digit, last_unit = 0, None, 1000
     for ch in numeral:

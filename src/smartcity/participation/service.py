@@ -51,7 +51,7 @@ PUBLIC_STATES = ("open", "closed", "answered")
 # --- reading ------------------------------------------------------------------------------
 
 
-def readable_drafts(principal: Principal | None) -> Select[tuple[Draft]]:
+def readable_drafts(principal: Principal | None) -> Select[Draft]:
     """Published drafts for everyone; a department's staff also its unpublished ones;
     supervisors, auditors and admins every draft."""
     query = select(Draft)
@@ -161,7 +161,7 @@ async def my_comments(session: AsyncSession, principal: Principal) -> list[tuple
         .order_by(Comment.created_at.desc())
         .limit(LIST_MAX)
     )
-    return [(c, d) for c, d in rows.tuples().all()]
+    return [(c, d) for c, d in rows.all()]
 
 
 async def moderation_queue(
@@ -177,7 +177,7 @@ async def moderation_queue(
         .order_by(Comment.created_at)
         .limit(LIST_MAX)
     )
-    return [(c, d) for c, d in rows.tuples().all()]
+    return [(c, d) for c, d in rows.all()]
 
 
 def mask_name(name: str) -> str:
@@ -416,19 +416,15 @@ async def _comment_of_department(
     session: AsyncSession, principal: Principal, comment_id: uuid.UUID
 ) -> tuple[Comment, Draft]:
     row = (
-        (
-            await session.execute(
-                select(Comment, Draft)
-                .join(Draft, Draft.id == Comment.draft_id)
-                .where(Comment.id == comment_id)
-            )
+        await session.execute(
+            select(Comment, Draft)
+            .join(Draft, Draft.id == Comment.draft_id)
+            .where(Comment.id == comment_id)
         )
-        .tuples()
-        .one_or_none()
-    )
+    ).one_or_none()
     if row is None or not sees_all_comments(principal, row[1]):
         raise NotFound(_("There is no such comment."))
-    return row
+    return row[0], row[1]
 
 
 async def moderate(
@@ -597,7 +593,7 @@ async def documents(
     if department_id is not None:
         query = query.where(AdoptedDocument.department_id == department_id)
     rows = await session.execute(query)
-    return [(d, dr) for d, dr in rows.tuples().all()]
+    return [(d, dr) for d, dr in rows.all()]
 
 
 @dataclass(frozen=True)
