@@ -79,6 +79,7 @@ async def draft_of(session: AsyncSession, code: str) -> tuple[str, str]:
     walk): (draft id, comment id)."""
     _a, officer = await person(session, "staff", code)
     _c, citizen = await person(session, "citizen")
-    draft = await open_draft(session, officer)
+    # the clock runs here: a day more than the least, so publication a moment later passes
+    draft = await open_draft(session, officer, days=31)
     comment = await service.post_comment(session, citizen, draft.id, article=1, text="建议明确。")
     return str(draft.id), str(comment.id)
