@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from smartcity.core.i18n import N_
+
 MAX_ARTICLES = 300
 ARTICLE_MAX = 5000
 BODY_MAX = 200_000
@@ -107,24 +109,24 @@ def _clean(text: str) -> str:
 def parse(text: str) -> ParsedDraft:
     """The preamble (the text before 第一条) and the articles, numbered 1, 2, 3 … in order."""
     if len(text) > BODY_MAX:
-        raise ArticleError("The text is longer than %(max)s characters.", max=BODY_MAX)
+        raise ArticleError(N_("The text is longer than %(max)s characters."), max=BODY_MAX)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     markers = _markers(text)
     preamble_end = markers[0][1].start()
     preamble, chapter = _split_chapter(text[:preamble_end])
     if len(preamble) > PREAMBLE_MAX:
         raise ArticleError(
-            "The text before 第一条 is longer than %(max)s characters.", max=PREAMBLE_MAX
+            N_("The text before 第一条 is longer than %(max)s characters."), max=PREAMBLE_MAX
         )
     articles: list[ParsedArticle] = []
     for index, (number, marker) in enumerate(markers):
         end = markers[index + 1][1].start() if index + 1 < len(markers) else len(text)
         body, next_chapter = _split_chapter(text[marker.end() : end])
         if not body:
-            raise ArticleError("%(article)s has no text.", article=label(number))
+            raise ArticleError(N_("%(article)s has no text."), article=label(number))
         if len(body) > ARTICLE_MAX:
             raise ArticleError(
-                "%(article)s is longer than %(max)s characters.",
+                N_("%(article)s is longer than %(max)s characters."),
                 article=label(number),
                 max=ARTICLE_MAX,
             )
@@ -144,24 +146,26 @@ def _markers(text: str) -> list[tuple[int, re.Match[str]]]:
             number = chinese_number(marker.group(1))
         except ValueError:
             raise ArticleError(
-                "%(marker)s is not a numbered article.", marker=marker.group(0).strip()
+                N_("%(marker)s is not a numbered article."), marker=marker.group(0).strip()
             ) from None
         expected = len(found) + 1
         if number == expected:
             found.append((number, marker))
             if len(found) > MAX_ARTICLES:
-                raise ArticleError("A draft has at most %(max)s articles.", max=MAX_ARTICLES)
+                raise ArticleError(N_("A draft has at most %(max)s articles."), max=MAX_ARTICLES)
             continue
         spaced = marker.group(0) != marker.group(0).rstrip(" \t\u3000")
         if spaced:
             raise ArticleError(
-                "%(found)s follows %(before)s: the articles must be numbered 1, 2, 3 … "
-                "without gaps or repeats.",
+                N_(
+                    "%(found)s follows %(before)s: the articles must be numbered 1, 2, 3 … "
+                    "without gaps or repeats."
+                ),
                 found=label(number),
                 before=label(expected - 1) if expected > 1 else "—",
             )
     if not found:
-        raise ArticleError("No article found: each article starts a line with 第一条, 第二条 …")
+        raise ArticleError(N_("No article found: each article starts a line with 第一条, 第二条 …"))
     return found
 
 
@@ -177,17 +181,17 @@ def _split_chapter(text: str) -> tuple[str, str]:
 def from_list(texts: list[str]) -> ParsedDraft:
     """Articles entered one by one (the marker is added, not typed)."""
     if not texts:
-        raise ArticleError("A draft needs at least one article.")
+        raise ArticleError(N_("A draft needs at least one article."))
     if len(texts) > MAX_ARTICLES:
-        raise ArticleError("A draft has at most %(max)s articles.", max=MAX_ARTICLES)
+        raise ArticleError(N_("A draft has at most %(max)s articles."), max=MAX_ARTICLES)
     articles = []
     for number, raw in enumerate(texts, start=1):
         body = _clean(raw)
         if not body:
-            raise ArticleError("%(article)s has no text.", article=label(number))
+            raise ArticleError(N_("%(article)s has no text."), article=label(number))
         if len(body) > ARTICLE_MAX:
             raise ArticleError(
-                "%(article)s is longer than %(max)s characters.",
+                N_("%(article)s is longer than %(max)s characters."),
                 article=label(number),
                 max=ARTICLE_MAX,
             )

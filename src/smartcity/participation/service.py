@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import authz, clock, people
 from smartcity.core.authz import Principal, authorize
 from smartcity.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
 from smartcity.participation import articles as parsing
@@ -242,7 +243,7 @@ def _parsed(data: DraftCreate) -> parsing.ParsedDraft:
         if data.articles is not None and (data.text is None or not data.text.strip()):
             return parsing.from_list(data.articles)
         if data.articles is not None:
-            raise parsing.ArticleError("Give the text or the articles, not both.")
+            raise parsing.ArticleError(N_("Give the text or the articles, not both."))
         return parsing.parse(data.text or "")
     except parsing.ArticleError as exc:
         raise InvalidInput(
