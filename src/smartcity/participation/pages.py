@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -69,7 +70,7 @@ async def _common(session: DbSession) -> dict[str, Any]:
 
     def department(dep_id: uuid.UUID) -> Any:
         _code, zh, en = names.get(dep_id, ("", "", ""))
-        return {"name": zh, "name_en": en}
+        return SimpleNamespace(name=zh, name_en=en)
 
     return {
         "kind_title": _titled(KIND_TITLES),
