@@ -150,7 +150,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "cases": (24, 16),
     "services": (26, 21),
     "hotline": (13, 9),
-    "participation": (12, 11),
+    "participation": (13, 12),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),
@@ -296,6 +296,17 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ("POST", "/hotline/orders/{order_id}/{step}"): ("hotline_order", {"reply": "已处理"}),
     # participation: a draft of A open for comment, with a pending comment
     ("POST", "/api/v1/participation/drafts/{draft_id}/publish"): ("participation_draft", None),
+    ("PUT", "/api/v1/participation/drafts/{draft_id}"): (
+        "participation_draft",
+        {
+            "title": "改",
+            "kind": "other",
+            "articles": ["甲"],
+            "opens_at": "2030-01-01T00:00:00",
+            "closes_at": "2030-03-01T00:00:00",
+        },
+    ),
+    ("GET", "/participation/manage/{draft_id}/edit"): ("participation_draft", None),
     ("POST", "/api/v1/participation/drafts/{draft_id}/report"): ("participation_draft", {}),
     ("POST", "/api/v1/participation/comments/{comment_id}/moderation"): (
         "participation_comment",

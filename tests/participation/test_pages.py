@@ -95,11 +95,28 @@ async def test_a_draft_from_the_desk_to_the_report(
     desk_url = made.headers["location"].split("?")[0]
     draft_id = desk_url.rsplit("/", 1)[1]
     assert (await client.get(desk_url, headers=as_(other))).status_code == 404
+    # edited before publication: the form comes back filled, the text split again
+    edit = await client.get(f"{desk_url}/edit", headers=as_(officer))
+    assert edit.status_code == 200 and "第四条　驾驶电动自行车应当佩戴安全头盔。" in edit.text
+    assert (await client.get(f"{desk_url}/edit", headers=as_(other))).status_code == 404
+    edited = await client.post(
+        f"{desk_url}/edit",
+        data={
+            **form,
+            "title": "电动自行车管理办法（修改）",
+            "opens_on": "2026-11-02",
+            "closes_on": "2026-12-02",
+        },
+        headers=as_(officer),
+    )
+    assert edited.status_code == 303
+    assert "电动自行车管理办法（修改）" in (await client.get(desk_url, headers=as_(officer))).text
     published = await client.post(
         f"{desk_url}/publish", data={"csrf_token": csrf()}, headers=as_(officer)
     )
     assert published.status_code == 303
     page = await client.get(f"/participation/{draft_id}", headers=as_(None))
+    assert (await client.get(f"{desk_url}/edit", headers=as_(officer))).status_code == 404
     assert page.status_code == 200 and "Article 3" in page.text and "Sign in" in page.text
     assert "佩戴安全头盔" in page.text
     listed = await client.get("/participation", headers=as_(None))

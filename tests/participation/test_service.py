@@ -42,6 +42,27 @@ async def test_a_draft_is_split_and_published(session: AsyncSession, advance: Ad
     assert again.value.slug == "participation-not-draft"
 
 
+async def test_an_unpublished_draft_is_edited_by_its_department_only(
+    session: AsyncSession, advance: Advance
+) -> None:
+    who = await people(session)
+    draft = await service.create_draft(session, who.officer, draft_input())
+    edited = draft_input(text=None, articles=["甲。", "乙。"], kind="other", days=40)
+    with pytest.raises(NotFound):
+        await service.update_draft(session, who.other_officer, draft.id, edited)
+    await service.update_draft(session, who.officer, draft.id, edited)
+    assert draft.kind == "other" and draft.preamble == ""
+    assert [a.text for a in await service.articles_of(session, draft)] == ["甲。", "乙。"]
+    with pytest.raises(InvalidInput):
+        await service.update_draft(session, who.officer, draft.id, draft_input(days=10))
+    await service.publish(session, who.officer, draft.id)
+    with pytest.raises(Conflict) as published:
+        await service.update_draft(session, who.officer, draft.id, draft_input())
+    assert published.value.slug == "participation-not-draft"
+    with pytest.raises(Forbidden):
+        await service.update_draft(session, who.other_officer, draft.id, draft_input())
+
+
 async def test_the_window_is_at_least_30_days(session: AsyncSession, advance: Advance) -> None:
     who = await people(session)
     with pytest.raises(InvalidInput) as short:

@@ -67,6 +67,15 @@ async def get_draft(session: DbSession, principal: Visitor, draft_id: uuid.UUID)
     )
 
 
+@router.put("/drafts/{draft_id}", response_model=DraftRead)
+async def update_draft(
+    session: DbSession, principal: Staff, draft_id: uuid.UUID, data: DraftCreate
+) -> DraftRead:
+    """Replace an unpublished draft (its articles too); 409 once published."""
+    draft = await service.update_draft(session, principal, draft_id, data)
+    return await views.full(session, principal, draft)
+
+
 @router.post("/drafts/{draft_id}/publish", response_model=DraftRead)
 async def publish(session: DbSession, principal: Staff, draft_id: uuid.UUID) -> DraftRead:
     draft = await service.publish(session, principal, draft_id)

@@ -50,7 +50,7 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 Visitor = Annotated[Principal | None, Depends(page_principal)]
 Staff = Annotated[Principal, Depends(require_page("staff"))]
 Commenter = Annotated[Principal, Depends(require_page("citizen", "enterprise"))]
-ACTIONS = ("publish", "moderate", "answer", "report")
+ACTIONS = ("edit", "publish", "moderate", "answer", "report")
 
 
 def _text(form: FormData, name: str, limit: int = 4000) -> str:
@@ -313,9 +313,15 @@ def _day(raw: str) -> date | None:
         return None
 
 
-def _new_context(values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def _new_context(
+    values: dict[str, Any], errors: dict[str, str], draft_id: uuid.UUID | None = None
+) -> dict[str, Any]:
     today = clock.to_city(clock.now()).date()
     return {
+        "draft_id": draft_id,
+        "form_action": (
+            f"/participation/manage/{draft_id}/edit" if draft_id else "/participation/manage/new"
+        ),
         "values": values,
         "errors": errors,
         "kinds": [(k, _(KIND_TITLES[k])) for k in KINDS],
@@ -335,6 +341,17 @@ async def new_submit(request: Request, session: DbSession, principal: Staff) -> 
     (00:00) to the end of the last day (24:00) in Asia/Shanghai."""
     form = await request.form()
     check_csrf(request, form)
+    return await _save_draft(request, session, principal, form, None)
+
+
+async def _save_draft(
+    request: Request,
+    session: DbSession,
+    principal: Principal,
+    form: FormData,
+    draft_id: uuid.UUID | None,
+) -> Response:
+    """Create a draft, or replace the unpublished draft ``draft_id``, from the form."""
     values = _draft_form_values(form)
     errors: dict[str, str] = {}
     opens, closes = _day(values["opens_on"]), _day(values["closes_on"])
@@ -357,7 +374,10 @@ async def new_submit(request: Request, session: DbSession, principal: Staff) -> 
                 }
             )
             async with session.begin_nested():
-                draft = await service.create_draft(session, principal, data)
+                if draft_id is None:
+                    draft = await service.create_draft(session, principal, data)
+                else:
+                    draft = await service.update_draft(session, principal, draft_id, data)
         except ValidationError as exc:
             errors = _errors_of_validation(
                 exc,
@@ -379,11 +399,44 @@ async def new_submit(request: Request, session: DbSession, principal: Staff) -> 
         return render(
             request,
             "participation/new.html",
-            _new_context(values, errors),
+            _new_context(values, errors, draft_id),
             status_code=422,
             principal=principal,
         )
-    return RedirectResponse(f"/participation/manage/{draft.id}?done=created", status_code=303)
+    done = "created" if draft_id is None else "edit"
+    return RedirectResponse(f"/participation/manage/{draft.id}?done={done}", status_code=303)
+
+
+@router.get("/participation/manage/{draft_id}/edit")
+async def edit_form(
+    request: Request, session: DbSession, principal: Staff, draft_id: uuid.UUID
+) -> Response:
+    """The new-draft form filled with an unpublished draft, its articles as text again."""
+    draft = await service.get_draft(session, principal, draft_id)
+    if draft.department_id != principal.department_id or draft.state != "draft":
+        raise NotFound(_("There is no such draft."))
+    lines = [draft.preamble] if draft.preamble else []
+    chapter = ""
+    for a in await service.articles_of(session, draft):
+        if a.chapter and a.chapter != chapter:
+            lines.append(a.chapter)
+            chapter = a.chapter
+        lines.append(f"{label(a.number)}　{a.text}")
+    last_day = clock.to_city(draft.closes_at - timedelta(microseconds=1)).date()
+    values = {
+        "title": draft.title,
+        "title_en": draft.title_en,
+        "kind": draft.kind,
+        "text": "\n".join(lines),
+        "opens_on": clock.to_city(draft.opens_at).date().isoformat(),
+        "closes_on": last_day.isoformat(),
+    }
+    return render(
+        request,
+        "participation/new.html",
+        _new_context(values, {}, draft.id),
+        principal=principal,
+    )
 
 
 @router.post("/participation/manage/documents")
@@ -471,6 +524,8 @@ async def manage_action(
     draft = await service.get_draft(session, principal, draft_id)
     if draft.department_id != principal.department_id:
         raise NotFound(_("There is no such draft."))
+    if action == "edit":
+        return await _save_draft(request, session, principal, form, draft.id)
     errors: dict[str, str] = {}
     comment_id: uuid.UUID | None = None
     try:

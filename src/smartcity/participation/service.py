@@ -34,6 +34,7 @@ from smartcity.participation.types import (
 STAFF = frozenset({"staff"})
 ACTIONS: dict[str, frozenset[str]] = {
     "participation.draft.create": STAFF,
+    "participation.draft.edit": STAFF,
     "participation.draft.publish": STAFF,
     "participation.comment.post": frozenset({"citizen", "enterprise"}),
     "participation.comment.moderate": STAFF,
@@ -286,6 +287,34 @@ async def create_draft(session: AsyncSession, principal: Principal, data: DraftC
     )
     authorize(principal, "participation.draft.create", draft)
     session.add(draft)
+    await session.flush()
+    session.add_all(
+        Article(id=uuid.uuid4(), draft_id=draft.id, number=a.number, chapter=a.chapter, text=a.text)
+        for a in parsed.articles
+    )
+    await session.flush()
+    return draft
+
+
+async def update_draft(
+    session: AsyncSession, principal: Principal, draft_id: uuid.UUID, data: DraftCreate
+) -> Draft:
+    """Edit a draft before it is published: title, kind, window and every article (the
+    articles are replaced; no one has commented on an unpublished draft)."""
+    draft = await get_draft(session, principal, draft_id)
+    authorize(principal, "participation.draft.edit", draft)
+    if draft.state != "draft":
+        raise Conflict(
+            _("A published draft is not edited: comments refer to its articles."),
+            slug="participation-not-draft",
+        )
+    parsed = _parsed(data)
+    opens_at, closes_at = city_instant(data.opens_at), city_instant(data.closes_at)
+    check_window(opens_at, closes_at)
+    draft.title, draft.title_en, draft.kind = data.title, data.title_en, data.kind
+    draft.preamble, draft.opens_at, draft.closes_at = parsed.preamble, opens_at, closes_at
+    for article in await articles_of(session, draft):
+        await session.delete(article)
     await session.flush()
     session.add_all(
         Article(id=uuid.uuid4(), draft_id=draft.id, number=a.number, chapter=a.chapter, text=a.text)
