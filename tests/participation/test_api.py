@@ -215,3 +215,24 @@ async def test_bad_input_is_a_clear_problem_and_writes_nothing(
     r = await client.post(url, json={"article": 2, "text": "截止后。"}, headers=h["enterprise"])
     problem(r, 409, "/problems/participation-window-closed")
     assert (await session.execute(select(func.count()).select_from(Comment))).scalar_one() == 1
+
+
+async def test_control_characters_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession, advance: Advance
+) -> None:
+    h = await _heads(session)
+    r = await client.post(f"{BASE}/drafts", json=draft_body(title="标题\x00"), headers=h["officer"])
+    problem(r, 422, "/problems/invalid-input")
+    r = await client.post(
+        f"{BASE}/drafts", json=draft_body(text=TEXT + "\x1b[31m"), headers=h["officer"]
+    )
+    problem(r, 422, "/problems/invalid-input")
+    r = await client.post(f"{BASE}/drafts", json=draft_body(days=31), headers=h["officer"])
+    draft_id = r.json()["id"]
+    await client.post(f"{BASE}/drafts/{draft_id}/publish", headers=h["officer"])
+    r = await client.post(
+        f"{BASE}/drafts/{draft_id}/comments", json={"text": "意见\u202e"}, headers=h["citizen"]
+    )
+    problem(r, 422, "/problems/invalid-input")
+    count = (await session.execute(select(func.count()).select_from(Comment))).scalar_one()
+    assert count == 0

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from smartcity.core.text import FreeText, Name
 from smartcity.participation.articles import ARTICLE_MAX, BODY_MAX, MAX_ARTICLES
 from smartcity.participation.types import (
     ANSWER_REASON_MAX,
@@ -21,8 +22,10 @@ from smartcity.participation.types import (
     DraftKind,
 )
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-TitleEn = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Title = Annotated[
+    Name, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)
+]
+TitleEn = Annotated[Name, StringConstraints(strip_whitespace=True, max_length=300)]
 # A window instant: with an offset, or a wall-clock time in Asia/Shanghai when without one.
 Instant = Annotated[datetime, Field(ge=datetime(2000, 1, 1), le=datetime(2100, 1, 1))]
 
@@ -37,10 +40,10 @@ class DraftCreate(_Input):
     title: Title
     title_en: TitleEn = ""
     kind: DraftKind
-    text: Annotated[str, Field(max_length=BODY_MAX)] | None = None
+    text: Annotated[FreeText, Field(max_length=BODY_MAX)] | None = None
     articles: (
         Annotated[
-            list[Annotated[str, Field(max_length=ARTICLE_MAX)]], Field(max_length=MAX_ARTICLES)
+            list[Annotated[FreeText, Field(max_length=ARTICLE_MAX)]], Field(max_length=MAX_ARTICLES)
         ]
         | None
     ) = None
@@ -53,24 +56,26 @@ class CommentCreate(_Input):
 
     article: Annotated[int, Field(ge=1, le=MAX_ARTICLES)] | None = None
     text: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX)
+        FreeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX)
     ]
 
 
 class ModerationInput(_Input):
     decision: Decision
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=REASON_MAX)] = ""
+    reason: Annotated[FreeText, StringConstraints(strip_whitespace=True, max_length=REASON_MAX)] = (
+        ""
+    )
 
 
 class AnswerInput(_Input):
     answer: AnswerKind
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=ANSWER_REASON_MAX)
+        FreeText, StringConstraints(strip_whitespace=True, max_length=ANSWER_REASON_MAX)
     ] = ""
 
 
 class ReportInput(_Input):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, max_length=REPORT_MAX)] = ""
+    text: Annotated[FreeText, StringConstraints(strip_whitespace=True, max_length=REPORT_MAX)] = ""
 
 
 class DocumentCreate(_Input):

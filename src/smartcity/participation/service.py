@@ -22,13 +22,18 @@ from smartcity.core.errors import Conflict, InvalidInput, NotFound, TooManyReque
 from smartcity.core.i18n import N_
 from smartcity.core.i18n import gettext as _
 from smartcity.core.models import Department
+from smartcity.core.text import clean_text
 from smartcity.participation import articles as parsing
 from smartcity.participation.models import AdoptedDocument, Article, Comment, Draft
 from smartcity.participation.schemas import DocumentCreate, DraftCreate
 from smartcity.participation.types import (
+    ANSWER_REASON_MAX,
     COMMENT_INTERVAL_MINUTES,
+    COMMENT_MAX,
     MAX_WINDOW_DAYS,
     MIN_WINDOW_DAYS,
+    REASON_MAX,
+    REPORT_MAX,
 )
 
 STAFF = frozenset({"staff"})
@@ -387,9 +392,13 @@ async def post_comment(
             _("The comment period of this draft has not started yet."),
             slug="participation-window-not-open",
         )
-    text = text.strip()
+    text = clean_text(text.strip(), "text")
     if not text:
         raise InvalidInput(_("Write your comment."), field="text")
+    if len(text) > COMMENT_MAX:
+        raise InvalidInput(
+            _("Write your comment in 1 to %(n)s characters.") % {"n": COMMENT_MAX}, field="text"
+        )
     article_id: uuid.UUID | None = None
     if article is not None:
         article_id = (
@@ -467,7 +476,7 @@ async def moderate(
         raise Conflict(
             _("This comment has been moderated already."), slug="participation-moderated"
         )
-    reason = reason.strip()
+    reason = clean_text(reason.strip(), "reason")[:REASON_MAX]
     if decision == "reject" and not reason:
         raise InvalidInput(
             _("Say why the comment is not published."),
@@ -497,7 +506,7 @@ async def answer(
         raise Conflict(
             _("Only published comments are answered."), slug="participation-comment-not-published"
         )
-    reason = reason.strip()
+    reason = clean_text(reason.strip(), "reason")[:ANSWER_REASON_MAX]
     if kind in ("partly", "not_adopted") and not reason:
         raise InvalidInput(
             _("Give the reason when a comment is not or only partly adopted."),
@@ -538,7 +547,8 @@ async def publish_report(
             pending=pending,
             unanswered=unanswered,
         )
-    draft.state, draft.report_text, draft.reported_at = "answered", text.strip(), clock.now()
+    text = clean_text(text.strip(), "text")[:REPORT_MAX]
+    draft.state, draft.report_text, draft.reported_at = "answered", text, clock.now()
     await session.flush()
     await notify_commenters(session, draft, [c.author_account_id for c in comments])
     return draft
