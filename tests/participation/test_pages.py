@@ -188,6 +188,10 @@ async def test_pages_for_each_role(client: httpx.AsyncClient, session: AsyncSess
     citizen, _c = await person(session, "citizen")
     await session.commit()
     assert (await client.get("/participation/figures", headers=as_(None))).status_code == 200
+    # in Chinese too (a bare % in a translation breaks the formatting of its values)
+    for path in ("/participation", "/participation/figures", "/participation/manage/new"):
+        zh = await client.get(path, headers={**as_(officer), "Accept-Language": "zh-CN"})
+        assert zh.status_code == 200 and 'lang="zh-CN"' in zh.text, path
     assert (
         await client.get("/participation/figures?year=1900", headers=as_(None))
     ).status_code == 422
