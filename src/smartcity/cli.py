@@ -36,6 +36,7 @@ MODULE_GROUPS = {
     "exchange": "The data exchange (政务信息资源共享交换).",
     "cases": "The case engine (办件引擎): clocks, cases, flags.",
     "hotline": "The 12345 hotline (政务服务便民热线): work orders.",
+    "participation": "Public participation (民意征集): drafts open for comment, the figure.",
     "sensing": "The sensing engine (物联感知): retention, simulated load, MQTT broker sync.",
     "environment": "Air quality (空气质量): current table, report catch-up, alert rules.",
 }

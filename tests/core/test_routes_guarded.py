@@ -150,6 +150,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "cases": (24, 16),
     "services": (26, 21),
     "hotline": (22, 9),
+    "participation": (13, 12),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),
@@ -293,6 +294,30 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ("POST", "/api/v1/hotline/orders/{order_id}/close"): ("hotline_order", {"opinion": "办结"}),
     ("GET", "/hotline/orders/{order_id}"): ("hotline_order", None),
     ("POST", "/hotline/orders/{order_id}/{step}"): ("hotline_order", {"reply": "已处理"}),
+    # participation: a draft of A open for comment, with a pending comment
+    ("POST", "/api/v1/participation/drafts/{draft_id}/publish"): ("participation_draft", None),
+    ("PUT", "/api/v1/participation/drafts/{draft_id}"): (
+        "participation_draft",
+        {
+            "title": "改",
+            "kind": "other",
+            "articles": ["甲"],
+            "opens_at": "2030-01-01T00:00:00",
+            "closes_at": "2030-03-01T00:00:00",
+        },
+    ),
+    ("GET", "/participation/manage/{draft_id}/edit"): ("participation_draft", None),
+    ("POST", "/api/v1/participation/drafts/{draft_id}/report"): ("participation_draft", {}),
+    ("POST", "/api/v1/participation/comments/{comment_id}/moderation"): (
+        "participation_comment",
+        {"decision": "publish"},
+    ),
+    ("POST", "/api/v1/participation/comments/{comment_id}/answer"): (
+        "participation_comment",
+        {"answer": "adopted"},
+    ),
+    ("GET", "/participation/manage/{draft_id}"): ("participation_draft", None),
+    ("POST", "/participation/manage/{draft_id}/{action}"): ("participation_draft", {}),
     # core: a message in the inbox of A's staff
     ("GET", "/api/v1/messages/{message_id}"): ("message", None),
     ("POST", "/api/v1/messages/{message_id}/read"): ("message", None),
@@ -317,6 +342,7 @@ DEPARTMENT_LISTS: dict[str, tuple[str, ...]] = {
     "/messages": ("message",),
     "/api/v1/hotline/orders": ("hotline_order",),
     "/hotline/desk": ("hotline_order",),
+    "/participation/manage": ("participation_comment",),
 }
 
 # Staff routes with an object in their path that is not a department's: why B may act there.
@@ -414,6 +440,7 @@ def _bearer(account: Any) -> dict[str, str]:
 async def department_world(client: Any, session: Any) -> DepartmentWorld:
     from tests.exchange import factories as exchange_factories
     from tests.hotline import factories as hotline_factories
+    from tests.participation import factories as participation_factories
     from tests.sensing.rule_helpers import feed, station
     from tests.services import factories as services_factories
 
@@ -444,6 +471,8 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     # sensing: a station whose readings open an alert of A's rule
     stream = await station(session)
     w.objects["hotline_order"] = await hotline_factories.order_of(session, A)
+    draft_a, comment_a = await participation_factories.draft_of(session, A)
+    w.objects["participation_draft"], w.objects["participation_comment"] = draft_a, comment_a
     await session.commit()
 
     citizen = _bearer(applicant.account)
