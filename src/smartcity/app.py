@@ -43,12 +43,25 @@ def modules() -> list[Module]:
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
     from smartcity.hotline import MODULE as hotline
+    from smartcity.hotline.knowledge import MODULE as knowledge
     from smartcity.portal import MODULE as portal
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
 
-    return [core, portal, registry, exchange, cases, services, hotline, sensing, environment, demo]
+    return [
+        core,
+        portal,
+        registry,
+        exchange,
+        cases,
+        services,
+        hotline,
+        knowledge,
+        sensing,
+        environment,
+        demo,
+    ]
 
 
 class RequestSizeLimit:
@@ -222,14 +235,16 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs() -> HTMLResponse:
-        return _with_inline_script_hashes(get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="智慧深圳 API",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
-            swagger_css_url="/static/apidocs/swagger-ui.css",
-            swagger_favicon_url="/static/apidocs/favicon.png",
-        ))
+        return _with_inline_script_hashes(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="智慧深圳 API",
+                oauth2_redirect_url="/docs/oauth2-redirect",
+                swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
+                swagger_css_url="/static/apidocs/swagger-ui.css",
+                swagger_favicon_url="/static/apidocs/favicon.png",
+            )
+        )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs_redirect() -> HTMLResponse:

@@ -7,6 +7,7 @@ Every part seeds through the engines' contracts.
 
 - ``services``: applications in every state, some overdue;
 - ``hotline.demo``: 12345 work orders in every state;
+- ``hotline.knowledge.demo``: the 12345 knowledge base's answers, some due for review;
 - ``sensing``: the simulated city of sensors (district gateways, air stations, traffic
   detectors, water meters) with their history;
 - ``air``: the air quality of that history (reports);
@@ -52,6 +53,7 @@ async def seed_demo(
     from smartcity.demo.sensing import seed_demo_city
     from smartcity.demo.services import seed_demo_cases
     from smartcity.hotline.demo import seed_demo_orders
+    from smartcity.hotline.knowledge.demo import seed_demo_answers
     from smartcity.services.seed import seed_service_items
 
     await seed.seed_reference_data(session, principal, mods)
@@ -69,6 +71,9 @@ async def seed_demo(
     orders = await seed_demo_orders(session, principal)
     if orders:
         console.print(f"{orders} demo 12345 work orders in every state")
+    answers = await seed_demo_answers(session, principal)
+    if answers:
+        console.print(f"{answers} demo answers in the 12345 knowledge base")
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())
