@@ -22,8 +22,8 @@ from smartcity.core.ratelimit import client_ip
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline import service, views
-from smartcity.hotline.knowledge import service as knowledge
 from smartcity.hotline.categories import LEAVES, NODES, path_of
+from smartcity.hotline.knowledge import service as knowledge
 from smartcity.hotline.models import WorkOrder
 from smartcity.hotline.schemas import (
     CloseInput,

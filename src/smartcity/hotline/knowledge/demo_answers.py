@@ -125,7 +125,8 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "08.01.02",
         "GAJ",
         "接到自称公检法的电话让转账到“安全账户”，是真的吗？",
-        "A caller says they are the police and tells me to move money to a 'safe account'. Is it real?",
+        "A caller says they are the police and tells me to move money to a 'safe account'. "
+        "Is it real?",
         "是诈骗。公安、检察院、法院不会通过电话办案，也没有所谓“安全账户”。请立即挂断，"
         "不要转账、不要透露验证码；已转账的请马上拨打110报警，并保存通话记录和转账凭证。",
         "It is fraud. The police, prosecutors and courts never handle cases by phone and there "
