@@ -41,6 +41,7 @@ STATE_TITLES = {
     "retired": N_("Retired"),
 }
 ACTIONS = ("publish", "retire")
+POPULAR = 12
 _KEYWORD_SPLIT = re.compile(r"[,，、;；\s]+")
 _FIELD_MESSAGES = {
     "title": N_("Write the question in 1 to 200 characters."),
@@ -130,6 +131,10 @@ async def knowledge_home(request: Request, session: DbSession, principal: Visito
         listed, _total = await service.list_answers(
             session, None, category=category or None, limit=service.LIST_MAX
         )
+        if not category:
+            # The first page: the answers most used and read, the rest by their category.
+            listed = sorted(listed, key=lambda a: (-(a.uses * 5 + a.views), a.category_code))
+            listed = listed[:POPULAR]
     staff = principal is not None and principal.kind == "staff"
     return render(
         request,
@@ -140,6 +145,7 @@ async def knowledge_home(request: Request, session: DbSession, principal: Visito
             "branches": _branches(),
             "hits": hits,
             "listed": listed,
+            "popular": not category and not q.strip(),
             "errors": errors,
             "staff": staff,
             **await _common(session),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 TITLE, KEYWORD, ANSWER = "title", "keyword", "answer"
 WEIGHTS = {TITLE: 3.0, KEYWORD: 2.5, ANSWER: 1.0}
+RELATIVE_FLOOR = 0.15
 
 # Words of asking rather than of the matter (请问, 怎么办, how do I): they would match every
 # answer and say nothing about which one is wanted.
@@ -233,4 +234,10 @@ def rank(query: str, documents: Sequence[Document], limit: int) -> list[Scored]:
             score += 100.0
         scored.append((score, doc.title, doc.id))
     scored.sort(key=lambda s: (-s[0], s[1]))
-    return [Scored(answer_id, round(score, 3)) for score, _title, answer_id in scored[:limit]]
+    # Far weaker than the best it is a stray word in common, not an answer to the question.
+    floor = scored[0][0] * RELATIVE_FLOOR if scored else 0.0
+    return [
+        Scored(answer_id, round(score, 3))
+        for score, _title, answer_id in scored[:limit]
+        if score >= floor
+    ]

@@ -11,6 +11,7 @@
   var list = document.getElementById("kb-suggestions");
   if (!panel || !text || !answer || !chosen || !list || !window.fetch) { return; }
   var timer = null, asked = "";
+  var english = document.documentElement.lang.indexOf("en") === 0;
 
   function item(hit) {
     var li = document.createElement("li");
@@ -19,10 +20,13 @@
     title.href = "/hotline/knowledge/" + hit.id;
     title.target = "_blank";
     title.rel = "noopener";
-    title.textContent = hit.title;
+    // Chinese where the answer has no English, marked so (the page may be in English).
+    title.textContent = english && hit.title_en ? hit.title_en : hit.title;
+    if (!(english && hit.title_en)) { title.lang = "zh-CN"; }
     var excerpt = document.createElement("p");
     excerpt.className = "small";
     excerpt.textContent = hit.excerpt;
+    excerpt.lang = "zh-CN";
     var use = document.createElement("button");
     use.type = "button";
     use.className = "button secondary kb-use";
