@@ -10,18 +10,14 @@ wins outright."""
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-import threading
-import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import jieba
+from smartcity.core import segmentation
+from smartcity.core.segmentation import normalise
 
 TITLE, KEYWORD, ANSWER = "title", "keyword", "answer"
 WEIGHTS = {TITLE: 3.0, KEYWORD: 2.5, ANSWER: 1.0}
@@ -120,28 +116,6 @@ STOP_WORDS = frozenset(
 )
 _WORD = re.compile(r"\w", re.UNICODE)
 
-_tokenizer: jieba.Tokenizer | None = None
-_lock = threading.Lock()
-
-
-def _jieba() -> jieba.Tokenizer:
-    """jieba's tokenizer with its dictionary loaded, once per process, from its wheel."""
-    global _tokenizer
-    with _lock:
-        if _tokenizer is None:
-            import jieba as jieba_module
-
-            jieba_module.setLogLevel(logging.WARNING)
-            tokenizer = jieba_module.Tokenizer()
-            tokenizer.initialize()
-            _tokenizer = tokenizer
-        return _tokenizer
-
-
-def normalise(text: str) -> str:
-    """Full-width forms as ASCII (ＡＢＣ → abc), lower case, spaces collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
 
 def _keep(word: str) -> bool:
     return bool(_WORD.search(word)) and word not in STOP_WORDS
@@ -151,7 +125,7 @@ def words_of(text: str) -> list[str]:
     """The words of a text, each once: jieba's search mode (居住证 → 居住, 居住证) and its full
     mode, every dictionary word the characters hold, so a phrase jieba happens to cut across
     (一股煤气味 as 煤 + 气味) still gives 煤气."""
-    tokenizer = _jieba()
+    tokenizer = segmentation.tokenizer()
     plain = normalise(text)
     seen: dict[str, None] = {}
     for word in [*tokenizer.lcut_for_search(plain), *tokenizer.lcut(plain, cut_all=True)]:
