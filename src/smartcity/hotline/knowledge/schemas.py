@@ -20,7 +20,7 @@ SOURCE_MAX = 200
 NUMBER_MAX = 100
 LINK_MAX = 500
 QUERY_MAX = 100
-LINK_PATTERN = r"^https?://[^\s]{3,490}$"
+LINK_PATTERN = r"^https?://[^\s\x00-\x1f\x7f-\x9f]{3,490}$"
 
 State = Literal["draft", "published", "retired"]
 Keyword = Annotated[Name, Field(min_length=1, max_length=KEYWORD_MAX)]
