@@ -30,7 +30,7 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "How do I apply for a residence permit, and what do I bring?",
         "在深圳居住登记满半年，并有合法稳定就业、住所或连续就读的，可申领居住证。"
         "携带本人身份证、居住登记凭证和就业（或住所、就读）证明，到居住地街道行政服务大厅"
-        "或通过“i深圳”App申请，一般15个工作日内制证。",
+        "或通过“i深圳”客户端申请，一般15个工作日内制证。",
         "After six months of residence registration in Shenzhen, with steady work, a home or "
         "study here, you may apply. Bring your ID card, the registration slip and proof of "
         "work (or home, or study) to the street service hall, or apply in the i Shenzhen app; "
@@ -43,7 +43,7 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "ZWSJJ",
         "营业执照在哪里办理？可以网上办吗？",
         "Where do I get a business licence? Can I apply online?",
-        "个体工商户和企业的设立登记可以全程网上办理：登录广东政务服务网或“i深圳”App，"
+        "个体工商户和企业的设立登记可以全程网上办理：登录广东政务服务网或“i深圳”客户端，"
         "选择“开办企业”一件事，填写信息并电子签名，审核通过后可领取电子营业执照，"
         "也可到各区政务服务中心窗口办理。",
         "Registering a business can be done fully online: open the Guangdong government "
@@ -70,9 +70,9 @@ ANSWERS: tuple[DemoAnswer, ...] = (
     DemoAnswer(
         "09.01.02",
         "ZWSJJ",
-        "“i深圳”App登录不了或人脸识别失败怎么办？",
+        "“i深圳”客户端登录不了或人脸识别失败怎么办？",
         "I cannot sign in to the i Shenzhen app, or face recognition fails. What now?",
-        "请先将App更新到最新版本，确认实名信息与身份证一致，在光线充足处重试人脸识别；"
+        "请先将客户端更新到最新版本，确认实名信息与身份证一致，在光线充足处重试人脸识别；"
         "仍失败的，可选择“其他方式认证”或携带身份证到政务服务中心现场核验后再登录。",
         "Update the app to its newest version, check that your real-name details match your "
         "ID card and try face recognition again in good light. If it still fails, choose "
@@ -140,7 +140,7 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "GAJ",
         "车被贴了违停罚单，怎么查询和缴纳罚款？",
         "My car got a parking ticket. How do I check and pay it?",
-        "可在“交管12123”App或深圳交警微信公众号查询违法记录并在线缴纳罚款；"
+        "可在“交管12123”客户端或深圳交警微信公众号查询违法记录并在线缴纳罚款；"
         "对处罚有异议的，可在收到处罚决定之日起60日内申请行政复议。",
         "Look the ticket up in the Traffic Control 12123 app or the Shenzhen traffic police "
         "account and pay online. To contest it, apply for administrative review within 60 "
@@ -522,7 +522,7 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "在外地看病，医保能报销吗？",
         "Can I claim my medical costs from treatment outside Shenzhen?",
         "办理异地就医备案后，在备案地定点医疗机构住院可直接结算；"
-        "未备案或急诊的，可持发票、费用清单和病历回深圳申请手工报销。备案可在“国家医保服务平台”App办理。",
+        "未备案或急诊的，可持发票、费用清单和病历回深圳申请手工报销。备案可在“国家医保服务平台”客户端办理。",
         "After registering for treatment elsewhere, stays in listed hospitals there are settled "
         "directly; without registration, or in an emergency, bring the invoices, the cost list "
         "and the records back to Shenzhen to claim. Register in the National Medical Insurance "
@@ -535,7 +535,7 @@ ANSWERS: tuple[DemoAnswer, ...] = (
         "WJW",
         "医院挂号挂不上，有什么预约渠道？",
         "I cannot get a hospital appointment. How else can I book?",
-        "深圳公立医院号源统一在“健康深圳”App和各医院公众号开放预约，一般提前7天放号。"
+        "深圳公立医院号源统一在“健康深圳”客户端和各医院公众号开放预约，一般提前7天放号。"
         "老年人可到医院现场窗口或拨打医院预约电话挂号，部分医院保留现场号源。",
         "Public hospitals open their appointments in the Health Shenzhen app and on their own "
         "accounts, usually 7 days ahead. Older people can book at the counter or by phone; "
