@@ -38,6 +38,7 @@ class RateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
+
     def clear(self) -> None:
         self._buckets.clear()
 
