@@ -43,6 +43,7 @@ def modules() -> list[Module]:
     from smartcity.environment import MODULE as environment
     from smartcity.exchange import MODULE as exchange
     from smartcity.hotline import MODULE as hotline
+    from smartcity.hotline.knowledge import MODULE as knowledge
     from smartcity.participation import MODULE as participation
     from smartcity.portal import MODULE as portal
     from smartcity.registry import MODULE as registry
@@ -58,6 +59,7 @@ def modules() -> list[Module]:
         services,
         hotline,
         participation,
+        knowledge,
         sensing,
         environment,
         demo,

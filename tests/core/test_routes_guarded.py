@@ -151,6 +151,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "services": (26, 21),
     "hotline": (22, 9),
     "participation": (13, 12),
+    "knowledge": (9, 8),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),
@@ -318,6 +319,27 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ),
     ("GET", "/participation/manage/{draft_id}"): ("participation_draft", None),
     ("POST", "/participation/manage/{draft_id}/{action}"): ("participation_draft", {}),
+    # hotline knowledge base: a draft answer of A (only its department edits it)
+    ("PUT", "/api/v1/hotline/knowledge/answers/{answer_id}"): (
+        "knowledge_answer",
+        {
+            "title": "改",
+            "answer": "改",
+            "category": "04.02.02",
+            "source_name": "规定",
+            "effective_on": "2026-01-01",
+            "review_by": "2027-01-01",
+        },
+    ),
+    ("POST", "/api/v1/hotline/knowledge/answers/{answer_id}/publish"): ("knowledge_answer", None),
+    ("POST", "/api/v1/hotline/knowledge/answers/{answer_id}/retire"): ("knowledge_answer", None),
+    ("POST", "/api/v1/hotline/knowledge/answers/{answer_id}/use"): (
+        "knowledge_answer",
+        {"category": "04.02.02", "text": "咨询预付卡退费"},
+    ),
+    ("GET", "/hotline/knowledge/manage/{answer_id:uuid}"): ("knowledge_answer", None),
+    ("POST", "/hotline/knowledge/manage/{answer_id:uuid}"): ("knowledge_answer", {"title": "改"}),
+    ("POST", "/hotline/knowledge/manage/{answer_id:uuid}/{action}"): ("knowledge_answer", {}),
     # core: a message in the inbox of A's staff
     ("GET", "/api/v1/messages/{message_id}"): ("message", None),
     ("POST", "/api/v1/messages/{message_id}/read"): ("message", None),
@@ -343,6 +365,8 @@ DEPARTMENT_LISTS: dict[str, tuple[str, ...]] = {
     "/api/v1/hotline/orders": ("hotline_order",),
     "/hotline/desk": ("hotline_order",),
     "/participation/manage": ("participation_comment",),
+    "/api/v1/hotline/knowledge/answers": ("knowledge_answer",),
+    "/hotline/knowledge/manage": ("knowledge_answer",),
 }
 
 # Staff routes with an object in their path that is not a department's: why B may act there.
@@ -441,6 +465,7 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     from tests.exchange import factories as exchange_factories
     from tests.hotline import factories as hotline_factories
     from tests.participation import factories as participation_factories
+    from tests.hotline.knowledge import factories as knowledge_factories
     from tests.sensing.rule_helpers import feed, station
     from tests.services import factories as services_factories
 
@@ -473,6 +498,7 @@ async def department_world(client: Any, session: Any) -> DepartmentWorld:
     w.objects["hotline_order"] = await hotline_factories.order_of(session, A)
     draft_a, comment_a = await participation_factories.draft_of(session, A)
     w.objects["participation_draft"], w.objects["participation_comment"] = draft_a, comment_a
+    w.objects["knowledge_answer"] = await knowledge_factories.answer_of(session, A)
     await session.commit()
 
     citizen = _bearer(applicant.account)

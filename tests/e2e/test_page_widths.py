@@ -62,6 +62,8 @@ PHONE_PAGES = {
     "/data/{code}",
     "/air",
     "/air/stations/{station_id}",
+    "/hotline/knowledge",
+    "/hotline/knowledge/{answer_id:uuid}",
 }
 
 # The widest elements that stick out past the window, outside any scroll container of their

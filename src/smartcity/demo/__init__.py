@@ -8,6 +8,7 @@ Every part seeds through the engines' contracts.
 - ``services``: applications in every state, some overdue;
 - ``hotline.demo``: 12345 work orders in every state;
 - ``participation.demo``: drafts open for comment in every state, the register;
+- ``hotline.knowledge.demo``: the 12345 knowledge base's answers, some due for review;
 - ``sensing``: the simulated city of sensors (district gateways, air stations, traffic
   detectors, water meters) with their history;
 - ``air``: the air quality of that history (reports);
@@ -53,6 +54,7 @@ async def seed_demo(
     from smartcity.demo.sensing import seed_demo_city
     from smartcity.demo.services import seed_demo_cases
     from smartcity.hotline.demo import seed_demo_orders
+    from smartcity.hotline.knowledge.demo import seed_demo_answers
     from smartcity.participation.demo import seed_demo_participation
     from smartcity.services.seed import seed_service_items
 
@@ -74,6 +76,9 @@ async def seed_demo(
     drafts = await seed_demo_participation(session, principal)
     if drafts:
         console.print(f"{drafts} demo drafts for public comment")
+    answers = await seed_demo_answers(session, principal)
+    if answers:
+        console.print(f"{answers} demo answers in the 12345 knowledge base")
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())

@@ -23,6 +23,7 @@ from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import LEAVES, NODES, path_of
+from smartcity.hotline.knowledge import service as knowledge
 from smartcity.hotline.models import WorkOrder
 from smartcity.hotline.schemas import (
     CloseInput,
@@ -305,6 +306,8 @@ async def intake_submit(request: Request, session: DbSession, principal: Staff) 
             order = await service.create_order(session, principal, data, channel="phone")
             if department and order.state == "accepted":
                 await service.dispatch(session, principal, order.id, department)
+            # "Use this answer" of the knowledge base panel: the use counts once it closed.
+            await knowledge.count_intake_use(session, principal, _text(form, "knowledge_id"), order)
     except ValidationError as exc:
         errors = _errors_of_validation(exc)
     except Problem as exc:
