@@ -1,8 +1,9 @@
 """The case engine (办件引擎): declared case types, clocks in working days, queues, timeline,
 staff pages and electronic supervision (电子监察).
 
-Its extension points: other modules list ``CaseType``s, ``OnTransition`` hooks, ``CasePanel``s
-and ``CategoryNames`` in their ``MODULE.extends`` (all importable from ``cases.contract``)."""
+Its extension points: other modules list ``CaseType``s, ``OnTransition`` hooks, ``CasePanel``s,
+``BoardPanel``s and ``CategoryNames`` in their ``MODULE.extends`` (all importable from
+``cases.contract``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ MODULE = Module(
         ExtensionPoint(types.CaseType, types.install_case_types),
         ExtensionPoint(hooks.OnTransition, hooks.install_hooks),
         ExtensionPoint(hooks.CasePanel, hooks.install_panels),
+        ExtensionPoint(hooks.BoardPanel, hooks.install_board_panels),
         ExtensionPoint(supervision.CategoryNames, supervision.install_category_names),
     ),
 )

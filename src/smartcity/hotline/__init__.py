@@ -11,6 +11,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.hotline import api, notices, pages, panel, service
 from smartcity.hotline.cli import cli
+from smartcity.hotline.insight import board as insight_board
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 GUARD_STEPS = "hotline.order.only_through_the_hotline"
@@ -32,5 +33,6 @@ MODULE = Module(
         OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
         OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
         CasePanel(BASE_NAME, panel.case_panel),
+        insight_board.BOARD_PANEL,
     ),
 )
