@@ -149,7 +149,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "exchange": (26, 11),
     "cases": (24, 16),
     "services": (26, 21),
-    "hotline": (13, 9),
+    "hotline": (16, 12),
     "sensing": (24, 15),
     "environment": (5, 2),
     "demo": (0, 0),

@@ -199,4 +199,4 @@ async def close(
 # The insight (热点分析与考核) under /api/v1/hotline/insight.
 from smartcity.hotline.insight import api as _insight_api  # noqa: E402
 
-router.include_router(_insight_api.router)
+_insight_api.add_routes(router)

@@ -508,4 +508,4 @@ async def _take(
 # The insight (热点分析与考核): /hotline/insight and its KPI pages.
 from smartcity.hotline.insight import pages as _insight_pages  # noqa: E402
 
-router.include_router(_insight_pages.router)
+_insight_pages.add_routes(router)

@@ -103,5 +103,5 @@ async def month(session: AsyncSession) -> Month:
         await service.visit(session, who.citizen, d.id, "satisfied")
     await session.flush()
     assert orders["F"].state == "closed" and orders["F"].handling_department_code == ""
-    assert CENTRE == service.centre_code()
+    assert service.centre_code() == CENTRE
     return Month(who, orders)

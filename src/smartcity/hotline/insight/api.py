@@ -1,5 +1,5 @@
-"""The insight API: /api/v1/hotline/insight/hotspots, /topics and /kpis (mounted under the
-hotline's router). Bounded parameters; a bad one is a 422 problem."""
+"""The insight API: /api/v1/hotline/insight/hotspots, /topics and /kpis, added to the
+hotline's router (``add_routes``). Bounded parameters; a bad one is a 422 problem."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from smartcity.core.authz import Principal
 from smartcity.core.security import require_principal
-from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.core.uow import DbSession
 from smartcity.hotline.categories import NODES
 from smartcity.hotline.insight import service as insight
 from smartcity.hotline.insight.schemas import (
@@ -26,8 +26,6 @@ from smartcity.hotline.insight.schemas import (
 )
 from smartcity.hotline.schemas import CATEGORY_PATTERN, DEPARTMENT_PATTERN
 
-router = APIRouter(prefix="/insight", route_class=UnitOfWorkRoute)
-
 # Citizens are refused by the service (403): the insight is the city's, not a caller's.
 Reader = Annotated[
     Principal, Depends(require_principal("staff", "supervisor", "admin", "auditor", "citizen"))
@@ -38,7 +36,6 @@ CategoryQ = Annotated[str | None, Query(pattern=CATEGORY_PATTERN)]
 DepartmentQ = Annotated[str | None, Query(pattern=DEPARTMENT_PATTERN)]
 
 
-@router.get("/hotspots", response_model=HotspotsRead)
 async def hotspots(
     session: DbSession,
     principal: Reader,
@@ -86,7 +83,6 @@ async def hotspots(
     )
 
 
-@router.get("/topics", response_model=TopicsRead)
 async def topics(
     session: DbSession,
     principal: Reader,
@@ -129,7 +125,6 @@ async def topics(
     )
 
 
-@router.get("/kpis", response_model=KpisRead)
 async def kpis(
     session: DbSession,
     principal: Reader,
@@ -154,3 +149,10 @@ async def kpis(
         rows=[kpi_read(r) for r in found.rows],
         total=kpi_read(found.total),
     )
+
+
+def add_routes(router: APIRouter) -> None:
+    """Add the insight's routes to the hotline's API router (under its prefix)."""
+    router.add_api_route("/insight/hotspots", hotspots, methods=["GET"])
+    router.add_api_route("/insight/topics", topics, methods=["GET"])
+    router.add_api_route("/insight/kpis", kpis, methods=["GET"])

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
 from smartcity.core.i18n import gettext as _
-from smartcity.core.uow import DbSession, UnitOfWorkRoute
+from smartcity.core.uow import DbSession
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import NODES
 from smartcity.hotline.insight import service as insight
@@ -27,8 +27,6 @@ from smartcity.registry import contract as registry
 from smartcity.web.maps import Projection, union_bounds
 from smartcity.web.pages import require_page
 from smartcity.web.render import render
-
-router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 # Citizens are refused by the page guard; staff outside a department by the service (403).
 Reader = Annotated[Principal, Depends(require_page("staff", "supervisor", "admin", "auditor"))]
@@ -168,7 +166,6 @@ def days(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-@router.get("/hotline/insight")
 async def hotspot_page(request: Request, session: DbSession, principal: Reader) -> Response:
     """热点分析: the map, the orders per category and per day, the rising topics."""
     params = _params(request)
@@ -247,7 +244,6 @@ async def _kpis(
     )
 
 
-@router.get("/hotline/insight/kpis")
 async def kpi_page(request: Request, session: DbSession, principal: Reader) -> Response:
     """考核指标: the KPIs per department or street, the definitions under the table."""
     params = _params(request)
@@ -291,7 +287,6 @@ async def kpi_page(request: Request, session: DbSession, principal: Reader) -> R
     )
 
 
-@router.get("/hotline/insight/kpis.csv")
 async def kpi_csv(request: Request, session: DbSession, principal: Reader) -> Response:
     """The KPI table as CSV (UTF-8 with a BOM, for Excel)."""
     found = await _kpis(session, principal, _params(request))
@@ -350,3 +345,10 @@ async def kpi_csv(request: Request, session: DbSession, principal: Reader) -> Re
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def add_routes(router: APIRouter) -> None:
+    """Add the insight's pages to the hotline's page router."""
+    router.add_api_route("/hotline/insight", hotspot_page, methods=["GET"])
+    router.add_api_route("/hotline/insight/kpis", kpi_page, methods=["GET"])
+    router.add_api_route("/hotline/insight/kpis.csv", kpi_csv, methods=["GET"])
