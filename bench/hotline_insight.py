@@ -163,12 +163,34 @@ async def measure(url: str, runs: int, staff_department: uuid.UUID) -> None:
         await db.dispose()
 
 
+async def _department(url: str) -> uuid.UUID:
+    from sqlalchemy import select
+
+    from smartcity.core.db import Database, make_engine
+    from smartcity.core.models import Department
+
+    db = Database(make_engine(url))
+    try:
+        async with db.session_scope() as session:
+            found = await session.execute(select(Department.id).where(Department.code == "CGJ"))
+            return found.scalar_one()
+    finally:
+        await db.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--reuse", default="", help="measure on a database this script seeded before (its URL)"
+    )
     args = parser.parse_args()
+    if args.reuse:
+        asyncio.run(vacuum(args.reuse))
+        asyncio.run(measure(args.reuse, args.runs, asyncio.run(_department(args.reuse))))
+        return
     print(machine(), flush=True)
     from smartcity.app import modules
     from smartcity.core.module import install

@@ -26,6 +26,8 @@ class WorkOrder(UUIDPk, Base):
             "district_code",
             "street_code",
             "category_code",
+            "handling_department_code",
+            "department_code",
         ),
     )
 

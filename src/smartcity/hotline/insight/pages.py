@@ -19,6 +19,7 @@ from starlette.responses import Response
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
 from smartcity.core.i18n import gettext as _
+from smartcity.core.ids import DIVISIONS
 from smartcity.core.uow import DbSession
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import NODES
@@ -80,8 +81,6 @@ class Area:
     path: str
     count: int
     fill: str
-    label_x: float = 0
-    label_y: float = 0
 
 
 @dataclass
@@ -90,6 +89,7 @@ class HotspotMap:
     height: int
     areas: list[Area] = field(default_factory=list)
     labelled: bool = True
+    labels: list[tuple[float, float, int]] = field(default_factory=list)  # x, y, count
 
 
 def _shade(count: int, top: int) -> str:
@@ -98,39 +98,53 @@ def _shade(count: int, top: int) -> str:
     return SHADES[min(len(SHADES) - 1, 1 + int((len(SHADES) - 2) * count / top))]
 
 
+def _district_name(code: str) -> tuple[str, str | None]:
+    info = DIVISIONS.get(code)
+    return (info.name, info.name_en) if info else (code, None)
+
+
 async def _map(
     session: AsyncSession, principal: Principal, found: insight.Hotspots
-) -> tuple[HotspotMap | None, dict[str, str]]:
-    """The outlines of the level's places shaded by their counts, and the places' names."""
+) -> tuple[HotspotMap | None, dict[str, Any]]:
+    """The outlines of the level's places shaded by their counts, and the places' names. A
+    city with street outlines only draws its districts as their streets, shaded alike."""
     try:
         places = await registry.areas(session, principal, (found.level,))
+        if found.level == "district" and not any(p.geometry is not None for p in places):
+            places = await registry.areas(session, principal, ("street",))
     except Problem:
         return None, {}
-    names = {p.code: p.name for p in places}
+    by_district = found.level == "district"
+    names: dict[str, Any] = {p.code: p.name for p in places}
+    if by_district:
+        names = {p.code: _district_name(p.code) for p in found.places if p.code}
     shaped = [p for p in places if p.geometry is not None and p.min_lon is not None]
-    bounds = union_bounds(
-        [
-            (p.min_lon, p.min_lat, p.max_lon, p.max_lat)  # type: ignore[misc]
-            for p in shaped
-        ]
-    )
+    boxes: dict[str, list[tuple[float, float, float, float]]] = {}
+    for p in shaped:
+        key = (p.district_code or p.code) if by_district else p.code
+        boxes.setdefault(key, []).append((p.min_lon, p.min_lat, p.max_lon, p.max_lat))  # type: ignore[arg-type]
+    bounds = union_bounds([b for group in boxes.values() for b in group])
     if bounds is None:
         return None, names
     projection = Projection(bounds, MAP_WIDTH)
     counts = {p.code: p.count for p in found.places}
-    top = max(counts.values(), default=0)
-    drawn = HotspotMap(projection.width, projection.height, labelled=found.level == "district")
+    top = max((n for code, n in counts.items() if code), default=0)
+    drawn = HotspotMap(projection.width, projection.height, labelled=by_district)
     for place in shaped:
         try:
             path = projection.path(place.geometry)
         except (ValueError, TypeError, KeyError, AttributeError):
             continue
-        n = counts.get(place.code, 0)
-        x, y = projection.xy(
-            (place.min_lon + place.max_lon) / 2,  # type: ignore[operator]
-            (place.min_lat + place.max_lat) / 2,  # type: ignore[operator]
-        )
-        drawn.areas.append(Area(place.code, place.name, path, n, _shade(n, top), x, y))
+        key = (place.district_code or place.code) if by_district else place.code
+        n = counts.get(key, 0)
+        label = _district_name(key)[0] if by_district else place.name
+        drawn.areas.append(Area(key, label, path, n, _shade(n, top)))
+    if by_district:
+        for key, group in boxes.items():
+            box = union_bounds(group)
+            assert box is not None
+            x, y = projection.xy((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            drawn.labels.append((x, y, counts.get(key, 0)))
     return drawn, names
 
 
@@ -184,7 +198,7 @@ async def hotspot_page(request: Request, session: DbSession, principal: Reader) 
         topics = await insight.topics(
             session,
             principal,
-            on=win.last if win.period != "day" else win.first,
+            on=min(win.last, insight.today()),
             category=params.get("category"),
             min_count=_int(params.get("min_count"), "min_count", insight.MIN_COUNT),
             department=params.get("department"),

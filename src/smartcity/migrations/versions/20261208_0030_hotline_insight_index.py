@@ -4,8 +4,9 @@ Revision ID: 0030
 Revises: 0019
 Create Date: 2026-12-08 03:00:00
 
-``ix_hotline_order_insight`` (received_at, district_code, street_code, category_code): the
-hot-spot counts of a period per place, category and day read only this index.
+``ix_hotline_order_insight`` (received_at, district_code, street_code, category_code,
+handling_department_code, department_code): the hot-spot counts of a period per place,
+category and day read only this index, for the city or for one department.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_hotline_order_insight",
         "hotline_order",
-        ["received_at", "district_code", "street_code", "category_code"],
+        [
+            "received_at",
+            "district_code",
+            "street_code",
+            "category_code",
+            "handling_department_code",
+            "department_code",
+        ],
     )
 
 
