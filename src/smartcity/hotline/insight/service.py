@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import jieba
-from sqlalchemy import ColumnElement, case, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -371,28 +371,9 @@ async def _three_counts(
     session: AsyncSession, conditions: Sequence[ColumnElement[bool]], bucket: Any
 ) -> tuple[Rows, Rows, Rows]:
     """Counts per (district, street), per category and per bucket of the orders matching:
-    one index scan with GROUPING SETS on PostgreSQL, three grouped queries on SQLite."""
+    three grouped index-only scans (GROUPING SETS in one scan measured slower on PostgreSQL:
+    it sorts for the bucket's set)."""
     place = (WorkOrder.district_code, WorkOrder.street_code)
-    if session.get_bind().dialect.name == "postgresql":
-        statement = (
-            select(*place, WorkOrder.category_code, bucket, func.count())
-            .where(*conditions)
-            .group_by(
-                func.grouping_sets(tuple_(*place), tuple_(WorkOrder.category_code), tuple_(bucket))
-            )
-        )
-        places: Rows = []
-        categories: Rows = []
-        buckets: Rows = []
-        # The grouped columns are never NULL, so a row's non-NULL columns name its set.
-        for district, street, code, when, n in (await session.execute(statement)).all():
-            if district is not None:
-                places.append((district, street, n))
-            elif code is not None:
-                categories.append((code, n))
-            else:
-                buckets.append((when, n))
-        return places, categories, buckets
     found = []
     for keys in (place, (WorkOrder.category_code,), (bucket,)):
         rows = await session.execute(select(*keys, func.count()).where(*conditions).group_by(*keys))
