@@ -403,6 +403,7 @@ STOP_WORDS = frozenset(
     没 不 也 都 很 太 非常 比较 一下 一样 什么 怎么 为什么 哪里 多少 谢谢 麻烦 您好 你好
     我家 本人 小区 附近 周边 位于 地址 联系 电话 回复 答复 落实 核实 查处 协调 告知 表示
     称 说 讲 问 被 把 让 给 对 从 向 到 于 为 以 等 等等 其 该 此 之 上 下 中 内 外 后 前
+    很大 很多 不能 不到 无法 一点 有人 还要 发现 存在 造成
     """.split()  # noqa: SIM905 - a list of words reads best as words
 )
 _TERM = re.compile(r"^[\u4e00-\u9fff]{2,}$|^[A-Za-z][A-Za-z0-9]{2,}$")
