@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
-from tests.hotline.factories import HANDLER, T0
+from tests.hotline.factories import HANDLER, T0, people
 from tests.hotline.insight.factories import LUOHU, month
 from tests.hotline.test_api import auth, problem
 from tests.hotline.test_pages import as_
@@ -79,8 +79,8 @@ async def test_bad_parameters(
     params: dict[str, str],
     type_: str,
 ) -> None:
-    m = await month(session)
-    r = await client.get(f"{BASE}/{path}", params=params, headers=auth(m.who.accounts["agent"]))
+    who = await people(session)  # no orders needed to refuse a parameter
+    r = await client.get(f"{BASE}/{path}", params=params, headers=auth(who.accounts["agent"]))
     problem(r, 422, type_)
 
 

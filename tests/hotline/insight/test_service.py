@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core.errors import Forbidden, InvalidInput
 from smartcity.hotline.insight import service as insight
-from tests.hotline.factories import CENTRE, HANDLER, OTHER
+from tests.hotline.factories import CENTRE, HANDLER, OTHER, people
 from tests.hotline.insight.factories import (
     FUTIAN,
     FUTIAN_A,
@@ -162,12 +162,12 @@ class TestHotspots:
         assert refused.value.slug == slug
 
     async def test_bad_level_and_category(self, session: AsyncSession) -> None:
-        m = await month(session)
+        m = await people(session)
         with pytest.raises(InvalidInput) as refused:
-            await insight.hotspots(session, m.who.agent, NOVEMBER, level="grid")
+            await insight.hotspots(session, m.agent, NOVEMBER, level="grid")
         assert refused.value.slug == "insight-bad-level"
         with pytest.raises(InvalidInput) as refused:
-            await insight.hotspots(session, m.who.agent, NOVEMBER, category="99")
+            await insight.hotspots(session, m.agent, NOVEMBER, category="99")
         assert refused.value.slug == "unknown-category"
 
 
@@ -205,10 +205,10 @@ class TestTopics:
         assert "单车" not in rows  # 2 of 6 this week, but G's only term before (1 of 1)
 
     async def test_bad_bounds(self, session: AsyncSession) -> None:
-        m = await month(session)
+        m = await people(session)
         with pytest.raises(InvalidInput) as refused:
-            await insight.topics(session, m.who.agent, min_count=0)
+            await insight.topics(session, m.agent, min_count=0)
         assert refused.value.slug == "insight-bad-min-count"
         with pytest.raises(InvalidInput) as refused:
-            await insight.topics(session, m.who.agent, limit=51)
+            await insight.topics(session, m.agent, limit=51)
         assert refused.value.slug == "insight-bad-limit"
