@@ -149,7 +149,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "exchange": (26, 11),
     "cases": (24, 16),
     "services": (26, 21),
-    "hotline": (22, 9),
+    "hotline": (25, 12),
     "participation": (13, 12),
     "knowledge": (9, 8),
     "sensing": (24, 15),
@@ -464,8 +464,8 @@ def _bearer(account: Any) -> dict[str, str]:
 async def department_world(client: Any, session: Any) -> DepartmentWorld:
     from tests.exchange import factories as exchange_factories
     from tests.hotline import factories as hotline_factories
-    from tests.participation import factories as participation_factories
     from tests.hotline.knowledge import factories as knowledge_factories
+    from tests.participation import factories as participation_factories
     from tests.sensing.rule_helpers import feed, station
     from tests.services import factories as services_factories
 

@@ -2,8 +2,8 @@
 staff pages and electronic supervision (电子监察).
 
 Its extension points: other modules list ``CaseType``s, ``OnTransition`` hooks, ``CasePanel``s,
-``OnRead`` hooks and ``CategoryNames`` in their ``MODULE.extends`` (all importable from
-``cases.contract``)."""
+``OnRead`` hooks, ``BoardPanel``s and ``CategoryNames`` in their ``MODULE.extends`` (all
+importable from ``cases.contract``)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ MODULE = Module(
         ExtensionPoint(hooks.OnTransition, hooks.install_hooks),
         ExtensionPoint(hooks.CasePanel, hooks.install_panels),
         ExtensionPoint(hooks.OnRead, hooks.install_read_hooks),
+        ExtensionPoint(hooks.BoardPanel, hooks.install_board_panels),
         ExtensionPoint(supervision.CategoryNames, supervision.install_category_names),
     ),
 )

@@ -1,8 +1,9 @@
 """What a domain may use of the case engine (办件引擎), and nothing else: open a case and take
 its steps, read it, its timeline, clocks, deadline (``case_deadline``) and rating, raise a
-supervision flag, and the declarations a domain lists in its ``MODULE.extends`` (case types,
-transition hooks, case panels, category names). Domains import the engine only from here
-(import-linter checks it).
+supervision flag, the engine's verdict on closed cases (``closed_outcomes``) for a domain's
+own figures, and the declarations a domain lists in its ``MODULE.extends`` (case types,
+transition hooks, case panels, board panels, category names). Domains import the engine only
+from here (import-linter checks it).
 
 The engine's functions hand back its own rows; a domain reads them through the read-only
 protocols ``CaseRecord``, ``CaseEventRecord`` and ``CaseRatingRecord`` and never imports the
@@ -23,6 +24,9 @@ from smartcity.cases.deadline import (
 )
 from smartcity.cases.flags import raise_flag, review_flag
 from smartcity.cases.hooks import (
+    BoardBuilder,
+    BoardPanel,
+    BoardRange,
     CaseEventRecord,
     CasePanel,
     CaseRatingRecord,
@@ -49,7 +53,9 @@ from smartcity.cases.service.assignment import transfer
 from smartcity.cases.service.lookup import (
     OpenFlag,
     case_by_id,
+    case_ids_with_step,
     cases_by_id,
+    closed_outcomes,
     department_case_ids,
     open_flags,
     rating_of,
@@ -72,6 +78,9 @@ __all__ = [
     "CLOCK_NAMES",
     "STATES",
     "TITLE_MAX",
+    "BoardBuilder",
+    "BoardPanel",
+    "BoardRange",
     "CaseEventRecord",
     "CasePanel",
     "CaseRatingRecord",
@@ -96,8 +105,10 @@ __all__ = [
     "TransitionHook",
     "case_by_id",
     "case_deadline",
+    "case_ids_with_step",
     "case_types",
     "cases_by_id",
+    "closed_outcomes",
     "correct",
     "department_case_ids",
     "format_day",

@@ -1,5 +1,5 @@
 """What the modules owning a case type add to the engine: transition hooks, run inside a
-transition's transaction, and panels on the staff case page.
+transition's transaction, panels on the staff case page and panels on the supervision board.
 
 A hook does what must happen together with the step or not at all, e.g. issuing the licence
 when an application is approved; what may follow later (notifications to other systems)
@@ -261,3 +261,39 @@ async def run_read_hooks(
         mine = [c for c in cases if c.case_type.startswith(hook.case_type_prefix)]
         if mine:
             await hook.run(session, principal, mine)
+@dataclass(frozen=True)
+class BoardRange:
+    """What the supervision board shows when a domain's board panel is drawn: the instants of
+    its range of months and the department chosen (its code), if any."""
+
+    start: dt.datetime
+    end: dt.datetime
+    department_code: str | None
+
+
+BoardBuilder = Callable[[AsyncSession, Principal, BoardRange], Awaitable[Panel | None]]
+
+
+@dataclass(frozen=True)
+class BoardPanel:
+    """A domain's own figures on the supervision board (/supervision), after the engine's:
+    ``render`` makes the panel for the board's range, or None to show nothing to this
+    reader. ``name`` is unique across the platform."""
+
+    name: str
+    render: BoardBuilder
+
+
+_BOARD_PANELS: list[BoardPanel] = []
+
+
+def install_board_panels(declared: Sequence[BoardPanel]) -> None:
+    """The case engine's extension point for board panels (see core.module.install)."""
+    names = [p.name for p in declared]
+    if len(set(names)) != len(names):
+        raise ModuleError(f"a board panel is declared twice: {sorted(names)}")
+    _BOARD_PANELS[:] = list(declared)
+
+
+def installed_board_panels() -> list[BoardPanel]:
+    return list(_BOARD_PANELS)

@@ -14,16 +14,18 @@ from urllib.parse import urlencode
 
 import plotly
 from fastapi import APIRouter, Depends, Request
+from markupsafe import Markup
 from sqlalchemy import select
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from smartcity.cases import flags, pages, service, supervision
+from smartcity.cases.hooks import BoardRange, installed_board_panels
 from smartcity.cases.service import urging
 from smartcity.cases.supervision import FLAG_TITLES, BoardFilter, CaseQuery, Scope
 from smartcity.cases.supervision_api import csv_response
 from smartcity.cases.types import case_types
 from smartcity.cases.views import actor_name
-from smartcity.core import clock
+from smartcity.core import clock, i18n
 from smartcity.core.authz import Principal
 from smartcity.core.errors import InvalidInput, Problem
 from smartcity.core.i18n import N_, format_day
@@ -34,7 +36,7 @@ from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.core.workdays import load_calendar
 from smartcity.web.pages import require_page, safe_next
-from smartcity.web.render import check_csrf, render
+from smartcity.web.render import CSRF_FIELD, check_csrf, csrf_token, render
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -174,6 +176,36 @@ def _context(
     }
 
 
+async def _board_panels(
+    request: Request, session: DbSession, principal: Principal, scope: Scope
+) -> list[tuple[Any, Markup]]:
+    """The domains' own panels (``BoardPanel``) for the board's range, after its figures."""
+    env = request.app.state.templates
+    where = BoardRange(
+        start=scope.start,
+        end=scope.end,
+        department_code=scope.department.code if scope.department else None,
+    )
+    found = []
+    for declared in installed_board_panels():
+        panel = await declared.render(session, principal, where)
+        if panel is None:
+            continue
+        html = env.get_template(panel.template).render(
+            {
+                "request": request,
+                "principal": principal,
+                "locale": i18n.current_locale.get(),
+                "csrf_field": CSRF_FIELD,
+                "csrf_token": csrf_token(request),
+                "panel": panel,
+                **panel.context,
+            }
+        )
+        found.append((panel, Markup(html)))  # noqa: S704 - rendered by the autoescaping env
+    return found
+
+
 @router.get("/supervision")
 async def board(request: Request, session: DbSession, principal: Board) -> Response:
     """The board (电子监察): tiles, red and yellow lists, open flags, open cases by state,
@@ -244,6 +276,7 @@ async def board(request: Request, session: DbSession, principal: Board) -> Respo
             "by_category": figures.categories,
             "months": months,
             "trend": trend,
+            "board_panels": await _board_panels(request, session, principal, scope),
         },
         status_code=422 if errors else 200,
         principal=principal,

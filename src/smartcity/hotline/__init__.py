@@ -11,6 +11,7 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.hotline import api, notices, pages, panel, service
 from smartcity.hotline.cli import cli
+from smartcity.hotline.insight import board as insight_board
 from smartcity.hotline.open311 import OPEN311_UPDATES
 from smartcity.hotline.open311 import api as open311_api
 from smartcity.hotline.types import BASE_NAME, ORDER
@@ -38,5 +39,6 @@ MODULE = Module(
         OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
         CasePanel(BASE_NAME, panel.case_panel),
         OPEN311_UPDATES,
+        insight_board.BOARD_PANEL,
     ),
 )

@@ -194,3 +194,9 @@ async def close(
     """督办办结 of an escalated order by a supervisor, with the opinion."""
     order = await service.close_escalated(session, principal, order_id, data.opinion)
     return await views.full(session, principal, order)
+
+
+# The insight (热点分析与考核) under /api/v1/hotline/insight.
+from smartcity.hotline.insight import api as _insight_api  # noqa: E402
+
+_insight_api.add_routes(router)

@@ -511,3 +511,9 @@ async def _take(
     else:
         c = CloseInput.model_validate({"opinion": _text(form, "opinion", 1000)})
         await service.close_escalated(session, principal, order_id, c.opinion)
+
+
+# The insight (热点分析与考核): /hotline/insight and its KPI pages.
+from smartcity.hotline.insight import pages as _insight_pages  # noqa: E402
+
+_insight_pages.add_routes(router)

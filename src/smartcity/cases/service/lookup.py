@@ -32,6 +32,26 @@ async def case_by_id(session: AsyncSession, case_id: uuid.UUID) -> Case | None:
     return await session.get(Case, case_id)
 
 
+def closed_outcomes() -> Select[uuid.UUID, bool | None, int | None]:
+    """The engine's verdict on every closed case, as a subquery a domain joins in its own
+    grouped query: ``case_id``, ``on_time`` (closed by the promised, else the statutory,
+    deadline: the one rule of cases/deadline.py, set at closing) and ``handled_workdays``
+    (working days from the opening day to the closing day, less pauses)."""
+    return select(
+        Case.id.label("case_id"),
+        Case.on_time.label("on_time"),
+        Case.handled_workdays.label("handled_workdays"),
+    ).where(Case.closed_at.is_not(None))
+
+
+def case_ids_with_step(step_name: str) -> Select[uuid.UUID]:
+    """The ids of the cases whose timeline has a transition of this name (e.g. ``return``),
+    as a subquery for ``.where(Row.case_id.in_(...))`` in a domain's own query."""
+    return select(CaseEvent.case_id).where(
+        CaseEvent.kind == "transition", CaseEvent.name == step_name
+    )
+
+
 def department_case_ids(department_id: uuid.UUID) -> Select[uuid.UUID]:
     """The ids of the cases now with a department, as a subquery: a domain filters its own
     rows with ``.where(Row.case_id.in_(department_case_ids(dept)))`` in the same query."""
