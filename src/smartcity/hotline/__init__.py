@@ -9,7 +9,7 @@ from __future__ import annotations
 from smartcity.cases.contract import CasePanel, OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.hotline import api, notices, pages, panel, service
+from smartcity.hotline import api, extension, notices, pages, panel, service
 from smartcity.hotline.cli import cli
 from smartcity.hotline.types import BASE_NAME, ORDER
 
@@ -25,7 +25,7 @@ MODULE = Module(
         NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
         NavItem("/hotline/desk", N_("12345 work orders"), frozenset({"staff"})),
     ],
-    actions=dict(service.ACTIONS),
+    actions={**service.ACTIONS, **extension.ACTIONS},
     cli=cli,
     extends=(
         ORDER,

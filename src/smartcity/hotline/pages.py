@@ -21,7 +21,7 @@ from smartcity.core.models import Account
 from smartcity.core.ratelimit import client_ip
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.hotline import service, views
+from smartcity.hotline import extension, service, views
 from smartcity.hotline.categories import LEAVES, NODES, path_of
 from smartcity.hotline.models import WorkOrder
 from smartcity.hotline.schemas import (
@@ -344,6 +344,7 @@ async def queue(request: Request, session: DbSession, principal: Staff) -> Respo
             "departments": sorted(departments.items()),
             "leaf_departments": {c: n.department for c, n in LEAVES.items()},
             **await _common(session),
+            **await extension.queue_context(session, principal),
         },
         principal=principal,
     )
@@ -435,6 +436,7 @@ async def _order_context(
         "received": False,
         "done": "",
         **await _common(session),
+        **await extension.order_context(session, principal, order),
     }
 
 
@@ -503,3 +505,7 @@ async def _take(
     else:
         c = CloseInput.model_validate({"opinion": _text(form, "opinion", 1000)})
         await service.close_escalated(session, principal, order_id, c.opinion)
+
+
+# 延期: the holder's request and the centre's decision (hotline/extension.py).
+router.include_router(extension.page_router)
