@@ -6,6 +6,8 @@ notices as a transition hook, actions, routers, pages, the portal links and the 
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from smartcity.cases.contract import CasePanel, OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
@@ -16,9 +18,14 @@ from smartcity.hotline.types import BASE_NAME, ORDER
 GUARD_STEPS = "hotline.order.only_through_the_hotline"
 NOTIFY_CALLER = "hotline.notice.notify_caller"
 
+# The order's routes and those of 延期 (hotline/extension.py).
+_router = APIRouter()
+_router.include_router(api.router)
+_router.include_router(extension.api_router)
+
 MODULE = Module(
     name="hotline",
-    router=api.router,
+    router=_router,
     pages=pages.router,
     nav=[
         NavItem("/hotline/report", N_("Report a problem")),

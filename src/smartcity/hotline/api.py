@@ -12,7 +12,7 @@ from smartcity.core.authz import Principal
 from smartcity.core.ratelimit import client_ip, limit_public
 from smartcity.core.security import optional_principal, public, require_principal
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.hotline import extension, service, views
+from smartcity.hotline import service, views
 from smartcity.hotline.categories import category_nodes
 from smartcity.hotline.schemas import (
     CATEGORY_PATTERN,
@@ -194,7 +194,3 @@ async def close(
     """督办办结 of an escalated order by a supervisor, with the opinion."""
     order = await service.close_escalated(session, principal, order_id, data.opinion)
     return await views.full(session, principal, order)
-
-
-# 延期: the requests and the centre's decisions (hotline/extension.py).
-router.include_router(extension.api_router)

@@ -286,12 +286,12 @@ async def pending_extensions(
         .order_by(OrderExtension.requested_at, OrderExtension.id)
         .limit(limit)
     )
-    return [(e, o) for e, o in rows.tuples()], int(total.scalar_one())
+    return [(e, o) for e, o in rows.all()], int(total.scalar_one())
 
 
 # --- API -----------------------------------------------------------------------------------
 
-api_router = APIRouter(route_class=UnitOfWorkRoute, tags=["hotline"])
+api_router = APIRouter(prefix="/api/v1/hotline", route_class=UnitOfWorkRoute, tags=["hotline"])
 Staff = Annotated[Principal, Depends(require_principal("staff"))]
 Reader = Annotated[Principal, Depends(require_principal("staff", "supervisor", "admin"))]
 
