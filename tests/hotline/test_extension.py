@@ -243,7 +243,8 @@ async def test_the_pages_mark_the_field_and_take_the_steps(
     r = await post(client, a["officer"], f"{url}/extensions/request", {"days": "x", "reason": "r"})
     assert r.status_code == 422 and "1 to 10" in error_of(r.text, "days")
     r = await post(client, a["officer"], f"{url}/extensions/request", {"days": "2", "reason": ""})
-    assert r.status_code == 422 and error_of(r.text, "reason")
+    assert r.status_code == 422 and error_of(r.text, "ext-reason")
+    assert 'id="reason-error"' not in r.text  # the return form's field is not marked
     assert await _count(session) == 0
     r = await post(
         client, a["officer"], f"{url}/extensions/request", {"days": "2", "reason": "需现场复核"}

@@ -431,6 +431,9 @@ async def request_extension_page(
             raise
         errors = {str(exc.extensions.get("field") or "_form"): exc.detail}
     if errors:
+        # The order page's return form has a field "reason" too: this one is "ext-reason".
+        if "reason" in errors:
+            errors["ext-reason"] = errors.pop("reason")
         return await _show_errors(request, session, principal, order, errors)
     return RedirectResponse(f"/hotline/orders/{order.id}?done=extension", status_code=303)
 
