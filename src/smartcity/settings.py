@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     hotline_suggestion_days: int = Field(default=5, ge=1, le=60)
     hotline_praise_days: int = Field(default=5, ge=1, le=60)
     hotline_centre_department: str = "ZWSJJ"
+    # 延期: the working days an order's extensions may add in all (0: none; at most 10).
+    hotline_max_extension_days: int = Field(default=10, ge=0, le=10)
     hotline_reports_per_hour: int = Field(default=10, ge=1, le=1000)
     # Open311 (docs/hotline.md): the largest photo a client may upload with a request.
     open311_media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=10 * 1024 * 1024)

@@ -50,6 +50,7 @@ from smartcity.cases.service import (
     transition,
 )
 from smartcity.cases.service.assignment import transfer
+from smartcity.cases.service.extension import EXTENSION_REASON_MAX, extend_limit
 from smartcity.cases.service.lookup import (
     OpenFlag,
     case_by_id,
@@ -76,6 +77,7 @@ from smartcity.cases.types import (
 
 __all__ = [
     "CLOCK_NAMES",
+    "EXTENSION_REASON_MAX",
     "STATES",
     "TITLE_MAX",
     "BoardBuilder",
@@ -111,6 +113,7 @@ __all__ = [
     "closed_outcomes",
     "correct",
     "department_case_ids",
+    "extend_limit",
     "format_day",
     "get_case",
     "get_case_type",

@@ -125,6 +125,10 @@ class Case(UUIDPk, Base):
     provisional: Mapped[bool] = mapped_column(default=False)
     paused_at: Mapped[datetime | None]
     paused_workdays: Mapped[int] = mapped_column(default=0)
+    # 延期: working days added to the statutory and promised limits by approved extensions
+    # (all of them), and to the step limit by those within the current state.
+    extended_workdays: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    step_extended_workdays: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     closed_at: Mapped[datetime | None]
     # Set on closing: working days from opening to closing less the pauses (办理用时), and
     # whether it closed within the promise (or the statutory limit where none was promised).

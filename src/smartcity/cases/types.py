@@ -65,6 +65,9 @@ class Limits:
     step_days: tuple[tuple[str, int], ...] = ()
     # Yellow warning (黄牌预警) once this share of a limit's working time has passed.
     warning_share: float = 0.8
+    # 延期: at most this many working days may be added to a case's limits in all (each
+    # extension 1 to this many); None: the type's cases are never extended.
+    max_extension_days: int | None = None
 
     def step_limit(self, state: str) -> int | None:
         return dict(self.step_days).get(state)
@@ -167,6 +170,8 @@ def validate_case_type(ct: CaseType) -> None:
                 f"promises {limits.promised_days} working days, more than the statutory "
                 f"{limits.statutory_days}",
             )
+    if limits.max_extension_days is not None and limits.max_extension_days <= 0:
+        raise _fail(ct, "allows extensions of zero or fewer working days")
     for state_name, days in limits.step_days:
         if state_name not in known:
             raise _fail(ct, f"step limit for unknown state {state_name!r}")

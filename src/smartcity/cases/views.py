@@ -56,6 +56,8 @@ class ClockView:
     remaining: int
     warning: str
     state: str  # the deadline's: on_time, warning, overdue, paused (cases/deadline.py)
+    # 延期: working days added to this limit by extensions.
+    extended_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,17 @@ def clocks(
     """The running clocks of an open case, each after the one deadline rule
     (``case_deadline``): a paused case's days left stand as of the pause."""
     found: list[ClockView] = []
-    limits: tuple[tuple[ClockName, int | None, int], ...] = (
-        ("statutory", case_.statutory_days, case_.paused_workdays),
-        ("promised", case_.promised_days, case_.paused_workdays),
-        ("step", ct.limits.step_limit(case_.state) if ct else None, 0),
+    limits: tuple[tuple[ClockName, int | None, int, int], ...] = (
+        ("statutory", case_.statutory_days, case_.paused_workdays, case_.extended_workdays),
+        ("promised", case_.promised_days, case_.paused_workdays, case_.extended_workdays),
+        (
+            "step",
+            ct.limits.step_limit(case_.state) if ct else None,
+            0,
+            case_.step_extended_workdays,
+        ),
     )
-    for name, days, extra in limits:
+    for name, days, extra, extended in limits:
         if getattr(case_, f"{name}_due_at") is None:
             continue
         line = case_deadline(case_, calendar, now, name)
@@ -146,6 +153,7 @@ def clocks(
                 remaining=line.remaining,
                 warning=getattr(case_, f"{name}_warning"),
                 state=line.state,
+                extended_days=extended or 0,
             )
         )
     return found
@@ -242,6 +250,11 @@ def _describe(
         text = _("Clock resumed: %(n)s working days of pause added to the limits") % {
             "n": data.get("paused_workdays", 0)
         }
+    elif kind == "clock" and event.name == "extended":
+        text = _("Limit extended by %(n)s working days") % {"n": data.get("days", "")}
+        if data.get("due_date"):
+            details.append((_("New due date"), _day_of(data.get("due_date"))))
+        quote = _("Reason: %(text)s") % {"text": data.get("reason", "")}
     elif kind == "clock":
         text = _("Deadlines recomputed with the official calendar")
     elif kind == "warning":

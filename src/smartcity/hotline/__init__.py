@@ -6,10 +6,12 @@ notices as a transition hook, actions, routers, pages, the portal links and the 
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from smartcity.cases.contract import CasePanel, OnTransition
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.hotline import api, notices, pages, panel, service
+from smartcity.hotline import api, extension, notices, pages, panel, service
 from smartcity.hotline.cli import cli
 from smartcity.hotline.insight import board as insight_board
 from smartcity.hotline.open311 import OPEN311_UPDATES
@@ -19,19 +21,23 @@ from smartcity.hotline.types import BASE_NAME, ORDER
 GUARD_STEPS = "hotline.order.only_through_the_hotline"
 NOTIFY_CALLER = "hotline.notice.notify_caller"
 
-# Open311 (docs/hotline.md) answers at /open311/v2 beside the hotline's own API.
-api.router.routes.extend(open311_api.router.routes)
+# The order's routes, those of 延期 (hotline/extension.py) and Open311 at /open311/v2
+# (hotline/open311/, docs/hotline.md).
+_router = APIRouter()
+_router.include_router(api.router)
+_router.include_router(extension.api_router)
+_router.include_router(open311_api.router)
 
 MODULE = Module(
     name="hotline",
-    router=api.router,
+    router=_router,
     pages=pages.router,
     nav=[
         NavItem("/hotline/report", N_("Report a problem")),
         NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
         NavItem("/hotline/desk", N_("12345 work orders"), frozenset({"staff"})),
     ],
-    actions=dict(service.ACTIONS),
+    actions={**service.ACTIONS, **extension.ACTIONS},
     cli=cli,
     extends=(
         ORDER,

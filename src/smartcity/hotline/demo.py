@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core.authz import Principal
 from smartcity.core.models import Account
 from smartcity.core.security import principal_of
-from smartcity.hotline import service
+from smartcity.hotline import extension, service
 from smartcity.hotline.models import WorkOrder
 from smartcity.hotline.schemas import OrderCreate, ReportCreate
 
@@ -26,7 +26,9 @@ class DemoOrder:
     address: str
     point: tuple[float, float] | None
     department: str | None  # dispatched to; None stays in the queue
-    steps: tuple[str, ...]  # after dispatch: sign, reply, visit:<rating>, return
+    # after dispatch: sign, reply, visit:<rating>, return, extend:<days>:<reason> (延期申请),
+    # approve (the centre approves the pending extension)
+    steps: tuple[str, ...]
     citizen: bool = False  # the demo citizen reported it on the web
 
 
@@ -38,7 +40,7 @@ ORDERS: tuple[DemoOrder, ...] = (
         "南山区粤海街道后海大道",
         (113.943, 22.515),
         "STHJJ",
-        ("sign",),
+        ("sign", "extend:3:需协调物业调取监控并安排夜间执法。", "approve"),
         True,
     ),
     DemoOrder(
@@ -58,7 +60,7 @@ ORDERS: tuple[DemoOrder, ...] = (
         "龙岗区坂田街道五和大道",
         (114.062, 22.628),
         "GAJ",
-        (),
+        ("extend:2:需会同街道现场勘查消防通道。",),
     ),
     DemoOrder(
         "complaint",
@@ -186,4 +188,11 @@ async def seed_demo_orders(session: AsyncSession, principal: Principal) -> int:
                 await service.return_order(session, officer, order.id, "应由户籍所在派出所办理")
             elif name == "visit":
                 await service.visit(session, agent, order.id, arg, "回访电话")
+            elif name == "extend":
+                days, _sep, reason = arg.partition(":")
+                pending = await extension.request_extension(
+                    session, officer, order.id, int(days), reason
+                )
+            elif name == "approve":
+                await extension.decide_extension(session, agent, order.id, pending.id, "approve")
     return made

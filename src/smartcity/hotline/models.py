@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smartcity.core.db import Base, UTCDateTime, UUIDPk
@@ -82,3 +82,35 @@ class OrderVisit(UUIDPk, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     by: Mapped[str] = mapped_column(String(100))
     online: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OrderExtension(UUIDPk, Base):
+    """A request for 延期 of an order's limit by its handling department, and the 12345
+    centre's decision on it (pending, approved, rejected). An approved one has moved the case's
+    clocks; at most one is pending per order."""
+
+    __tablename__ = "hotline_extension"
+    __table_args__ = (
+        Index("ix_hotline_extension_state_requested", "state", "requested_at"),
+        # One request pending per order, even when two are sent at once.
+        Index(
+            "uq_hotline_extension_pending",
+            "order_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("hotline_order.id", ondelete="CASCADE"), index=True
+    )
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    department_code: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -21,7 +21,7 @@ from smartcity.core.models import Account
 from smartcity.core.ratelimit import client_ip
 from smartcity.core.security import public
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
-from smartcity.hotline import service, views
+from smartcity.hotline import extension, service, views
 from smartcity.hotline.categories import LEAVES, NODES, path_of
 from smartcity.hotline.knowledge import service as knowledge
 from smartcity.hotline.models import WorkOrder
@@ -352,6 +352,7 @@ async def queue(request: Request, session: DbSession, principal: Staff) -> Respo
             "departments": sorted(departments.items()),
             "leaf_departments": {c: n.department for c, n in LEAVES.items()},
             **await _common(session),
+            **await extension.queue_context(session, principal),
         },
         principal=principal,
     )
@@ -443,6 +444,7 @@ async def _order_context(
         "received": False,
         "done": "",
         **await _common(session),
+        **await extension.order_context(session, principal, order),
     }
 
 
@@ -517,3 +519,5 @@ async def _take(
 from smartcity.hotline.insight import pages as _insight_pages  # noqa: E402
 
 _insight_pages.add_routes(router)
+# 延期: the holder's request and the centre's decision (hotline/extension.py).
+router.include_router(extension.page_router)

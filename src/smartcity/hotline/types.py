@@ -50,6 +50,9 @@ MAX_REWORKS = 2
 RETURN_WITHIN_DAYS = 2
 # The new clock of a re-handling (重办): its own step limit, restarted at each 重办.
 REWORK_DAYS = 5
+# 延期: at most 10 working days in all per order, asked for by the handling department and
+# approved by the 12345 centre (settings may allow fewer).
+MAX_EXTENSION_DAYS = 10
 
 STATE_TITLES: dict[str, str] = {
     "accepted": N_("Received, awaiting dispatch"),
@@ -147,7 +150,11 @@ ORDER = CaseType(
         ),
     ),
     # Each order gets its kind's limit when it is opened; this is only the engine's fallback.
-    limits=Limits(statutory_days=13, step_days=(("reworking", REWORK_DAYS),)),
+    limits=Limits(
+        statutory_days=13,
+        step_days=(("reworking", REWORK_DAYS),),
+        max_extension_days=MAX_EXTENSION_DAYS,
+    ),
 )
 
 # The timeline's lines in the city's words (the engine's "open" and "transferred" included).
@@ -167,4 +174,7 @@ STEP_TITLES: dict[str, str] = {
     "close_escalated": N_("Closed by the supervisors"),
     "close_at_intake": N_("Answered at intake and closed"),
     "transferred": N_("Handed to"),
+    # 延期, on the order page's "done" notice
+    "extension": N_("Extension asked for"),
+    "extension_decided": N_("Extension decided"),
 }

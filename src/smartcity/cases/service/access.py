@@ -28,6 +28,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     # Correcting a case's state (纠错), including reopening a closed one, is rare, always
     # flagged for supervisors, and never a citizen's.
     "cases.case.correct": frozenset({"staff", "admin"}),
+    # 延期: the limits of a case are lengthened by its department (or a domain's machine
+    # account for it), after whatever approval the domain asks for.
+    "cases.case.extend": frozenset({"staff", "system", "admin"}),
     # 督办: supervisors urge a department on a case; only that department's staff reply.
     "cases.case.urge": frozenset({"supervisor"}),
     "cases.urge.reply": frozenset({"staff"}),
@@ -46,6 +49,7 @@ RULES: dict[str, ObjectRule] = {
     "cases.case.assign": _own_department,
     "cases.case.transfer": _own_department,
     "cases.case.correct": _own_department,
+    "cases.case.extend": _own_department,
 }
 
 _ALL_KINDS = frozenset({"supervisor", "admin", "auditor"})

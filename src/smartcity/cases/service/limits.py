@@ -34,18 +34,20 @@ def compute_clocks(case_: Case, ct: CaseType, calendar: WorkCalendar) -> None:
     """Set every due and yellow instant of the case from its start, pauses and state.
 
     The statutory and promised limits are the case's own (set when it was opened); the step
-    limits and the warning share are the type's."""
+    limits and the warning share are the type's. Pauses and extensions (延期) add their working
+    days to the statutory and promised limits; an extension within the current state adds its
+    days to the step limit too."""
     limits = ct.limits
     share = limits.warning_share
-    paused = case_.paused_workdays
+    added = case_.paused_workdays + case_.extended_workdays
     due, warn, provisional = _limit_clock(
-        calendar, case_.opened_at, case_.statutory_days + paused, share
+        calendar, case_.opened_at, case_.statutory_days + added, share
     )
     case_.statutory_due_at, case_.statutory_warn_at = due, warn
     dues = [due]
     if case_.promised_days is not None:
         p_due, p_warn, p_prov = _limit_clock(
-            calendar, case_.opened_at, case_.promised_days + paused, share
+            calendar, case_.opened_at, case_.promised_days + added, share
         )
         case_.promised_due_at, case_.promised_warn_at = p_due, p_warn
         provisional = provisional or p_prov
@@ -55,7 +57,9 @@ def compute_clocks(case_: Case, ct: CaseType, calendar: WorkCalendar) -> None:
     step_days = limits.step_limit(case_.state)
     kind = ct.state(case_.state).kind
     if step_days is not None and kind == "active":
-        s_due, s_warn, s_prov = _limit_clock(calendar, case_.step_started_at, step_days, share)
+        s_due, s_warn, s_prov = _limit_clock(
+            calendar, case_.step_started_at, step_days + case_.step_extended_workdays, share
+        )
         case_.step_due_at, case_.step_warn_at = s_due, s_warn
         provisional = provisional or s_prov
         dues.append(s_due)

@@ -105,6 +105,8 @@ async def open_case(
         "opened_at": now,
         "step_started_at": now,
         "paused_workdays": 0,
+        "extended_workdays": 0,
+        "step_extended_workdays": 0,
         "statutory_warning": "none",
         "promised_warning": "none",
         "step_warning": "none",

@@ -198,6 +198,7 @@ def _enter(case_: Case, ct: CaseType, calendar: WorkCalendar, state: str, now: d
     case_.state = state
     case_.step_started_at = now
     case_.step_warning = "none"
+    case_.step_extended_workdays = 0
     if ct.state(state).kind == "final":
         case_.closed_at = now
         # 办理用时: working days after the opening day up to the closing day, less pauses.
