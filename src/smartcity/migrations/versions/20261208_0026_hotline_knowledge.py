@@ -1,7 +1,7 @@
 """The 12345 knowledge base (知识库): answers and their earlier versions
 
 Revision ID: 0026
-Revises: 0019
+Revises: 0024
 Create Date: 2026-12-08 03:00:00
 
 ``hotline_knowledge`` holds the answers departments keep (source, review date, state, the
@@ -18,7 +18,7 @@ from alembic import op
 import smartcity.core.db
 
 revision: str = "0026"
-down_revision: str | None = "0019"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

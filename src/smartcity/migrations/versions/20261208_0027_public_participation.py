@@ -1,7 +1,7 @@
 """Public participation (民意征集): drafts open for comment, articles, comments, the register
 
 Revision ID: 0027
-Revises: 0019
+Revises: 0026
 Create Date: 2026-12-08 02:50:40
 
 ``participation_draft`` a draft rule or project open for comment (征求意见稿) with its window;
@@ -20,7 +20,7 @@ from alembic import op
 import smartcity.core.db
 
 revision: str = "0027"
-down_revision: str | None = "0019"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """The hotline insight's covering index on work orders
 
 Revision ID: 0030
-Revises: 0019
+Revises: 0027
 Create Date: 2026-12-08 03:00:00
 
 ``ix_hotline_order_insight`` (received_at, district_code, street_code, category_code,
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0030"
-down_revision: str | None = "0019"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """延期: extensions of a case's limits, and the hotline's requests for them
 
 Revision ID: 0031
-Revises: 0019
+Revises: 0030
 Create Date: 2026-12-08 03:00:00
 
 ``case_file`` counts the working days extensions added to its limits (all of them, and those
@@ -19,7 +19,7 @@ from alembic import op
 import smartcity.core.db
 
 revision: str = "0031"
-down_revision: str | None = "0019"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
