@@ -11,10 +11,14 @@ from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
 from smartcity.hotline import api, notices, pages, panel, service
 from smartcity.hotline.cli import cli
+from smartcity.hotline.routing import duplicates
+from smartcity.hotline.routing import models as routing_models  # noqa: F401  (its tables)
+from smartcity.hotline.routing import service as routing
 from smartcity.hotline.types import BASE_NAME, ORDER
 
 GUARD_STEPS = "hotline.order.only_through_the_hotline"
 NOTIFY_CALLER = "hotline.notice.notify_caller"
+ANSWER_MERGED = "hotline.routing.answer_merged"
 
 MODULE = Module(
     name="hotline",
@@ -25,12 +29,13 @@ MODULE = Module(
         NavItem("/my/requests", N_("My requests"), frozenset({"citizen"})),
         NavItem("/hotline/desk", N_("12345 work orders"), frozenset({"staff"})),
     ],
-    actions=dict(service.ACTIONS),
+    actions=dict(service.ACTIONS) | dict(routing.ACTIONS),
     cli=cli,
     extends=(
         ORDER,
         OnTransition(GUARD_STEPS, BASE_NAME, service.only_through_the_hotline),
         OnTransition(NOTIFY_CALLER, BASE_NAME, notices.notify_caller, after=(GUARD_STEPS,)),
+        OnTransition(ANSWER_MERGED, BASE_NAME, duplicates.answer_merged, after=(NOTIFY_CALLER,)),
         CasePanel(BASE_NAME, panel.case_panel),
     ),
 )

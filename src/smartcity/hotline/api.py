@@ -14,6 +14,7 @@ from smartcity.core.security import optional_principal, public, require_principa
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import category_nodes
+from smartcity.hotline.routing import api as routing_api
 from smartcity.hotline.schemas import (
     CATEGORY_PATTERN,
     DEPARTMENT_PATTERN,
@@ -194,3 +195,7 @@ async def close(
     """督办办结 of an escalated order by a supervisor, with the opinion."""
     order = await service.close_escalated(session, principal, order_id, data.opinion)
     return await views.full(session, principal, order)
+
+
+# Routing (suggestions, merges, models) lives in hotline/routing/ on the same prefix.
+router.routes.extend(routing_api.router.routes)

@@ -24,6 +24,7 @@ from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import LEAVES, NODES, path_of
 from smartcity.hotline.models import WorkOrder
+from smartcity.hotline.routing import pages as routing_pages
 from smartcity.hotline.schemas import (
     CloseInput,
     DispatchInput,
@@ -242,6 +243,7 @@ async def _intake_context(
         "earlier": [(o, await views.summary(session, o)) for o in earlier],
         "departments": sorted(departments.items()),
         "leaf_departments": {c: n.department for c, n in LEAVES.items()},
+        "suggested": await routing_pages.suggestions_for(session, str(values.get("text") or "")),
     }
 
 
@@ -293,7 +295,7 @@ async def intake_submit(request: Request, session: DbSession, principal: Staff) 
             principal=principal,
         )
     order: WorkOrder | None = None
-    department = values.pop("department")
+    department = values.get("department")
     try:
         data = OrderCreate.model_validate(values)
         async with session.begin_nested():
@@ -344,6 +346,7 @@ async def queue(request: Request, session: DbSession, principal: Staff) -> Respo
             "departments": sorted(departments.items()),
             "leaf_departments": {c: n.department for c, n in LEAVES.items()},
             **await _common(session),
+            **await routing_pages.queue_extras(session, new + returned),
         },
         principal=principal,
     )
@@ -446,6 +449,9 @@ async def order_page(
     context = await _order_context(session, principal, order, {})
     context["received"] = request.query_params.get("received") == "1"
     context["done"] = request.query_params.get("done", "")[:20]
+    context |= await routing_pages.order_extras(
+        session, principal, order, request.query_params.get("refused", "")[:40]
+    )
     return render(request, "hotline/order.html", context, principal=principal)
 
 
@@ -472,6 +478,7 @@ async def order_step(
     if errors:
         await session.refresh(order)
         context = await _order_context(session, principal, order, errors)
+        context |= await routing_pages.order_extras(session, principal, order)
         return render(request, "hotline/order.html", context, status_code=422, principal=principal)
     return RedirectResponse(f"/hotline/orders/{order.id}?done={step}", status_code=303)
 
@@ -503,3 +510,7 @@ async def _take(
     else:
         c = CloseInput.model_validate({"opinion": _text(form, "opinion", 1000)})
         await service.close_escalated(session, principal, order_id, c.opinion)
+
+
+# Routing's pages (suggestions, one-click dispatch, merges) on the hotline's router.
+router.routes.extend(routing_pages.router.routes)
