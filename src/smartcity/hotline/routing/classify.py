@@ -40,8 +40,11 @@ MIN_ORDERS = 30
 MIN_CLASSES = 2
 HELD_OUT = 0.2
 CALIBRATION = 0.15
-WORD_FEATURES = 2**16
-CHAR_FEATURES = 2**17
+# Hashed feature space (words, characters): smaller for a small city, where most buckets
+# would stay empty and each category's weights cost time to fit all the same.
+FEATURES_LARGE = (2**15, 2**16)
+FEATURES_SMALL = (2**12, 2**14)
+SMALL_BELOW = 20_000
 TOP = 3
 
 
@@ -54,14 +57,14 @@ def _words(text: str) -> list[str]:
     return [w for w in jieba.lcut(text[:TEXT_MAX], HMM=False) if w.strip() and w.isalnum()]
 
 
-def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer]:
-    words = HashingVectorizer(
-        analyzer=_words, n_features=WORD_FEATURES, alternate_sign=False, norm="l2"
-    )
+def _vectorizers(
+    sizes: tuple[int, int] = FEATURES_LARGE,
+) -> tuple[HashingVectorizer, HashingVectorizer]:
+    words = HashingVectorizer(analyzer=_words, n_features=sizes[0], alternate_sign=False, norm="l2")
     chars = HashingVectorizer(
         analyzer="char",
         ngram_range=(1, 3),
-        n_features=CHAR_FEATURES,
+        n_features=sizes[1],
         alternate_sign=False,
         norm="l2",
         lowercase=True,
@@ -83,7 +86,11 @@ class Classifier:
     model: SGDClassifier
     temperature: float
     classes: list[str]
-    _vectors: tuple[HashingVectorizer, HashingVectorizer] = field(default_factory=_vectorizers)
+    sizes: tuple[int, int] = FEATURES_LARGE
+    _vectors: tuple[HashingVectorizer, HashingVectorizer] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._vectors = _vectorizers(self.sizes)
 
     def features(self, texts: list[str]) -> csr_matrix:
         words, chars = self._vectors
@@ -188,10 +195,11 @@ def train(texts: list[str], labels: list[str], *, seed: int = 0) -> Trained:
     classes = sorted(set(y[fit_rows].tolist()))
     classifier = Classifier(
         model=SGDClassifier(
-            loss="log_loss", alpha=2e-6, max_iter=8, tol=None, random_state=seed, n_jobs=1
+            loss="log_loss", alpha=2e-6, max_iter=5, tol=None, random_state=seed, n_jobs=1
         ),
         temperature=1.0,
         classes=classes,
+        sizes=FEATURES_SMALL if len(texts) < SMALL_BELOW else FEATURES_LARGE,
     )
     x = classifier.features(texts)
     featurised = time.perf_counter() - started
