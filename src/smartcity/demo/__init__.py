@@ -51,7 +51,7 @@ async def seed_demo(
     from smartcity.demo.air import seed_demo as seed_air_quality
     from smartcity.demo.sensing import seed_demo_city
     from smartcity.demo.services import seed_demo_cases
-    from smartcity.hotline.demo import seed_demo_orders
+    from smartcity.hotline.demo import seed_demo_orders, seed_demo_year
     from smartcity.services.seed import seed_service_items
 
     await seed.seed_reference_data(session, principal, mods)
@@ -69,6 +69,9 @@ async def seed_demo(
     orders = await seed_demo_orders(session, principal)
     if orders:
         console.print(f"{orders} demo 12345 work orders in every state")
+    year = await seed_demo_year(session, principal)
+    if year:
+        console.print(f"{year} 12345 work orders over the past year, and the order classifier")
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())

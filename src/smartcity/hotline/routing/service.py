@@ -153,7 +153,7 @@ async def route_new_order(session: AsyncSession, order: WorkOrder, agent_chose: 
         mode = "none"
     elif agent_chose:
         mode = "manual"
-    elif proposals or confidence < threshold or not target:
+    elif proposals or confidence < threshold or target in ("", hotline.centre_code()):
         mode = "queue"
     else:
         mode = "auto"
