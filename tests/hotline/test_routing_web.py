@@ -170,19 +170,23 @@ async def test_intake_suggests_as_the_agent_types(
     who = await people(session)
     a = who.accounts
     await routing.store_model(session, trained, "test")
-    r = await client.get("/hotline/intake/suggest", params={"text": LIGHT}, headers=as_(a["agent"]))
+    r = await client.get(
+        "/hotline/intake/suggestions.json", params={"text": LIGHT}, headers=as_(a["agent"])
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     rows = r.json()["suggestions"]
     assert rows[0]["category"] == "01.03.01" and 0 < rows[0]["percent"] <= 100
     assert (
-        await client.get("/hotline/intake/suggest", params={"text": ""}, headers=as_(a["agent"]))
+        await client.get(
+            "/hotline/intake/suggestions.json", params={"text": ""}, headers=as_(a["agent"])
+        )
     ).json()["suggestions"] == []
     too_long = await client.get(
-        "/hotline/intake/suggest", params={"text": "长" * 2001}, headers=as_(a["agent"])
+        "/hotline/intake/suggestions.json", params={"text": "长" * 2001}, headers=as_(a["agent"])
     )
     assert too_long.status_code == 422
     officer = await client.get(
-        "/hotline/intake/suggest", params={"text": LIGHT}, headers=as_(a["officer"])
+        "/hotline/intake/suggestions.json", params={"text": LIGHT}, headers=as_(a["officer"])
     )
     assert officer.status_code == 404
     page = await client.get("/hotline/intake", headers=as_(a["agent"]))

@@ -54,7 +54,7 @@ async def suggestions_for(session: DbSession, text: str) -> list[dict[str, Any]]
     return _suggestion_rows([s.as_dict() for s in found.items])
 
 
-@router.get("/hotline/intake/suggest")
+@router.get("/hotline/intake/suggestions.json")
 async def intake_suggest(
     request: Request,
     session: DbSession,
