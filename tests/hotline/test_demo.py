@@ -46,7 +46,7 @@ async def test_demo_year_of_orders_and_its_model(
     assert len({o.category_code for o in orders}) > 15
     assert len({o.address for o in orders}) > 10
     assert {o.rating for o in orders} >= {"satisfied", "basically_satisfied"}
-    assert {"closed", "dispatched"} <= {o.state for o in orders}
+    assert "closed" in {o.state for o in orders} and len({o.state for o in orders}) > 2
     modes = set((await session.execute(select(OrderRouting.mode))).scalars())
     assert "auto" in modes
     merged = (await session.execute(select(DuplicateProposal.state))).scalars().all()

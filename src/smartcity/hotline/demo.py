@@ -287,7 +287,7 @@ async def seed_demo_year(session: AsyncSession, principal: Principal) -> int:
                     with contextlib.suppress(Problem):
                         async with session.begin_nested():
                             await duplicates.merge(session, agent, again.id, order.id)
-            if order.state != "dispatched" or ((now - at).days < 12 and rng.random() < 0.7):
+            if order.state != "dispatched" or ((now - at).days < 40 and rng.random() < 0.7):
                 continue
             code = order.department_code
             officer = Principal(
