@@ -133,6 +133,13 @@ class Settings(BaseSettings):
     hotline_reports_per_hour: int = Field(default=10, ge=1, le=1000)
     # Open311 (docs/hotline.md): the largest photo a client may upload with a request.
     open311_media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=10 * 1024 * 1024)
+    # Routing (hotline/routing/): a new order is dispatched by the classifier itself when its
+    # confidence in the department reaches this; below, it waits with the top three.
+    hotline_auto_dispatch: float = Field(default=0.8, ge=0.0, le=1.0)
+    # Duplicates (合并工单): an open order received within these days and metres, similar in
+    # text or in the same category branch, is proposed for merging.
+    hotline_duplicate_days: int = Field(default=7, ge=1, le=90)
+    hotline_duplicate_metres: int = Field(default=200, ge=1, le=5000)
 
     # Outgoing e-mail (core.notifications.SmtpChannel): verification codes of self-registration
     # and recovery. Empty host: e-mail codes go to the log only (development).

@@ -149,7 +149,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "exchange": (26, 11),
     "cases": (24, 16),
     "services": (26, 21),
-    "hotline": (28, 14),
+    "hotline": (33, 17),
     "participation": (13, 12),
     "knowledge": (9, 8),
     "sensing": (24, 15),
@@ -349,6 +349,12 @@ DEPARTMENT_ROUTES: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {
     ("GET", "/hotline/knowledge/manage/{answer_id:uuid}"): ("knowledge_answer", None),
     ("POST", "/hotline/knowledge/manage/{answer_id:uuid}"): ("knowledge_answer", {"title": "改"}),
     ("POST", "/hotline/knowledge/manage/{answer_id:uuid}/{action}"): ("knowledge_answer", {}),
+    ("GET", "/api/v1/hotline/orders/{order_id}/routing"): ("hotline_order", None),
+    ("POST", "/api/v1/hotline/orders/{order_id}/merge"): (
+        "hotline_order",
+        {"parent": "00000000-0000-4000-8000-000000000001"},
+    ),
+    ("POST", "/hotline/queue/{order_id}/dispatch"): ("hotline_order", {"department": B}),
     # core: a message in the inbox of A's staff
     ("GET", "/api/v1/messages/{message_id}"): ("message", None),
     ("POST", "/api/v1/messages/{message_id}/read"): ("message", None),
@@ -380,6 +386,9 @@ DEPARTMENT_LISTS: dict[str, tuple[str, ...]] = {
 
 # Staff routes with an object in their path that is not a department's: why B may act there.
 NOT_DEPARTMENT_OWNED: dict[tuple[str, str], str] = {
+    # duplicate proposals are the 12345 centre's queue: the service admits the centre only
+    ("POST", "/api/v1/hotline/duplicates/{proposal_id}/reject"): "12345 centre only",
+    ("POST", "/hotline/duplicates/{proposal_id}/{decision}"): "12345 centre only",
     # the registries are the city's; fields are masked by grant, not rows by department
     ("GET", "/api/v1/registry/organizations/{organization_id}"): "city registry",
     ("PATCH", "/api/v1/registry/organizations/{organization_id}"): "source fields by grant",

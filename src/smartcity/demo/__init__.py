@@ -53,7 +53,7 @@ async def seed_demo(
     from smartcity.demo.air import seed_demo as seed_air_quality
     from smartcity.demo.sensing import seed_demo_city
     from smartcity.demo.services import seed_demo_cases
-    from smartcity.hotline.demo import seed_demo_orders
+    from smartcity.hotline.demo import seed_demo_orders, seed_demo_year
     from smartcity.hotline.knowledge.demo import seed_demo_answers
     from smartcity.participation.demo import seed_demo_participation
     from smartcity.services.seed import seed_service_items
@@ -79,6 +79,9 @@ async def seed_demo(
     answers = await seed_demo_answers(session, principal)
     if answers:
         console.print(f"{answers} demo answers in the 12345 knowledge base")
+    year = await seed_demo_year(session, principal)
+    if year:
+        console.print(f"{year} 12345 work orders over the past year, and the order classifier")
     city = await seed_demo_city(session, principal)
     if city.things:
         console.print(city.describe())

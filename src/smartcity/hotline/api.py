@@ -14,6 +14,7 @@ from smartcity.core.security import optional_principal, public, require_principa
 from smartcity.core.uow import DbSession, UnitOfWorkRoute
 from smartcity.hotline import service, views
 from smartcity.hotline.categories import category_nodes
+from smartcity.hotline.routing import api as routing_api
 from smartcity.hotline.schemas import (
     CATEGORY_PATTERN,
     DEPARTMENT_PATTERN,
@@ -200,3 +201,5 @@ async def close(
 from smartcity.hotline.insight import api as _insight_api  # noqa: E402
 
 _insight_api.add_routes(router)
+# Routing (suggestions, merges, models) lives in hotline/routing/ on the same prefix.
+router.routes.extend(routing_api.router.routes)

@@ -110,3 +110,70 @@ def show(number: str, database_url: str | None = DatabaseUrl) -> None:
         raise typer.Exit(1)
     for line in lines:
         console.print(line, highlight=False, markup=False)
+
+
+@cli.command("train")
+def train(
+    limit: int = typer.Option(
+        2_000_000, min=30, max=2_000_000, help="read at most this many closed orders"
+    ),
+    database_url: str | None = DatabaseUrl,
+) -> None:
+    """Retrain the order classifier from the closed orders; print macro-F1 and accuracy on a
+    held-out split beside the majority-class baseline. The model ships only if it beats it."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from smartcity.core.cli import cli_principal, console, run
+    from smartcity.hotline.routing import service as routing
+
+    async def work(session: AsyncSession) -> tuple[int, bool, dict[str, object]]:
+        model = await routing.train(session, cli_principal(), limit=limit)
+        return model.version, model.shipped, dict(model.metrics)
+
+    version, shipped, m = run(work, database_url)
+    console.print(
+        f"model v{version}: trained on {m['trained']} orders, {m['classes']} categories, "
+        f"held out {m['held_out']}, {m['seconds']} s",
+        highlight=False,
+    )
+    console.print(
+        f"macro-F1 {m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}  "
+        f"(majority baseline: macro-F1 {m['baseline_macro_f1']:.4f}  "
+        f"accuracy {m['baseline_accuracy']:.4f})",
+        highlight=False,
+    )
+    if shipped:
+        console.print(f"v{version} beats the baseline and is now the current model.")
+    else:
+        console.print(f"[red]v{version} does not beat the baseline; it is not shipped.[/red]")
+        raise typer.Exit(1)
+
+
+@cli.command("model")
+def model(database_url: str | None = DatabaseUrl) -> None:
+    """The classifier's versions, newest first, with their held-out metrics."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from smartcity.core import clock
+    from smartcity.core.cli import cli_principal, console, run
+    from smartcity.hotline.routing import service as routing
+
+    async def work(session: AsyncSession) -> list[str]:
+        lines = []
+        for m in await routing.list_models(session, cli_principal()):
+            x = m.metrics
+            lines.append(
+                f"v{m.version}  {clock.to_city(m.created_at):%Y-%m-%d %H:%M}  "
+                f"{'shipped' if m.shipped else 'not shipped':<11}  on {m.trained_on:>8}  "
+                f"macro-F1 {x.get('macro_f1', 0):.4f} "
+                f"(baseline {x.get('baseline_macro_f1', 0):.4f})  "
+                f"accuracy {x.get('accuracy', 0):.4f} "
+                f"(baseline {x.get('baseline_accuracy', 0):.4f})"
+            )
+        return lines
+
+    lines = run(work, database_url)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
+    if not lines:
+        console.print("No model yet: run `smartcity hotline train`.")

@@ -196,3 +196,116 @@ async def seed_demo_orders(session: AsyncSession, principal: Principal) -> int:
             elif name == "approve":
                 await extension.decide_extension(session, agent, order.id, pending.id, "approve")
     return made
+
+
+# --- a year of orders and the city's own model (智能分派) ----------------------------------
+
+# How many orders the demo's year holds: enough for the hot spots, the KPIs and the seasons,
+# few enough for the browser tests, which seed the demo city (each order is a case with its
+# steps; the case engine has no bulk path). The model is trained on the corpus's texts.
+YEAR_ORDERS = 30
+TRAIN_TEXTS = 400
+REPEAT_SHARE = 0.15
+ANSWERS: tuple[str, ...] = (
+    "已转交相关部门现场核查，问题已处理。",
+    "经现场核实，已责令整改并复查。",
+    "已安排人员维修，现已恢复正常。",
+    "已约谈相关单位，并将持续跟进。",
+    "已向来电人解释相关政策和办理流程。",
+)
+RATING_WEIGHTS: tuple[tuple[str, float], ...] = (
+    ("satisfied", 0.72),
+    ("basically_satisfied", 0.2),
+    ("dissatisfied", 0.08),
+)
+
+
+async def seed_demo_year(session: AsyncSession, principal: Principal) -> int:
+    """A year of orders through the 12345 centre, once: categories by season, places across
+    the districts and streets, repeats of open orders (merged), most closed with a rating,
+    the recent ones still open; trained model first, so routing dispatches as it would."""
+    import contextlib
+    import random
+    from datetime import timedelta
+
+    from smartcity.core import clock
+    from smartcity.core.errors import Problem
+    from smartcity.core.models import Department
+    from smartcity.hotline.routing import classify, corpus, duplicates
+    from smartcity.hotline.routing import service as routing
+    from smartcity.hotline.routing.models import RoutingModel
+
+    if (await session.execute(select(func.count()).select_from(RoutingModel))).scalar_one():
+        return 0
+    agent = await _principal(session, "staff.zwsj")
+    if agent is None:
+        return 0
+    texts, labels = corpus.corpus(TRAIN_TEXTS, seed=12345)
+    await routing.store_model(session, classify.train(texts, labels, seed=12345), "demo")
+    active = {
+        code: dep_id
+        for code, dep_id in (
+            await session.execute(select(Department.code, Department.id).where(Department.active))
+        ).all()
+    }
+    rng = random.Random(12345)  # noqa: S311 - demo data, not secrets
+    now = clock.now()
+    start = now - timedelta(days=365)
+    made = 0
+    ratings, weights = zip(*RATING_WEIGHTS, strict=True)
+
+    def order_of(said: corpus.Said, category: str) -> OrderCreate:
+        kind = corpus.KIND_OF.get(category) or rng.choice(("complaint", "complaint", "help"))
+        answer = ANSWERS[-1] if kind == "consultation" and rng.random() < 0.5 else ""
+        place = {"address": f"{said.district}{said.street}", "lon": said.lon, "lat": said.lat}
+        return OrderCreate.model_validate(
+            {
+                "kind": kind,
+                "category": category,
+                "text": said.text,
+                "place": place,
+                "answer": answer,
+            }
+        )
+
+    for i in range(YEAR_ORDERS):
+        at = start + timedelta(days=365 * i / YEAR_ORDERS, hours=rng.uniform(0, 9))
+        category = corpus.category_for(rng, clock.to_city(at).month)
+        said = corpus.say(rng, category)
+        with clock.frozen(at) as move:
+            order = await service.create_order(
+                session, agent, order_of(said, category), channel="phone"
+            )
+            made += 1
+            target = routing.department_of(category)
+            if order.state == "accepted" and target in active and target != service.centre_code():
+                await service.dispatch(session, agent, order.id, target)
+            if rng.random() < REPEAT_SHARE and order.state == "dispatched":
+                # a neighbour calls about the same matter: proposed as a duplicate and merged
+                move(timedelta(hours=rng.uniform(2, 30)))
+                place = (said.district, said.street, said.lon, said.lat)
+                again = await service.create_order(
+                    session,
+                    agent,
+                    order_of(corpus.say(rng, category, place), category),
+                    channel="phone",
+                )
+                made += 1
+                proposals = await duplicates.proposals_of(session, again.id)
+                if proposals:
+                    with contextlib.suppress(Problem):
+                        async with session.begin_nested():
+                            await duplicates.merge(session, agent, again.id, order.id)
+            if order.state != "dispatched" or ((now - at).days < 40 and rng.random() < 0.7):
+                continue
+            code = order.department_code
+            officer = Principal(
+                id=None, kind="staff", name=f"demo.{code.lower()}", department_id=active[code]
+            )
+            move(timedelta(hours=rng.uniform(1, 20)))
+            await service.sign(session, officer, order.id)
+            move(timedelta(days=rng.uniform(0.5, 8)))
+            await service.reply(session, officer, order.id, rng.choice(ANSWERS))
+            move(timedelta(days=rng.uniform(0.5, 3)))
+            await service.visit(session, agent, order.id, rng.choices(ratings, weights)[0], "回访")
+    return made

@@ -25,6 +25,7 @@ from smartcity.hotline import extension, service, views
 from smartcity.hotline.categories import LEAVES, NODES, path_of
 from smartcity.hotline.knowledge import service as knowledge
 from smartcity.hotline.models import WorkOrder
+from smartcity.hotline.routing import pages as routing_pages
 from smartcity.hotline.schemas import (
     CloseInput,
     DispatchInput,
@@ -248,6 +249,7 @@ async def _intake_context(
         "earlier": [(o, await views.summary(session, o)) for o in earlier],
         "departments": sorted(departments.items()),
         "leaf_departments": {c: n.department for c, n in LEAVES.items()},
+        "suggested": await routing_pages.suggestions_for(session, str(values.get("text") or "")),
     }
 
 
@@ -299,7 +301,7 @@ async def intake_submit(request: Request, session: DbSession, principal: Staff) 
             principal=principal,
         )
     order: WorkOrder | None = None
-    department = values.pop("department")
+    department = values.get("department")
     try:
         data = OrderCreate.model_validate(values)
         async with session.begin_nested():
@@ -353,6 +355,7 @@ async def queue(request: Request, session: DbSession, principal: Staff) -> Respo
             "leaf_departments": {c: n.department for c, n in LEAVES.items()},
             **await _common(session),
             **await extension.queue_context(session, principal),
+            **await routing_pages.queue_extras(session, new + returned),
         },
         principal=principal,
     )
@@ -456,6 +459,9 @@ async def order_page(
     context = await _order_context(session, principal, order, {})
     context["received"] = request.query_params.get("received") == "1"
     context["done"] = request.query_params.get("done", "")[:20]
+    context |= await routing_pages.order_extras(
+        session, principal, order, request.query_params.get("refused", "")[:40]
+    )
     return render(request, "hotline/order.html", context, principal=principal)
 
 
@@ -482,6 +488,7 @@ async def order_step(
     if errors:
         await session.refresh(order)
         context = await _order_context(session, principal, order, errors)
+        context |= await routing_pages.order_extras(session, principal, order)
         return render(request, "hotline/order.html", context, status_code=422, principal=principal)
     return RedirectResponse(f"/hotline/orders/{order.id}?done={step}", status_code=303)
 
@@ -521,3 +528,5 @@ from smartcity.hotline.insight import pages as _insight_pages  # noqa: E402
 _insight_pages.add_routes(router)
 # 延期: the holder's request and the centre's decision (hotline/extension.py).
 router.include_router(extension.page_router)
+# Routing's pages (suggestions, one-click dispatch, merges) on the hotline's router.
+router.routes.extend(routing_pages.router.routes)

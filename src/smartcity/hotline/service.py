@@ -28,6 +28,7 @@ from smartcity.core.notifications import notify
 from smartcity.core.workdays import load_calendar
 from smartcity.hotline.categories import LEAVES, NODES
 from smartcity.hotline.models import OrderVisit, WorkOrder
+from smartcity.hotline.routing import service as routing
 from smartcity.hotline.schemas import OrderCreate, ReportCreate
 from smartcity.hotline.types import (
     KIND_TITLES,
@@ -427,6 +428,10 @@ async def create_order(
         assert principal is not None
         await _step(session, principal, order, "close_at_intake", {"answer": data.answer.strip()})
         order.reply = data.answer.strip()
+    # Routing: classify, look for duplicates, dispatch at once when the model is confident.
+    await routing.route_new_order(
+        session, order, agent_chose=isinstance(data, OrderCreate) and bool(data.department)
+    )
     return order
 
 
