@@ -57,7 +57,7 @@ def request_for(path: str, parameter: dict[str, Any], value: int) -> tuple[str, 
 @pytest.fixture
 async def tokens(session: Any) -> dict[str, str | None]:
     callers: dict[str, str | None] = {"anonymous": None}
-    for kind in ("admin", "citizen"):
+    for kind in ("admin", "citizen", "staff"):
         account = await factories.create_account(session, kind=kind)
         callers[kind] = issue_access_token(get_settings(), account, amr=["pwd", "otp"])
     await session.commit()

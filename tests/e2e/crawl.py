@@ -77,6 +77,7 @@ FLOW_ONLY = {
     # tests/e2e/test_identity.py walks these against a local OpenID provider
     "/login/oidc": "only where a unified identity provider is configured (not in the demo)",
     "/login/oidc/callback": "only on the way back from the identity provider",
+    "/hotline/intake/suggestions.json": "fetched by the intake desk's script as the agent types",
 }
 
 

@@ -15,6 +15,7 @@ from smartcity.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smartcity.core.models import Notification
 from smartcity.hotline import service
 from smartcity.hotline.models import OrderVisit
+from smartcity.hotline.types import ORDER_TYPE
 from smartcity.registry.models import AccessLog
 from tests.cases.factories import department
 from tests.hotline.factories import CENTRE, HANDLER, OTHER, PHONE, call, dispatched, people, report
@@ -93,6 +94,20 @@ class TestLifecycle:
             await service.close_escalated(session, who.agent, order.id, "督办意见")
         await service.close_escalated(session, who.supervisor, order.id, "责成城管局限期整改")
         assert order.state == "closed"
+        # The engine's timeline names the rating and its value in the reader's words.
+        from smartcity.cases.types import get_case_type
+        from smartcity.cases.views import timeline_lines
+        from smartcity.core import i18n
+
+        events = await service.timeline_of(session, order)
+        token = i18n.current_locale.set("zh_CN")
+        try:
+            lines = timeline_lines(list(events), get_case_type(ORDER_TYPE), {}, {})  # type: ignore[arg-type]
+        finally:
+            i18n.current_locale.reset(token)
+        details = {pair for line in lines for pair in line.details}
+        assert ("评价", "不满意") in details and ("来电人意见", "摊贩仍在") in details
+        assert not any("dissatisfied" in value or label == "rating" for label, value in details)
         visits = (
             await session.execute(
                 select(func.count()).select_from(OrderVisit).where(OrderVisit.order_id == order.id)

@@ -261,6 +261,8 @@ async def run_read_hooks(
         mine = [c for c in cases if c.case_type.startswith(hook.case_type_prefix)]
         if mine:
             await hook.run(session, principal, mine)
+
+
 @dataclass(frozen=True)
 class BoardRange:
     """What the supervision board shows when a domain's board panel is drawn: the instants of

@@ -84,6 +84,10 @@ class CaseType:
     initial: str
     transitions: tuple[Transition, ...]
     limits: Limits
+    # How the timeline names the type's own step fields and their coded values (msgids):
+    # ``(field, label)`` and ``(field, value, title)``, e.g. 回访's rating "dissatisfied".
+    field_labels: tuple[tuple[str, str], ...] = ()
+    field_values: tuple[tuple[str, str, str], ...] = ()
 
     def state(self, name: str) -> State:
         for state in self.states:

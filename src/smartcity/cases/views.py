@@ -27,10 +27,8 @@ FIELD_LABELS = {
     "text": N_("Comment"),
     "note": N_("Note"),
     "opinion": N_("Approval opinion"),
-    # Fields of the 12345 hotline's steps (派单's department, 答复's answer).
+    # 派单 or 转办 to a department (named, not given as its code).
     "department": N_("Department"),
-    "reply": N_("The answer"),
-    "answer": N_("The answer"),
 }
 FLAG_LABELS = {
     "qualifying_not_accepted": N_("Qualifying application not accepted"),
@@ -189,14 +187,22 @@ def _day_of(stored: Any) -> str:
         return str(stored or "")
 
 
-def _fields(data: dict[str, Any], departments: dict[str, str]) -> list[tuple[str, str]]:
+def _fields(
+    data: dict[str, Any], departments: dict[str, str], ct: CaseType | None
+) -> list[tuple[str, str]]:
     # The opinion is the line's quote, not one of its details. A department is named, not
-    # given as its code.
+    # given as its code; the case type names its own fields and coded values.
+    labels = FIELD_LABELS | dict(ct.field_labels if ct else ())
+    values = {(f, v): t for f, v, t in (ct.field_values if ct else ())}
+
+    def shown(name: str, value: Any) -> str:
+        if name == "department":
+            return departments.get(str(value), str(value))
+        title = values.get((name, str(value)))
+        return _(title) if title else str(value)
+
     return [
-        (
-            _(FIELD_LABELS.get(name, name)),
-            departments.get(str(value), str(value)) if name == "department" else str(value),
-        )
+        (_(labels.get(name, name)), shown(name, value))
         for name, value in (data.get("fields") or {}).items()
         if value not in (None, "") and name != "opinion"
     ]
@@ -223,7 +229,7 @@ def _describe(
             "from": state_title(ct, event.from_state),
             "to": state_title(ct, event.to_state),
         }
-        details = _fields(data, departments)
+        details = _fields(data, departments, ct)
         opinion = (data.get("fields") or {}).get("opinion")
         if opinion:
             quote = _("Approval opinion: %(text)s") % {"text": opinion}

@@ -155,6 +155,14 @@ ORDER = CaseType(
         step_days=(("reworking", REWORK_DAYS),),
         max_extension_days=MAX_EXTENSION_DAYS,
     ),
+    # 答复's answer, 回访's rating and what the caller said, in the engine's timeline
+    field_labels=(
+        ("reply", N_("The answer")),
+        ("answer", N_("The answer")),
+        ("rating", N_("Rating")),
+        ("comment", N_("What the caller said")),
+    ),
+    field_values=tuple(("rating", code, title) for code, title in RATING_TITLES.items()),
 )
 
 # The timeline's lines in the city's words (the engine's "open" and "transferred" included).
