@@ -47,8 +47,21 @@ def modules() -> list[Module]:
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
+    from smartcity.traffic import MODULE as traffic
 
-    return [core, portal, registry, exchange, cases, services, hotline, sensing, environment, demo]
+    return [
+        core,
+        portal,
+        registry,
+        exchange,
+        cases,
+        services,
+        hotline,
+        sensing,
+        environment,
+        traffic,
+        demo,
+    ]
 
 
 class RequestSizeLimit:
@@ -222,14 +235,16 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs() -> HTMLResponse:
-        return _with_inline_script_hashes(get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="智慧深圳 API",
-            oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
-            swagger_css_url="/static/apidocs/swagger-ui.css",
-            swagger_favicon_url="/static/apidocs/favicon.png",
-        ))
+        return _with_inline_script_hashes(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="智慧深圳 API",
+                oauth2_redirect_url="/docs/oauth2-redirect",
+                swagger_js_url="/static/apidocs/swagger-ui-bundle.js",
+                swagger_css_url="/static/apidocs/swagger-ui.css",
+                swagger_favicon_url="/static/apidocs/favicon.png",
+            )
+        )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False, dependencies=[Depends(public)])
     async def api_docs_redirect() -> HTMLResponse:
