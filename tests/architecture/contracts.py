@@ -50,8 +50,7 @@ class ThroughEntryContract(Contract):
         for item in check.metadata["broken"]:
             lines = ", ".join(str(n) for n in item["lines"])
             output.print_error(
-                f"{item['importer']} -> {item['imported']} (l. {lines}): "
-                f"use {item['entry']}",
+                f"{item['importer']} -> {item['imported']} (l. {lines}): use {item['entry']}",
                 bold=False,
             )
             output.new_line()

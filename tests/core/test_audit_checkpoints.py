@@ -63,9 +63,7 @@ class TestHonestTrail:
         assert (first.number, second.number) == (1, 2)
         assert second.body["chains"]["audit"]["seq"] == first.body["chains"]["audit"]["seq"] + 2
 
-    async def test_checkpoint_is_outside_the_database_and_on_the_bus(
-        self, session, checkpoint_dir
-    ):
+    async def test_checkpoint_is_outside_the_database_and_on_the_bus(self, session, checkpoint_dir):
         await write(session, 1)
         checkpoint = await checkpoints.take(session)
         lines = (checkpoint_dir / checkpoints.FILE_NAME).read_bytes().splitlines()
@@ -324,8 +322,17 @@ class TestCommand:
         assert smartcity("db", "upgrade", "--database-url", url).exit_code == 0
         with sqlite3.connect(tmp_path / "cli.db") as conn:
             old = conn.execute("SELECT seq, hash, seal FROM audit_head WHERE id = 1").fetchone()
-        smartcity("users", "create", "zhang.san", "--kind", "citizen", "--name", "张三",
-                  "--database-url", url)
+        smartcity(
+            "users",
+            "create",
+            "zhang.san",
+            "--kind",
+            "citizen",
+            "--name",
+            "张三",
+            "--database-url",
+            url,
+        )
         r = smartcity("audit", "checkpoint", "--database-url", url)
         assert r.exit_code == 0, r.output
         with sqlite3.connect(tmp_path / "cli.db") as conn:

@@ -54,9 +54,7 @@ def target(platform: Settings, tmp_path: Path) -> Settings:
     """The same platform pointed at a fresh, empty database."""
     backend = "sqlite" if platform.is_sqlite else "postgresql"
     return configure(
-        platform.model_copy(
-            update={"database_url": fresh_url(backend, tmp_path, "backup_target")}
-        )
+        platform.model_copy(update={"database_url": fresh_url(backend, tmp_path, "backup_target")})
     )
 
 
@@ -254,7 +252,10 @@ class TestCommands:
 
     def test_backup_of_a_missing_database(self, tmp_path: Path) -> None:
         r = smartcity(
-            "backup", "--dir", str(tmp_path), "--database-url",
+            "backup",
+            "--dir",
+            str(tmp_path),
+            "--database-url",
             f"sqlite+aiosqlite:///{tmp_path / 'absent' / 'x.db'}",
         )
         assert r.exit_code == 1 and "there is no database at" in r.output, r.output

@@ -52,20 +52,48 @@ def test_demo_seeds_once(db_url: str) -> None:
 
 def test_users_departments_and_keys(db_url: str) -> None:
     assert smartcity("db", "upgrade", "--database-url", db_url).exit_code == 0
-    r = smartcity("users", "create", "li.jg", "--kind", "staff", "--name", "李建国",
-                  "--department", "GAJ", "--database-url", db_url)
+    r = smartcity(
+        "users",
+        "create",
+        "li.jg",
+        "--kind",
+        "staff",
+        "--name",
+        "李建国",
+        "--department",
+        "GAJ",
+        "--database-url",
+        db_url,
+    )
     assert r.exit_code == 0 and "Initial password" in r.output
-    r = smartcity("users", "create", "bad.staff", "--kind", "staff", "--name", "x",
-                  "--database-url", db_url)
+    r = smartcity(
+        "users", "create", "bad.staff", "--kind", "staff", "--name", "x", "--database-url", db_url
+    )
     assert r.exit_code == 1 and "department" in r.output
-    r = smartcity("users", "create", "Bad Name", "--kind", "citizen", "--name", "x",
-                  "--database-url", db_url)
+    r = smartcity(
+        "users", "create", "Bad Name", "--kind", "citizen", "--name", "x", "--database-url", db_url
+    )
     assert r.exit_code == 2
-    r = smartcity("users", "create", "zhang.san", "--kind", "citizen", "--name", "张三",
-                  "--password-stdin", "--database-url", db_url, stdin="weak\n")
+    r = smartcity(
+        "users",
+        "create",
+        "zhang.san",
+        "--kind",
+        "citizen",
+        "--name",
+        "张三",
+        "--password-stdin",
+        "--database-url",
+        db_url,
+        stdin="weak\n",
+    )
     assert r.exit_code == 1
-    assert smartcity("users", "set-roles", "li.jg", "--role", "auditor",
-                     "--database-url", db_url).exit_code == 0
+    assert (
+        smartcity(
+            "users", "set-roles", "li.jg", "--role", "auditor", "--database-url", db_url
+        ).exit_code
+        == 0
+    )
     r = smartcity("users", "set-roles", "li.jg", "--role", "emperor", "--database-url", db_url)
     assert r.exit_code == 1 and "emperor" in r.output
     r = smartcity("users", "set-roles", "nobody", "--database-url", db_url, lang="zh_CN.UTF-8")
@@ -74,8 +102,22 @@ def test_users_departments_and_keys(db_url: str) -> None:
     assert r.exit_code == 0
     r = smartcity("departments", "list", "--database-url", db_url)
     assert "气象局" in r.output and "公安局" in r.output
-    assert smartcity("users", "create", "sys.qx", "--kind", "system", "--name", "气象接口",
-                     "--department", "QXJ", "--database-url", db_url).exit_code == 0
+    assert (
+        smartcity(
+            "users",
+            "create",
+            "sys.qx",
+            "--kind",
+            "system",
+            "--name",
+            "气象接口",
+            "--department",
+            "QXJ",
+            "--database-url",
+            db_url,
+        ).exit_code
+        == 0
+    )
     r = smartcity("keys", "issue", "sys.qx", "--name", "feed", "--database-url", db_url)
     assert r.exit_code == 0 and "sck_" in r.output
     prefix = next(w for w in r.output.split() if w.startswith("sck_")).split("_")[1]
@@ -89,8 +131,17 @@ def test_users_departments_and_keys(db_url: str) -> None:
 def test_audit_verify_catches_edit_and_delete(db_url: str) -> None:
     assert smartcity("db", "upgrade", "--database-url", db_url).exit_code == 0
     for n in range(6):  # each creation is an audited action: a trail of six entries or more
-        r = smartcity("users", "create", f"resident.{n}", "--kind", "citizen", "--name", "居民",
-                      "--database-url", db_url)
+        r = smartcity(
+            "users",
+            "create",
+            f"resident.{n}",
+            "--kind",
+            "citizen",
+            "--name",
+            "居民",
+            "--database-url",
+            db_url,
+        )
         assert r.exit_code == 0, r.output
     r = smartcity("audit", "verify", "--database-url", db_url)
     assert r.exit_code == 0 and "intact" in r.output

@@ -17,7 +17,8 @@ def used_msgids() -> set[str]:
     keywords = {**DEFAULT_KEYWORDS, "N_": None}
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(SRC), method_map, options, keywords):
+        str(SRC), method_map, options, keywords
+    ):
         found.add(message if isinstance(message, str) else message[0])
     return found
 

@@ -238,9 +238,16 @@ class TestAdminPages:
         path = f"/admin/accounts/{admin.username}"
         token = await get_form(client, path)
         # Renaming is fine, deactivating oneself is not: the whole submit is refused.
-        r = await client.post(path, headers=HTML, data={
-            "csrf_token": token, "action": "update", "display_name": "改了的名字",
-            "role_security": "on"})
+        r = await client.post(
+            path,
+            headers=HTML,
+            data={
+                "csrf_token": token,
+                "action": "update",
+                "display_name": "改了的名字",
+                "role_security": "on",
+            },
+        )
         assert r.status_code == 422
         await session.refresh(admin)
         assert admin.display_name != "改了的名字" and admin.active

@@ -230,9 +230,7 @@ async def test_alert_when_the_aqi_crosses_100(session: AsyncSession) -> None:
         )
     )
     made = (
-        await session.scalars(
-            select(SensingRule).where(SensingRule.observed_property_id == prop)
-        )
+        await session.scalars(select(SensingRule).where(SensingRule.observed_property_id == prop))
     ).all()
     assert sorted((r.params["value"], r.severity) for r in made) == [
         (100.0, "warning"),

@@ -166,9 +166,7 @@ class TestTimeRange:
 
     async def test_a_patch_is_bounded_too(self, sta: Any) -> None:
         ids = await sta.thing()
-        created = await self._observe(
-            sta, ids["datastream"], phenomenonTime="2026-12-01T00:00:00Z"
-        )
+        created = await self._observe(sta, ids["datastream"], phenomenonTime="2026-12-01T00:00:00Z")
         assert created.status_code == 201, created.text
         url = f"Observations({created.json()['@iot.id']})"
         response = await sta.patch(url, {"phenomenonTime": "0001-01-01T00:00:00Z"})
@@ -327,9 +325,10 @@ def _as_the_old_0007_left_it(db: Any) -> None:
     db.execute(f"PRAGMA schema_version = {version + 1}")
     db.execute("PRAGMA writable_schema = OFF")
     db.execute("DELETE FROM sqlite_sequence WHERE name = 'sta_thing'")
-    assert "AUTOINCREMENT" not in db.execute(
-        "SELECT sql FROM sqlite_master WHERE name = 'sta_thing'"
-    ).fetchone()[0]
+    assert (
+        "AUTOINCREMENT"
+        not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'sta_thing'").fetchone()[0]
+    )
 
 
 def test_upgrading_from_0006_keeps_every_datastream(tmp_path: Any) -> None:

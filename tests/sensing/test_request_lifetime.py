@@ -198,7 +198,7 @@ def test_sigterm_stops_the_server_within_seconds(tmp_path: Path) -> None:
         slow = socket.create_connection(("127.0.0.1", port))
         slow.sendall(
             b"POST /sta/v1.1/Things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{\"name\": "
+            b'Content-Length: 1000\r\n\r\n{"name": '
         )
         # The request is in flight once the server holds its connection open without an answer.
         slow.settimeout(0.5)

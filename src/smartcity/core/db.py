@@ -113,7 +113,11 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         # asyncio wait, where waiting for SQLite's lock is its busy handler sleeping in steps
         # of up to 100 ms (p99 of a second under 32 concurrent requests).
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
             pool_timeout=60,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

@@ -38,7 +38,6 @@ class RateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
-
     def clear(self) -> None:
         self._buckets.clear()
 

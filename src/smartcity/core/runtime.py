@@ -97,8 +97,6 @@ def _wake_relays(session: Session) -> None:
             waker.set()
 
 
-
-
 class Runtime:
     """Started by the app's lifespan (and by CLI commands that need the bus)."""
 

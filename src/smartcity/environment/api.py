@@ -47,9 +47,9 @@ async def station(
     found = await service.get_station(session, principal, station_id)
     unreadable: set[int] = set()
     hourly = (await service.latest_reports(session, [found], unreadable=unreadable)).get(found.id)
-    daily = (
-        await service.latest_reports(session, [found], daily=True, unreadable=unreadable)
-    ).get(found.id)
+    daily = (await service.latest_reports(session, [found], daily=True, unreadable=unreadable)).get(
+        found.id
+    )
     view = views.StationView(
         found,
         hourly,

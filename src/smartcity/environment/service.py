@@ -214,10 +214,7 @@ def _sound_parameters(parameters: Any) -> bool:
     category = parameters.get("category")
     return (
         _texts(primary)
-        and (
-            iaqi is None
-            or (isinstance(iaqi, dict) and all(_whole(v) for v in iaqi.values()))
-        )
+        and (iaqi is None or (isinstance(iaqi, dict) and all(_whole(v) for v in iaqi.values())))
         and (figures is None or (isinstance(figures, list) and all(map(_sound_figure, figures))))
         and (edition is None or isinstance(edition, str))
         and (category is None or _whole(category))

@@ -412,7 +412,5 @@ async def set_visibility(
     )
     if before != public:
         # The MQTT bridge and caches care: what they publish for this Thing changes.
-        await VISIBILITY_CHANGED.emit(
-            session, VisibilityChanged(thing_id=thing_id, public=public)
-        )
+        await VISIBILITY_CHANGED.emit(session, VisibilityChanged(thing_id=thing_id, public=public))
     return thing

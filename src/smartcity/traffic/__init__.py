@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.traffic import api, service
+from smartcity.traffic import api, demo, pages, service
 from smartcity.traffic.alert_rules import DECLARED_RULES
 from smartcity.traffic.cli import cli
 from smartcity.traffic.handlers import HANDLERS
@@ -20,10 +20,13 @@ from smartcity.traffic.jobs import JOBS
 MODULE = Module(
     name="traffic",
     router=api.router,
+    pages=pages.router,
     actions=dict(service.ACTIONS),
     jobs=JOBS,
     handlers=HANDLERS,
     cli=cli,
     nav=[NavItem("/traffic", N_("Traffic"))],
     extends=DECLARED_RULES,
+    # the demo detectors' readings while the demo serves (only with SMARTCITY_SIMULATE_FEED)
+    tasks=[demo.feed_task],
 )

@@ -61,6 +61,7 @@ class Intersection:
     lon: float
     lat: float
     signal_programs: tuple[str, ...] = ()
+    name_en: str = ""
 
 
 @dataclass

@@ -88,7 +88,7 @@ async def import_network(session: AsyncSession, principal: Principal, network: N
                 {
                     "code": i.code,
                     "name": i.name[:100],
-                    "name_en": i.name[:100],
+                    "name_en": (i.name_en or i.name)[:100],
                     "lon": i.lon,
                     "lat": i.lat,
                     "signal_programs": list(i.signal_programs),
@@ -186,6 +186,10 @@ async def get_intersection(session: AsyncSession, code: str) -> Intersection:
     if found is None:
         raise UnknownIntersection(f"there is no intersection {code[:120]!r}")
     return found
+
+
+async def intersections(session: AsyncSession) -> list[Intersection]:
+    return list(await session.scalars(select(Intersection).order_by(Intersection.code)))
 
 
 async def states_at(session: AsyncSession, minute: datetime) -> dict[str, SegmentState]:

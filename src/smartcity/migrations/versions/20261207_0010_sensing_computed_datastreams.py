@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0010'
-down_revision: str | None = '0009'
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -86,8 +86,8 @@ def upgrade() -> None:
     # A plain ADD COLUMN, never batch mode: batch copies sta_datastream, drops the original
     # (deleting its Observations by cascade, foreign keys being on) and loses AUTOINCREMENT.
     op.add_column(
-        'sta_datastream',
-        sa.Column('computed', sa.Boolean(), server_default=sa.false(), nullable=False),
+        "sta_datastream",
+        sa.Column("computed", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
     op.execute(
         sa.text(
@@ -99,4 +99,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # SQLite 3.35+ drops a column in place; AUTOINCREMENT is kept (it does no harm).
-    op.drop_column('sta_datastream', 'computed')
+    op.drop_column("sta_datastream", "computed")

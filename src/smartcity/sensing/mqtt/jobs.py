@@ -35,5 +35,3 @@ async def expire_keys(session: AsyncSession) -> None:
     async with Control(settings) as control:
         for account_id in account_ids:
             await sync_account(session, control, settings, account_id, password=True)
-
-

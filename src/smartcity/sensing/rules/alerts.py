@@ -55,6 +55,7 @@ EV_ACKNOWLEDGED, EV_RESOLVED = "acknowledged", "resolved"
 EVENT_KINDS = (RAISED, REOPENED, AUTO_RESOLVED, EV_ACKNOWLEDGED, EV_RESOLVED)
 HISTORY_MAX = 500
 
+
 def _may_act(principal: Principal, obj: Any) -> bool:
     """Admins act on every alert; staff on their own department's and on unassigned ones."""
     if principal.is_("admin"):

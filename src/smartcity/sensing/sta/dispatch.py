@@ -79,9 +79,7 @@ def entity_tag(etype: EntityType, obj: Any) -> str:
     """A strong ETag of an entity: a digest of every stored column, links included, so any
     change a client could see (or make) gives a new one."""
     columns = {attr.key: getattr(obj, attr.key) for attr in inspect(type(obj)).column_attrs}
-    raw = orjson.dumps(
-        {"type": etype.name, **columns}, default=str, option=orjson.OPT_SORT_KEYS
-    )
+    raw = orjson.dumps({"type": etype.name, **columns}, default=str, option=orjson.OPT_SORT_KEYS)
     return '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
 
 
