@@ -16,31 +16,7 @@ from smartcity.traffic.netimport import (
     polyline_length_m,
 )
 
-TINY_NET = b"""<?xml version="1.0" encoding="UTF-8"?>
-<net version="1.20" junctionCornerDetail="5" limitTurnSpeed="5.50">
-    <location netOffset="-190000.00,-2490000.00" convBoundary="0.00,0.00,1000.00,10.00"
-        origBoundary="113.9,22.5,114.1,22.6" projParameter="+proj=utm +zone=50 +ellps=WGS84 +datum=WGS84 +units=m +no_defs"/>
-    <edge id=":J1_0" function="internal">
-        <lane id=":J1_0_0" index="0" speed="13.89" length="5.00" shape="500.00,1.60 500.00,1.60"/>
-    </edge>
-    <edge id="E0" from="J0" to="J1" name="Shennan Ave" priority="10" type="highway.primary">
-        <lane id="E0_0" index="0" speed="16.67" length="500.00" shape="0.00,1.60 500.00,1.60"/>
-        <lane id="E0_1" index="1" speed="16.67" length="500.00" shape="0.00,4.80 500.00,4.80"/>
-        <lane id="E0_2" index="2" speed="16.67" length="500.00" shape="0.00,8.00 500.00,8.00"/>
-    </edge>
-    <edge id="E1" from="J1" to="J2" priority="13" type="highway.motorway">
-        <lane id="E1_0" index="0" speed="27.78" length="500.00" shape="500.00,1.60 1000.00,1.60"/>
-    </edge>
-    <tlLogic id="J1" type="static" programID="0" offset="0">
-        <phase duration="42" state="GGrr"/>
-        <phase duration="3" state="yyrr"/>
-    </tlLogic>
-    <junction id="J0" type="dead_end" x="0.00" y="0.00" incLanes="" intLanes="" shape=""/>
-    <junction id="J1" type="traffic_light" x="500.00" y="0.00" incLanes="E0_0" intLanes=":J1_0_0" shape=""/>
-    <junction id="J2" type="dead_end" x="1000.00" y="0.00" incLanes="E1_0" intLanes="" shape=""/>
-    <junction id=":J1_0" type="internal" x="500.00" y="0.00" incLanes="" intLanes=""/>
-</net>
-"""
+TINY_NET = (Path(__file__).parent / "tiny.net.xml").read_bytes()
 
 
 def test_tiny_net_segments_and_signals() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from smartcity.core import clock
 from smartcity.core.models import OutboxEvent
 from smartcity.traffic import state
-from smartcity.traffic.models import IndexPoint, Incident, ParkingFacility, SegmentState
+from smartcity.traffic.models import Incident, IndexPoint, ParkingFacility, SegmentState
 from smartcity.traffic.types import INCIDENT_TOPIC, NO_DATA
 from tests.traffic.road import LAST, MINUTE, NOW, Road, feed, make_road
 

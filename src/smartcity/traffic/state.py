@@ -156,12 +156,13 @@ def segment_state(
 ) -> State:
     """A segment's state in a minute from its detectors' sums, or carried forward."""
     if sums is None or sums.speed_n == 0:
+        fresh_flow = sum(sums.flow) / len(sums.flow) if sums and sums.flow else None
         if previous is not None and previous.level != NO_DATA and previous.carried < carry_minutes:
             return State(
                 seg.code,
                 minute,
                 previous.speed_kmh,
-                previous.flow_vph,
+                round(fresh_flow, 1) if fresh_flow is not None else previous.flow_vph,
                 previous.occupancy_pct,
                 previous.saturation,
                 previous.tti,
@@ -170,8 +171,7 @@ def segment_state(
                 0,
                 previous.carried + 1,
             )
-        flow = sum(sums.flow) / len(sums.flow) if sums and sums.flow else None
-        return State(seg.code, minute, None, flow, None, None, None, None, NO_DATA, 0, 0)
+        return State(seg.code, minute, None, fresh_flow, None, None, None, None, NO_DATA, 0, 0)
     speed = sums.speed / sums.speed_n
     flow = sum(sums.flow) / len(sums.flow) if sums.flow else None
     occupancy = sum(sums.occupancy) / len(sums.occupancy) if sums.occupancy else None
