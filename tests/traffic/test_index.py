@@ -74,3 +74,14 @@ def test_network_index_is_vkt_weighted_on_the_ratio() -> None:
     assert weighted_tpi([(2.1, 5.0)]) == pytest.approx(8.0)
     assert weighted_tpi([(2.0, 0.0)]) is None
     assert weighted_tpi([]) is None
+
+
+def test_the_forecasts_array_index_is_the_same_map() -> None:
+    import numpy as np
+
+    from smartcity.traffic.forecast import _tpi_of
+
+    speeds = np.array([[60.0, 50.0, 40.0, 30.0, 28.0, 25.0, 20.0, 0.0]])
+    got = _tpi_of(speeds, np.array([60.0]))[0]
+    want = [tpi(travel_time_ratio(60.0, float(v))) for v in speeds[0]]
+    assert got.tolist() == pytest.approx(want)

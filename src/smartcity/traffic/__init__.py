@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from smartcity.core.i18n import N_
 from smartcity.core.module import Module, NavItem
-from smartcity.traffic import api, demo, pages, service
+from smartcity.traffic import api, demo, forecast, pages, service
 from smartcity.traffic.alert_rules import DECLARED_RULES
 from smartcity.traffic.cli import cli
 from smartcity.traffic.handlers import HANDLERS
@@ -28,5 +28,6 @@ MODULE = Module(
     nav=[NavItem("/traffic", N_("Traffic"))],
     extends=DECLARED_RULES,
     # the demo detectors' readings while the demo serves (only with SMARTCITY_SIMULATE_FEED)
-    tasks=[demo.feed_task],
+    # and the forecasts' evaluation, made once at start-up off the event loop
+    tasks=[demo.feed_task, forecast.warm],
 )

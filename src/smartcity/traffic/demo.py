@@ -161,7 +161,7 @@ def _severity(code: str) -> float:
 
 
 def speed_at(seg: RoadSegment | Segment, at: datetime, rng: random.Random) -> float:
-    busy = min(0.82, _peaks(at) * _severity(seg.code) * 0.7)
+    busy = min(0.62, _peaks(at) * _severity(seg.code) * 0.42)
     return max(4.0, seg.free_flow_kmh * (1 - busy) * rng.uniform(0.93, 1.05))
 
 

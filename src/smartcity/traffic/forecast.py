@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
-from smartcity.traffic.index import tpi, travel_time_ratio
+from smartcity.traffic.types import TPI_MAX, TPI_POINTS, TPI_SLOPE_ABOVE
 
 STEP_MINUTES = 5
 SLOTS = 24 * 60 // STEP_MINUTES  # 288 a day
@@ -64,10 +64,11 @@ def synthetic_speeds(
     speeds = np.empty((segments, days * SLOTS))
     for s in range(segments):
         severity = rng.uniform(0.6, 1.3)
+        shocks = rng.normal(0, 1.6, days * SLOTS).tolist()
         noise = np.empty(days * SLOTS)
         level = 0.0
-        for i in range(days * SLOTS):
-            level = 0.95 * level + rng.normal(0, 1.6)
+        for i, shock in enumerate(shocks):  # AR(1), phi 0.95 per 5 minutes
+            level = 0.95 * level + shock
             noise[i] = level
         for d in range(days):
             shape = weekend_shape if weekend[d] else weekday_shape
@@ -142,8 +143,12 @@ def _scores(pred: Array, true: Array) -> Scores:
 
 
 def _tpi_of(speeds: Array, free: Array) -> Array:
-    vec = np.vectorize(lambda v, f: tpi(travel_time_ratio(f, v)))
-    return np.asarray(vec(speeds, free[:, None] * np.ones_like(speeds)), dtype=np.float64)
+    """index.tpi over arrays: the same bands (np.interp) and the same slope above 2.1."""
+    tti = np.maximum(1.0, free[:, None] / np.maximum(speeds, 1e-9))
+    xs = [p[0] for p in TPI_POINTS]
+    ys = [p[1] for p in TPI_POINTS]
+    above = np.minimum(TPI_MAX, ys[-1] + (tti - xs[-1]) * TPI_SLOPE_ABOVE)
+    return np.asarray(np.where(tti <= xs[-1], np.interp(tti, xs, ys), above), dtype=np.float64)
 
 
 def fit_ridge(x: Array, y: Array, alpha: float = RIDGE) -> Array:
@@ -236,6 +241,18 @@ def served() -> tuple[Evaluation, dict[int, Array]]:
             for h in HORIZONS
         }
     return _evaluation, _coefs
+
+
+def ready() -> Evaluation | None:
+    """The evaluation when it has been made (pages do not wait for it)."""
+    return _evaluation if _coefs is not None else None
+
+
+async def warm(runtime: object) -> None:
+    """The Module task: evaluate once at start-up, off the event loop (about a second)."""
+    import asyncio
+
+    await asyncio.to_thread(served)
 
 
 def forecast_segment(

@@ -52,6 +52,11 @@ KIND_LABELS = {
     "floating": N_("Floating-car feed"),
     "parking": N_("Parking bay counter"),
 }
+METHOD_LABELS = {
+    "historical_average": N_("Historical average"),
+    "last_value": N_("Last value"),
+    "model": N_("Model"),
+}
 # Places a citizen may look for parking near (lon, lat WGS 84).
 PLACES: dict[str, tuple[str, str, float, float]] = {
     "civic": ("市民中心", "Civic Centre", 114.0595, 22.5431),
@@ -74,6 +79,7 @@ def _common() -> dict[str, Any]:
         "levels": LEVELS,
         "road_class_labels": ROAD_CLASS_LABELS,
         "kind_labels": KIND_LABELS,
+        "method_labels": METHOD_LABELS,
         "district_name": _district,
         "zh": i18n.current_locale.get().startswith("zh"),
     }
@@ -136,7 +142,7 @@ async def traffic_page(
             "label": i18n.gettext("Traffic performance index"),
         },
     }
-    evaluation, _ = forecast.served()
+    evaluation = forecast.ready()
     return render(
         request,
         "traffic/traffic.html",
