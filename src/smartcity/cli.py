@@ -38,6 +38,7 @@ MODULE_GROUPS = {
     "hotline": "The 12345 hotline (政务服务便民热线): work orders.",
     "sensing": "The sensing engine (物联感知): retention, simulated load, MQTT broker sync.",
     "environment": "Air quality (空气质量): current table, report catch-up, alert rules.",
+    "traffic": "Traffic (智能交通): road networks, road state, the index, forecasts.",
 }
 
 

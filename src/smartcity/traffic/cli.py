@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 cli = typer.Typer(
-    help="Traffic (智能交通): import road networks, compute and show the road state and index.",
+    help="Traffic (智能交通): road networks, road state, the index, forecasts.",
     no_args_is_help=True,
 )
 

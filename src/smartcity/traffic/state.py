@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from smartcity.core import clock
@@ -254,25 +254,14 @@ async def _segments(session: AsyncSession) -> dict[str, SegmentInfo]:
 async def _states_between(
     session: AsyncSession, start: datetime, end: datetime
 ) -> dict[tuple[str, datetime], State]:
-    rows = await session.scalars(
-        select(SegmentState).where(SegmentState.minute >= start, SegmentState.minute <= end)
-    )
-    found: dict[tuple[str, datetime], State] = {}
-    for r in rows:
-        found[(r.segment_code, r.minute)] = State(
-            r.segment_code,
-            r.minute,
-            r.speed_kmh,
-            r.flow_vph,
-            r.occupancy_pct,
-            r.saturation,
-            r.tti,
-            r.tpi,
-            r.level,
-            r.readings,
-            r.carried,
-        )
-    return found
+    c = SegmentState
+    rows = await session.execute(
+        select(
+            c.segment_code, c.minute, c.speed_kmh, c.flow_vph, c.occupancy_pct, c.saturation,
+            c.tti, c.tpi, c.level, c.readings, c.carried,
+        ).where(c.minute >= start, c.minute <= end)
+    )  # fmt: skip
+    return {(r[0], r[1]): State(*r) for r in rows.all()}
 
 
 async def compute_state(session: AsyncSession, now: datetime | None = None) -> Outcome:
@@ -401,19 +390,46 @@ async def _events(
     slow = [s for s in states if s.speed_kmh is not None and s.carried == 0]
     if not severe and not slow:
         return 0
-    start = minute - timedelta(minutes=max(SEVERE_MINUTES, DROP_BASE_MINUTES))
-    history: dict[str, list[SegmentState]] = defaultdict(list)
-    rows = await session.scalars(
-        select(SegmentState).where(SegmentState.minute >= start, SegmentState.minute < minute)
-    )
-    for r in rows:
-        history[r.segment_code].append(r)
+    # Two grouped queries over the state of the last minutes (plain columns, no objects):
+    # per segment, the severe minutes in the run before this one and the minute before the
+    # run; and the mean measured (not carried) speed of the last DROP_BASE_MINUTES minutes.
+    run_start = minute - MINUTE * (SEVERE_MINUTES - 1)
+    severe_before: dict[str, int] = {}
+    was_severe: set[str] = set()
+    if severe:
+        counted = await session.execute(
+            select(SegmentState.segment_code, func.count())
+            .where(
+                SegmentState.minute >= run_start,
+                SegmentState.minute < minute,
+                SegmentState.level == "severe",
+            )
+            .group_by(SegmentState.segment_code)
+        )
+        severe_before = {str(code): int(n) for code, n in counted.all()}
+        edge = await session.scalars(
+            select(SegmentState.segment_code).where(
+                SegmentState.minute == run_start - MINUTE, SegmentState.level == "severe"
+            )
+        )
+        was_severe = set(edge)
+    base: dict[str, tuple[float, int]] = {}
+    if slow:
+        means = await session.execute(
+            select(SegmentState.segment_code, func.avg(SegmentState.speed_kmh), func.count())
+            .where(
+                SegmentState.minute >= minute - MINUTE * DROP_BASE_MINUTES,
+                SegmentState.minute < minute,
+                SegmentState.carried == 0,
+                SegmentState.speed_kmh.is_not(None),
+            )
+            .group_by(SegmentState.segment_code)
+        )
+        base = {str(code): (float(mean), int(n)) for code, mean, n in means.all()}
     emitted = 0
     for st in severe:
-        past = {r.minute: r.level for r in history.get(st.segment_code, [])}
-        run = [past.get(minute - MINUTE * k) for k in range(1, SEVERE_MINUTES)]
-        before = past.get(minute - MINUTE * SEVERE_MINUTES)
-        if all(lv == "severe" for lv in run) and before != "severe":
+        run = severe_before.get(st.segment_code, 0)
+        if run == SEVERE_MINUTES - 1 and st.segment_code not in was_severe:
             await events.SEVERE_CONGESTION.emit(
                 session,
                 events.SevereCongestion(
@@ -436,24 +452,18 @@ async def _events(
             )
             emitted += 1
     for st in slow:
-        recent = [
-            r.speed_kmh
-            for r in history.get(st.segment_code, [])
-            if r.speed_kmh is not None
-            and r.carried == 0
-            and r.minute >= minute - MINUTE * DROP_BASE_MINUTES
-        ]
-        if len(recent) < 3 or st.speed_kmh is None:
+        found = base.get(st.segment_code)
+        if found is None or found[1] < 3 or st.speed_kmh is None:
             continue
-        base = sum(recent) / len(recent)
-        if st.speed_kmh < base * DROP_RATIO and base - st.speed_kmh >= DROP_MIN_KMH:
+        mean = found[0]
+        if st.speed_kmh < mean * DROP_RATIO and mean - st.speed_kmh >= DROP_MIN_KMH:
             await events.SUSPECTED_INCIDENT.emit(
                 session,
                 events.SuspectedIncident(
                     segment=st.segment_code,
                     minute=sensing.format_datetime(minute),
                     speed_kmh=st.speed_kmh,
-                    baseline_kmh=round(base, 1),
+                    baseline_kmh=round(mean, 1),
                     district=segments[st.segment_code].district_code,
                 ),
             )
@@ -463,7 +473,7 @@ async def _events(
                     segment_code=st.segment_code,
                     minute=minute,
                     speed_kmh=st.speed_kmh,
-                    baseline_kmh=round(base, 1),
+                    baseline_kmh=round(mean, 1),
                 )
             )
             emitted += 1
