@@ -11,6 +11,7 @@ Each is cached until the minute job computes again (``forget``) or for ``TTL_SEC
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class Feed:
 
 
 _cache: dict[str, Feed] = {}
+_building: dict[str, asyncio.Lock] = {}
 
 
 def forget() -> None:
@@ -50,13 +52,27 @@ def _feed(body: bytes, media_type: str) -> Feed:
     return Feed(body, etag, media_type, time.monotonic())
 
 
-async def cached(name: str, session: AsyncSession) -> Feed:
+def _fresh(name: str) -> Feed | None:
     found = _cache.get(name)
     if found is not None and time.monotonic() - found.made < TTL_SECONDS:
         return found
-    feed = await BUILDERS[name](session)
-    _cache[name] = feed
-    return feed
+    return None
+
+
+async def cached(name: str, session: AsyncSession) -> Feed:
+    """The feed from memory, or built once: concurrent requests that miss wait for the one
+    building it instead of all reading the database."""
+    found = _fresh(name)
+    if found is not None:
+        return found
+    lock = _building.setdefault(name, asyncio.Lock())
+    async with lock:
+        found = _fresh(name)
+        if found is not None:
+            return found
+        feed = await BUILDERS[name](session)
+        _cache[name] = feed
+        return feed
 
 
 def _iso(value: Any) -> str | None:
