@@ -49,6 +49,7 @@ def modules() -> list[Module]:
     from smartcity.registry import MODULE as registry
     from smartcity.sensing import MODULE as sensing
     from smartcity.services import MODULE as services
+    from smartcity.traffic import MODULE as traffic
 
     return [
         core,
@@ -62,6 +63,7 @@ def modules() -> list[Module]:
         knowledge,
         sensing,
         environment,
+        traffic,
         demo,
     ]
 

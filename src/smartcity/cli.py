@@ -39,6 +39,7 @@ MODULE_GROUPS = {
     "participation": "Public participation (民意征集): drafts open for comment, the figure.",
     "sensing": "The sensing engine (物联感知): retention, simulated load, MQTT broker sync.",
     "environment": "Air quality (空气质量): current table, report catch-up, alert rules.",
+    "traffic": "Traffic (智能交通): road networks, road state, the index, forecasts.",
 }
 
 

@@ -45,8 +45,9 @@ def test_demo_seeds_once(db_url: str) -> None:
     assert names["440300"] == "深圳市" and names["440311"] == "光明区"
     assert names["4403DP"] == "大鹏新区"
     # the ten demo accounts, services.demo's 10 applicants and 7 officers (staff.sthjj is
-    # 生态环境局's), and the sensing demo's ten district gateways (区级物联网关)
-    assert accounts == 10 + 17 + 10
+    # 生态环境局's), the sensing demo's ten district gateways (区级物联网关) and the traffic
+    # detectors' device account (traffic.detectors)
+    assert accounts == 10 + 17 + 10 + 1
     assert sorted(u for (u,) in linked) == ["citizen", "enterprise"]
 
 

@@ -154,6 +154,7 @@ ROUTE_COUNTS: dict[str, tuple[int, int]] = {
     "knowledge": (9, 8),
     "sensing": (24, 15),
     "environment": (5, 2),
+    "traffic": (6, 3),
     "demo": (0, 0),
 }
 # Routes of no module: the shared pages of web and the API docs of create_app.
@@ -424,6 +425,9 @@ NOT_DEPARTMENT_OWNED: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/sensing/things/{thing_id}/visibility"): "sensors are the city's",
     ("GET", "/sensing/datastreams/{datastream_id}"): "sensors are the city's",
     ("GET", "/sensing/things/{thing_id}"): "sensors are the city's",
+    # the road network is the city's, read by all staff (its feeds are public)
+    ("GET", "/traffic/segments/{code}"): "roads are the city's",
+    ("GET", "/traffic/intersections/{code}"): "roads are the city's",
     ("DELETE", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
     ("PUT", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",
     ("PATCH", "/sta/v1.1/{resource_path:path}"): "sensors are the city's",

@@ -12,6 +12,7 @@ Every part seeds through the engines' contracts.
 - ``sensing``: the simulated city of sensors (district gateways, air stations, traffic
   detectors, water meters) with their history;
 - ``air``: the air quality of that history (reports);
+- ``traffic.demo``: Shenzhen's main roads, their detectors and a day of road state;
 - ``simulate``, ``simulate_profiles``, ``simulate_load``: the simulated devices' feed, their
   value profiles and ``smartcity sensing simulate``.
 
@@ -57,6 +58,7 @@ async def seed_demo(
     from smartcity.hotline.knowledge.demo import seed_demo_answers
     from smartcity.participation.demo import seed_demo_participation
     from smartcity.services.seed import seed_service_items
+    from smartcity.traffic.demo import seed_demo_traffic
 
     await seed.seed_reference_data(session, principal, mods)
     counts = await registry.seed_demo(session, principal)
@@ -89,4 +91,7 @@ async def seed_demo(
     air = await seed_air_quality(session, principal)
     if air.hours or air.days:
         console.print(f"Air quality: {air.hours} hourly and {air.days} daily reports")
+    roads = await seed_demo_traffic(session, principal)
+    if roads:
+        console.print(f"Traffic: {roads} road segments with detectors and a day of road state")
     return created

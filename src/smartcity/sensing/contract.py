@@ -9,7 +9,10 @@ tables, the ingestion internals or the rules' rows.
 - **Reading**: the Things a caller may read with a given ``properties`` value, with their
   locations; their Datastreams by ObservedProperty definition; the Datastreams of
   device-owned Things; Observations of a Datastream (newest, in a period, their start
-  times); hourly means in SQL.
+  times); hourly means in SQL; for a domain's periodic job over many streams, the streams
+  of some definitions with their Things (``streams_of_definitions``) and minute means of
+  them in one grouped query (``minute_means``, optionally only Observations newer than an
+  id, so late readings are seen).
 - **Writing**: ``ingest_observations`` with ``ObservationRow``s, the path every client's
   Observations take (bus event, rules, MQTT); for seeders, ``create_things``: many Things
   with their Datastreams and history in bulk (sensing/bulk.py).
@@ -77,12 +80,14 @@ __all__ = [
     "DeclaredRule",
     "DeviceDatastream",
     "Interval",
+    "MinuteMeans",
     "NewDatastream",
     "NewReading",
     "NewThing",
     "Observation",
     "ObservationRow",
     "Rule",
+    "StreamOfThing",
     "Thing",
     "broker_address",
     "count_things_owned",
@@ -98,10 +103,12 @@ __all__ = [
     "format_datetime",
     "hourly_means",
     "ingest_observations",
+    "minute_means",
     "newest_observations",
     "observation_starts",
     "observations_between",
     "observed_property_id",
+    "streams_of_definitions",
 ]
 
 # How an Observation's result is stored (Observation.result_kind).
@@ -498,6 +505,109 @@ async def hourly_means(
         at = datetime.fromtimestamp(int(bucket), UTC)
         means.setdefault(int(stream_id), {})[at] = float(mean)
     return means
+
+
+@dataclass(frozen=True)
+class StreamOfThing:
+    """A Datastream with its Thing's name and ``properties`` (one row of
+    ``streams_of_definitions``)."""
+
+    datastream_id: int
+    definition: str
+    thing_id: int
+    thing_name: str
+    thing_properties: Mapping[str, Any]
+
+
+async def streams_of_definitions(
+    session: AsyncSession, definitions: Sequence[str]
+) -> list[StreamOfThing]:
+    """Every Datastream whose ObservedProperty has one of the definitions, with its Thing's
+    name and properties, by Datastream id: one joined query, no list of ids (a domain's
+    periodic job maps tens of thousands of streams to its own objects with it). For the
+    platform's jobs: it does not filter by reader."""
+    if not definitions:
+        return []
+    rows = await session.execute(
+        select(
+            m.StaDatastream.id,
+            m.StaObservedProperty.definition,
+            m.StaThing.id,
+            m.StaThing.name,
+            m.StaThing.properties,
+        )
+        .join(
+            m.StaObservedProperty,
+            m.StaObservedProperty.id == m.StaDatastream.observed_property_id,
+        )
+        .join(m.StaThing, m.StaThing.id == m.StaDatastream.thing_id)
+        .where(m.StaObservedProperty.definition.in_(list(definitions)))
+        .order_by(m.StaDatastream.id)
+    )
+    return [
+        StreamOfThing(int(sid), str(definition), int(tid), str(name), dict(props or {}))
+        for sid, definition, tid, name, props in rows.all()
+    ]
+
+
+@dataclass(frozen=True)
+class MinuteMeans:
+    """Per (Datastream, minute start in UTC), the mean and count of the numeric results;
+    ``max_id`` is the largest Observation id among the rows read (0 for none)."""
+
+    means: dict[tuple[int, datetime], tuple[float, int]]
+    max_id: int
+
+
+async def minute_means(
+    session: AsyncSession,
+    definitions: Sequence[str],
+    start: datetime,
+    end: datetime,
+    *,
+    after_id: int = 0,
+    bound: float | None = None,
+) -> MinuteMeans:
+    """The minute means of every Datastream of the definitions whose Observations' phenomenon
+    time starts in [start, end): one grouped query over the (datastream, time) index. With
+    ``after_id`` only Observations of a larger id count (those that came in since a reader's
+    last look, late ones included), so a job can tell which minutes got new data. Results
+    whose magnitude is ``bound`` or more are left out."""
+    if not definitions:
+        return MinuteMeans({}, 0)
+    obs = m.StaObservation
+    epoch = epoch_seconds(session.get_bind().dialect.name, obs.phenomenon_time_start)
+    minute = (epoch // 60 * 60).label("minute")
+    query = (
+        select(
+            obs.datastream_id, minute, func.avg(obs.result_number), func.count(), func.max(obs.id)
+        )
+        .join(m.StaDatastream, m.StaDatastream.id == obs.datastream_id)
+        .join(
+            m.StaObservedProperty,
+            m.StaObservedProperty.id == m.StaDatastream.observed_property_id,
+        )
+        .where(
+            m.StaObservedProperty.definition.in_(list(definitions)),
+            obs.phenomenon_time_start >= start,
+            obs.phenomenon_time_start < end,
+            obs.result_kind.in_(NUMERIC_KINDS),
+        )
+        .group_by(obs.datastream_id, minute)
+    )
+    if after_id:
+        query = query.where(obs.id > after_id)
+    if bound is not None:
+        query = query.where(func.abs(obs.result_number) < bound)
+    means: dict[tuple[int, datetime], tuple[float, int]] = {}
+    top = 0
+    for stream_id, bucket, mean, count, biggest in (await session.execute(query)).all():
+        top = max(top, int(biggest or 0))
+        if mean is None:
+            continue
+        at = datetime.fromtimestamp(int(bucket), UTC)
+        means[(int(stream_id), at)] = (float(mean), int(count))
+    return MinuteMeans(means, top)
 
 
 # --- declared rules ---------------------------------------------------------------------
