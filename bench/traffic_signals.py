@@ -45,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--results", help="a JSON-lines file: runs already in it are reused, new ones appended"
     )
+    parser.add_argument(
+        "--table-only",
+        action="store_true",
+        help="print the table from --results without running what is missing",
+    )
     args = parser.parse_args(argv)
     reason = sumo.available()
     if reason:
@@ -56,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in Path(args.results).read_text().splitlines():
             r = sumo.RunResult(**json.loads(line))
             done[(r.scenario, r.controller, r.seed)] = r
-    jobs = [job for job in wanted if job not in done]
+    jobs = [] if args.table_only else [job for job in wanted if job not in done]
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         for result in pool.map(_one, jobs):
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.results:
                 with open(args.results, "a") as out:
                     out.write(json.dumps(asdict(result)) + "\n")
-    results = [done[job] for job in wanted]
+    results = [done[job] for job in wanted if job in done]
     wall = time.perf_counter() - started
     by: dict[tuple[str, str], list[sumo.RunResult]] = {}
     for r in results:
@@ -81,13 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         line = f"{scenario:<13}"
         means: dict[str, float] = {}
         for controller in args.controllers:
-            runs = by[(scenario, controller)]
+            runs = by.get((scenario, controller), [])
+            if not runs:
+                line += f"{'not run':>18}"
+                continue
             delays = [r.delay for r in runs]
             means[controller] = statistics.fmean(delays)
             line += f"{_cell(delays):>18}"
             gridlocks += [f"{controller}/{r.seed}" for r in runs if r.gridlock]
         mine = means.get("adaptive")
         extra = ""
+        seeds = sorted({r.seed for c in args.controllers for r in by.get((scenario, c), [])})
+        line += f"  [{','.join(map(str, seeds))}]"
         if mine is not None and "max-pressure" in means and "fixed" in means:
             vs_mp = (mine - means["max-pressure"]) / means["max-pressure"] * 100
             vs_fixed = (mine - means["fixed"]) / means["fixed"] * 100
@@ -104,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"{len(jobs)} runs in {wall:.0f} s wall ({args.jobs} processes; the machine is shared, "
-        f"{len(wanted) - len(jobs)} runs reused from {args.results})"
+        f"{len(results) - len(jobs)} runs reused from {args.results})"
     )
     return 0
 
