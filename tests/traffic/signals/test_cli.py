@@ -41,3 +41,13 @@ def test_simulate_grid4x4_checks_every_signal() -> None:
     assert result.exit_code == 0, result.output
     assert "grid4x4 · adaptive · seed 1: delay" in result.output
     assert "0 violations" in result.output
+
+
+@pytest.mark.skipif(sumo.available() is not None, reason=f"traffic-sim extra: {sumo.available()}")
+def test_streaming_without_a_key_or_a_reachable_platform_is_a_clear_error() -> None:
+    result = runner.invoke(cli, ["simulate", "grid4x4", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2 and "--token" in result.output
+    result = runner.invoke(
+        cli, ["simulate", "grid4x4", "--url", "http://127.0.0.1:9", "--token", "k"]
+    )
+    assert result.exit_code == 2 and "error:" in result.output

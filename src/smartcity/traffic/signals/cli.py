@@ -104,6 +104,8 @@ def simulate(
     ),
 ) -> None:
     """Run SCENARIO under a controller; print RESCO's delay; optionally stream detectors."""
+    import httpx
+
     from smartcity.core.cli import console
     from smartcity.traffic.signals import stream, sumo
 
@@ -125,7 +127,7 @@ def simulate(
         http = stream.HttpPublisher(url, token)
         try:
             streams = http.ensure(prefix, edges, create=create_things)
-        except (stream.StreamError, OSError) as exc:
+        except (stream.StreamError, OSError, httpx.HTTPError) as exc:
             _fail(str(exc))
         publisher: stream.Publisher = http
         if mqtt_url:
@@ -150,7 +152,7 @@ def simulate(
         result = sumo.run(
             scenario, controller, seed, duration=duration, check=check, on_second=hook
         )
-    except stream.StreamError as exc:
+    except (stream.StreamError, OSError, httpx.HTTPError) as exc:
         _fail(str(exc))
     finally:
         if mqtt_client is not None:
