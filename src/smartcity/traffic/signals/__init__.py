@@ -1,0 +1,1 @@
+"""Adaptive signal control: phase model, controllers, gridlock guard, SUMO bridge."""
