@@ -182,3 +182,10 @@ def forecast_eval(
         )
         console.print(method.ljust(20) + cells)
     console.print(f"served: {result.choice} ({result.reason})")
+
+
+# The signals' commands (simulate, controllers, bench: traffic/signals/cli.py) under the same
+# `smartcity traffic` group; SUMO itself is imported only when a command runs.
+from smartcity.traffic.signals.cli import cli as _signals_cli  # noqa: E402
+
+cli.registered_commands.extend(_signals_cli.registered_commands)

@@ -2,7 +2,7 @@
 parking facilities and the minute job's mark
 
 Revision ID: 0028
-Revises: 0019
+Revises: 0025
 Create Date: 2026-12-08 03:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import smartcity.core.db
 
 revision: str = "0028"
-down_revision: str | None = "0019"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
