@@ -17,7 +17,7 @@ from collections.abc import Iterable
 # Run in the page: its visible text (title included) and the texts it marks as allowed.
 COLLECT_JS = """() => {
   const own = (document.documentElement.lang || '').toLowerCase().slice(0, 2);
-  const allowed = (el) => el.matches('code, kbd, samp, pre, .lang, .mono') ||
+  const allowed = (el) => el.matches('code, kbd, samp, pre, .lang, .mono, .unit') ||
     (el.matches('[lang]') && (el.getAttribute('lang') || '').toLowerCase().slice(0, 2) !== own);
   const names = [];
   const lines = [document.title];
