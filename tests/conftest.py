@@ -34,19 +34,35 @@ def pytest_report_header() -> str:
     return "databases: SQLite only (set SMARTCITY_TEST_POSTGRES_URL to add PostgreSQL)"
 
 
+def test_settings(var_dir: Path) -> Settings:
+    """The settings every test runs with (also those of the demo city the crawl seeds ahead,
+    tests/e2e/crawl.py: its keys are sealed with this secret)."""
+    return Settings(
+        var_dir=var_dir,
+        secret_key="test-instance-secret-0123456789",  # type: ignore[arg-type]
+        # Cheap argon2 so account-heavy tests stay fast; production keeps RFC 9106 costs.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        public_rate_per_minute=10_000,
+    )
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    var_dir = tmp_path_factory.mktemp("var")
-    return configure(
-        Settings(
-            var_dir=var_dir,
-            secret_key="test-instance-secret-0123456789",  # type: ignore[arg-type]
-            # Cheap argon2 so account-heavy tests stay fast; production keeps RFC 9106 costs.
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-            public_rate_per_minute=10_000,
-        )
-    )
+    return configure(test_settings(tmp_path_factory.mktemp("var")))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The page crawl's demo city takes half a minute to seed: the first worker starts seeding
+    # it in a process of its own now, beside the unit tests, rather than both workers waiting
+    # for it when they reach the browser tests (the seeding's lock makes them wait only if it
+    # is not done by then).
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") != "gw0" or session.config.cache is None:
+        return
+    if any(item.nodeid.startswith("tests/e2e/test_page_widths.py") for item in session.items):
+        from tests.e2e.crawl import seed_ahead
+
+        seed_ahead(session.config.cache.mkdir("demo-city"))
 
 
 @pytest.fixture(autouse=True)

@@ -190,6 +190,30 @@ def seed_template(cache_dir: Path) -> Path:
         return template
 
 
+def seed_ahead(cache_dir: Path) -> None:
+    """Seed the template in a separate process, now, unless it is there already; whoever
+    asks for it with :func:`seed_template` meanwhile waits on the lock."""
+    import subprocess
+    import sys
+
+    if (cache_dir / f"demo-city-{_source_key()}.db").exists():
+        return
+    script = (
+        "import sys, tempfile; from pathlib import Path; "
+        "from smartcity.settings import configure; "
+        "from tests.conftest import test_settings; "
+        "from tests.e2e.crawl import seed_template; "
+        "configure(test_settings(Path(tempfile.mkdtemp()))); "
+        "seed_template(Path(sys.argv[1]))"
+    )
+    subprocess.Popen(
+        [sys.executable, "-c", script, str(cache_dir)],
+        cwd=SRC.parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def demo_city_server(settings: Any, template: Path, work_dir: Path) -> LiveServer:
     """A started live server on this worker's own copy of the seeded demo city."""
     database = work_dir / "demo-city.db"
