@@ -19,6 +19,7 @@ signal whose driver may switch; it returns the phase wanted (the current one to 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,15 +27,20 @@ from smartcity.traffic.signals.guard import GridlockGuard, Traffic
 from smartcity.traffic.signals.phases import GREEN, PhaseDriver, SignalPlan, Timing
 
 
-class Controller:
+class Controller(ABC):
+    """A signal controller: each second it names the phase it wants (the driver keeps the
+    timings legal); ``drives`` False leaves the network's own program running."""
+
     name = "base"
     drives = True
 
     def timing(self, step: float, yellow: float) -> Timing:
         return Timing(min_green=max(step - yellow, 1.0), max_green=300.0, yellow=yellow)
 
-    def choose(self, now: float, plan: SignalPlan, driver: PhaseDriver, traffic: Traffic) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def choose(
+        self, now: float, plan: SignalPlan, driver: PhaseDriver, traffic: Traffic
+    ) -> int: ...
 
 
 class FixedTime(Controller):
